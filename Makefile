@@ -1,0 +1,36 @@
+# jobtrace: `make run` serves the dashboard with demo jobs; `make test` runs every test.
+.PHONY: deps build run test test-rust test-python test-e2e bench lint
+
+BIN := target/release/jobtrace
+PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	cargo build --release -p server --bin jobtrace
+	scripts/build-site.sh
+
+run: build
+	$(BIN) serve --demo
+
+# Rust unit, store-conformance (SQLite and PostgreSQL) and router tests; then the real Python
+# clients against the real binary; then Playwright in Debian's Chromium.
+test: build test-rust test-python test-e2e
+
+test-rust:
+	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app --features app/ssr
+
+test-python:
+	JOBTRACE_BIN=$(CURDIR)/$(BIN) JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) .venv/bin/python -m pytest -q tests/python
+
+test-e2e:
+	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node run.mjs
+
+bench:
+	cargo bench -p server --bench ingest
+
+lint:
+	cargo fmt --check
+	cargo clippy --release -p server --all-targets -- -D warnings
+	cargo clippy -p app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings

@@ -1,0 +1,36 @@
+//! Server functions the pages call, and the query port they reach the trace store through.
+
+pub mod jobs;
+
+#[cfg(feature = "ssr")]
+pub use port::{QueryPort, SharedQueryPort};
+
+#[cfg(feature = "ssr")]
+mod port {
+    use std::sync::Arc;
+
+    use crate::error::AppError;
+    use crate::model::{JobListQuery, JobPage, JobTrace};
+
+    /// The read side of the store as the pages need it. The server implements it on its
+    /// `TraceStore` and provides it as context; server functions stay thin callers.
+    #[async_trait::async_trait]
+    pub trait QueryPort: Send + Sync + 'static {
+        async fn list_jobs(&self, query: JobListQuery) -> Result<JobPage, AppError>;
+        /// `id` is a job UUID or a 32-hex trace id.
+        async fn job_trace(&self, id: &str) -> Result<JobTrace, AppError>;
+    }
+
+    pub type SharedQueryPort = Arc<dyn QueryPort>;
+
+    pub(crate) fn port() -> Result<SharedQueryPort, AppError> {
+        leptos::prelude::use_context::<SharedQueryPort>().ok_or_else(|| {
+            AppError::ServerFn(leptos::prelude::ServerFnErrorErr::ServerError(
+                "query port missing from context".to_owned(),
+            ))
+        })
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) use port::port;

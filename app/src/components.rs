@@ -1,0 +1,19 @@
+//! Props-only pieces the pages are built from.
+
+mod error_notice;
+mod job_header;
+mod job_table;
+mod log_list;
+mod span_panel;
+mod status_badge;
+mod time_axis;
+mod trace_view;
+
+pub use error_notice::ErrorNotice;
+pub use job_header::JobHeader;
+pub use job_table::JobTable;
+pub use log_list::LogList;
+pub use span_panel::SpanPanel;
+pub use status_badge::{JobStateBadge, SpanStatusBadge};
+pub use time_axis::{TimeAxis, axis_ticks};
+pub use trace_view::TraceView;

@@ -1,0 +1,38 @@
+//! The summary above a job's trace: name, state, ids, timing, counts.
+
+use leptos::prelude::*;
+
+use crate::components::JobStateBadge;
+use crate::model::{Job, format_duration_ns, format_time_ns};
+
+#[component]
+pub fn JobHeader(job: Job) -> impl IntoView {
+    view! {
+        <header class="job-header">
+            <div class="job-header__title">
+                <h1>{job.name.clone()}</h1>
+                <JobStateBadge state=job.state />
+            </div>
+            <dl class="job-header__facts">
+                <dt>"Job"</dt>
+                <dd>
+                    <code>{job.id.clone()}</code>
+                </dd>
+                <dt>"Trace"</dt>
+                <dd>
+                    <code>{job.trace_id.clone()}</code>
+                </dd>
+                <dt>"Started"</dt>
+                <dd>{format_time_ns(job.start_ns)}</dd>
+                <dt>"Duration"</dt>
+                <dd>{format_duration_ns(job.duration_ns())}</dd>
+                <dt>"Spans"</dt>
+                <dd>{job.span_count}</dd>
+                <dt>"Errors"</dt>
+                <dd>{job.error_count}</dd>
+                <dt>"Services"</dt>
+                <dd>{job.services.join(", ")}</dd>
+            </dl>
+        </header>
+    }
+}

@@ -1,0 +1,79 @@
+//! The job list table with a client-side name filter over the shown page.
+
+use leptos::prelude::*;
+
+use crate::components::JobStateBadge;
+use crate::model::{JobPage, format_duration_ns, format_time_ns};
+
+#[component]
+pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
+    if page.jobs.is_empty() {
+        return view! {
+            <p class="job-table__empty">
+                "No jobs yet. Send OTLP traces to " <code>"/v1/traces"</code>
+                " or submit a workflow job."
+            </p>
+        }
+            .into_any();
+    }
+    let names: Vec<String> = page.jobs.iter().map(|job| job.name.to_lowercase()).collect();
+    let shown = move || {
+        let needle = filter.get().to_lowercase();
+        names.iter().filter(|name| name.contains(&needle)).count()
+    };
+    let rows = page
+        .jobs
+        .into_iter()
+        .map(|job| {
+            let lowered = job.name.to_lowercase();
+            let hidden = move || !lowered.contains(&filter.get().to_lowercase());
+            let href = format!("/jobs/{}", job.id);
+            let duration = if job.end_ns > 0 { format_duration_ns(job.duration_ns()) } else {
+                "—".to_owned()
+            };
+            view! {
+                <tr class="job-table__row" class:hidden=hidden data-job-id=job.id.clone()>
+                    <td class="job-table__name">
+                        <a href=href>{job.name.clone()}</a>
+                    </td>
+                    <td>
+                        <JobStateBadge state=job.state />
+                    </td>
+                    <td class="job-table__time">{format_time_ns(job.start_ns)}</td>
+                    <td class="num">{duration}</td>
+                    <td class="num">{job.span_count}</td>
+                    <td class="num" class:job-table__errors={job.error_count > 0}>
+                        {job.error_count}
+                    </td>
+                    <td class="job-table__services">{job.services.join(", ")}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let next = page.next_cursor.map(|cursor| {
+        view! {
+            <a class="job-table__next" href=format!("/?cursor={cursor}")>
+                "Older jobs →"
+            </a>
+        }
+    });
+    view! {
+        <p class="job-table__count muted">{move || format!("{} shown", shown())}</p>
+        <table class="job-table">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"State"</th>
+                    <th>"Started"</th>
+                    <th class="num">"Duration"</th>
+                    <th class="num">"Spans"</th>
+                    <th class="num">"Errors"</th>
+                    <th>"Services"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        {next}
+    }
+        .into_any()
+}

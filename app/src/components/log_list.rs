@@ -1,0 +1,27 @@
+//! Log records as lines: time, severity, body (always as text).
+
+use leptos::prelude::*;
+
+use crate::model::{LogRecord, format_time_ns};
+
+#[component]
+pub fn LogList(logs: Vec<LogRecord>) -> impl IntoView {
+    if logs.is_empty() {
+        return view! { <p class="log-list__empty muted">"No log lines."</p> }.into_any();
+    }
+    let lines = logs
+        .into_iter()
+        .map(|log| {
+            let severity = log.severity_label().to_owned();
+            let class = format!("log-list__severity log-list__severity--{}", severity.to_lowercase());
+            view! {
+                <li class="log-list__line">
+                    <time class="log-list__time">{format_time_ns(log.time_ns)}</time>
+                    <span class=class>{severity}</span>
+                    <span class="log-list__body">{log.body}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="log-list">{lines}</ul> }.into_any()
+}

@@ -1,0 +1,107 @@
+//! Details of the selected span: ids, status, timing, attributes, events, resource, logs.
+
+use leptos::prelude::*;
+use serde_json::Value;
+
+use crate::components::{LogList, SpanStatusBadge};
+use crate::model::{Attributes, LogRecord, Span, format_duration_ns, format_time_ns};
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[component]
+fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView {
+    if attributes.is_empty() {
+        return ().into_any();
+    }
+    let rows = attributes
+        .into_iter()
+        .map(|(key, value)| {
+            view! {
+                <tr>
+                    <th>{key}</th>
+                    <td>{value_text(&value)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <h3>{title}</h3>
+        <table class="span-panel__attributes">
+            <tbody>{rows}</tbody>
+        </table>
+    }
+        .into_any()
+}
+
+#[component]
+pub fn SpanPanel(span: Span, logs: Vec<LogRecord>) -> impl IntoView {
+    let events = span
+        .events
+        .iter()
+        .map(|event| {
+            let is_exception = event.name == "exception";
+            let text = |key: &str| event.attributes.get(key).map(value_text).unwrap_or_default();
+            let exception = is_exception.then(|| {
+                view! {
+                    <p class="span-panel__exception">
+                        <strong>{text("exception.type")}</strong>
+                        ": "
+                        {text("exception.message")}
+                    </p>
+                    <pre class="span-panel__stack">{text("exception.stacktrace")}</pre>
+                }
+            });
+            view! {
+                <li class="span-panel__event" class:span-panel__event--exception=is_exception>
+                    <span class="span-panel__event-name">{event.name.clone()}</span>
+                    " "
+                    <time class="muted">{format_time_ns(event.time_ns)}</time>
+                    {exception}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <aside class="span-panel" aria-label="Span details">
+            <h2 class="span-panel__name">{span.name.clone()}</h2>
+            <dl class="span-panel__facts">
+                <dt>"Status"</dt>
+                <dd>
+                    <SpanStatusBadge status=span.status_code />
+                    " "
+                    {span.status_message.clone()}
+                </dd>
+                <dt>"Span id"</dt>
+                <dd>
+                    <code>{span.span_id.clone()}</code>
+                </dd>
+                <dt>"Parent"</dt>
+                <dd>
+                    <code>{span.parent_span_id.clone().unwrap_or_else(|| "—".to_owned())}</code>
+                </dd>
+                <dt>"Start"</dt>
+                <dd>{format_time_ns(span.start_ns)}</dd>
+                <dt>"Duration"</dt>
+                <dd>{format_duration_ns(span.duration_ns())}</dd>
+                <dt>"Service"</dt>
+                <dd>{span.service_name().to_owned()}</dd>
+            </dl>
+            <AttributeTable title="Attributes" attributes=span.attributes.clone() />
+            {(!span.events.is_empty())
+                .then(|| {
+                    view! {
+                        <h3>"Events"</h3>
+                        <ul class="span-panel__events">{events}</ul>
+                    }
+                })}
+            <AttributeTable title="Resource" attributes=span.resource.clone() />
+            <h3>"Logs"</h3>
+            <LogList logs />
+        </aside>
+    }
+}

@@ -1,0 +1,260 @@
+//! Data the server and the browser share: jobs, spans and log records as the dashboard sees them.
+
+mod format;
+mod tree;
+
+pub use format::{format_duration_ns, format_time_ns};
+pub use tree::{SpanTree, TreeRow};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Attribute maps keep OTLP's typed values as JSON (string, number, bool, array, object).
+pub type Attributes = Map<String, Value>;
+
+/// Where a job stands. Jobs known only from their trace derive it from span statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Submitted,
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Submitted,
+        JobState::Running,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Submitted => "SUBMITTED",
+            JobState::Running => "RUNNING",
+            JobState::Completed => "COMPLETED",
+            JobState::Failed => "FAILED",
+            JobState::Canceled => "CANCELED",
+        }
+    }
+
+    /// The small integer stored in the database.
+    pub fn code(self) -> i32 {
+        match self {
+            JobState::Submitted => 0,
+            JobState::Running => 1,
+            JobState::Completed => 2,
+            JobState::Failed => 3,
+            JobState::Canceled => 4,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.code() == code)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Lowercase form used in CSS class names.
+    pub fn css(self) -> &'static str {
+        match self {
+            JobState::Submitted => "submitted",
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Canceled => "canceled",
+        }
+    }
+}
+
+/// OTLP span status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum StatusCode {
+    #[default]
+    #[serde(rename = "STATUS_CODE_UNSET")]
+    Unset,
+    #[serde(rename = "STATUS_CODE_OK")]
+    Ok,
+    #[serde(rename = "STATUS_CODE_ERROR")]
+    Error,
+}
+
+impl StatusCode {
+    /// OTLP's numeric value (also what the database stores).
+    pub fn code(self) -> i32 {
+        match self {
+            StatusCode::Unset => 0,
+            StatusCode::Ok => 1,
+            StatusCode::Error => 2,
+        }
+    }
+
+    /// Unknown numbers are treated as unset, as OTLP asks of receivers.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            1 => StatusCode::Ok,
+            2 => StatusCode::Error,
+            _ => StatusCode::Unset,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCode::Unset => "STATUS_CODE_UNSET",
+            StatusCode::Ok => "STATUS_CODE_OK",
+            StatusCode::Error => "STATUS_CODE_ERROR",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let upper = text.to_ascii_uppercase();
+        let short = upper.strip_prefix("STATUS_CODE_").unwrap_or(&upper);
+        match short {
+            "UNSET" => Some(StatusCode::Unset),
+            "OK" => Some(StatusCode::Ok),
+            "ERROR" => Some(StatusCode::Error),
+            _ => None,
+        }
+    }
+
+    pub fn css(self) -> &'static str {
+        match self {
+            StatusCode::Unset => "unset",
+            StatusCode::Ok => "ok",
+            StatusCode::Error => "error",
+        }
+    }
+}
+
+/// One job as listed: a workflow job or a trace seen only through OTLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// UUID. For a job known only from its trace, the UUID with the trace id's 16 bytes.
+    pub id: String,
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    pub name: String,
+    pub state: JobState,
+    /// Unix nanoseconds of the earliest span start (0 when no span arrived yet).
+    pub start_ns: i64,
+    /// Unix nanoseconds of the latest span end.
+    pub end_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub services: Vec<String>,
+}
+
+impl Job {
+    pub fn duration_ns(&self) -> i64 {
+        (self.end_ns - self.start_ns).max(0)
+    }
+}
+
+/// A timestamped annotation on a span; exceptions are events named `exception`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanEvent {
+    pub name: String,
+    pub time_ns: i64,
+    pub attributes: Attributes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    /// OTLP SpanKind number (0 unspecified … 5 consumer).
+    pub kind: i32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: StatusCode,
+    pub status_message: String,
+    pub attributes: Attributes,
+    pub events: Vec<SpanEvent>,
+    /// Resource attributes: service.name, service.instance.id, host, runner identity.
+    pub resource: Attributes,
+    pub scope_name: String,
+    pub scope_version: String,
+}
+
+impl Span {
+    pub fn duration_ns(&self) -> i64 {
+        (self.end_ns - self.start_ns).max(0)
+    }
+
+    pub fn service_name(&self) -> &str {
+        self.resource
+            .get("service.name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub time_ns: i64,
+    pub severity_number: i32,
+    pub severity_text: String,
+    /// A string body as is; any other body as its JSON text.
+    pub body: String,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub attributes: Attributes,
+    pub resource: Attributes,
+}
+
+impl LogRecord {
+    /// The severity's name, from the text if sent, else from the number's OTLP range.
+    pub fn severity_label(&self) -> &str {
+        if !self.severity_text.is_empty() {
+            return &self.severity_text;
+        }
+        match self.severity_number {
+            1..=4 => "TRACE",
+            5..=8 => "DEBUG",
+            9..=12 => "INFO",
+            13..=16 => "WARN",
+            17..=20 => "ERROR",
+            21..=24 => "FATAL",
+            _ => "UNSPECIFIED",
+        }
+    }
+}
+
+/// What the job list asks for: newest first, `cursor` from a previous page's `next_cursor`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobListQuery {
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// One page of the job list, newest first, with the cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub next_cursor: Option<String>,
+}
+
+/// Everything the job page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobTrace {
+    pub job: Job,
+    pub spans: Vec<Span>,
+    pub logs: Vec<LogRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub jobs: i64,
+    pub spans: i64,
+    pub logs: i64,
+}

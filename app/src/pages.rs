@@ -1,0 +1,9 @@
+//! Routed pages: each owns its params, resources and error display.
+
+mod job;
+mod job_list;
+mod not_found;
+
+pub use job::JobPage;
+pub use job_list::JobListPage;
+pub use not_found::NotFoundPage;

@@ -1,0 +1,35 @@
+//! `/jobs/:id`: one job's span tree with durations on a shared time axis, and its logs.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::jobs::get_job_trace;
+use crate::components::{ErrorNotice, JobHeader, TraceView};
+use crate::error::AppError;
+use crate::pages::NotFoundPage;
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let trace = Resource::new(id, get_job_trace);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading job…"</p> }>
+            {move || Suspend::new(async move {
+                match trace.await {
+                    Ok(trace) => {
+                        view! {
+                            <Title text=trace.job.name.clone() />
+                            <JobHeader job=trace.job.clone() />
+                            <TraceView trace />
+                        }
+                            .into_any()
+                    }
+                    Err(AppError::NotFound(what)) => view! { <NotFoundPage what /> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,39 @@
+//! The route table.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::Head;
+use crate::pages::{JobListPage, JobPage, NotFoundPage};
+
+#[component]
+pub fn App() -> impl IntoView {
+    // Playwright waits for this marker before it clicks: effects run only once hydrated.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Head />
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="topbar__brand">
+                    "jobtrace"
+                </A>
+                <nav class="topbar__nav">
+                    <A href="/">"Jobs"</A>
+                </nav>
+            </header>
+            <main class="main">
+                // Async: the page is sent whole, so it reads without JavaScript and a
+                // missing job can answer 404.
+                <Routes fallback=|| view! { <NotFoundPage what="page".to_owned() /> }>
+                    <Route path=path!("/") view=JobListPage ssr=SsrMode::Async />
+                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,64 @@
+import { test, expect, seedExampleJob } from './fixtures';
+import { JobPage } from './pages';
+
+test('the job page shows the span tree and each span\'s logs', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `tree-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  for (const name of ['job/', 'task/ProcessScene', 'download-scene', 'compute-index']) {
+    await expect(job.rowByName(name)).toBeVisible();
+  }
+  await expect(page.getByText('downloading scene S2A_001').first()).toBeVisible();
+  await expect(page.getByText('index computed').first()).toBeVisible();
+  // Children are indented under their parent.
+  const taskBox = await job.row(spans.task).locator('.waterfall__name').boundingBox();
+  const childBox = await job.row(spans.download).locator('.waterfall__name').boundingBox();
+  expect(childBox!.x).toBeGreaterThan(taskBox!.x);
+});
+
+test('collapsing a span hides its children without a reload', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `collapse-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+  await job.toggle(spans.task).click();
+  await expect(job.row(spans.download)).toHaveCount(0);
+  await expect(job.toggle(spans.task)).toHaveAttribute('aria-expanded', 'false');
+  await job.toggle(spans.task).click();
+  await expect(job.row(spans.download)).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
+});
+
+test('selecting a span shows its details and logs', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `details-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await job.row(spans.download).click();
+  await expect(job.panel).toBeVisible();
+  await expect(job.panel.getByRole('heading', { name: 'download-scene' })).toBeVisible();
+  await expect(job.panel.getByRole('row', { name: /scene_id/ })).toContainText('S2A_001');
+  await expect(job.panel.getByText(spans.download)).toBeVisible();
+  await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
+});
+
+test('attribute values are shown as text, never as HTML', async ({ page, request }) => {
+  const payload = '<img src=x onerror="window.__xss=1">';
+  const { traceId, spans } = await seedExampleJob(request, `xss-${Date.now()}`, {
+    attributes: { scene_id: payload },
+  });
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await job.row(spans.download).click();
+  await expect(job.panel.getByText(payload)).toBeVisible();
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+});
+
+test('an unknown job id shows a 404 page', async ({ page, consoleErrors }) => {
+  const response = await page.goto(`/jobs/${'ab'.repeat(16)}`);
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  // Chromium logs the document's own 404 status as a console error; that one is expected.
+  const unexpected = consoleErrors.filter((e) => !/status of 404/.test(e));
+  consoleErrors.splice(0, consoleErrors.length, ...unexpected);
+});

@@ -1,0 +1,58 @@
+-- Traces, their jobs and logs. Timestamps are unix nanoseconds; JSON is stored as text.
+
+CREATE TABLE resources (
+    id           INTEGER PRIMARY KEY,   -- stable hash of attributes
+    attributes   TEXT NOT NULL,
+    service_name TEXT NOT NULL
+);
+
+CREATE TABLE jobs (
+    id          BLOB PRIMARY KEY,       -- 16-byte UUID
+    trace_id    BLOB NOT NULL UNIQUE,   -- 16 bytes
+    kind        INTEGER NOT NULL,       -- 0 trace-only, 1 workflow
+    name        TEXT NOT NULL,
+    name_source INTEGER NOT NULL,       -- 0 earliest span, 1 root span, 2 submitted
+    root_status INTEGER,
+    state       INTEGER NOT NULL,
+    start_ns    INTEGER NOT NULL,
+    end_ns      INTEGER NOT NULL,
+    span_count  INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    services    TEXT NOT NULL           -- JSON array of service names
+);
+CREATE INDEX jobs_by_start ON jobs (start_ns DESC, id DESC);
+
+CREATE TABLE spans (
+    trace_id       BLOB NOT NULL,
+    span_id        BLOB NOT NULL,
+    parent_span_id BLOB,
+    name           TEXT NOT NULL,
+    kind           INTEGER NOT NULL,
+    start_ns       INTEGER NOT NULL,
+    end_ns         INTEGER NOT NULL,
+    status_code    INTEGER NOT NULL,
+    status_message TEXT NOT NULL,
+    attributes     TEXT NOT NULL,
+    events         TEXT NOT NULL,
+    resource_id    INTEGER NOT NULL,
+    service_name   TEXT NOT NULL,
+    scope_name     TEXT NOT NULL,
+    scope_version  TEXT NOT NULL,
+    task_key       TEXT,
+    PRIMARY KEY (trace_id, span_id)
+);
+
+CREATE TABLE logs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id        BLOB,
+    span_id         BLOB,
+    time_ns         INTEGER NOT NULL,
+    observed_ns     INTEGER NOT NULL,
+    severity_number INTEGER NOT NULL,
+    severity_text   TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    attributes      TEXT NOT NULL,
+    resource_id     INTEGER NOT NULL,
+    scope_name      TEXT NOT NULL
+);
+CREATE INDEX logs_by_trace ON logs (trace_id, time_ns);

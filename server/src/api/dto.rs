@@ -1,0 +1,138 @@
+//! The REST API's JSON shapes: the Tilebox client's column names, RFC 3339 times with
+//! nanoseconds, durations in seconds, and the raw unix nanoseconds beside them.
+
+use app::model::{Attributes, Job, LogRecord, Span, SpanEvent};
+use chrono::{DateTime, SecondsFormat};
+use serde::Serialize;
+
+fn rfc3339(ns: i64) -> String {
+    DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn seconds(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiJob {
+    pub id: String,
+    pub name: String,
+    pub state: &'static str,
+    pub trace_id: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub duration: f64,
+    pub start_time_unix_nano: i64,
+    pub end_time_unix_nano: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub services: Vec<String>,
+}
+
+impl From<&Job> for ApiJob {
+    fn from(job: &Job) -> Self {
+        ApiJob {
+            id: job.id.clone(),
+            name: job.name.clone(),
+            state: job.state.as_str(),
+            trace_id: job.trace_id.clone(),
+            start_time: rfc3339(job.start_ns),
+            end_time: rfc3339(job.end_ns),
+            duration: seconds(job.duration_ns()),
+            start_time_unix_nano: job.start_ns,
+            end_time_unix_nano: job.end_ns,
+            span_count: job.span_count,
+            error_count: job.error_count,
+            services: job.services.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiEvent {
+    pub name: String,
+    pub time: String,
+    pub time_unix_nano: i64,
+    pub attributes: Attributes,
+}
+
+impl From<&SpanEvent> for ApiEvent {
+    fn from(event: &SpanEvent) -> Self {
+        ApiEvent {
+            name: event.name.clone(),
+            time: rfc3339(event.time_ns),
+            time_unix_nano: event.time_ns,
+            attributes: event.attributes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub kind: i32,
+    pub start_time: String,
+    pub end_time: String,
+    pub duration: f64,
+    pub start_time_unix_nano: i64,
+    pub end_time_unix_nano: i64,
+    pub status_code: &'static str,
+    pub status_message: String,
+    pub attributes: Attributes,
+    pub runner_attributes: Attributes,
+    pub events: Vec<ApiEvent>,
+}
+
+impl From<&Span> for ApiSpan {
+    fn from(span: &Span) -> Self {
+        ApiSpan {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            parent_span_id: span.parent_span_id.clone(),
+            name: span.name.clone(),
+            kind: span.kind,
+            start_time: rfc3339(span.start_ns),
+            end_time: rfc3339(span.end_ns),
+            duration: seconds(span.duration_ns()),
+            start_time_unix_nano: span.start_ns,
+            end_time_unix_nano: span.end_ns,
+            status_code: span.status_code.as_str(),
+            status_message: span.status_message.clone(),
+            attributes: span.attributes.clone(),
+            runner_attributes: span.resource.clone(),
+            events: span.events.iter().map(ApiEvent::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiLog {
+    pub time: String,
+    pub time_unix_nano: i64,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: String,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub attributes: Attributes,
+    pub runner_attributes: Attributes,
+}
+
+impl From<&LogRecord> for ApiLog {
+    fn from(log: &LogRecord) -> Self {
+        ApiLog {
+            time: rfc3339(log.time_ns),
+            time_unix_nano: log.time_ns,
+            severity_number: log.severity_number,
+            severity_text: log.severity_text.clone(),
+            body: log.body.clone(),
+            trace_id: log.trace_id.clone(),
+            span_id: log.span_id.clone(),
+            attributes: log.attributes.clone(),
+            runner_attributes: log.resource.clone(),
+        }
+    }
+}

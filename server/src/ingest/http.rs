@@ -1,0 +1,201 @@
+//! `POST /v1/traces` and `POST /v1/logs`: OTLP/HTTP in protobuf or JSON, optionally gzipped.
+
+use std::io::Read;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{logs_from_request, spans_from_request};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The two encodings OTLP/HTTP allows; the response uses the request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unsupported content type {0:?}: use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    #[error("unsupported content encoding {0:?}: use gzip or none")]
+    UnsupportedEncoding(String),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("malformed gzip body: {0}")]
+    Gzip(std::io::Error),
+    #[error("malformed protobuf body: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("malformed JSON body: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("storing failed, nothing was stored: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// OTLP's error body: a google.rpc.Status in the request's encoding.
+#[derive(Clone, PartialEq, Message, Serialize)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+impl IngestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Gzip(_) | IngestError::Protobuf(_) | IngestError::Json(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            // Busy is retryable: OTLP clients retry 503 with backoff.
+            IngestError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn into_response_as(self, encoding: Encoding) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "otlp ingest failed");
+        }
+        let body = RpcStatus {
+            // google.rpc.Code: INVALID_ARGUMENT, or UNAVAILABLE / INTERNAL for store failures.
+            code: match status {
+                StatusCode::SERVICE_UNAVAILABLE => 14,
+                StatusCode::INTERNAL_SERVER_ERROR => 13,
+                _ => 3,
+            },
+            message: self.to_string(),
+        };
+        encoded(status, encoding, &body)
+    }
+}
+
+fn encoded<T: Message + Serialize>(status: StatusCode, encoding: Encoding, body: &T) -> Response {
+    match encoding {
+        Encoding::Protobuf => (
+            status,
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            body.encode_to_vec(),
+        )
+            .into_response(),
+        Encoding::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(body).unwrap_or_default(),
+        )
+            .into_response(),
+    }
+}
+
+fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    match media.to_ascii_lowercase().as_str() {
+        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+        "application/json" => Ok(Encoding::Json),
+        _ => Err(IngestError::UnsupportedMediaType(content_type.to_owned())),
+    }
+}
+
+/// The body, gunzipped if so encoded, never larger than `limit` once inflated.
+fn inflate(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, IngestError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "" | "identity" => Ok(body),
+        "gzip" => {
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(body.as_ref())
+                .take(limit as u64 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(IngestError::Gzip)?;
+            if inflated.len() > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            Ok(Bytes::from(inflated))
+        }
+        other => Err(IngestError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+fn decode<T: Message + Default + DeserializeOwned>(
+    encoding: Encoding,
+    body: &[u8],
+) -> Result<T, IngestError> {
+    Ok(match encoding {
+        Encoding::Protobuf => T::decode(body)?,
+        Encoding::Json => serde_json::from_slice(body)?,
+    })
+}
+
+/// Content type and encoding are checked before the body is read further.
+fn read_request<T: Message + Default + DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Bytes,
+    limit: usize,
+) -> Result<(Encoding, T), (Encoding, IngestError)> {
+    let encoding = request_encoding(headers).map_err(|e| (Encoding::Json, e))?;
+    let fail = |e| (encoding, e);
+    let body = inflate(headers, body, limit).map_err(fail)?;
+    let request = decode(encoding, &body).map_err(fail)?;
+    Ok((encoding, request))
+}
+
+pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (encoding, request) =
+        match read_request::<ExportTraceServiceRequest>(&headers, body, state.limits.max_body_bytes) {
+            Ok(decoded) => decoded,
+            Err((encoding, error)) => return error.into_response_as(encoding),
+        };
+    let converted = spans_from_request(&request);
+    if let Err(error) = state.store.write_spans(&converted.batch).await {
+        return IngestError::from(error).into_response_as(encoding);
+    }
+    let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: converted.rejected,
+        error_message: converted.error_message,
+    });
+    encoded(StatusCode::OK, encoding, &ExportTraceServiceResponse { partial_success })
+}
+
+pub async fn export_logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (encoding, request) =
+        match read_request::<ExportLogsServiceRequest>(&headers, body, state.limits.max_body_bytes) {
+            Ok(decoded) => decoded,
+            Err((encoding, error)) => return error.into_response_as(encoding),
+        };
+    let converted = logs_from_request(&request);
+    if let Err(error) = state.store.write_logs(&converted.batch).await {
+        return IngestError::from(error).into_response_as(encoding);
+    }
+    let partial_success = (converted.rejected > 0).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: converted.rejected,
+        error_message: converted.error_message,
+    });
+    encoded(StatusCode::OK, encoding, &ExportLogsServiceResponse { partial_success })
+}

@@ -1,0 +1,60 @@
+//! The `jobtrace` binary.
+
+use anyhow::Context;
+use clap::Parser;
+use jobtrace::config::{Cli, Command, ServeConfig};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(config) => serve(config).await,
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let state = jobtrace::build_state(&config)
+        .await
+        .with_context(|| format!("opening the store at {}", config.database_url))?;
+    if config.demo {
+        let loaded = jobtrace::demo::load_if_empty(&state.store)
+            .await
+            .context("loading demo jobs")?;
+        if loaded > 0 {
+            tracing::info!(jobs = loaded, "loaded demo jobs");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
+    axum::serve(listener, jobtrace::router::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,82 @@
+//! The trace store: one trait, an SQLite and a PostgreSQL backend, picked by URL at start-up.
+
+mod ids;
+mod records;
+mod rows;
+mod sql;
+
+use std::sync::Arc;
+
+use app::model::{Job, JobListQuery, JobPage, LogRecord, Span, Stats};
+
+pub use ids::{JobRef, SpanId, TraceId};
+pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
+pub use sql::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database url {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database is busy, try again")]
+    Busy,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Classify driver errors by SQLSTATE / SQLite result code where a caller can act on them.
+    fn from_sqlx(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            let code = db.code();
+            // 40001 serialization_failure, 40P01 deadlock, 55P03 lock_not_available (PostgreSQL);
+            // 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
+            if matches!(code.as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "6")) {
+                return StoreError::Busy;
+            }
+        }
+        StoreError::Database(error)
+    }
+}
+
+/// Everything jobtrace persists, behind one interface so SQLite and PostgreSQL behave alike.
+#[async_trait::async_trait]
+pub trait TraceStore: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// A trivial query: the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Stores one OTLP request's spans in one transaction and updates their jobs. A span
+    /// already stored (same trace and span id) is left as it is.
+    async fn write_spans(&self, batch: &SpanBatch) -> Result<WriteSummary, StoreError>;
+    /// Stores one OTLP request's log records in one transaction.
+    async fn write_logs(&self, batch: &LogBatch) -> Result<WriteSummary, StoreError>;
+    async fn list_jobs(&self, query: &JobListQuery) -> Result<JobPage, StoreError>;
+    async fn find_job(&self, job: JobRef) -> Result<Option<Job>, StoreError>;
+    /// All spans of a trace, by start time.
+    async fn trace_spans(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;
+    /// All log records of a trace, by time.
+    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
+    async fn stats(&self) -> Result<Stats, StoreError>;
+}
+
+pub type SharedStore = Arc<dyn TraceStore>;
+
+/// Opens the store a URL names (`sqlite:` path or `postgres://`), creating and migrating it.
+pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "expected sqlite:<path> or postgres://…".to_owned(),
+        })
+    }
+}

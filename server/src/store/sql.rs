@@ -1,0 +1,401 @@
+//! The SQL behind [`TraceStore`], written once and instantiated for SQLite and PostgreSQL.
+//!
+//! Both backends accept the same statements (`$n` parameters, `ON CONFLICT`, `RETURNING`, row
+//! values), so the code is shared through a macro over the concrete sqlx types instead of
+//! generic bounds over `sqlx::Database`. Backend differences live in `connect` only.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::StoreError;
+
+/// Rows per multi-row INSERT: 16 parameters each stays well under both backends' limits.
+const INSERT_CHUNK: usize = 500;
+
+const JOB_COLUMNS: &str = "id, trace_id, kind, name, name_source, root_status, state, start_ns, \
+    end_ns, span_count, error_count, services";
+
+const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
+    s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
+    r.attributes AS resource, s.scope_name, s.scope_version \
+    FROM spans s JOIN resources r ON r.id = s.resource_id";
+
+const LOG_SELECT: &str = "SELECT l.trace_id, l.span_id, l.time_ns, l.severity_number, \
+    l.severity_text, l.body, l.attributes, r.attributes AS resource \
+    FROM logs l JOIN resources r ON r.id = l.resource_id";
+
+/// Failed task spans with no later attempt of the same task that did not fail.
+const UNRESOLVED_FAILURES: &str = "SELECT count(*) FROM spans f \
+    WHERE f.trace_id = $1 AND f.status_code = 2 AND f.task_key IS NOT NULL \
+    AND NOT EXISTS (SELECT 1 FROM spans r WHERE r.trace_id = f.trace_id \
+        AND r.task_key = f.task_key AND r.status_code <> 2 AND r.start_ns > f.start_ns)";
+
+const UPSERT_JOB: &str = "INSERT INTO jobs (id, trace_id, kind, name, name_source, root_status, \
+    state, start_ns, end_ns, span_count, error_count, services) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_source = excluded.name_source, \
+    root_status = excluded.root_status, state = excluded.state, start_ns = excluded.start_ns, \
+    end_ns = excluded.end_ns, span_count = excluded.span_count, \
+    error_count = excluded.error_count, services = excluded.services";
+
+/// Keyset cursor of the job list: the last row's (start_ns, id).
+fn encode_cursor(start_ns: i64, id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{start_ns}:{}", hex::encode(id)))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, Vec<u8>), StoreError> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let text = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let (start, id) = text.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let start = start.parse().map_err(|_| StoreError::InvalidCursor)?;
+    let id = hex::decode(id).map_err(|_| StoreError::InvalidCursor)?;
+    if id.len() != 16 {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((start, id))
+}
+
+/// SQLite: one writer connection (writes are serialized anyway; this avoids SQLITE_BUSY
+/// between our own connections) and a pool of readers. WAL with synchronous=NORMAL: a commit
+/// survives a process crash; the last commits may be lost on power loss.
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: format!("cannot create {}: {e}", parent.display()),
+                })?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+}
+
+/// PostgreSQL: one pool for reads and writes.
+pub struct PostgresStore {
+    write: PgPool,
+    read: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+}
+
+macro_rules! impl_trace_store {
+    ($store:ty, $db:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl super::TraceStore for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.read).await?;
+                Ok(())
+            }
+
+            async fn write_spans(
+                &self,
+                batch: &super::SpanBatch,
+            ) -> Result<super::WriteSummary, StoreError> {
+                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                insert_resources!($db, &mut *tx, &batch.resources);
+                let mut inserted: HashSet<(Vec<u8>, Vec<u8>)> = HashSet::new();
+                for chunk in batch.spans.chunks(INSERT_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, \
+                         start_ns, end_ns, status_code, status_message, attributes, events, \
+                         resource_id, service_name, scope_name, scope_version, task_key) ",
+                    );
+                    insert.push_values(chunk, |mut row, span| {
+                        row.push_bind(&span.trace_id.0[..])
+                            .push_bind(&span.span_id.0[..])
+                            .push_bind(span.parent_span_id.as_ref().map(|p| &p.0[..]))
+                            .push_bind(span.name.as_str())
+                            .push_bind(span.kind)
+                            .push_bind(span.start_ns)
+                            .push_bind(span.end_ns)
+                            .push_bind(span.status_code)
+                            .push_bind(span.status_message.as_str())
+                            .push_bind(span.attributes_json.as_str())
+                            .push_bind(span.events_json.as_str())
+                            .push_bind(span.resource_id)
+                            .push_bind(span.service_name.as_str())
+                            .push_bind(span.scope_name.as_str())
+                            .push_bind(span.scope_version.as_str())
+                            .push_bind(span.task_key.as_deref());
+                    });
+                    insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id");
+                    let keys: Vec<(Vec<u8>, Vec<u8>)> = insert
+                        .build_query_as()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    inserted.extend(keys);
+                }
+                let new_spans = batch.spans.iter().filter(|span| {
+                    inserted.contains(&(span.trace_id.0.to_vec(), span.span_id.0.to_vec()))
+                });
+                for (trace_id, delta) in super::rows::deltas(new_spans) {
+                    let existing: Option<super::rows::JobRow> = sqlx::query_as(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE trace_id = $1"
+                    ))
+                    .bind(&trace_id.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    let mut job = super::rows::merge_job(trace_id, existing, &delta);
+                    if job.kind == super::rows::KIND_TRACE {
+                        let unresolved: i64 = if job.error_count > 0 {
+                            sqlx::query_scalar(UNRESOLVED_FAILURES)
+                                .bind(&trace_id.0[..])
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?
+                        } else {
+                            0
+                        };
+                        job.state = super::rows::derive_state(&job, unresolved).code();
+                    }
+                    sqlx::query(UPSERT_JOB)
+                        .bind(&job.id)
+                        .bind(&job.trace_id)
+                        .bind(job.kind)
+                        .bind(&job.name)
+                        .bind(job.name_source)
+                        .bind(job.root_status)
+                        .bind(job.state)
+                        .bind(job.start_ns)
+                        .bind(job.end_ns)
+                        .bind(job.span_count)
+                        .bind(job.error_count)
+                        .bind(&job.services)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                let written = inserted.len() as u64;
+                Ok(super::WriteSummary {
+                    written,
+                    duplicates: batch.spans.len() as u64 - written,
+                })
+            }
+
+            async fn write_logs(
+                &self,
+                batch: &super::LogBatch,
+            ) -> Result<super::WriteSummary, StoreError> {
+                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                insert_resources!($db, &mut *tx, &batch.resources);
+                for chunk in batch.logs.chunks(INSERT_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, \
+                         severity_number, severity_text, body, attributes, resource_id, \
+                         scope_name) ",
+                    );
+                    insert.push_values(chunk, |mut row, log| {
+                        row.push_bind(log.trace_id.as_ref().map(|t| &t.0[..]))
+                            .push_bind(log.span_id.as_ref().map(|s| &s.0[..]))
+                            .push_bind(log.time_ns)
+                            .push_bind(log.observed_ns)
+                            .push_bind(log.severity_number)
+                            .push_bind(log.severity_text.as_str())
+                            .push_bind(log.body.as_str())
+                            .push_bind(log.attributes_json.as_str())
+                            .push_bind(log.resource_id)
+                            .push_bind(log.scope_name.as_str());
+                    });
+                    insert.build().execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(super::WriteSummary {
+                    written: batch.logs.len() as u64,
+                    duplicates: 0,
+                })
+            }
+
+            async fn list_jobs(
+                &self,
+                query: &app::model::JobListQuery,
+            ) -> Result<app::model::JobPage, StoreError> {
+                let limit = i64::from(query.limit.clamp(1, 1000));
+                let rows: Vec<super::rows::JobRow> = match &query.cursor {
+                    None => {
+                        sqlx::query_as(&format!(
+                            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY start_ns DESC, id DESC LIMIT $1"
+                        ))
+                        .bind(limit + 1)
+                        .fetch_all(&self.read)
+                        .await?
+                    }
+                    Some(cursor) => {
+                        let (start_ns, id) = decode_cursor(cursor)?;
+                        sqlx::query_as(&format!(
+                            "SELECT {JOB_COLUMNS} FROM jobs WHERE (start_ns, id) < ($1, $2) \
+                             ORDER BY start_ns DESC, id DESC LIMIT $3"
+                        ))
+                        .bind(start_ns)
+                        .bind(id)
+                        .bind(limit + 1)
+                        .fetch_all(&self.read)
+                        .await?
+                    }
+                };
+                page_of(rows, limit)
+            }
+
+            async fn find_job(
+                &self,
+                job: super::JobRef,
+            ) -> Result<Option<app::model::Job>, StoreError> {
+                let row: Option<super::rows::JobRow> = sqlx::query_as(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 OR trace_id = $1 \
+                     ORDER BY (id = $1) DESC LIMIT 1"
+                ))
+                .bind(&job.0[..])
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(super::rows::JobRow::into_model).transpose()
+            }
+
+            async fn trace_spans(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::Span>, StoreError> {
+                let rows: Vec<super::rows::SpanRow> = sqlx::query_as(&format!(
+                    "{SPAN_SELECT} WHERE s.trace_id = $1 ORDER BY s.start_ns, s.span_id"
+                ))
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(super::rows::SpanRow::into_model).collect()
+            }
+
+            async fn trace_logs(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::LogRecord>, StoreError> {
+                let rows: Vec<super::rows::LogRow> = sqlx::query_as(&format!(
+                    "{LOG_SELECT} WHERE l.trace_id = $1 ORDER BY l.time_ns, l.id"
+                ))
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(super::rows::LogRow::into_model).collect()
+            }
+
+            async fn stats(&self) -> Result<app::model::Stats, StoreError> {
+                let (jobs, spans, logs): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM spans), \
+                     (SELECT count(*) FROM logs)",
+                )
+                .fetch_one(&self.read)
+                .await?;
+                Ok(app::model::Stats { jobs, spans, logs })
+            }
+        }
+    };
+}
+
+/// Inserts the resources a batch refers to; ones already stored are kept.
+macro_rules! insert_resources {
+    ($db:ty, $conn:expr, $resources:expr) => {
+        for chunk in $resources.chunks(INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO resources (id, attributes, service_name) ",
+            );
+            insert.push_values(chunk, |mut row, resource| {
+                row.push_bind(resource.id)
+                    .push_bind(resource.attributes_json.as_str())
+                    .push_bind(resource.service_name.as_str());
+            });
+            insert.push(" ON CONFLICT (id) DO NOTHING");
+            insert.build().execute($conn).await.map_err(StoreError::from_sqlx)?;
+        }
+    };
+}
+
+/// Turns `limit + 1` fetched rows into a page and the cursor after its last row.
+fn page_of(
+    mut rows: Vec<super::rows::JobRow>,
+    limit: i64,
+) -> Result<app::model::JobPage, StoreError> {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more {
+        rows.last().map(|row| encode_cursor(row.start_ns, &row.id))
+    } else {
+        None
+    };
+    let jobs = rows
+        .into_iter()
+        .map(super::rows::JobRow::into_model)
+        .collect::<Result<_, _>>()?;
+    Ok(app::model::JobPage { jobs, next_cursor })
+}
+
+impl_trace_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+impl_trace_store!(PostgresStore, sqlx::Postgres, "postgres");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cursor_round_trip() {
+        let cursor = encode_cursor(-42, &[9; 16]);
+        assert_eq!(decode_cursor(&cursor).ok(), Some((-42, vec![9; 16])));
+    }
+
+    #[test]
+    fn test_garbage_cursor_is_rejected() {
+        for bad in ["", "!!!", &URL_SAFE_NO_PAD.encode("12:abcd"), &URL_SAFE_NO_PAD.encode("x:00")] {
+            assert!(matches!(decode_cursor(bad), Err(StoreError::InvalidCursor)), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! One behaviour suite for the trace store, run against SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use app::model::{JobListQuery, JobState, StatusCode};
+use jobtrace::ingest::{logs_from_request, spans_from_request};
+use jobtrace::store::{JobRef, SharedStore, StoreError, TraceId};
+
+use common::{logs_json, logs_request, trace_json, trace_request};
+
+const TRACE: &str = "5b8efff798038103d269b633813fc60c";
+
+fn trace_id(hex: &str) -> TraceId {
+    TraceId::parse_hex(hex).unwrap()
+}
+
+async fn write(store: &SharedStore, json: serde_json::Value) -> jobtrace::store::WriteSummary {
+    store
+        .write_spans(&spans_from_request(&trace_request(&json)).batch)
+        .await
+        .unwrap()
+}
+
+async fn only_job(store: &SharedStore) -> app::model::Job {
+    let page = store
+        .list_jobs(&JobListQuery { cursor: None, limit: 10 })
+        .await
+        .unwrap();
+    assert_eq!(page.jobs.len(), 1, "{:?}", page.jobs);
+    page.jobs.into_iter().next().unwrap()
+}
+
+async fn spans_read_back_with_tree_attributes_and_resource(store: SharedStore) {
+    let summary = write(
+        &store,
+        trace_json(
+            TRACE,
+            "runner-a",
+            &[
+                ("00000000000000c1", Some("00000000000000a1"), "download-scene", 10, 40, 1),
+                ("00000000000000a1", None, "job/process-scene", 0, 100, 0),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((summary.written, summary.duplicates), (2, 0));
+    let spans = store.trace_spans(trace_id(TRACE)).await.unwrap();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].name, "job/process-scene", "ordered by start");
+    assert_eq!(spans[0].parent_span_id, None);
+    assert_eq!(spans[1].parent_span_id.as_deref(), Some("00000000000000a1"));
+    assert_eq!(spans[1].status_code, StatusCode::Ok);
+    assert_eq!(spans[1].attributes["scene_id"], "S2A_001");
+    assert_eq!(spans[1].resource["service.name"], "runner-a");
+    assert_eq!(spans[1].resource["service.instance.id"], "instance-1");
+    assert_eq!(spans[1].duration_ns(), 30_000_000);
+}
+
+async fn resent_span_is_not_duplicated(store: SharedStore) {
+    let request = trace_json(
+        TRACE,
+        "svc",
+        &[
+            ("00000000000000a1", None, "job/x", 0, 100, 0),
+            ("00000000000000a2", Some("00000000000000a1"), "child", 5, 50, 2),
+        ],
+    );
+    write(&store, request.clone()).await;
+    let again = write(&store, request).await;
+    assert_eq!((again.written, again.duplicates), (0, 2));
+    let job = only_job(&store).await;
+    assert_eq!((job.span_count, job.error_count), (2, 1));
+    assert_eq!(store.stats().await.unwrap().spans, 2);
+}
+
+async fn job_is_named_by_root_span_once_it_arrives(store: SharedStore) {
+    write(
+        &store,
+        trace_json(TRACE, "svc", &[("00000000000000b1", Some("00000000000000a1"), "task/Scan", 20, 60, 0)]),
+    )
+    .await;
+    let job = only_job(&store).await;
+    assert_eq!(job.name, "task/Scan", "earliest span names a job without root");
+    assert_eq!(job.state, JobState::Running);
+    assert_eq!(job.trace_id, TRACE);
+
+    write(
+        &store,
+        trace_json(TRACE, "other-svc", &[("00000000000000a1", None, "job/nightly-scan", 0, 100, 0)]),
+    )
+    .await;
+    let job = only_job(&store).await;
+    assert_eq!(job.name, "nightly-scan");
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!((job.start_ns, job.duration_ns(), job.span_count), (1_700_000_000_000_000_000, 100_000_000, 2));
+    assert_eq!(job.services, vec!["other-svc".to_owned(), "svc".to_owned()]);
+}
+
+fn task_span(trace: &str, id: &str, task_id: &str, start: u64, status: i32) -> serde_json::Value {
+    let mut json = trace_json(trace, "svc", &[(id, Some("00000000000000a1"), "task/Tile", start, start + 10, status)]);
+    json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] =
+        serde_json::json!([{"key": "task_id", "value": {"stringValue": task_id}}]);
+    json
+}
+
+async fn failed_task_fails_job_unless_a_retry_succeeded(store: SharedStore) {
+    let root = trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/tiles", 0, 100, 0)]);
+    write(&store, root).await;
+    write(&store, task_span(TRACE, "00000000000000b1", "task-1", 10, 2)).await;
+    assert_eq!(only_job(&store).await.state, JobState::Failed);
+    write(&store, task_span(TRACE, "00000000000000b2", "task-1", 30, 1)).await;
+    let job = only_job(&store).await;
+    assert_eq!(job.state, JobState::Completed, "the retry succeeded");
+    assert_eq!(job.error_count, 1, "the failed attempt still counts as an error");
+    write(&store, task_span(TRACE, "00000000000000b3", "task-2", 40, 2)).await;
+    assert_eq!(only_job(&store).await.state, JobState::Failed);
+}
+
+async fn failed_root_span_fails_job(store: SharedStore) {
+    write(&store, trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/x", 0, 100, 2)])).await;
+    assert_eq!(only_job(&store).await.state, JobState::Failed);
+}
+
+async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
+    let mut traces = Vec::new();
+    for i in 0..7u64 {
+        let trace = format!("{:032x}", i + 1);
+        // Two jobs share a start time: the cursor must still not skip or repeat either.
+        let start = if i == 3 { 20 } else { i * 10 };
+        write(&store, trace_json(&trace, "svc", &[("00000000000000a1", None, &format!("job/j{i}"), start, start + 5, 0)])).await;
+        traces.push(trace);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_jobs(&JobListQuery { cursor: cursor.clone(), limit: 3 })
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.jobs.iter().map(|j| (j.start_ns, j.name.clone())));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 7);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0));
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), sorted.iter().map(|s| s.0).collect::<Vec<_>>());
+    let mut names: Vec<_> = seen.into_iter().map(|s| s.1).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 7, "no job repeated");
+
+    let exact = store.list_jobs(&JobListQuery { cursor: None, limit: 7 }).await.unwrap();
+    assert_eq!((exact.jobs.len(), exact.next_cursor), (7, None), "exactly one page has no next cursor");
+
+    let bad = store
+        .list_jobs(&JobListQuery { cursor: Some("not-a-cursor".to_owned()), limit: 3 })
+        .await;
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
+}
+
+async fn empty_store_lists_nothing(store: SharedStore) {
+    let page = store.list_jobs(&JobListQuery { cursor: None, limit: 5 }).await.unwrap();
+    assert!(page.jobs.is_empty());
+    assert_eq!(page.next_cursor, None);
+    assert_eq!(store.stats().await.unwrap(), app::model::Stats { jobs: 0, spans: 0, logs: 0 });
+}
+
+async fn job_is_found_by_uuid_or_trace_id(store: SharedStore) {
+    write(&store, trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/x", 0, 100, 0)])).await;
+    let job = only_job(&store).await;
+    let by_uuid = store.find_job(JobRef::parse(&job.id).unwrap()).await.unwrap();
+    let by_trace = store.find_job(JobRef::parse(TRACE).unwrap()).await.unwrap();
+    assert_eq!(by_uuid.as_ref(), Some(&job));
+    assert_eq!(by_trace.as_ref(), Some(&job));
+    let missing = store.find_job(JobRef::parse(&"ab".repeat(16)).unwrap()).await.unwrap();
+    assert_eq!(missing, None);
+}
+
+async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
+    let other = "0000000000000000000000000000abcd";
+    let request = logs_json(&[
+        (TRACE, "00000000000000a1", 30, 17, "second <b>not html</b>"),
+        (TRACE, "00000000000000a1", 10, 9, "first"),
+        (other, "00000000000000a1", 20, 9, "other trace"),
+        ("", "", 40, 9, "no trace at all"),
+    ]);
+    let summary = store
+        .write_logs(&logs_from_request(&logs_request(&request)).batch)
+        .await
+        .unwrap();
+    assert_eq!(summary.written, 4);
+    let logs = store.trace_logs(trace_id(TRACE)).await.unwrap();
+    let bodies: Vec<_> = logs.iter().map(|l| l.body.as_str()).collect();
+    assert_eq!(bodies, vec!["first", "second <b>not html</b>"]);
+    assert_eq!(logs[0].span_id.as_deref(), Some("00000000000000a1"));
+    assert_eq!(logs[1].severity_number, 17);
+    assert_eq!(logs[1].resource["service.name"], "svc");
+    assert_eq!(store.stats().await.unwrap().logs, 4);
+}
+
+async fn run<F, Fut>(make: impl std::future::Future<Output = common::TestStore>, case: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let test_store = make.await;
+    case(test_store.store.clone()).await;
+    test_store.teardown().await;
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:path, [$($case:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::run($make(), super::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        conformance!(sqlite, crate::common::sqlite_store, [$($case),*]);
+        conformance!(postgres, crate::common::postgres_store, [$($case),*]);
+    };
+}
+
+both_backends!(
+    spans_read_back_with_tree_attributes_and_resource,
+    resent_span_is_not_duplicated,
+    job_is_named_by_root_span_once_it_arrives,
+    failed_task_fails_job_unless_a_retry_succeeded,
+    failed_root_span_fails_job,
+    job_list_pages_newest_first_without_gaps,
+    empty_store_lists_nothing,
+    job_is_found_by_uuid_or_trace_id,
+    logs_read_back_by_trace_in_time_order,
+);

@@ -1,0 +1,80 @@
+"""Starts the real `jobtrace` binary on a fresh SQLite file or PostgreSQL database per test."""
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+BIN = os.environ.get("JOBTRACE_BIN", os.path.join(os.path.dirname(__file__), "../../target/release/jobtrace"))
+PG_ADMIN_URL = os.environ.get("JOBTRACE_TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
+
+
+class Server:
+    def __init__(self, url: str, process: subprocess.Popen, log_path: str):
+        self.url = url
+        self.process = process
+        self.log_path = log_path
+
+    def api(self, path: str, **params):
+        response = requests.get(f"{self.url}{path}", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request, tmp_path):
+    backend = request.param
+    database = None
+    if backend == "sqlite":
+        database_url = f"sqlite:{tmp_path / 'jobtrace.db'}"
+    else:
+        database = f"jobtrace_py_{uuid.uuid4().hex}"
+        psql(f"CREATE DATABASE {database}")
+        database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    port = free_port()
+    log_path = str(tmp_path / "server.log")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=os.path.join(os.path.dirname(__file__), "../.."),
+        )
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url, process, log_path)
+    deadline = time.time() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"jobtrace did not start:\n{server.log()}")
+        time.sleep(0.1)
+    yield server
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    if database:
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
