@@ -2,10 +2,13 @@ import { defineConfig } from '@playwright/test';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 // The built binary on a fresh SQLite file; specs seed their own jobs through OTLP/HTTP.
 const port = Number(process.env.JOBTRACE_E2E_PORT ?? 3197);
-const bin = process.env.JOBTRACE_BIN ?? path.resolve(__dirname, '../target/release/jobtrace');
+const bin = process.env.JOBTRACE_BIN ?? path.resolve(here, '../target/release/jobtrace');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobtrace-e2e-'));
 
 export default defineConfig({
@@ -33,7 +36,7 @@ export default defineConfig({
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
   webServer: {
     command: `${bin} serve --addr 127.0.0.1:${port} --database-url sqlite:${dataDir}/e2e.db`,
-    cwd: path.resolve(__dirname, '..'),
+    cwd: path.resolve(here, '..'),
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -15,13 +15,16 @@ mkdir -p "$pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name jobtrace \
   "target/wasm32-unknown-unknown/$profile/app.wasm"
 
+# Leptos' hydration script loads <name>.wasm (cargo-leptos renames wasm-bindgen's <name>_bg.wasm).
+mv "$pkg/jobtrace_bg.wasm" "$pkg/jobtrace.wasm"
+
 # Debian's wasm-opt (v108) silently breaks the bundle; npm's binaryen works.
 wasm_opt=end2end/node_modules/.bin/wasm-opt
 if [ "$profile" = wasm-release ] && [ -x "$wasm_opt" ]; then
   "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --enable-mutable-globals \
-    "$pkg/jobtrace_bg.wasm" -o "$pkg/jobtrace_bg.wasm.opt"
-  mv "$pkg/jobtrace_bg.wasm.opt" "$pkg/jobtrace_bg.wasm"
+    "$pkg/jobtrace.wasm" -o "$pkg/jobtrace.wasm.opt"
+  mv "$pkg/jobtrace.wasm.opt" "$pkg/jobtrace.wasm"
 fi
 
 # Tokens first, then one partial per component.
@@ -33,4 +36,4 @@ fi
 } > "$pkg/jobtrace.css"
 
 cp -r public/. "$site/"
-echo "site built in $site ($(du -h "$pkg/jobtrace_bg.wasm" | cut -f1) wasm)"
+echo "site built in $site ($(du -h "$pkg/jobtrace.wasm" | cut -f1) wasm)"

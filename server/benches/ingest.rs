@@ -35,8 +35,14 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
 fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
     let resource = Resource {
         attributes: vec![
-            kv("service.name", any_value::Value::StringValue("bench-runner".into())),
-            kv("service.instance.id", any_value::Value::StringValue("runner-1".into())),
+            kv(
+                "service.name",
+                any_value::Value::StringValue("bench-runner".into()),
+            ),
+            kv(
+                "service.instance.id",
+                any_value::Value::StringValue("runner-1".into()),
+            ),
         ],
         ..Resource::default()
     };
@@ -61,9 +67,18 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
                     start_time_unix_nano: start,
                     end_time_unix_nano: start + 900_000,
                     attributes: vec![
-                        kv("task_id", any_value::Value::StringValue(format!("task-{i}"))),
-                        kv("identifier.name", any_value::Value::StringValue("ProcessTile".into())),
-                        kv("identifier.version", any_value::Value::StringValue("v1.0".into())),
+                        kv(
+                            "task_id",
+                            any_value::Value::StringValue(format!("task-{i}")),
+                        ),
+                        kv(
+                            "identifier.name",
+                            any_value::Value::StringValue("ProcessTile".into()),
+                        ),
+                        kv(
+                            "identifier.version",
+                            any_value::Value::StringValue("v1.0".into()),
+                        ),
                         kv("tile.index", any_value::Value::IntValue(i as i64)),
                         kv("cloud_cover", any_value::Value::DoubleValue(0.25)),
                     ],
@@ -72,8 +87,14 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
                             time_unix_nano: start + 800_000,
                             name: "exception".into(),
                             attributes: vec![
-                                kv("exception.type", any_value::Value::StringValue("ValueError".into())),
-                                kv("exception.message", any_value::Value::StringValue("bad tile".into())),
+                                kv(
+                                    "exception.type",
+                                    any_value::Value::StringValue("ValueError".into()),
+                                ),
+                                kv(
+                                    "exception.message",
+                                    any_value::Value::StringValue("bad tile".into()),
+                                ),
                             ],
                             dropped_attributes_count: 0,
                         }]
@@ -174,16 +195,27 @@ fn rate(spans: usize, elapsed: Duration) -> f64 {
 }
 
 fn main() {
-    let total: usize = std::env::var("BENCH_SPANS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let batch: usize = std::env::var("BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+    let total: usize = std::env::var("BENCH_SPANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
     let requests = requests(total, batch);
     let converted: Vec<Vec<NewSpan>> = requests
         .iter()
         .map(|body| {
-            spans_from_request(&ExportTraceServiceRequest::decode(body.as_slice()).unwrap()).batch.spans
+            spans_from_request(&ExportTraceServiceRequest::decode(body.as_slice()).unwrap())
+                .batch
+                .spans
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     // Alternate the two sides so neither always runs on a warmer machine.
     let mut ours = Vec::new();
     let mut plain = Vec::new();

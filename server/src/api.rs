@@ -58,7 +58,11 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }
 
@@ -83,7 +87,9 @@ async fn list_jobs(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = params.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 1000".to_owned()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".to_owned(),
+        ));
     }
     let page = state
         .store
@@ -93,7 +99,9 @@ async fn list_jobs(
         })
         .await?;
     let jobs: Vec<ApiJob> = page.jobs.iter().map(ApiJob::from).collect();
-    Ok(Json(serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor })))
+    Ok(Json(
+        serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor }),
+    ))
 }
 
 async fn get_job(

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "jobtrace", version, about = "Self-hosted workflow jobs and their traces")]
+#[command(
+    name = "jobtrace",
+    version,
+    about = "Self-hosted workflow jobs and their traces"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,7 +27,11 @@ pub struct ServeConfig {
     #[arg(long, env = "JOBTRACE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
     /// `sqlite:<path>` (created if missing) or `postgres://user@host/db`.
-    #[arg(long, env = "JOBTRACE_DATABASE_URL", default_value = "sqlite:data/jobtrace.db")]
+    #[arg(
+        long,
+        env = "JOBTRACE_DATABASE_URL",
+        default_value = "sqlite:data/jobtrace.db"
+    )]
     pub database_url: String,
     /// Load demo jobs (through the OTLP ingest path) if the store is empty.
     #[arg(long, env = "JOBTRACE_DEMO")]

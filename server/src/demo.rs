@@ -120,7 +120,14 @@ impl DemoTrace {
         span_id
     }
 
-    fn log(&mut self, runner: usize, span_id: [u8; 8], at_ms: u64, severity: (i32, &str), body: &str) {
+    fn log(
+        &mut self,
+        runner: usize,
+        span_id: [u8; 8],
+        at_ms: u64,
+        severity: (i32, &str),
+        body: &str,
+    ) {
         self.logs.push((
             runner,
             LogRecord {
@@ -242,7 +249,13 @@ fn process_scene(origin_ns: u64) -> DemoTrace {
         attributes: vec![],
         error: None,
     });
-    trace.log(0, compute, 3_240, INFO, "NDVI computed for 10980×10980 pixels");
+    trace.log(
+        0,
+        compute,
+        3_240,
+        INFO,
+        "NDVI computed for 10980×10980 pixels",
+    );
     trace
 }
 
@@ -250,7 +263,10 @@ fn process_scene(origin_ns: u64) -> DemoTrace {
 fn ingest_tiles(origin_ns: u64) -> DemoTrace {
     let mut trace = DemoTrace::new(
         origin_ns,
-        vec![runner("tilebox-python", "runner-a"), runner("tilebox-python", "runner-b")],
+        vec![
+            runner("tilebox-python", "runner-a"),
+            runner("tilebox-python", "runner-b"),
+        ],
     );
     let job = trace.span(SpanSpec {
         runner: 0,
@@ -286,7 +302,13 @@ fn ingest_tiles(origin_ns: u64) -> DemoTrace {
                 attributes: attributes.clone(),
                 error: Some(("ConnectionError", "object store timed out")),
             });
-            trace.log(runner_index, failed, start + 690, ERROR, &format!("{name}: upload failed, will retry"));
+            trace.log(
+                runner_index,
+                failed,
+                start + 690,
+                ERROR,
+                &format!("{name}: upload failed, will retry"),
+            );
             let retry = trace.span(SpanSpec {
                 runner: 1 - runner_index,
                 parent: Some(job),
@@ -296,7 +318,13 @@ fn ingest_tiles(origin_ns: u64) -> DemoTrace {
                 attributes,
                 error: None,
             });
-            trace.log(1 - runner_index, retry, start + 2_200, INFO, &format!("{name}: stored"));
+            trace.log(
+                1 - runner_index,
+                retry,
+                start + 2_200,
+                INFO,
+                &format!("{name}: stored"),
+            );
         } else {
             let span = trace.span(SpanSpec {
                 runner: runner_index,
@@ -308,9 +336,21 @@ fn ingest_tiles(origin_ns: u64) -> DemoTrace {
                 error: None,
             });
             if tile == 2 {
-                trace.log(runner_index, span, start + 400, WARN, &format!("{name}: 3% cloud cover over threshold"));
+                trace.log(
+                    runner_index,
+                    span,
+                    start + 400,
+                    WARN,
+                    &format!("{name}: 3% cloud cover over threshold"),
+                );
             }
-            trace.log(runner_index, span, start + 1_650, INFO, &format!("{name}: stored"));
+            trace.log(
+                runner_index,
+                span,
+                start + 1_650,
+                INFO,
+                &format!("{name}: stored"),
+            );
         }
     }
     trace
@@ -346,7 +386,13 @@ fn publish_report(origin_ns: u64) -> DemoTrace {
         attributes: vec![text("bucket", "reports/")],
         error: Some(("PermissionError", "bucket reports/ is read-only")),
     });
-    trace.log(0, publish, 1_940, ERROR, "write to reports/2026-11.pdf denied");
+    trace.log(
+        0,
+        publish,
+        1_940,
+        ERROR,
+        "write to reports/2026-11.pdf denied",
+    );
     trace
 }
 
@@ -365,7 +411,13 @@ fn nightly_reindex(origin_ns: u64) -> DemoTrace {
             attributes: task_attributes(name.trim_start_matches("task/")),
             error: None,
         });
-        trace.log(0, span, start + 1_000, INFO, &format!("{name} finished a batch"));
+        trace.log(
+            0,
+            span,
+            start + 1_000,
+            INFO,
+            &format!("{name} finished a batch"),
+        );
     }
     trace
 }

@@ -35,10 +35,10 @@ pub fn router(state: AppState) -> Router {
             provide_queries.clone(),
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            provide_queries,
-            shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_queries, shell))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -36,7 +36,10 @@ impl StoreError {
             let code = db.code();
             // 40001 serialization_failure, 40P01 deadlock, 55P03 lock_not_available (PostgreSQL);
             // 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
-            if matches!(code.as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "6")) {
+            if matches!(
+                code.as_deref(),
+                Some("40001" | "40P01" | "55P03" | "5" | "6")
+            ) {
                 return StoreError::Busy;
             }
         }

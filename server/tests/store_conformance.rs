@@ -25,7 +25,10 @@ async fn write(store: &SharedStore, json: serde_json::Value) -> jobtrace::store:
 
 async fn only_job(store: &SharedStore) -> app::model::Job {
     let page = store
-        .list_jobs(&JobListQuery { cursor: None, limit: 10 })
+        .list_jobs(&JobListQuery {
+            cursor: None,
+            limit: 10,
+        })
         .await
         .unwrap();
     assert_eq!(page.jobs.len(), 1, "{:?}", page.jobs);
@@ -39,7 +42,14 @@ async fn spans_read_back_with_tree_attributes_and_resource(store: SharedStore) {
             TRACE,
             "runner-a",
             &[
-                ("00000000000000c1", Some("00000000000000a1"), "download-scene", 10, 40, 1),
+                (
+                    "00000000000000c1",
+                    Some("00000000000000a1"),
+                    "download-scene",
+                    10,
+                    40,
+                    1,
+                ),
                 ("00000000000000a1", None, "job/process-scene", 0, 100, 0),
             ],
         ),
@@ -64,7 +74,14 @@ async fn resent_span_is_not_duplicated(store: SharedStore) {
         "svc",
         &[
             ("00000000000000a1", None, "job/x", 0, 100, 0),
-            ("00000000000000a2", Some("00000000000000a1"), "child", 5, 50, 2),
+            (
+                "00000000000000a2",
+                Some("00000000000000a1"),
+                "child",
+                5,
+                50,
+                2,
+            ),
         ],
     );
     write(&store, request.clone()).await;
@@ -78,48 +95,107 @@ async fn resent_span_is_not_duplicated(store: SharedStore) {
 async fn job_is_named_by_root_span_once_it_arrives(store: SharedStore) {
     write(
         &store,
-        trace_json(TRACE, "svc", &[("00000000000000b1", Some("00000000000000a1"), "task/Scan", 20, 60, 0)]),
+        trace_json(
+            TRACE,
+            "svc",
+            &[(
+                "00000000000000b1",
+                Some("00000000000000a1"),
+                "task/Scan",
+                20,
+                60,
+                0,
+            )],
+        ),
     )
     .await;
     let job = only_job(&store).await;
-    assert_eq!(job.name, "task/Scan", "earliest span names a job without root");
+    assert_eq!(
+        job.name, "task/Scan",
+        "earliest span names a job without root"
+    );
     assert_eq!(job.state, JobState::Running);
     assert_eq!(job.trace_id, TRACE);
 
     write(
         &store,
-        trace_json(TRACE, "other-svc", &[("00000000000000a1", None, "job/nightly-scan", 0, 100, 0)]),
+        trace_json(
+            TRACE,
+            "other-svc",
+            &[("00000000000000a1", None, "job/nightly-scan", 0, 100, 0)],
+        ),
     )
     .await;
     let job = only_job(&store).await;
     assert_eq!(job.name, "nightly-scan");
     assert_eq!(job.state, JobState::Completed);
-    assert_eq!((job.start_ns, job.duration_ns(), job.span_count), (1_700_000_000_000_000_000, 100_000_000, 2));
+    assert_eq!(
+        (job.start_ns, job.duration_ns(), job.span_count),
+        (1_700_000_000_000_000_000, 100_000_000, 2)
+    );
     assert_eq!(job.services, vec!["other-svc".to_owned(), "svc".to_owned()]);
 }
 
 fn task_span(trace: &str, id: &str, task_id: &str, start: u64, status: i32) -> serde_json::Value {
-    let mut json = trace_json(trace, "svc", &[(id, Some("00000000000000a1"), "task/Tile", start, start + 10, status)]);
+    let mut json = trace_json(
+        trace,
+        "svc",
+        &[(
+            id,
+            Some("00000000000000a1"),
+            "task/Tile",
+            start,
+            start + 10,
+            status,
+        )],
+    );
     json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] =
         serde_json::json!([{"key": "task_id", "value": {"stringValue": task_id}}]);
     json
 }
 
 async fn failed_task_fails_job_unless_a_retry_succeeded(store: SharedStore) {
-    let root = trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/tiles", 0, 100, 0)]);
+    let root = trace_json(
+        TRACE,
+        "svc",
+        &[("00000000000000a1", None, "job/tiles", 0, 100, 0)],
+    );
     write(&store, root).await;
-    write(&store, task_span(TRACE, "00000000000000b1", "task-1", 10, 2)).await;
+    write(
+        &store,
+        task_span(TRACE, "00000000000000b1", "task-1", 10, 2),
+    )
+    .await;
     assert_eq!(only_job(&store).await.state, JobState::Failed);
-    write(&store, task_span(TRACE, "00000000000000b2", "task-1", 30, 1)).await;
+    write(
+        &store,
+        task_span(TRACE, "00000000000000b2", "task-1", 30, 1),
+    )
+    .await;
     let job = only_job(&store).await;
     assert_eq!(job.state, JobState::Completed, "the retry succeeded");
-    assert_eq!(job.error_count, 1, "the failed attempt still counts as an error");
-    write(&store, task_span(TRACE, "00000000000000b3", "task-2", 40, 2)).await;
+    assert_eq!(
+        job.error_count, 1,
+        "the failed attempt still counts as an error"
+    );
+    write(
+        &store,
+        task_span(TRACE, "00000000000000b3", "task-2", 40, 2),
+    )
+    .await;
     assert_eq!(only_job(&store).await.state, JobState::Failed);
 }
 
 async fn failed_root_span_fails_job(store: SharedStore) {
-    write(&store, trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/x", 0, 100, 2)])).await;
+    write(
+        &store,
+        trace_json(
+            TRACE,
+            "svc",
+            &[("00000000000000a1", None, "job/x", 0, 100, 2)],
+        ),
+    )
+    .await;
     assert_eq!(only_job(&store).await.state, JobState::Failed);
 }
 
@@ -129,7 +205,22 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
         let trace = format!("{:032x}", i + 1);
         // Two jobs share a start time: the cursor must still not skip or repeat either.
         let start = if i == 3 { 20 } else { i * 10 };
-        write(&store, trace_json(&trace, "svc", &[("00000000000000a1", None, &format!("job/j{i}"), start, start + 5, 0)])).await;
+        write(
+            &store,
+            trace_json(
+                &trace,
+                "svc",
+                &[(
+                    "00000000000000a1",
+                    None,
+                    &format!("job/j{i}"),
+                    start,
+                    start + 5,
+                    0,
+                )],
+            ),
+        )
+        .await;
         traces.push(trace);
     }
     let mut seen = Vec::new();
@@ -137,7 +228,10 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
     let mut pages = 0;
     loop {
         let page = store
-            .list_jobs(&JobListQuery { cursor: cursor.clone(), limit: 3 })
+            .list_jobs(&JobListQuery {
+                cursor: cursor.clone(),
+                limit: 3,
+            })
             .await
             .unwrap();
         pages += 1;
@@ -151,36 +245,79 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
     assert_eq!(seen.len(), 7);
     let mut sorted = seen.clone();
     sorted.sort_by(|a, b| b.0.cmp(&a.0));
-    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), sorted.iter().map(|s| s.0).collect::<Vec<_>>());
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        sorted.iter().map(|s| s.0).collect::<Vec<_>>()
+    );
     let mut names: Vec<_> = seen.into_iter().map(|s| s.1).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 7, "no job repeated");
 
-    let exact = store.list_jobs(&JobListQuery { cursor: None, limit: 7 }).await.unwrap();
-    assert_eq!((exact.jobs.len(), exact.next_cursor), (7, None), "exactly one page has no next cursor");
+    let exact = store
+        .list_jobs(&JobListQuery {
+            cursor: None,
+            limit: 7,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (exact.jobs.len(), exact.next_cursor),
+        (7, None),
+        "exactly one page has no next cursor"
+    );
 
     let bad = store
-        .list_jobs(&JobListQuery { cursor: Some("not-a-cursor".to_owned()), limit: 3 })
+        .list_jobs(&JobListQuery {
+            cursor: Some("not-a-cursor".to_owned()),
+            limit: 3,
+        })
         .await;
     assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
 }
 
 async fn empty_store_lists_nothing(store: SharedStore) {
-    let page = store.list_jobs(&JobListQuery { cursor: None, limit: 5 }).await.unwrap();
+    let page = store
+        .list_jobs(&JobListQuery {
+            cursor: None,
+            limit: 5,
+        })
+        .await
+        .unwrap();
     assert!(page.jobs.is_empty());
     assert_eq!(page.next_cursor, None);
-    assert_eq!(store.stats().await.unwrap(), app::model::Stats { jobs: 0, spans: 0, logs: 0 });
+    assert_eq!(
+        store.stats().await.unwrap(),
+        app::model::Stats {
+            jobs: 0,
+            spans: 0,
+            logs: 0
+        }
+    );
 }
 
 async fn job_is_found_by_uuid_or_trace_id(store: SharedStore) {
-    write(&store, trace_json(TRACE, "svc", &[("00000000000000a1", None, "job/x", 0, 100, 0)])).await;
+    write(
+        &store,
+        trace_json(
+            TRACE,
+            "svc",
+            &[("00000000000000a1", None, "job/x", 0, 100, 0)],
+        ),
+    )
+    .await;
     let job = only_job(&store).await;
-    let by_uuid = store.find_job(JobRef::parse(&job.id).unwrap()).await.unwrap();
+    let by_uuid = store
+        .find_job(JobRef::parse(&job.id).unwrap())
+        .await
+        .unwrap();
     let by_trace = store.find_job(JobRef::parse(TRACE).unwrap()).await.unwrap();
     assert_eq!(by_uuid.as_ref(), Some(&job));
     assert_eq!(by_trace.as_ref(), Some(&job));
-    let missing = store.find_job(JobRef::parse(&"ab".repeat(16)).unwrap()).await.unwrap();
+    let missing = store
+        .find_job(JobRef::parse(&"ab".repeat(16)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(missing, None);
 }
 

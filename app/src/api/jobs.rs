@@ -10,9 +10,7 @@ use crate::model::{JobPage, JobTrace};
 pub async fn list_jobs(cursor: Option<String>) -> Result<JobPage, AppError> {
     use crate::api::port;
     use crate::model::JobListQuery;
-    port()?
-        .list_jobs(JobListQuery { cursor, limit: 50 })
-        .await
+    port()?.list_jobs(JobListQuery { cursor, limit: 50 }).await
 }
 
 /// A job with its spans and log records; `id` is a job UUID or a trace id.

@@ -14,24 +14,38 @@ pub fn JobHeader(job: Job) -> impl IntoView {
                 <JobStateBadge state=job.state />
             </div>
             <dl class="job-header__facts">
-                <dt>"Job"</dt>
-                <dd>
+                <div class="job-header__fact">
+                    <dt>"Job"</dt>
+                    <dd>
                     <code>{job.id.clone()}</code>
                 </dd>
-                <dt>"Trace"</dt>
-                <dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Trace"</dt>
+                    <dd>
                     <code>{job.trace_id.clone()}</code>
                 </dd>
-                <dt>"Started"</dt>
-                <dd>{format_time_ns(job.start_ns)}</dd>
-                <dt>"Duration"</dt>
-                <dd>{format_duration_ns(job.duration_ns())}</dd>
-                <dt>"Spans"</dt>
-                <dd>{job.span_count}</dd>
-                <dt>"Errors"</dt>
-                <dd>{job.error_count}</dd>
-                <dt>"Services"</dt>
-                <dd>{job.services.join(", ")}</dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Started"</dt>
+                    <dd>{format_time_ns(job.start_ns)}</dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Duration"</dt>
+                    <dd>{format_duration_ns(job.duration_ns())}</dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Spans"</dt>
+                    <dd>{job.span_count}</dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Errors"</dt>
+                    <dd>{job.error_count}</dd>
+                </div>
+                <div class="job-header__fact">
+                    <dt>"Services"</dt>
+                    <dd>{job.services.join(", ")}</dd>
+                </div>
             </dl>
         </header>
     }

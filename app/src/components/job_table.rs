@@ -14,9 +14,13 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
                 " or submit a workflow job."
             </p>
         }
-            .into_any();
+        .into_any();
     }
-    let names: Vec<String> = page.jobs.iter().map(|job| job.name.to_lowercase()).collect();
+    let names: Vec<String> = page
+        .jobs
+        .iter()
+        .map(|job| job.name.to_lowercase())
+        .collect();
     let shown = move || {
         let needle = filter.get().to_lowercase();
         names.iter().filter(|name| name.contains(&needle)).count()
@@ -28,7 +32,9 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
             let lowered = job.name.to_lowercase();
             let hidden = move || !lowered.contains(&filter.get().to_lowercase());
             let href = format!("/jobs/{}", job.id);
-            let duration = if job.end_ns > 0 { format_duration_ns(job.duration_ns()) } else {
+            let duration = if job.end_ns > 0 {
+                format_duration_ns(job.duration_ns())
+            } else {
                 "—".to_owned()
             };
             view! {
@@ -75,5 +81,5 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
         </table>
         {next}
     }
-        .into_any()
+    .into_any()
 }

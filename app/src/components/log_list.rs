@@ -13,7 +13,10 @@ pub fn LogList(logs: Vec<LogRecord>) -> impl IntoView {
         .into_iter()
         .map(|log| {
             let severity = log.severity_label().to_owned();
-            let class = format!("log-list__severity log-list__severity--{}", severity.to_lowercase());
+            let class = format!(
+                "log-list__severity log-list__severity--{}",
+                severity.to_lowercase()
+            );
             view! {
                 <li class="log-list__line">
                     <time class="log-list__time">{format_time_ns(log.time_ns)}</time>

@@ -35,7 +35,7 @@ fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView 
             <tbody>{rows}</tbody>
         </table>
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]
@@ -45,7 +45,13 @@ pub fn SpanPanel(span: Span, logs: Vec<LogRecord>) -> impl IntoView {
         .iter()
         .map(|event| {
             let is_exception = event.name == "exception";
-            let text = |key: &str| event.attributes.get(key).map(value_text).unwrap_or_default();
+            let text = |key: &str| {
+                event
+                    .attributes
+                    .get(key)
+                    .map(value_text)
+                    .unwrap_or_default()
+            };
             let exception = is_exception.then(|| {
                 view! {
                     <p class="span-panel__exception">

@@ -15,7 +15,11 @@ const INLINE_LOGS: usize = 3;
 #[component]
 pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let JobTrace { job, spans, logs } = trace;
-    let origin = spans.iter().map(|s| s.start_ns).min().unwrap_or(job.start_ns);
+    let origin = spans
+        .iter()
+        .map(|s| s.start_ns)
+        .min()
+        .unwrap_or(job.start_ns);
     let end = spans.iter().map(|s| s.end_ns).max().unwrap_or(job.end_ns);
     let width = (end - origin).max(1);
     let mut by_span: HashMap<String, Vec<LogRecord>> = HashMap::new();
@@ -84,6 +88,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     <div class="waterfall__header">
                         <span class="waterfall__label">"Span"</span>
                         <TimeAxis duration_ns=width />
+                        <span class="waterfall__duration">"Duration"</span>
                     </div>
                     <For each=move || rows.get() key=|row| row.index children=row_view.clone() />
                 </div>
@@ -131,7 +136,10 @@ fn SpanRow(
             });
         }
     };
-    let toggle_button = (row.child_count > 0).then(|| {
+    // Leaves get a spacer as wide as the toggle, so depth alone decides the indent.
+    let toggle_button = if row.child_count == 0 {
+        view! { <span class="waterfall__toggle" aria-hidden="true"></span> }.into_any()
+    } else {
         let expanded = {
             let is_collapsed = is_collapsed.clone();
             move || (!is_collapsed()).to_string()
@@ -147,7 +155,8 @@ fn SpanRow(
                 {label}
             </button>
         }
-    });
+        .into_any()
+    };
     let log_count = logs.len();
     let inline_logs = (!logs.is_empty()).then(|| {
         let more = log_count.saturating_sub(INLINE_LOGS);
@@ -156,7 +165,10 @@ fn SpanRow(
             .into_iter()
             .map(|log| {
                 let severity = log.severity_label().to_owned();
-                let class = format!("log-list__severity log-list__severity--{}", severity.to_lowercase());
+                let class = format!(
+                    "log-list__severity log-list__severity--{}",
+                    severity.to_lowercase()
+                );
                 view! {
                     <li>
                         <span class=class>{severity}</span>
@@ -192,8 +204,8 @@ fn SpanRow(
                     class=format!("waterfall__bar waterfall__bar--{}", span.status_code.css())
                     style=bar_style
                 ></div>
-                <span class="waterfall__duration">{format_duration_ns(span.duration_ns())}</span>
             </div>
+            <span class="waterfall__duration">{format_duration_ns(span.duration_ns())}</span>
         </div>
         {inline_logs}
     }

@@ -166,12 +166,19 @@ fn read_request<T: Message + Default + DeserializeOwned>(
     Ok((encoding, request))
 }
 
-pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (encoding, request) =
-        match read_request::<ExportTraceServiceRequest>(&headers, body, state.limits.max_body_bytes) {
-            Ok(decoded) => decoded,
-            Err((encoding, error)) => return error.into_response_as(encoding),
-        };
+pub async fn export_traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (encoding, request) = match read_request::<ExportTraceServiceRequest>(
+        &headers,
+        body,
+        state.limits.max_body_bytes,
+    ) {
+        Ok(decoded) => decoded,
+        Err((encoding, error)) => return error.into_response_as(encoding),
+    };
     let converted = spans_from_request(&request);
     if let Err(error) = state.store.write_spans(&converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
@@ -180,12 +187,21 @@ pub async fn export_traces(State(state): State<AppState>, headers: HeaderMap, bo
         rejected_spans: converted.rejected,
         error_message: converted.error_message,
     });
-    encoded(StatusCode::OK, encoding, &ExportTraceServiceResponse { partial_success })
+    encoded(
+        StatusCode::OK,
+        encoding,
+        &ExportTraceServiceResponse { partial_success },
+    )
 }
 
-pub async fn export_logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn export_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (encoding, request) =
-        match read_request::<ExportLogsServiceRequest>(&headers, body, state.limits.max_body_bytes) {
+        match read_request::<ExportLogsServiceRequest>(&headers, body, state.limits.max_body_bytes)
+        {
             Ok(decoded) => decoded,
             Err((encoding, error)) => return error.into_response_as(encoding),
         };
@@ -197,5 +213,9 @@ pub async fn export_logs(State(state): State<AppState>, headers: HeaderMap, body
         rejected_log_records: converted.rejected,
         error_message: converted.error_message,
     });
-    encoded(StatusCode::OK, encoding, &ExportLogsServiceResponse { partial_success })
+    encoded(
+        StatusCode::OK,
+        encoding,
+        &ExportLogsServiceResponse { partial_success },
+    )
 }

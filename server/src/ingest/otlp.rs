@@ -113,7 +113,9 @@ struct Resources {
 impl Resources {
     /// The resource's id and service name.
     fn add(&mut self, resource: Option<&Resource>) -> (i64, String) {
-        let attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or_default();
+        let attributes = resource
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or_default();
         let json = attributes_json(attributes);
         let id = stable_hash(&json);
         let service_name = string_attribute(attributes, "service.name")
@@ -235,7 +237,11 @@ pub fn logs_from_request(request: &ExportLogsServiceRequest) -> Converted<LogBat
     for resource_logs in &request.resource_logs {
         let (resource_id, _) = resources.add(resource_logs.resource.as_ref());
         for scope_logs in &resource_logs.scope_logs {
-            let scope_name = scope_logs.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            let scope_name = scope_logs
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             for log in &scope_logs.log_records {
                 // Logs outside a trace are kept; a malformed id is an error, not "no trace".
                 let trace_id = if log.trace_id.is_empty() || log.trace_id.iter().all(|b| *b == 0) {
@@ -331,7 +337,11 @@ mod tests {
         );
         let converted = spans_from_request(&request);
         assert_eq!(converted.rejected, 2);
-        assert!(converted.error_message.contains("zero-trace"), "{}", converted.error_message);
+        assert!(
+            converted.error_message.contains("zero-trace"),
+            "{}",
+            converted.error_message
+        );
         assert_eq!(converted.batch.spans.len(), 1);
         assert_eq!(converted.batch.spans[0].name, "good");
     }
@@ -363,9 +373,15 @@ mod tests {
         let logs = &converted.batch.logs;
         assert_eq!(logs.len(), 2);
         assert_eq!(logs[0].body, "<b>hi</b>");
-        assert_eq!(logs[0].span_id.map(|s| s.to_string()).as_deref(), Some("0102030405060708"));
+        assert_eq!(
+            logs[0].span_id.map(|s| s.to_string()).as_deref(),
+            Some("0102030405060708")
+        );
         assert_eq!(logs[1].body, r#"{"k":3}"#);
-        assert_eq!(logs[1].time_ns, 7, "observed time stands in for a missing time");
+        assert_eq!(
+            logs[1].time_ns, 7,
+            "observed time stands in for a missing time"
+        );
         assert_eq!(logs[1].trace_id, None);
     }
 

@@ -145,7 +145,9 @@ pub(super) struct TraceDelta {
 }
 
 /// Groups newly stored spans by trace.
-pub(super) fn deltas<'a>(spans: impl IntoIterator<Item = &'a NewSpan>) -> BTreeMap<TraceId, TraceDelta> {
+pub(super) fn deltas<'a>(
+    spans: impl IntoIterator<Item = &'a NewSpan>,
+) -> BTreeMap<TraceId, TraceDelta> {
     let mut by_trace: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
     for span in spans {
         let delta = by_trace.entry(span.trace_id).or_insert_with(|| TraceDelta {
@@ -162,7 +164,11 @@ pub(super) fn deltas<'a>(spans: impl IntoIterator<Item = &'a NewSpan>) -> BTreeM
         if !span.service_name.is_empty() {
             delta.services.insert(span.service_name.clone());
         }
-        if delta.earliest.as_ref().is_none_or(|(start, _)| span.start_ns < *start) {
+        if delta
+            .earliest
+            .as_ref()
+            .is_none_or(|(start, _)| span.start_ns < *start)
+        {
             delta.earliest = Some((span.start_ns, span.name.clone()));
         }
         if span.parent_span_id.is_none() {
@@ -299,7 +305,10 @@ mod tests {
         assert_eq!(job.name, "earlier");
         assert_eq!(derive_state(&job, 0), JobState::Running);
 
-        let job = merged(&[first.clone(), vec![span(4, Some(1), "earliest", 5, StatusCode::Ok)]]);
+        let job = merged(&[
+            first.clone(),
+            vec![span(4, Some(1), "earliest", 5, StatusCode::Ok)],
+        ]);
         assert_eq!(job.name, "earliest");
 
         let job = merged(&[
@@ -315,7 +324,10 @@ mod tests {
     fn test_errors_and_services_accumulate() {
         let job = merged(&[
             vec![span(2, Some(1), "a", 0, StatusCode::Error)],
-            vec![span(3, Some(1), "b", 0, StatusCode::Error), span(4, Some(1), "c", 0, StatusCode::Ok)],
+            vec![
+                span(3, Some(1), "b", 0, StatusCode::Error),
+                span(4, Some(1), "c", 0, StatusCode::Ok),
+            ],
         ]);
         assert_eq!(job.error_count, 2);
         assert_eq!(job.services, r#"["svc-2","svc-3","svc-4"]"#);

@@ -11,7 +11,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::StoreError;
 
@@ -355,7 +357,11 @@ macro_rules! insert_resources {
                     .push_bind(resource.service_name.as_str());
             });
             insert.push(" ON CONFLICT (id) DO NOTHING");
-            insert.build().execute($conn).await.map_err(StoreError::from_sqlx)?;
+            insert
+                .build()
+                .execute($conn)
+                .await
+                .map_err(StoreError::from_sqlx)?;
         }
     };
 }
@@ -394,8 +400,16 @@ mod tests {
 
     #[test]
     fn test_garbage_cursor_is_rejected() {
-        for bad in ["", "!!!", &URL_SAFE_NO_PAD.encode("12:abcd"), &URL_SAFE_NO_PAD.encode("x:00")] {
-            assert!(matches!(decode_cursor(bad), Err(StoreError::InvalidCursor)), "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("12:abcd"),
+            &URL_SAFE_NO_PAD.encode("x:00"),
+        ] {
+            assert!(
+                matches!(decode_cursor(bad), Err(StoreError::InvalidCursor)),
+                "{bad}"
+            );
         }
     }
 }
