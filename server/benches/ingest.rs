@@ -12,6 +12,8 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jobtrace::ingest::spans_from_request;
@@ -128,14 +130,29 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
     out
 }
 
-async fn jobtrace_path(dir: &std::path::Path, requests: &[Vec<u8>]) -> Duration {
-    let url = format!("sqlite:{}", dir.join("jobtrace.db").display());
-    let store = SqliteStore::connect(&url).await.unwrap();
+/// Stores every request as the server would, with `concurrency` requests in flight at once
+/// (decoding and converting one while another is being written).
+async fn jobtrace_path(dir: &std::path::Path, requests: Arc<Vec<Vec<u8>>>, concurrency: usize) -> Duration {
+    let url = format!("sqlite:{}", dir.join(format!("jobtrace-{concurrency}.db")).display());
+    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    for body in requests {
-        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
-        let converted = spans_from_request(&request);
-        store.write_spans(&converted.batch).await.unwrap();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (store, next, requests) = (store.clone(), next.clone(), requests.clone());
+            tokio::spawn(async move {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = requests.get(index) else { break };
+                    let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+                    let converted = spans_from_request(&request);
+                    store.write_spans(&converted.batch).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
     }
     started.elapsed()
 }
@@ -203,7 +220,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(512);
-    let requests = requests(total, batch);
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let requests = Arc::new(requests(total, batch));
+    let started = Instant::now();
     let converted: Vec<Vec<NewSpan>> = requests
         .iter()
         .map(|body| {
@@ -212,33 +234,43 @@ fn main() {
                 .spans
         })
         .collect();
+    println!(
+        "decode + convert alone, one core: {:.0} spans/s",
+        rate(total, started.elapsed())
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    // Alternate the two sides so neither always runs on a warmer machine.
-    let mut ours = Vec::new();
-    let mut plain = Vec::new();
+    // Alternate the sides so none always runs on a warmer machine.
+    let (mut sequential, mut concurrent, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         let dir = tempfile::tempdir().unwrap();
         let plain_time = plain_sqlite(dir.path(), &converted);
-        let our_time = runtime.block_on(jobtrace_path(dir.path(), &requests));
+        let one = runtime.block_on(jobtrace_path(dir.path(), requests.clone(), 1));
+        let many = runtime.block_on(jobtrace_path(dir.path(), requests.clone(), concurrency));
         println!(
-            "round {round}: jobtrace {:>9.0} spans/s   plain sqlite {:>9.0} spans/s",
-            rate(total, our_time),
+            "round {round}: jobtrace {:>8.0} spans/s one request at a time, {:>8.0} spans/s \
+             {concurrency} at a time; plain sqlite {:>8.0} spans/s",
+            rate(total, one),
+            rate(total, many),
             rate(total, plain_time)
         );
-        ours.push(rate(total, our_time));
+        sequential.push(rate(total, one));
+        concurrent.push(rate(total, many));
         plain.push(rate(total, plain_time));
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (ours, plain) = (median(&mut ours), median(&mut plain));
+    let (sequential, concurrent, plain) =
+        (median(&mut sequential), median(&mut concurrent), median(&mut plain));
     println!(
-        "median of 3, {total} spans in requests of {batch}: jobtrace {ours:.0} spans/s, \
-         plain sqlite {plain:.0} spans/s, ratio {:.0}%",
-        ours / plain * 100.0
+        "median of 3, {total} spans in requests of {batch}: plain sqlite {plain:.0} spans/s; \
+         jobtrace {sequential:.0} spans/s ({:.0}%) one request at a time, {concurrent:.0} \
+         spans/s ({:.0}%) with {concurrency} requests in flight",
+        sequential / plain * 100.0,
+        concurrent / plain * 100.0
     );
 }

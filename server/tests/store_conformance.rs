@@ -90,6 +90,20 @@ async fn resent_span_is_not_duplicated(store: SharedStore) {
     let job = only_job(&store).await;
     assert_eq!((job.span_count, job.error_count), (2, 1));
     assert_eq!(store.stats().await.unwrap().spans, 2);
+
+    let mixed = trace_json(
+        TRACE,
+        "svc",
+        &[
+            ("00000000000000a2", Some("00000000000000a1"), "child", 5, 50, 2),
+            ("00000000000000a3", Some("00000000000000a1"), "new-child", 60, 70, 1),
+            ("00000000000000a3", Some("00000000000000a1"), "new-child", 60, 70, 1),
+        ],
+    );
+    let summary = write(&store, mixed).await;
+    assert_eq!((summary.written, summary.duplicates), (1, 2));
+    let job = only_job(&store).await;
+    assert_eq!((job.span_count, job.error_count), (3, 1));
 }
 
 async fn job_is_named_by_root_span_once_it_arrives(store: SharedStore) {

@@ -18,6 +18,7 @@ CREATE TABLE jobs (
     end_ns      INTEGER NOT NULL,
     span_count  INTEGER NOT NULL,
     error_count INTEGER NOT NULL,
+    failed_tasks TEXT NOT NULL,     -- JSON {task_key: start_ns} of tasks whose latest attempt failed
     services    TEXT NOT NULL           -- JSON array of service names
 );
 CREATE INDEX jobs_by_start ON jobs (start_ns DESC, id DESC);
@@ -41,6 +42,8 @@ CREATE TABLE spans (
     task_key       TEXT,
     PRIMARY KEY (trace_id, span_id)
 );
+-- Attempts of one task, to tell whether its latest attempt failed.
+CREATE INDEX spans_by_task ON spans (trace_id, task_key) WHERE task_key IS NOT NULL;
 
 CREATE TABLE logs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,6 +1,6 @@
 //! Database rows, their conversion to the shared model, and how a batch of spans updates its job.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::model::{Attributes, Job, JobState, LogRecord, Span, SpanEvent, StatusCode};
 
@@ -30,6 +30,8 @@ pub(super) struct JobRow {
     pub end_ns: i64,
     pub span_count: i64,
     pub error_count: i64,
+    /// [`FailedTasks`] as JSON.
+    pub failed_tasks: String,
     pub services: String,
 }
 
@@ -144,38 +146,42 @@ pub(super) struct TraceDelta {
     pub root: Option<(String, i32)>,
 }
 
-/// Groups newly stored spans by trace.
-pub(super) fn deltas<'a>(
-    spans: impl IntoIterator<Item = &'a NewSpan>,
-) -> BTreeMap<TraceId, TraceDelta> {
-    let mut by_trace: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
+/// The spans of a request grouped by trace, in request order within each trace.
+pub(super) fn by_trace<'a>(spans: &[&'a NewSpan]) -> BTreeMap<TraceId, Vec<&'a NewSpan>> {
+    let mut grouped: BTreeMap<TraceId, Vec<&'a NewSpan>> = BTreeMap::new();
     for span in spans {
-        let delta = by_trace.entry(span.trace_id).or_insert_with(|| TraceDelta {
+        grouped.entry(span.trace_id).or_default().push(span);
+    }
+    grouped
+}
+
+impl TraceDelta {
+    /// What newly stored spans of one trace add to its job.
+    pub fn of(spans: &[&NewSpan]) -> Self {
+        let mut delta = TraceDelta {
             start_ns: i64::MAX,
             end_ns: i64::MIN,
             ..TraceDelta::default()
-        });
-        delta.spans += 1;
-        if span.status_code == StatusCode::Error.code() {
-            delta.errors += 1;
+        };
+        for span in spans {
+            delta.spans += 1;
+            if span.status_code == StatusCode::Error.code() {
+                delta.errors += 1;
+            }
+            delta.start_ns = delta.start_ns.min(span.start_ns);
+            delta.end_ns = delta.end_ns.max(span.end_ns);
+            if !span.service_name.is_empty() && !delta.services.contains(&span.service_name) {
+                delta.services.insert(span.service_name.clone());
+            }
+            if delta.earliest.as_ref().is_none_or(|(start, _)| span.start_ns < *start) {
+                delta.earliest = Some((span.start_ns, span.name.clone()));
+            }
+            if span.parent_span_id.is_none() {
+                delta.root = Some((span.name.clone(), span.status_code));
+            }
         }
-        delta.start_ns = delta.start_ns.min(span.start_ns);
-        delta.end_ns = delta.end_ns.max(span.end_ns);
-        if !span.service_name.is_empty() {
-            delta.services.insert(span.service_name.clone());
-        }
-        if delta
-            .earliest
-            .as_ref()
-            .is_none_or(|(start, _)| span.start_ns < *start)
-        {
-            delta.earliest = Some((span.start_ns, span.name.clone()));
-        }
-        if span.parent_span_id.is_none() {
-            delta.root = Some((span.name.clone(), span.status_code));
-        }
+        delta
     }
-    by_trace
 }
 
 fn job_name(span_name: &str) -> String {
@@ -201,6 +207,7 @@ pub(super) fn merge_job(trace_id: TraceId, existing: Option<JobRow>, delta: &Tra
         end_ns: i64::MIN,
         span_count: 0,
         error_count: 0,
+        failed_tasks: "{}".to_owned(),
         services: "[]".to_owned(),
     });
     let had_spans = job.span_count > 0;
@@ -237,10 +244,74 @@ pub(super) fn merge_job(trace_id: TraceId, existing: Option<JobRow>, delta: &Tra
     job
 }
 
-/// A trace-only job's state: failed when its root span failed or a task failed and no later
-/// attempt of that task succeeded; completed once the root span arrived; running before.
-pub(super) fn derive_state(job: &JobRow, unresolved_task_failures: i64) -> JobState {
-    if job.root_status == Some(StatusCode::Error.code()) || unresolved_task_failures > 0 {
+/// The tasks of a job whose latest attempt failed: task key → start of that attempt. Stored on
+/// the job row (as JSON) so a batch of successful spans needs no lookup; failures are rare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct FailedTasks(pub BTreeMap<String, i64>);
+
+/// The latest attempt of each task among new spans: key → (start, failed). On equal starts the
+/// failure wins, so the outcome does not depend on arrival order.
+fn latest_attempts<'a>(spans: &[&'a NewSpan]) -> BTreeMap<&'a str, (i64, bool)> {
+    let failed = StatusCode::Error.code();
+    let mut latest: BTreeMap<&str, (i64, bool)> = BTreeMap::new();
+    for span in spans {
+        let Some(key) = span.task_key.as_deref() else { continue };
+        let attempt = (span.start_ns, span.status_code == failed);
+        let current = latest.entry(key).or_insert(attempt);
+        if attempt > *current {
+            *current = attempt;
+        }
+    }
+    latest
+}
+
+impl FailedTasks {
+    pub fn parse(json: &str) -> Result<Self, StoreError> {
+        parse_json("job failed tasks", json).map(FailedTasks)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Applies new spans. Returns the failed attempts whose task is not known to have failed
+    /// before: they fail the task only if no stored attempt that did not fail started later,
+    /// which the caller checks (for a trace seen for the first time there is none).
+    pub fn apply<'a>(&mut self, spans: &[&'a NewSpan]) -> Vec<(&'a str, i64)> {
+        let mut to_check = Vec::new();
+        for (key, (start, failed)) in latest_attempts(spans) {
+            match self.0.get(key).copied() {
+                Some(failed_start) if start > failed_start || (start == failed_start && failed) => {
+                    if failed {
+                        self.0.insert(key.to_owned(), start);
+                    } else {
+                        self.0.remove(key);
+                    }
+                }
+                // An attempt older than the recorded failure changes nothing.
+                Some(_) => {}
+                None if failed => to_check.push((key, start)),
+                None => {}
+            }
+        }
+        to_check
+    }
+
+    /// Records the failures [`FailedTasks::apply`] asked about, given for each task key the
+    /// start of its latest stored attempt that did not fail.
+    pub fn confirm(&mut self, checked: &[(&str, i64)], latest_success: &HashMap<String, i64>) {
+        for (key, start) in checked {
+            if latest_success.get(*key).is_none_or(|success| success < start) {
+                self.0.insert((*key).to_owned(), *start);
+            }
+        }
+    }
+}
+
+/// A trace-only job's state: failed when its root span failed or a task's latest attempt failed;
+/// completed once the root span arrived; running before.
+pub(super) fn derive_state(job: &JobRow, failed_tasks: &FailedTasks) -> JobState {
+    if job.root_status == Some(StatusCode::Error.code()) || !failed_tasks.0.is_empty() {
         JobState::Failed
     } else if job.name_source == NAME_FROM_ROOT {
         JobState::Completed
@@ -278,8 +349,8 @@ mod tests {
     fn merged(batches: &[Vec<NewSpan>]) -> JobRow {
         let mut job = None;
         for batch in batches {
-            let delta = &deltas(batch)[&TraceId([7; 16])];
-            job = Some(merge_job(TraceId([7; 16]), job, delta));
+            let spans: Vec<&NewSpan> = batch.iter().collect();
+            job = Some(merge_job(TraceId([7; 16]), job, &TraceDelta::of(&spans)));
         }
         job.expect("at least one batch")
     }
@@ -291,7 +362,7 @@ mod tests {
             span(1, None, "job/process-scene", 0, StatusCode::Unset),
         ]]);
         assert_eq!(job.name, "process-scene");
-        assert_eq!(derive_state(&job, 0), JobState::Completed);
+        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Completed);
         assert_eq!((job.start_ns, job.end_ns, job.span_count), (0, 110, 2));
     }
 
@@ -303,7 +374,7 @@ mod tests {
         ];
         let job = merged(std::slice::from_ref(&first));
         assert_eq!(job.name, "earlier");
-        assert_eq!(derive_state(&job, 0), JobState::Running);
+        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Running);
 
         let job = merged(&[
             first.clone(),
@@ -333,11 +404,57 @@ mod tests {
         assert_eq!(job.services, r#"["svc-2","svc-3","svc-4"]"#);
     }
 
+    fn task(id: u8, key: &str, start: i64, status: StatusCode) -> NewSpan {
+        let mut span = span(id, Some(1), "task/Tile", start, status);
+        span.task_key = Some(key.to_owned());
+        span
+    }
+
+    fn applied(failed: &mut FailedTasks, spans: &[NewSpan]) -> Vec<(String, i64)> {
+        let refs: Vec<&NewSpan> = spans.iter().collect();
+        failed.apply(&refs).into_iter().map(|(k, s)| (k.to_owned(), s)).collect()
+    }
+
+    #[test]
+    fn test_failed_tasks_follow_the_latest_attempt() {
+        let mut failed = FailedTasks::default();
+        // A failure of an unknown task must be checked against stored attempts.
+        let check = applied(&mut failed, &[task(2, "a", 10, StatusCode::Error)]);
+        assert_eq!(check, vec![("a".to_owned(), 10)]);
+        failed.confirm(&[("a", 10)], &HashMap::new());
+        assert_eq!(failed.0.get("a"), Some(&10));
+        // An older success arriving late changes nothing; a later one resolves the failure.
+        assert!(applied(&mut failed, &[task(3, "a", 5, StatusCode::Ok)]).is_empty());
+        assert_eq!(failed.0.len(), 1);
+        assert!(applied(&mut failed, &[task(4, "a", 20, StatusCode::Ok)]).is_empty());
+        assert!(failed.0.is_empty());
+    }
+
+    #[test]
+    fn test_failure_older_than_a_stored_success_does_not_count() {
+        let mut failed = FailedTasks::default();
+        let check = applied(&mut failed, &[task(2, "a", 10, StatusCode::Error)]);
+        let stored_success = HashMap::from([("a".to_owned(), 30)]);
+        let check: Vec<(&str, i64)> = check.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+        failed.confirm(&check, &stored_success);
+        assert!(failed.0.is_empty());
+    }
+
+    #[test]
+    fn test_within_one_batch_the_latest_attempt_decides() {
+        let mut failed = FailedTasks::default();
+        let spans = [task(2, "a", 10, StatusCode::Error), task(3, "a", 20, StatusCode::Ok)];
+        assert!(applied(&mut failed, &spans).is_empty());
+        let spans = [task(4, "b", 20, StatusCode::Ok), task(5, "b", 20, StatusCode::Error)];
+        assert_eq!(applied(&mut failed, &spans), vec![("b".to_owned(), 20)], "failure wins ties");
+    }
+
     #[test]
     fn test_failed_root_or_unresolved_task_fails_job() {
         let job = merged(&[vec![span(1, None, "job/x", 0, StatusCode::Error)]]);
-        assert_eq!(derive_state(&job, 0), JobState::Failed);
+        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Failed);
         let job = merged(&[vec![span(1, None, "job/x", 0, StatusCode::Ok)]]);
-        assert_eq!(derive_state(&job, 1), JobState::Failed);
+        let failed = FailedTasks(BTreeMap::from([("a".to_owned(), 1)]));
+        assert_eq!(derive_state(&job, &failed), JobState::Failed);
     }
 }

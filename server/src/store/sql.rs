@@ -4,7 +4,7 @@
 //! values), so the code is shared through a macro over the concrete sqlx types instead of
 //! generic bounds over `sqlx::Database`. Backend differences live in `connect` only.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,11 +17,12 @@ use sqlx::sqlite::{
 
 use super::StoreError;
 
-/// Rows per multi-row INSERT: 16 parameters each stays well under both backends' limits.
-const INSERT_CHUNK: usize = 500;
+/// Rows per multi-row statement: 16 parameters each stays under both backends' limits
+/// (SQLite 32766, PostgreSQL 65535) and a usual OTLP batch (512) fits in one.
+const INSERT_CHUNK: usize = 1000;
 
 const JOB_COLUMNS: &str = "id, trace_id, kind, name, name_source, root_status, state, start_ns, \
-    end_ns, span_count, error_count, services";
+    end_ns, span_count, error_count, failed_tasks, services";
 
 const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
     s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
@@ -32,19 +33,14 @@ const LOG_SELECT: &str = "SELECT l.trace_id, l.span_id, l.time_ns, l.severity_nu
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
     FROM logs l JOIN resources r ON r.id = l.resource_id";
 
-/// Failed task spans with no later attempt of the same task that did not fail.
-const UNRESOLVED_FAILURES: &str = "SELECT count(*) FROM spans f \
-    WHERE f.trace_id = $1 AND f.status_code = 2 AND f.task_key IS NOT NULL \
-    AND NOT EXISTS (SELECT 1 FROM spans r WHERE r.trace_id = f.trace_id \
-        AND r.task_key = f.task_key AND r.status_code <> 2 AND r.start_ns > f.start_ns)";
-
 const UPSERT_JOB: &str = "INSERT INTO jobs (id, trace_id, kind, name, name_source, root_status, \
-    state, start_ns, end_ns, span_count, error_count, services) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    state, start_ns, end_ns, span_count, error_count, failed_tasks, services) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_source = excluded.name_source, \
     root_status = excluded.root_status, state = excluded.state, start_ns = excluded.start_ns, \
     end_ns = excluded.end_ns, span_count = excluded.span_count, \
-    error_count = excluded.error_count, services = excluded.services";
+    error_count = excluded.error_count, failed_tasks = excluded.failed_tasks, \
+    services = excluded.services";
 
 /// Keyset cursor of the job list: the last row's (start_ns, id).
 fn encode_cursor(start_ns: i64, id: &[u8]) -> String {
@@ -144,88 +140,27 @@ macro_rules! impl_trace_store {
                 &self,
                 batch: &super::SpanBatch,
             ) -> Result<super::WriteSummary, StoreError> {
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
-                insert_resources!($db, &mut *tx, &batch.resources);
-                let mut inserted: HashSet<(Vec<u8>, Vec<u8>)> = HashSet::new();
-                for chunk in batch.spans.chunks(INSERT_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, \
-                         start_ns, end_ns, status_code, status_message, attributes, events, \
-                         resource_id, service_name, scope_name, scope_version, task_key) ",
-                    );
-                    insert.push_values(chunk, |mut row, span| {
-                        row.push_bind(&span.trace_id.0[..])
-                            .push_bind(&span.span_id.0[..])
-                            .push_bind(span.parent_span_id.as_ref().map(|p| &p.0[..]))
-                            .push_bind(span.name.as_str())
-                            .push_bind(span.kind)
-                            .push_bind(span.start_ns)
-                            .push_bind(span.end_ns)
-                            .push_bind(span.status_code)
-                            .push_bind(span.status_message.as_str())
-                            .push_bind(span.attributes_json.as_str())
-                            .push_bind(span.events_json.as_str())
-                            .push_bind(span.resource_id)
-                            .push_bind(span.service_name.as_str())
-                            .push_bind(span.scope_name.as_str())
-                            .push_bind(span.scope_version.as_str())
-                            .push_bind(span.task_key.as_deref());
-                    });
-                    insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id");
-                    let keys: Vec<(Vec<u8>, Vec<u8>)> = insert
-                        .build_query_as()
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                    inserted.extend(keys);
-                }
-                let new_spans = batch.spans.iter().filter(|span| {
-                    inserted.contains(&(span.trace_id.0.to_vec(), span.span_id.0.to_vec()))
-                });
-                for (trace_id, delta) in super::rows::deltas(new_spans) {
-                    let existing: Option<super::rows::JobRow> = sqlx::query_as(&format!(
-                        "SELECT {JOB_COLUMNS} FROM jobs WHERE trace_id = $1"
-                    ))
-                    .bind(&trace_id.0[..])
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                    let mut job = super::rows::merge_job(trace_id, existing, &delta);
-                    if job.kind == super::rows::KIND_TRACE {
-                        let unresolved: i64 = if job.error_count > 0 {
-                            sqlx::query_scalar(UNRESOLVED_FAILURES)
-                                .bind(&trace_id.0[..])
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(StoreError::from_sqlx)?
-                        } else {
-                            0
-                        };
-                        job.state = super::rows::derive_state(&job, unresolved).code();
+                // A span sent twice in one request counts once: the first copy wins.
+                let mut seen = HashSet::with_capacity(batch.spans.len());
+                let spans: Vec<&super::NewSpan> = batch
+                    .spans
+                    .iter()
+                    .filter(|span| seen.insert((span.trace_id, span.span_id)))
+                    .collect();
+                // First assume spans of known traces are new (the common case, no lookup); if
+                // the insert skipped any, start over looking each one up. A concurrent request
+                // (PostgreSQL; SQLite has one writer) can still race the lookup: start over again.
+                for careful in [false, true, true, true] {
+                    if let Some(written) =
+                        self.try_write_spans(&spans, &batch.resources, careful).await?
+                    {
+                        return Ok(super::WriteSummary {
+                            written,
+                            duplicates: batch.spans.len() as u64 - written,
+                        });
                     }
-                    sqlx::query(UPSERT_JOB)
-                        .bind(&job.id)
-                        .bind(&job.trace_id)
-                        .bind(job.kind)
-                        .bind(&job.name)
-                        .bind(job.name_source)
-                        .bind(job.root_status)
-                        .bind(job.state)
-                        .bind(job.start_ns)
-                        .bind(job.end_ns)
-                        .bind(job.span_count)
-                        .bind(job.error_count)
-                        .bind(&job.services)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
                 }
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
-                let written = inserted.len() as u64;
-                Ok(super::WriteSummary {
-                    written,
-                    duplicates: batch.spans.len() as u64 - written,
-                })
+                Err(StoreError::Busy)
             }
 
             async fn write_logs(
@@ -339,6 +274,155 @@ macro_rules! impl_trace_store {
                 .fetch_one(&self.read)
                 .await?;
                 Ok(app::model::Stats { jobs, spans, logs })
+            }
+        }
+
+        impl $store {
+            /// One attempt at storing `spans` in one transaction; `None` if some were stored
+            /// already (nothing is committed then). `careful` looks up which spans of known
+            /// traces are stored before inserting.
+            async fn try_write_spans(
+                &self,
+                spans: &[&super::NewSpan],
+                resources: &[super::NewResource],
+                careful: bool,
+            ) -> Result<Option<u64>, StoreError> {
+                use super::rows::{FailedTasks, JobRow, TraceDelta};
+                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                insert_resources!($db, &mut *tx, resources);
+                // Per trace: its job as stored, and which of its spans are new.
+                let mut plans: Vec<(super::TraceId, Option<JobRow>, Vec<&super::NewSpan>)> = Vec::new();
+                for (trace_id, trace_spans) in super::rows::by_trace(spans) {
+                    let existing: Option<JobRow> = sqlx::query_as(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs WHERE trace_id = $1"
+                    ))
+                    .bind(&trace_id.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    // A trace without a job row has no stored spans: both are written together.
+                    let new_spans = if careful && existing.is_some() {
+                        let mut stored: HashSet<super::SpanId> = HashSet::new();
+                        for chunk in trace_spans.chunks(INSERT_CHUNK) {
+                            let mut select = sqlx::QueryBuilder::<$db>::new(
+                                "SELECT span_id FROM spans WHERE trace_id = ",
+                            );
+                            select.push_bind(&trace_id.0[..]).push(" AND span_id IN (");
+                            let mut list = select.separated(", ");
+                            for span in chunk {
+                                list.push_bind(&span.span_id.0[..]);
+                            }
+                            select.push(")");
+                            let ids: Vec<Vec<u8>> = select
+                                .build_query_scalar()
+                                .fetch_all(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                            stored.extend(ids.iter().filter_map(|id| super::SpanId::from_bytes(id)));
+                        }
+                        trace_spans
+                            .into_iter()
+                            .filter(|span| !stored.contains(&span.span_id))
+                            .collect()
+                    } else {
+                        trace_spans
+                    };
+                    plans.push((trace_id, existing, new_spans));
+                }
+                let fresh: Vec<&super::NewSpan> =
+                    plans.iter().flat_map(|(_, _, new_spans)| new_spans.iter().copied()).collect();
+                let mut affected = 0;
+                for chunk in fresh.chunks(INSERT_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, \
+                         start_ns, end_ns, status_code, status_message, attributes, events, \
+                         resource_id, service_name, scope_name, scope_version, task_key) ",
+                    );
+                    insert.push_values(chunk, |mut row, span| {
+                        row.push_bind(&span.trace_id.0[..])
+                            .push_bind(&span.span_id.0[..])
+                            .push_bind(span.parent_span_id.as_ref().map(|p| &p.0[..]))
+                            .push_bind(span.name.as_str())
+                            .push_bind(span.kind)
+                            .push_bind(span.start_ns)
+                            .push_bind(span.end_ns)
+                            .push_bind(span.status_code)
+                            .push_bind(span.status_message.as_str())
+                            .push_bind(span.attributes_json.as_str())
+                            .push_bind(span.events_json.as_str())
+                            .push_bind(span.resource_id)
+                            .push_bind(span.service_name.as_str())
+                            .push_bind(span.scope_name.as_str())
+                            .push_bind(span.scope_version.as_str())
+                            .push_bind(span.task_key.as_deref());
+                    });
+                    insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING");
+                    affected += insert
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?
+                        .rows_affected();
+                }
+                if affected != fresh.len() as u64 {
+                    return Ok(None);
+                }
+                for (trace_id, existing, new_spans) in plans {
+                    if new_spans.is_empty() {
+                        continue;
+                    }
+                    let known_trace = existing.is_some();
+                    let mut job = super::rows::merge_job(trace_id, existing, &TraceDelta::of(&new_spans));
+                    let mut failed = FailedTasks::parse(&job.failed_tasks)?;
+                    let to_check = failed.apply(&new_spans);
+                    // A failure counts unless a stored attempt that did not fail started later;
+                    // a trace seen for the first time has no stored attempts.
+                    let mut latest_success: HashMap<String, i64> = HashMap::new();
+                    if known_trace {
+                        for chunk in to_check.chunks(INSERT_CHUNK) {
+                            let mut select = sqlx::QueryBuilder::<$db>::new(
+                                "SELECT task_key, max(start_ns) FROM spans WHERE status_code <> 2 \
+                                 AND trace_id = ",
+                            );
+                            select.push_bind(&trace_id.0[..]).push(" AND task_key IN (");
+                            let mut list = select.separated(", ");
+                            for (key, _) in chunk {
+                                list.push_bind(*key);
+                            }
+                            select.push(") GROUP BY task_key");
+                            let rows: Vec<(String, i64)> = select
+                                .build_query_as()
+                                .fetch_all(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                            latest_success.extend(rows);
+                        }
+                    }
+                    failed.confirm(&to_check, &latest_success);
+                    job.failed_tasks = failed.to_json();
+                    if job.kind == super::rows::KIND_TRACE {
+                        job.state = super::rows::derive_state(&job, &failed).code();
+                    }
+                    sqlx::query(UPSERT_JOB)
+                        .bind(&job.id)
+                        .bind(&job.trace_id)
+                        .bind(job.kind)
+                        .bind(&job.name)
+                        .bind(job.name_source)
+                        .bind(job.root_status)
+                        .bind(job.state)
+                        .bind(job.start_ns)
+                        .bind(job.end_ns)
+                        .bind(job.span_count)
+                        .bind(job.error_count)
+                        .bind(&job.failed_tasks)
+                        .bind(&job.services)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(Some(fresh.len() as u64))
             }
         }
     };
