@@ -18,15 +18,18 @@ pub type Attributes = Map<String, Value>;
 pub enum JobState {
     Submitted,
     Running,
+    /// Some tasks ran, none is running now, work remains (waiting for a runner).
+    Started,
     Completed,
     Failed,
     Canceled,
 }
 
 impl JobState {
-    pub const ALL: [JobState; 5] = [
+    pub const ALL: [JobState; 6] = [
         JobState::Submitted,
         JobState::Running,
+        JobState::Started,
         JobState::Completed,
         JobState::Failed,
         JobState::Canceled,
@@ -36,6 +39,7 @@ impl JobState {
         match self {
             JobState::Submitted => "SUBMITTED",
             JobState::Running => "RUNNING",
+            JobState::Started => "STARTED",
             JobState::Completed => "COMPLETED",
             JobState::Failed => "FAILED",
             JobState::Canceled => "CANCELED",
@@ -50,6 +54,7 @@ impl JobState {
             JobState::Completed => 2,
             JobState::Failed => 3,
             JobState::Canceled => 4,
+            JobState::Started => 5,
         }
     }
 
@@ -68,6 +73,7 @@ impl JobState {
         match self {
             JobState::Submitted => "submitted",
             JobState::Running => "running",
+            JobState::Started => "started",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
             JobState::Canceled => "canceled",

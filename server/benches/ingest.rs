@@ -132,8 +132,15 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
 
 /// Stores every request as the server would, with `concurrency` requests in flight at once
 /// (decoding and converting one while another is being written).
-async fn jobtrace_path(dir: &std::path::Path, requests: Arc<Vec<Vec<u8>>>, concurrency: usize) -> Duration {
-    let url = format!("sqlite:{}", dir.join(format!("jobtrace-{concurrency}.db")).display());
+async fn jobtrace_path(
+    dir: &std::path::Path,
+    requests: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> Duration {
+    let url = format!(
+        "sqlite:{}",
+        dir.join(format!("jobtrace-{concurrency}.db")).display()
+    );
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -143,7 +150,9 @@ async fn jobtrace_path(dir: &std::path::Path, requests: Arc<Vec<Vec<u8>>>, concu
             tokio::spawn(async move {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = requests.get(index) else { break };
+                    let Some(body) = requests.get(index) else {
+                        break;
+                    };
                     let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
                     let converted = spans_from_request(&request);
                     store.write_spans(&converted.batch).await.unwrap();
@@ -264,8 +273,11 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (sequential, concurrent, plain) =
-        (median(&mut sequential), median(&mut concurrent), median(&mut plain));
+    let (sequential, concurrent, plain) = (
+        median(&mut sequential),
+        median(&mut concurrent),
+        median(&mut plain),
+    );
     println!(
         "median of 3, {total} spans in requests of {batch}: plain sqlite {plain:.0} spans/s; \
          jobtrace {sequential:.0} spans/s ({:.0}%) one request at a time, {concurrent:.0} \

@@ -39,6 +39,13 @@ pub struct ServeConfig {
     /// Largest accepted OTLP request body, in bytes, after gzip decompression.
     #[arg(long, env = "JOBTRACE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Lease of a claimed task, in seconds: a runner that stops extending it (because it died)
+    /// loses the task to the queue after this long. Extensions are granted up to this length.
+    #[arg(long, env = "JOBTRACE_TASK_LEASE_SECS", default_value_t = 300)]
+    pub task_lease_secs: u64,
+    /// How long an idle task runner is told to wait before asking for work again, in ms.
+    #[arg(long, env = "JOBTRACE_RUNNER_IDLE_MS", default_value_t = 1000)]
+    pub runner_idle_ms: u64,
     /// Directory holding the built site (pkg/jobtrace.js, .wasm, .css, static files).
     #[arg(long, env = "JOBTRACE_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -9,6 +9,7 @@ pub mod query;
 pub mod router;
 pub mod state;
 pub mod store;
+pub mod workflow;
 
 use leptos::config::LeptosOptions;
 
@@ -31,9 +32,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, store::StoreE
     let store = store::open(&config.database_url).await?;
     Ok(AppState {
         store,
-        limits: Limits {
-            max_body_bytes: config.max_body_bytes,
-        },
+        limits: Limits::from_config(config),
         leptos_options: leptos_options(config),
     })
 }

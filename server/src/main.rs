@@ -33,7 +33,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
-    axum::serve(listener, jobtrace::router::router(state))
+    // Connect info: the peer address identifies a task runner's connection.
+    let app = jobtrace::router::router(state)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")

@@ -1,5 +1,5 @@
 //! One router for everything on the port: dashboard pages and server functions, the REST API,
-//! OTLP/HTTP ingest, static files and the health check.
+//! OTLP/HTTP ingest, the Tilebox Workflows gRPC services, static files and the health check.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use tower_http::compression::CompressionLayer;
 use crate::ingest::http::{export_logs, export_traces};
 use crate::query::StoreQueries;
 use crate::state::AppState;
+use crate::workflow::WorkflowApi;
 
 pub fn router(state: AppState) -> Router {
     let queries: SharedQueryPort = Arc::new(StoreQueries(state.store.clone()));
@@ -25,6 +26,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logs", post(export_logs))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes));
     let options = state.leptos_options.clone();
+    // gRPC (h2c, `/workflows.v1.*`) shares the port; it is merged after the HTTP layers so
+    // response compression never touches gRPC frames.
+    let grpc = crate::workflow::routes(WorkflowApi {
+        store: state.store.clone(),
+        lease_ns: state.limits.task_lease_ns,
+        idle_ns: state.limits.runner_idle_ns,
+    });
     Router::new()
         .route("/healthz", get(healthz))
         .merge(ingest)
@@ -40,6 +48,7 @@ pub fn router(state: AppState) -> Router {
             _,
         >(provide_queries, shell))
         .layer(CompressionLayer::new())
+        .merge(grpc)
         .with_state(state)
 }
 

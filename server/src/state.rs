@@ -8,6 +8,22 @@ use crate::store::SharedStore;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Lease of a claimed task (and the longest extension), in nanoseconds.
+    pub task_lease_ns: i64,
+    /// Suggested wait for idle runners, in nanoseconds.
+    pub runner_idle_ns: i64,
+}
+
+impl Limits {
+    pub fn from_config(config: &crate::config::ServeConfig) -> Self {
+        let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+        Limits {
+            max_body_bytes: config.max_body_bytes,
+            task_lease_ns: secs(config.task_lease_secs.max(2)),
+            runner_idle_ns: i64::try_from(config.runner_idle_ms.saturating_mul(1_000_000))
+                .unwrap_or(i64::MAX),
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -4,6 +4,8 @@ mod ids;
 mod records;
 mod rows;
 mod sql;
+pub mod workflow;
+mod workflow_sql;
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use app::model::{Job, JobListQuery, JobPage, LogRecord, Span, Stats};
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
 pub use sql::{PostgresStore, SqliteStore};
+pub use workflow::WorkflowStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -19,6 +22,12 @@ pub enum StoreError {
     InvalidUrl { url: String, reason: String },
     #[error("invalid cursor")]
     InvalidCursor,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database is busy, try again")]
@@ -66,9 +75,47 @@ pub trait TraceStore: Send + Sync + 'static {
     /// All log records of a trace, by time.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;
+    /// One page of a trace's spans by (start, span id), optionally of one task only.
+    async fn span_page(
+        &self,
+        trace_id: TraceId,
+        query: &SpanPageQuery,
+    ) -> Result<Vec<Span>, StoreError>;
+    /// One page of a trace's log records by (time, id), with their ids.
+    async fn log_page(
+        &self,
+        trace_id: TraceId,
+        query: &LogPageQuery,
+    ) -> Result<Vec<(i64, LogRecord)>, StoreError>;
 }
 
-pub type SharedStore = Arc<dyn TraceStore>;
+/// Filters and keyset position for [`TraceStore::span_page`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanPageQuery {
+    /// Only spans whose `task_id` attribute is this.
+    pub task_id: Option<String>,
+    /// Continue after this (start_ns, span id).
+    pub after: Option<(i64, SpanId)>,
+    pub limit: u32,
+}
+
+/// Filters and keyset position for [`TraceStore::log_page`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogPageQuery {
+    pub task_id: Option<String>,
+    /// Inclusive severity number ranges to keep; empty keeps all.
+    pub severities: Vec<(i32, i32)>,
+    /// Continue after this (time_ns, id).
+    pub after: Option<(i64, i64)>,
+    pub limit: u32,
+}
+
+/// Both sides of the store, as the server holds it.
+pub trait Store: TraceStore + workflow::WorkflowStore {}
+
+impl<T: TraceStore + workflow::WorkflowStore> Store for T {}
+
+pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store a URL names (`sqlite:` path or `postgres://`), creating and migrating it.
 pub async fn open(url: &str) -> Result<SharedStore, StoreError> {

@@ -95,9 +95,30 @@ async fn resent_span_is_not_duplicated(store: SharedStore) {
         TRACE,
         "svc",
         &[
-            ("00000000000000a2", Some("00000000000000a1"), "child", 5, 50, 2),
-            ("00000000000000a3", Some("00000000000000a1"), "new-child", 60, 70, 1),
-            ("00000000000000a3", Some("00000000000000a1"), "new-child", 60, 70, 1),
+            (
+                "00000000000000a2",
+                Some("00000000000000a1"),
+                "child",
+                5,
+                50,
+                2,
+            ),
+            (
+                "00000000000000a3",
+                Some("00000000000000a1"),
+                "new-child",
+                60,
+                70,
+                1,
+            ),
+            (
+                "00000000000000a3",
+                Some("00000000000000a1"),
+                "new-child",
+                60,
+                70,
+                1,
+            ),
         ],
     );
     let summary = write(&store, mixed).await;

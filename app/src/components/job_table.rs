@@ -38,7 +38,7 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
                 "—".to_owned()
             };
             view! {
-                <tr class="job-table__row" class:hidden=hidden data-job-id=job.id.clone()>
+                <tr class="job-table__row" class:hidden=hidden data-job-id=job.id>
                     <td class="job-table__name">
                         <a href=href>{job.name.clone()}</a>
                     </td>

@@ -276,6 +276,7 @@ pub fn logs_from_request(request: &ExportLogsServiceRequest) -> Converted<LogBat
                     attributes_json: attributes_json(&log.attributes),
                     resource_id,
                     scope_name: scope_name.clone(),
+                    task_id: string_attribute(&log.attributes, "task_id").map(str::to_owned),
                 });
             }
         }

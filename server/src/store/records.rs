@@ -52,6 +52,8 @@ pub struct NewLog {
     pub attributes_json: String,
     pub resource_id: i64,
     pub scope_name: String,
+    /// The `task_id` attribute: which task execution logged it.
+    pub task_id: Option<String>,
 }
 
 /// The log records of one OTLP request.

@@ -107,6 +107,7 @@ impl SpanRow {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct LogRow {
+    pub id: i64,
     pub trace_id: Option<Vec<u8>>,
     pub span_id: Option<Vec<u8>>,
     pub time_ns: i64,
@@ -119,16 +120,24 @@ pub(super) struct LogRow {
 
 impl LogRow {
     pub fn into_model(self) -> Result<LogRecord, StoreError> {
-        Ok(LogRecord {
-            time_ns: self.time_ns,
-            severity_number: self.severity_number,
-            severity_text: self.severity_text,
-            body: self.body,
-            trace_id: self.trace_id.as_deref().map(hex::encode),
-            span_id: self.span_id.as_deref().map(hex::encode),
-            attributes: parse_json::<Attributes>("log attributes", &self.attributes)?,
-            resource: parse_json::<Attributes>("resource attributes", &self.resource)?,
-        })
+        self.into_model_with_id().map(|(_, log)| log)
+    }
+
+    /// The record and its store id (the tie-breaker of log pagination).
+    pub fn into_model_with_id(self) -> Result<(i64, LogRecord), StoreError> {
+        Ok((
+            self.id,
+            LogRecord {
+                time_ns: self.time_ns,
+                severity_number: self.severity_number,
+                severity_text: self.severity_text,
+                body: self.body,
+                trace_id: self.trace_id.as_deref().map(hex::encode),
+                span_id: self.span_id.as_deref().map(hex::encode),
+                attributes: parse_json::<Attributes>("log attributes", &self.attributes)?,
+                resource: parse_json::<Attributes>("resource attributes", &self.resource)?,
+            },
+        ))
     }
 }
 
@@ -173,7 +182,11 @@ impl TraceDelta {
             if !span.service_name.is_empty() && !delta.services.contains(&span.service_name) {
                 delta.services.insert(span.service_name.clone());
             }
-            if delta.earliest.as_ref().is_none_or(|(start, _)| span.start_ns < *start) {
+            if delta
+                .earliest
+                .as_ref()
+                .is_none_or(|(start, _)| span.start_ns < *start)
+            {
                 delta.earliest = Some((span.start_ns, span.name.clone()));
             }
             if span.parent_span_id.is_none() {
@@ -255,7 +268,9 @@ fn latest_attempts<'a>(spans: &[&'a NewSpan]) -> BTreeMap<&'a str, (i64, bool)> 
     let failed = StatusCode::Error.code();
     let mut latest: BTreeMap<&str, (i64, bool)> = BTreeMap::new();
     for span in spans {
-        let Some(key) = span.task_key.as_deref() else { continue };
+        let Some(key) = span.task_key.as_deref() else {
+            continue;
+        };
         let attempt = (span.start_ns, span.status_code == failed);
         let current = latest.entry(key).or_insert(attempt);
         if attempt > *current {
@@ -301,7 +316,10 @@ impl FailedTasks {
     /// start of its latest stored attempt that did not fail.
     pub fn confirm(&mut self, checked: &[(&str, i64)], latest_success: &HashMap<String, i64>) {
         for (key, start) in checked {
-            if latest_success.get(*key).is_none_or(|success| success < start) {
+            if latest_success
+                .get(*key)
+                .is_none_or(|success| success < start)
+            {
                 self.0.insert((*key).to_owned(), *start);
             }
         }
@@ -362,7 +380,10 @@ mod tests {
             span(1, None, "job/process-scene", 0, StatusCode::Unset),
         ]]);
         assert_eq!(job.name, "process-scene");
-        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Completed);
+        assert_eq!(
+            derive_state(&job, &FailedTasks::default()),
+            JobState::Completed
+        );
         assert_eq!((job.start_ns, job.end_ns, job.span_count), (0, 110, 2));
     }
 
@@ -374,7 +395,10 @@ mod tests {
         ];
         let job = merged(std::slice::from_ref(&first));
         assert_eq!(job.name, "earlier");
-        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Running);
+        assert_eq!(
+            derive_state(&job, &FailedTasks::default()),
+            JobState::Running
+        );
 
         let job = merged(&[
             first.clone(),
@@ -412,7 +436,11 @@ mod tests {
 
     fn applied(failed: &mut FailedTasks, spans: &[NewSpan]) -> Vec<(String, i64)> {
         let refs: Vec<&NewSpan> = spans.iter().collect();
-        failed.apply(&refs).into_iter().map(|(k, s)| (k.to_owned(), s)).collect()
+        failed
+            .apply(&refs)
+            .into_iter()
+            .map(|(k, s)| (k.to_owned(), s))
+            .collect()
     }
 
     #[test]
@@ -443,16 +471,29 @@ mod tests {
     #[test]
     fn test_within_one_batch_the_latest_attempt_decides() {
         let mut failed = FailedTasks::default();
-        let spans = [task(2, "a", 10, StatusCode::Error), task(3, "a", 20, StatusCode::Ok)];
+        let spans = [
+            task(2, "a", 10, StatusCode::Error),
+            task(3, "a", 20, StatusCode::Ok),
+        ];
         assert!(applied(&mut failed, &spans).is_empty());
-        let spans = [task(4, "b", 20, StatusCode::Ok), task(5, "b", 20, StatusCode::Error)];
-        assert_eq!(applied(&mut failed, &spans), vec![("b".to_owned(), 20)], "failure wins ties");
+        let spans = [
+            task(4, "b", 20, StatusCode::Ok),
+            task(5, "b", 20, StatusCode::Error),
+        ];
+        assert_eq!(
+            applied(&mut failed, &spans),
+            vec![("b".to_owned(), 20)],
+            "failure wins ties"
+        );
     }
 
     #[test]
     fn test_failed_root_or_unresolved_task_fails_job() {
         let job = merged(&[vec![span(1, None, "job/x", 0, StatusCode::Error)]]);
-        assert_eq!(derive_state(&job, &FailedTasks::default()), JobState::Failed);
+        assert_eq!(
+            derive_state(&job, &FailedTasks::default()),
+            JobState::Failed
+        );
         let job = merged(&[vec![span(1, None, "job/x", 0, StatusCode::Ok)]]);
         let failed = FailedTasks(BTreeMap::from([("a".to_owned(), 1)]));
         assert_eq!(derive_state(&job, &failed), JobState::Failed);

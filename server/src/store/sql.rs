@@ -29,7 +29,7 @@ const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.nam
     r.attributes AS resource, s.scope_name, s.scope_version \
     FROM spans s JOIN resources r ON r.id = s.resource_id";
 
-const LOG_SELECT: &str = "SELECT l.trace_id, l.span_id, l.time_ns, l.severity_number, \
+const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
     FROM logs l JOIN resources r ON r.id = l.resource_id";
 
@@ -65,8 +65,8 @@ fn decode_cursor(cursor: &str) -> Result<(i64, Vec<u8>), StoreError> {
 /// between our own connections) and a pool of readers. WAL with synchronous=NORMAL: a commit
 /// survives a process crash; the last commits may be lost on power loss.
 pub struct SqliteStore {
-    write: SqlitePool,
-    read: SqlitePool,
+    pub(super) write: SqlitePool,
+    pub(super) read: SqlitePool,
 }
 
 impl SqliteStore {
@@ -104,8 +104,8 @@ impl SqliteStore {
 
 /// PostgreSQL: one pool for reads and writes.
 pub struct PostgresStore {
-    write: PgPool,
-    read: PgPool,
+    pub(super) write: PgPool,
+    pub(super) read: PgPool,
 }
 
 impl PostgresStore {
@@ -173,7 +173,7 @@ macro_rules! impl_trace_store {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, \
                          severity_number, severity_text, body, attributes, resource_id, \
-                         scope_name) ",
+                         scope_name, task_id) ",
                     );
                     insert.push_values(chunk, |mut row, log| {
                         row.push_bind(log.trace_id.as_ref().map(|t| &t.0[..]))
@@ -185,7 +185,8 @@ macro_rules! impl_trace_store {
                             .push_bind(log.body.as_str())
                             .push_bind(log.attributes_json.as_str())
                             .push_bind(log.resource_id)
-                            .push_bind(log.scope_name.as_str());
+                            .push_bind(log.scope_name.as_str())
+                            .push_bind(log.task_id.as_deref());
                     });
                     insert.build().execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
                 }
@@ -274,6 +275,59 @@ macro_rules! impl_trace_store {
                 .fetch_one(&self.read)
                 .await?;
                 Ok(app::model::Stats { jobs, spans, logs })
+            }
+
+            async fn span_page(
+                &self,
+                trace_id: super::TraceId,
+                query: &super::SpanPageQuery,
+            ) -> Result<Vec<app::model::Span>, StoreError> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(SPAN_SELECT);
+                select.push(" WHERE s.trace_id = ").push_bind(&trace_id.0[..]);
+                if let Some(task_id) = &query.task_id {
+                    select.push(" AND s.task_key = ").push_bind(task_id.as_str());
+                }
+                if let Some((start_ns, span_id)) = &query.after {
+                    select.push(" AND (s.start_ns, s.span_id) > (").push_bind(*start_ns);
+                    select.push(", ").push_bind(&span_id.0[..]).push(")");
+                }
+                select.push(" ORDER BY s.start_ns, s.span_id LIMIT ");
+                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
+                let rows: Vec<super::rows::SpanRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                rows.into_iter().map(super::rows::SpanRow::into_model).collect()
+            }
+
+            async fn log_page(
+                &self,
+                trace_id: super::TraceId,
+                query: &super::LogPageQuery,
+            ) -> Result<Vec<(i64, app::model::LogRecord)>, StoreError> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(LOG_SELECT);
+                select.push(" WHERE l.trace_id = ").push_bind(&trace_id.0[..]);
+                if let Some(task_id) = &query.task_id {
+                    select.push(" AND l.task_id = ").push_bind(task_id.as_str());
+                }
+                if !query.severities.is_empty() {
+                    select.push(" AND (");
+                    for (index, (low, high)) in query.severities.iter().enumerate() {
+                        if index > 0 {
+                            select.push(" OR ");
+                        }
+                        select.push("l.severity_number BETWEEN ").push_bind(*low);
+                        select.push(" AND ").push_bind(*high);
+                    }
+                    select.push(")");
+                }
+                if let Some((time_ns, id)) = query.after {
+                    select.push(" AND (l.time_ns, l.id) > (").push_bind(time_ns);
+                    select.push(", ").push_bind(id).push(")");
+                }
+                select.push(" ORDER BY l.time_ns, l.id LIMIT ");
+                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
+                let rows: Vec<super::rows::LogRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                rows.into_iter().map(super::rows::LogRow::into_model_with_id).collect()
             }
         }
 

@@ -86,11 +86,13 @@ pub fn router(store: SharedStore, max_body_bytes: usize) -> Router {
         database_url: String::new(),
         demo: false,
         max_body_bytes,
+        task_lease_secs: 5,
+        runner_idle_ms: 100,
         site_root: "target/site".to_owned(),
     };
     jobtrace::router::router(AppState {
         store: Arc::clone(&store),
-        limits: Limits { max_body_bytes },
+        limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
     })
 }

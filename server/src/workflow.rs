@@ -1,0 +1,109 @@
+//! The Tilebox Workflows gRPC API: jobs, task runners, clusters and telemetry queries.
+
+pub mod proto {
+    //! Generated from `server/proto` by `build.rs`.
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+    pub mod tilebox {
+        pub mod v1 {
+            tonic::include_proto!("tilebox.v1");
+        }
+    }
+    pub mod workflows {
+        pub mod v1 {
+            tonic::include_proto!("workflows.v1");
+        }
+    }
+}
+
+mod clusters;
+mod convert;
+mod jobs;
+mod tasks;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proto::workflows::v1::job_service_server::JobServiceServer;
+use proto::workflows::v1::task_service_server::TaskServiceServer;
+use proto::workflows::v1::telemetry_query_service_server::TelemetryQueryServiceServer;
+use proto::workflows::v1::workflows_service_server::WorkflowsServiceServer;
+
+use crate::store::SharedStore;
+
+/// What the gRPC services share.
+#[derive(Clone)]
+pub struct WorkflowApi {
+    pub store: SharedStore,
+    /// Lease given with a claimed task and the most one extension grants.
+    pub lease_ns: i64,
+    /// How long an idle runner is told to wait before asking again.
+    pub idle_ns: i64,
+}
+
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Who sent a request: the peer address of its connection (each runner process has its own).
+fn peer<T>(request: &tonic::Request<T>) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The four services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`).
+pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Router<S> {
+    axum::Router::new()
+        .route_service(
+            "/workflows.v1.JobService/{*rpc}",
+            JobServiceServer::new(api.clone()),
+        )
+        .route_service(
+            "/workflows.v1.TaskService/{*rpc}",
+            TaskServiceServer::new(api.clone()),
+        )
+        .route_service(
+            "/workflows.v1.WorkflowsService/{*rpc}",
+            WorkflowsServiceServer::new(api.clone()),
+        )
+        .route_service(
+            "/workflows.v1.TelemetryQueryService/{*rpc}",
+            TelemetryQueryServiceServer::new(api),
+        )
+}
+
+/// Implements the RPCs jobtrace does not offer as `UNIMPLEMENTED`. Written in the shape
+/// `#[async_trait]` gives trait methods, because that attribute does not see into macros.
+macro_rules! unimplemented_rpcs {
+    ($($name:ident($request:ty) -> $response:ty;)*) => {
+        $(
+            fn $name<'life0, 'async_trait>(
+                &'life0 self,
+                _request: tonic::Request<$request>,
+            ) -> std::pin::Pin<Box<
+                dyn std::future::Future<Output = Result<tonic::Response<$response>, tonic::Status>>
+                    + Send
+                    + 'async_trait,
+            >>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async move {
+                    Err(tonic::Status::unimplemented(concat!(
+                        stringify!($name),
+                        " is not offered by jobtrace"
+                    )))
+                })
+            }
+        )*
+    };
+}
+use unimplemented_rpcs;

@@ -1,0 +1,141 @@
+//! `workflows.v1.JobService`: submit, find, query, retry and cancel jobs.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, status};
+use super::proto::workflows::v1 as wf;
+use super::proto::workflows::v1::job_service_server::JobService;
+use super::{WorkflowApi, now_ns, unimplemented_rpcs};
+use crate::store::workflow::{NewJob, WorkflowJobQuery};
+
+/// Page size when the client names none.
+const DEFAULT_PAGE: i64 = 100;
+
+#[tonic::async_trait]
+impl JobService for WorkflowApi {
+    async fn submit_job(
+        &self,
+        request: Request<wf::SubmitJobRequest>,
+    ) -> Result<Response<wf::Job>, Status> {
+        let request = request.into_inner();
+        let tasks = match &request.tasks {
+            Some(submissions) if !submissions.task_groups.is_empty() => {
+                convert::task_specs(submissions)?
+            }
+            _ => convert::legacy_task_specs(&request.legacy_tasks),
+        };
+        // The client opens the job's root span and sends its traceparent; without one the job
+        // still gets a trace of its own.
+        let (trace_parent, trace_id) = match convert::trace_id_of(&request.trace_parent) {
+            Some(trace_id) => (request.trace_parent.clone(), trace_id),
+            None if request.trace_parent.is_empty() => convert::new_trace_parent(),
+            None => {
+                return Err(Status::invalid_argument(format!(
+                    "trace_parent {:?} is not a W3C traceparent",
+                    request.trace_parent
+                )));
+            }
+        };
+        let job = self
+            .store
+            .submit_job(
+                NewJob {
+                    name: request.job_name,
+                    trace_parent,
+                    trace_id,
+                    tasks,
+                },
+                now_ns(),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::job(&job)))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<wf::GetJobRequest>,
+    ) -> Result<Response<wf::Job>, Status> {
+        let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
+        let job = self
+            .store
+            .workflow_job(id)
+            .await
+            .map_err(status)?
+            .ok_or_else(|| Status::not_found(format!("job {id} not found")))?;
+        Ok(Response::new(convert::job(&job)))
+    }
+
+    async fn retry_job(
+        &self,
+        request: Request<wf::RetryJobRequest>,
+    ) -> Result<Response<wf::RetryJobResponse>, Status> {
+        let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
+        let rescheduled = self.store.retry_job(id, now_ns()).await.map_err(status)?;
+        Ok(Response::new(wf::RetryJobResponse {
+            num_tasks_rescheduled: rescheduled,
+        }))
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<wf::CancelJobRequest>,
+    ) -> Result<Response<wf::CancelJobResponse>, Status> {
+        let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
+        self.store.cancel_job(id, now_ns()).await.map_err(status)?;
+        Ok(Response::new(wf::CancelJobResponse {}))
+    }
+
+    async fn query_jobs(
+        &self,
+        request: Request<wf::QueryJobsRequest>,
+    ) -> Result<Response<wf::QueryJobsResponse>, Status> {
+        let request = request.into_inner();
+        let filters = request.filters.unwrap_or_default();
+        let page = request.page.unwrap_or_default();
+        let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, 1000);
+        let interval = filters.time_interval.unwrap_or_default();
+        let mut states = Vec::new();
+        for state in &filters.states {
+            states.push(
+                convert::job_state_from_wire(*state).ok_or_else(|| {
+                    Status::invalid_argument(format!("unknown job state {state}"))
+                })?,
+            );
+        }
+        let query = WorkflowJobQuery {
+            submitted_after_ns: interval.start_time.as_ref().map(convert::timestamp_ns),
+            submitted_before_ns: interval.end_time.as_ref().map(convert::timestamp_ns),
+            states,
+            name: Some(filters.name).filter(|n| !n.is_empty()),
+            cluster_slugs: filters.cluster_slugs,
+            starting_after: convert::optional_uuid(page.starting_after.as_ref()),
+            limit: limit as u32,
+            ascending: request.sort_direction
+                == super::proto::tilebox::v1::SortDirection::Ascending as i32,
+        };
+        let jobs = self
+            .store
+            .query_workflow_jobs(&query)
+            .await
+            .map_err(status)?;
+        let next_page =
+            (jobs.len() as i64 == limit).then(|| super::proto::tilebox::v1::Pagination {
+                limit: Some(limit),
+                starting_after: jobs.last().map(|job| convert::id(job.id)),
+            });
+        Ok(Response::new(wf::QueryJobsResponse {
+            jobs: jobs.iter().map(convert::job).collect(),
+            next_page,
+        }))
+    }
+
+    unimplemented_rpcs! {
+        list_job_tasks(wf::ListJobTasksRequest) -> wf::ListJobTasksResponse;
+        visualize_job(wf::VisualizeJobRequest) -> wf::Diagram;
+        get_job_prototype(wf::GetJobPrototypeRequest) -> wf::GetJobPrototypeResponse;
+        clone_job(wf::CloneJobRequest) -> wf::Job;
+        get_job_state_counts(wf::GetJobStateCountsRequest) -> wf::GetJobStateCountsResponse;
+        get_task_queue_stats(wf::GetTaskQueueStatsRequest) -> wf::GetTaskQueueStatsResponse;
+    }
+}

@@ -1,0 +1,118 @@
+//! `workflows.v1.TaskService`: what task runners call to claim, complete and fail tasks.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, status};
+use super::proto::workflows::v1 as wf;
+use super::proto::workflows::v1::task_service_server::TaskService;
+use super::{WorkflowApi, now_ns, peer};
+use crate::store::workflow::{ClaimRequest, ComputedTask};
+
+/// Longest error text kept per failed attempt.
+const MAX_ERROR_LEN: usize = 4096;
+
+#[tonic::async_trait]
+impl TaskService for WorkflowApi {
+    async fn next_task(
+        &self,
+        request: Request<wf::NextTaskRequest>,
+    ) -> Result<Response<wf::NextTaskResponse>, Status> {
+        let runner = peer(&request);
+        let request = request.into_inner();
+        let computed = match request.computed_task {
+            Some(task) => {
+                let subtasks = match &task.sub_tasks {
+                    Some(submissions) if !submissions.task_groups.is_empty() => {
+                        convert::task_specs(submissions)?
+                    }
+                    _ => convert::legacy_task_specs(&task.legacy_sub_tasks),
+                };
+                Some(ComputedTask {
+                    task_id: convert::uuid_of(task.id.as_ref(), "computed_task.id")?,
+                    subtasks,
+                })
+            }
+            None => None,
+        };
+        let claim = request.next_task_to_run.map(|next| ClaimRequest {
+            cluster_slug: next.cluster_slug,
+            identifiers: next
+                .identifiers
+                .into_iter()
+                .map(|identifier| (identifier.name, identifier.version))
+                .collect(),
+            runner,
+            lease_ns: self.lease_ns,
+        });
+        let claimed = self
+            .store
+            .next_task(computed, claim.as_ref(), now_ns())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(match claimed {
+            Some(task) => wf::NextTaskResponse {
+                next_task: Some(convert::claimed_task(task)),
+                idling: None,
+            },
+            // Without a suggested duration the client polls in a busy loop.
+            None => wf::NextTaskResponse {
+                next_task: None,
+                idling: Some(wf::IdlingResponse {
+                    suggested_idling_duration: Some(convert::duration(self.idle_ns)),
+                }),
+            },
+        }))
+    }
+
+    async fn task_failed(
+        &self,
+        request: Request<wf::TaskFailedRequest>,
+    ) -> Result<Response<wf::TaskStateResponse>, Status> {
+        let request = request.into_inner();
+        let task_id = convert::uuid_of(request.task_id.as_ref(), "task_id")?;
+        let mut error = request.display;
+        if error.len() > MAX_ERROR_LEN {
+            let mut cut = MAX_ERROR_LEN;
+            while !error.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            error.truncate(cut);
+        }
+        let state = self
+            .store
+            .task_failed(task_id, &error, now_ns())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(wf::TaskStateResponse {
+            state: state.code(),
+        }))
+    }
+
+    async fn extend_task_lease(
+        &self,
+        request: Request<wf::TaskLeaseRequest>,
+    ) -> Result<Response<wf::TaskLease>, Status> {
+        let request = request.into_inner();
+        let task_id = convert::uuid_of(request.task_id.as_ref(), "task_id")?;
+        let requested = request
+            .requested_lease
+            .as_ref()
+            .map(convert::duration_ns)
+            .unwrap_or(self.lease_ns);
+        // Granted up to the configured lease: a runner that dies loses its task that soon.
+        let granted = requested.clamp(1_000_000_000, self.lease_ns.max(1_000_000_000));
+        let lease = self
+            .store
+            .extend_lease(task_id, granted, now_ns())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(match lease {
+            Some(lease_ns) => convert::lease(lease_ns),
+            // A zero lease tells the runner to stop extending: the task is no longer its own.
+            None => wf::TaskLease {
+                lease: Some(convert::duration(0)),
+                recommended_wait_until_next_extension: Some(convert::duration(0)),
+            },
+        }))
+    }
+}
