@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use app::model::{JobListQuery, JobState, StatusCode};
@@ -376,36 +377,6 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
     assert_eq!(logs[1].severity_number, 17);
     assert_eq!(logs[1].resource["service.name"], "svc");
     assert_eq!(store.stats().await.unwrap().logs, 4);
-}
-
-async fn run<F, Fut>(make: impl std::future::Future<Output = common::TestStore>, case: F)
-where
-    F: FnOnce(SharedStore) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let test_store = make.await;
-    case(test_store.store.clone()).await;
-    test_store.teardown().await;
-}
-
-macro_rules! conformance {
-    ($backend:ident, $make:path, [$($case:ident),* $(,)?]) => {
-        mod $backend {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::run($make(), super::$case).await;
-                }
-            )*
-        }
-    };
-}
-
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {
-        conformance!(sqlite, crate::common::sqlite_store, [$($case),*]);
-        conformance!(postgres, crate::common::postgres_store, [$($case),*]);
-    };
 }
 
 both_backends!(

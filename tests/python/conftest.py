@@ -53,7 +53,11 @@ def server(request, tmp_path):
     log_path = str(tmp_path / "server.log")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url],
+            # Short leases so a killed runner's task returns to the queue within the test.
+            [
+                BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
+                "--task-lease-secs", "3", "--runner-idle-ms", "200",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=os.path.join(os.path.dirname(__file__), "../.."),

@@ -149,7 +149,7 @@ const JOB_FACTS: &str = "SELECT id, trace_id, name, trace_parent, canceled, subm
     FROM jobs WHERE kind = 1";
 
 macro_rules! impl_workflow_store {
-    ($store:ty, $db:ty, lock = $lock:literal, skip_locked = $skip_locked:literal, claim_lock = $claim_lock:literal) => {
+    ($store:ty, $db:ty, lock = $lock:literal, skip_locked = $skip_locked:literal) => {
         impl $store {
             /// The job row, locked for the rest of the transaction on PostgreSQL.
             async fn lock_job(
@@ -418,21 +418,37 @@ macro_rules! impl_workflow_store {
                     list.push_bind(*name);
                 }
                 select.push(") ORDER BY t.submitted_ns, t.id LIMIT ").push_bind(CLAIM_CANDIDATES);
-                select.push($claim_lock);
                 let candidates: Vec<(Vec<u8>, Vec<u8>, String, String)> = select
                     .build_query_as()
                     .fetch_all(&mut **tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 // The runner looks tasks up by exact (name, version): hand the task out under
-                // the runner's compatible version.
-                let chosen = candidates.into_iter().find_map(|(id, job_id, name, version)| {
+                // the runner's compatible version. Candidates are read without locks; the one
+                // handed out is locked alone, skipping rows other claims hold (PostgreSQL), so
+                // concurrent runners neither share a task nor block each other.
+                let compatible = candidates.into_iter().filter_map(|(id, job_id, name, version)| {
                     claim
                         .identifiers
                         .iter()
                         .find(|(n, v)| *n == name && version_compatible(&version, v))
                         .map(|identifier| (id, job_id, identifier.clone()))
                 });
+                let mut chosen = None;
+                for (id, job_id, identifier) in compatible {
+                    let locked: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                        "SELECT id FROM tasks WHERE id = $1 AND state = 1 AND pending_deps = 0{}",
+                        $skip_locked
+                    ))
+                    .bind(&id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if locked.is_some() {
+                        chosen = Some((id, job_id, identifier));
+                        break;
+                    }
+                }
                 let Some((task_id, job_id, identifier)) = chosen else {
                     return Ok(None);
                 };
@@ -894,19 +910,12 @@ macro_rules! impl_workflow_store {
     };
 }
 
-impl_workflow_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    lock = "",
-    skip_locked = "",
-    claim_lock = ""
-);
+impl_workflow_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");
 impl_workflow_store!(
     PostgresStore,
     sqlx::Postgres,
     lock = " FOR UPDATE",
-    skip_locked = " FOR UPDATE SKIP LOCKED",
-    claim_lock = " FOR UPDATE OF t SKIP LOCKED"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 );
 
 #[cfg(test)]

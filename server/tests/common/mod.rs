@@ -217,3 +217,37 @@ pub fn logs_json(logs: &[(&str, &str, u64, i32, &str)]) -> serde_json::Value {
 pub fn logs_request(value: &serde_json::Value) -> ExportLogsServiceRequest {
     serde_json::from_value(value.clone()).unwrap()
 }
+
+/// Runs one behaviour case on a fresh store and drops the store afterwards.
+pub async fn run<F, Fut>(make: impl std::future::Future<Output = TestStore>, case: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let test_store = make.await;
+    case(test_store.store.clone()).await;
+    test_store.teardown().await;
+}
+
+/// `both_backends!(case_a, case_b)` makes `sqlite::case_a`, `postgres::case_a`, … tests from
+/// `async fn case_a(store: SharedStore)` functions of the calling file.
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    crate::common::run(crate::common::sqlite_store(), super::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    crate::common::run(crate::common::postgres_store(), super::$case).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,430 @@
+//! The workflow engine's behaviour, on SQLite and PostgreSQL: queue, dependencies, subtasks,
+//! versions, retries, optional tasks, leases, cancel/retry, clusters, exclusive claims.
+
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use std::collections::HashSet;
+
+use app::model::JobState;
+use jobtrace::store::workflow::{
+    AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, TaskSpec, TaskState,
+};
+use jobtrace::store::{SharedStore, StoreError, TraceId};
+
+const SECOND: i64 = 1_000_000_000;
+const T0: i64 = 1_800_000_000 * SECOND;
+
+fn task(name: &str, version: &str, depends_on: Vec<usize>) -> TaskSpec {
+    TaskSpec {
+        identifier_name: name.to_owned(),
+        identifier_version: version.to_owned(),
+        display: name.to_owned(),
+        input: format!("{{\"name\":\"{name}\"}}").into_bytes(),
+        cluster_slug: String::new(),
+        max_retries: 0,
+        optional: false,
+        depends_on,
+    }
+}
+
+fn job(name: &str, tasks: Vec<TaskSpec>) -> NewJob {
+    let trace = *uuid::Uuid::new_v4().as_bytes();
+    NewJob {
+        name: name.to_owned(),
+        trace_parent: format!("00-{}-0102030405060708-01", hex::encode(trace)),
+        trace_id: TraceId(trace),
+        tasks,
+    }
+}
+
+fn runner(identifiers: &[(&str, &str)]) -> ClaimRequest {
+    ClaimRequest {
+        cluster_slug: "default".to_owned(),
+        identifiers: identifiers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        runner: "127.0.0.1:5000".to_owned(),
+        lease_ns: 10 * SECOND,
+    }
+}
+
+async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<ClaimedTask> {
+    store.next_task(None, Some(request), now).await.unwrap()
+}
+
+async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
+    let computed = ComputedTask {
+        task_id: task.id,
+        subtasks,
+    };
+    store.next_task(Some(computed), None, now).await.unwrap();
+}
+
+async fn state(store: &SharedStore, id: uuid::Uuid) -> JobState {
+    store.workflow_job(id).await.unwrap().unwrap().state
+}
+
+async fn task_is_claimed_under_the_runners_version_and_completes(store: SharedStore) {
+    let submitted = store
+        .submit_job(job("scene", vec![task("ProcessScene", "v1.2", vec![])]), T0)
+        .await
+        .unwrap();
+    assert_eq!(submitted.state, JobState::Submitted);
+    assert_eq!(submitted.counts.queued, 1);
+    assert!(
+        claim(&store, &runner(&[("ProcessScene", "v2.0")]), T0)
+            .await
+            .is_none(),
+        "other major"
+    );
+    assert!(
+        claim(&store, &runner(&[("ProcessScene", "v1.1")]), T0)
+            .await
+            .is_none(),
+        "older minor"
+    );
+    let claimed = claim(
+        &store,
+        &runner(&[("Other", "v1.2"), ("ProcessScene", "v1.4")]),
+        T0 + 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        claimed.identifier,
+        ("ProcessScene".to_owned(), "v1.4".to_owned())
+    );
+    assert_eq!(claimed.job_id, submitted.id);
+    assert_eq!(claimed.job_name, "scene");
+    assert!(claimed.job_trace_parent.starts_with("00-"));
+    assert_eq!(claimed.input, b"{\"name\":\"ProcessScene\"}");
+    assert_eq!(state(&store, submitted.id).await, JobState::Running);
+    assert!(
+        claim(&store, &runner(&[("ProcessScene", "v1.4")]), T0 + 2)
+            .await
+            .is_none(),
+        "claimed once"
+    );
+    complete(&store, &claimed, vec![], T0 + 5 * SECOND).await;
+    let done = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.first_started_ns, Some(T0 + 1));
+    assert_eq!(done.last_stopped_ns, Some(T0 + 5 * SECOND));
+    assert_eq!(done.compute_ns, 5 * SECOND - 1);
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    assert_eq!(tasks[0].state, TaskState::Computed);
+    assert_eq!(tasks[0].attempts.len(), 1);
+    assert_eq!(tasks[0].attempts[0].outcome, AttemptOutcome::Computed);
+    assert_eq!(tasks[0].attempts[0].runner, "127.0.0.1:5000");
+}
+
+async fn dependents_wait_for_their_dependencies(store: SharedStore) {
+    let r = runner(&[("A", "v0.0"), ("B", "v0.0"), ("C", "v0.0")]);
+    let submitted = store
+        .submit_job(
+            job(
+                "deps",
+                vec![
+                    task("A", "v0.0", vec![]),
+                    task("B", "v0.0", vec![0]),
+                    task("C", "v0.0", vec![0, 1]),
+                ],
+            ),
+            T0,
+        )
+        .await
+        .unwrap();
+    let a = claim(&store, &r, T0).await.unwrap();
+    assert_eq!(a.identifier.0, "A");
+    assert!(claim(&store, &r, T0).await.is_none(), "B and C wait for A");
+    complete(&store, &a, vec![], T0 + 1).await;
+    assert_eq!(
+        state(&store, submitted.id).await,
+        JobState::Started,
+        "work remains, none running"
+    );
+    let b = claim(&store, &r, T0 + 2).await.unwrap();
+    assert_eq!(b.identifier.0, "B");
+    assert_eq!(b.depends_on, vec![a.id]);
+    assert!(
+        claim(&store, &r, T0 + 3).await.is_none(),
+        "C still waits for B"
+    );
+    complete(&store, &b, vec![], T0 + 4).await;
+    let c = claim(&store, &r, T0 + 5).await.unwrap();
+    assert_eq!(c.identifier.0, "C");
+    complete(&store, &c, vec![], T0 + 6).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn subtasks_join_the_job_under_their_parent(store: SharedStore) {
+    let r = runner(&[("Root", "v0.0"), ("Leaf", "v0.0"), ("Merge", "v0.0")]);
+    let submitted = store
+        .submit_job(job("fan", vec![task("Root", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let root = claim(&store, &r, T0).await.unwrap();
+    complete(
+        &store,
+        &root,
+        vec![
+            task("Leaf", "v0.0", vec![]),
+            task("Leaf", "v0.0", vec![]),
+            task("Merge", "v0.0", vec![0, 1]),
+        ],
+        T0 + 1,
+    )
+    .await;
+    let mut leaves = Vec::new();
+    while let Some(leaf) = claim(&store, &r, T0 + 2).await {
+        assert_eq!(leaf.identifier.0, "Leaf", "Merge waits for both leaves");
+        assert_eq!(leaf.parent_id, Some(root.id));
+        leaves.push(leaf);
+    }
+    assert_eq!(leaves.len(), 2);
+    for leaf in &leaves {
+        complete(&store, leaf, vec![], T0 + 3).await;
+    }
+    let merge = claim(&store, &r, T0 + 4).await.unwrap();
+    assert_eq!(merge.identifier.0, "Merge");
+    complete(&store, &merge, vec![], T0 + 5).await;
+    let done = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!((done.state, done.counts.computed), (JobState::Completed, 4));
+}
+
+async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
+    let r = runner(&[("Flaky", "v0.0")]);
+    let mut flaky = task("Flaky", "v0.0", vec![]);
+    flaky.max_retries = 1;
+    let submitted = store
+        .submit_job(job("flaky", vec![flaky]), T0)
+        .await
+        .unwrap();
+    let first = claim(&store, &r, T0).await.unwrap();
+    assert_eq!(first.retry_count, 0);
+    let next = store
+        .task_failed(first.id, "ValueError('boom')", T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(next, TaskState::Queued);
+    assert_eq!(state(&store, submitted.id).await, JobState::Submitted);
+    let second = claim(&store, &r, T0 + 2).await.unwrap();
+    assert_eq!((second.id, second.retry_count), (first.id, 1));
+    let next = store
+        .task_failed(second.id, "ValueError('boom again')", T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(next, TaskState::Failed);
+    assert_eq!(state(&store, submitted.id).await, JobState::Failed);
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let attempts = &tasks[0].attempts;
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts.iter().all(|a| a.outcome == AttemptOutcome::Failed));
+    assert_eq!(attempts[1].error, "ValueError('boom again')");
+    assert_eq!(
+        store.task_failed(second.id, "late", T0 + 4).await.unwrap(),
+        TaskState::Failed,
+        "no-op"
+    );
+
+    // Retrying the job re-queues the failed task.
+    assert_eq!(store.retry_job(submitted.id, T0 + 5).await.unwrap(), 1);
+    let third = claim(&store, &r, T0 + 6).await.unwrap();
+    complete(&store, &third, vec![], T0 + 7).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn optional_task_may_fail_without_failing_the_job(store: SharedStore) {
+    let r = runner(&[("Maybe", "v0.0"), ("After", "v0.0")]);
+    let mut maybe = task("Maybe", "v0.0", vec![]);
+    maybe.optional = true;
+    let submitted = store
+        .submit_job(job("opt", vec![maybe, task("After", "v0.0", vec![0])]), T0)
+        .await
+        .unwrap();
+    let claimed = claim(&store, &r, T0).await.unwrap();
+    assert_eq!(
+        store.task_failed(claimed.id, "nope", T0 + 1).await.unwrap(),
+        TaskState::FailedOptional
+    );
+    let after = claim(&store, &r, T0 + 2).await.unwrap();
+    assert_eq!(
+        after.identifier.0, "After",
+        "an optional failure releases its dependents"
+    );
+    complete(&store, &after, vec![], T0 + 3).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn expired_lease_returns_the_task_to_the_queue(store: SharedStore) {
+    let r = runner(&[("Slow", "v0.0")]);
+    let submitted = store
+        .submit_job(job("lease", vec![task("Slow", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let first = claim(&store, &r, T0).await.unwrap();
+    assert!(
+        claim(&store, &r, T0 + 5 * SECOND).await.is_none(),
+        "lease still valid"
+    );
+    assert_eq!(
+        store
+            .extend_lease(first.id, 10 * SECOND, T0 + 5 * SECOND)
+            .await
+            .unwrap(),
+        Some(10 * SECOND)
+    );
+    assert!(
+        claim(&store, &r, T0 + 12 * SECOND).await.is_none(),
+        "extended until +15 s"
+    );
+    let second = claim(&store, &r, T0 + 16 * SECOND).await.unwrap();
+    assert_eq!(second.id, first.id, "the expired task is handed out again");
+    complete(&store, &second, vec![], T0 + 17 * SECOND).await;
+    assert_eq!(
+        store
+            .extend_lease(first.id, SECOND, T0 + 18 * SECOND)
+            .await
+            .unwrap(),
+        None,
+        "not running"
+    );
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let outcomes: Vec<_> = tasks[0].attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![AttemptOutcome::LeaseExpired, AttemptOutcome::Computed]
+    );
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn canceled_job_hands_out_no_more_tasks(store: SharedStore) {
+    let r = runner(&[("A", "v0.0")]);
+    let submitted = store
+        .submit_job(
+            job(
+                "cancel",
+                vec![task("A", "v0.0", vec![]), task("A", "v0.0", vec![])],
+            ),
+            T0,
+        )
+        .await
+        .unwrap();
+    store.cancel_job(submitted.id, T0 + 1).await.unwrap();
+    assert_eq!(state(&store, submitted.id).await, JobState::Canceled);
+    assert!(claim(&store, &r, T0 + 2).await.is_none());
+    store.retry_job(submitted.id, T0 + 3).await.unwrap();
+    assert!(
+        claim(&store, &r, T0 + 4).await.is_some(),
+        "retry resumes a canceled job"
+    );
+}
+
+async fn concurrent_claims_never_share_a_task(store: SharedStore) {
+    let tasks: Vec<TaskSpec> = (0..12).map(|_| task("Tile", "v0.0", vec![])).collect();
+    store.submit_job(job("many", tasks), T0).await.unwrap();
+    let r = runner(&[("Tile", "v0.0")]);
+    let claims = futures::future::join_all((0..20).map(|i| {
+        let store = store.clone();
+        let r = r.clone();
+        async move {
+            // A conflicting transaction may be told to retry; retry as a runner would.
+            for _ in 0..20 {
+                match store.next_task(None, Some(&r), T0 + i).await {
+                    Ok(claimed) => return claimed,
+                    Err(StoreError::Busy) => continue,
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            panic!("store stayed busy")
+        }
+    }))
+    .await;
+    let ids: Vec<_> = claims.into_iter().flatten().map(|t| t.id).collect();
+    let distinct: HashSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), 12, "every task claimed");
+    assert_eq!(distinct.len(), 12, "no task claimed twice");
+}
+
+async fn clusters_separate_queues(store: SharedStore) {
+    let default = store.cluster("").await.unwrap().unwrap();
+    assert!(default.is_default);
+    let gpu = store
+        .create_cluster(
+            &Cluster {
+                slug: String::new(),
+                display_name: "GPU Nodes".into(),
+                description: String::new(),
+                is_default: false,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(gpu.slug, "gpu-nodes");
+    assert!(matches!(
+        store.create_cluster(&gpu, T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut on_gpu = task("Train", "v0.0", vec![]);
+    on_gpu.cluster_slug = "gpu-nodes".into();
+    store
+        .submit_job(job("train", vec![on_gpu]), T0)
+        .await
+        .unwrap();
+    assert!(
+        claim(&store, &runner(&[("Train", "v0.0")]), T0)
+            .await
+            .is_none(),
+        "default cluster runner"
+    );
+    let mut gpu_runner = runner(&[("Train", "v0.0")]);
+    gpu_runner.cluster_slug = "gpu-nodes".into();
+    assert!(claim(&store, &gpu_runner, T0).await.is_some());
+    assert_eq!(store.clusters().await.unwrap().len(), 2);
+    assert!(
+        store.delete_cluster(&default.slug).await.is_err(),
+        "the default cluster stays"
+    );
+}
+
+async fn bad_submissions_are_rejected_and_store_nothing(store: SharedStore) {
+    let mut unknown = task("A", "v0.0", vec![]);
+    unknown.cluster_slug = "nowhere".into();
+    assert!(matches!(
+        store.submit_job(job("x", vec![unknown]), T0).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let cycle = vec![task("A", "v0.0", vec![1]), task("B", "v0.0", vec![0])];
+    assert!(matches!(
+        store.submit_job(job("x", cycle), T0).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        store.submit_job(job("x", vec![]), T0).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert_eq!(store.stats().await.unwrap().jobs, 0);
+    assert!(
+        claim(&store, &runner(&[("A", "v0.0"), ("B", "v0.0")]), T0)
+            .await
+            .is_none()
+    );
+}
+
+both_backends!(
+    task_is_claimed_under_the_runners_version_and_completes,
+    dependents_wait_for_their_dependencies,
+    subtasks_join_the_job_under_their_parent,
+    failed_task_is_retried_then_fails_the_job,
+    optional_task_may_fail_without_failing_the_job,
+    expired_lease_returns_the_task_to_the_queue,
+    canceled_job_hands_out_no_more_tasks,
+    concurrent_claims_never_share_a_task,
+    clusters_separate_queues,
+    bad_submissions_are_rejected_and_store_nothing,
+);

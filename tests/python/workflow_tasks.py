@@ -1,0 +1,125 @@
+"""Task classes for test_workflows.py, importable by the test process and by run_runner.py.
+
+Marker files (paths in the task input) let a test control or observe what a task did, even when it
+runs in another process: whether it has run before, whether it may succeed yet, whether it ran at all.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from tilebox.workflows import ExecutionContext, Task
+
+
+class FlakyTask(Task):
+    """Fails with ValueError("boom") on its first attempt only (the marker file records the attempt)."""
+
+    marker: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        if not os.path.exists(self.marker):
+            Path(self.marker).write_text("failed once")
+            raise ValueError("boom")
+
+
+class AlwaysFails(Task):
+    """Fails on every attempt."""
+
+    reason: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        raise ValueError(self.reason)
+
+
+class NeedsMarker(Task):
+    """Fails until the marker file exists."""
+
+    marker: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        if not os.path.exists(self.marker):
+            raise RuntimeError(f"marker {self.marker} is missing")
+
+
+class WriteMarker(Task):
+    """Writes the marker file, so a test can tell whether the task ran."""
+
+    marker: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        Path(self.marker).write_text("executed")
+
+
+class RecordsException(Task):
+    """Catches an error inside a custom span and records it there; the task itself succeeds."""
+
+    pixel: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        with context.tracer.span("validate-pixels") as span:
+            span.set_attribute("pixel", self.pixel)
+            try:
+                raise ValueError(f"bad pixel {self.pixel}")
+            except ValueError as error:
+                span.record_exception(error)
+        with context.tracer.span("write-output"):
+            pass
+
+
+class LogScene(Task):
+    """Logs outside any custom span, then submits a LogTile subtask."""
+
+    tile: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.logger.info("scene started")
+        context.submit_subtask(LogTile(tile=self.tile))
+
+
+class LogTile(Task):
+    """Logs an info and a warning line inside the custom span `process-tile`."""
+
+    tile: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        with context.tracer.span("process-tile") as span:
+            span.set_attribute("tile", self.tile)
+            context.logger.info("processing tile", tile=self.tile)
+            context.logger.warning("cloud cover high", tile=self.tile, cloud_cover=0.9)
+
+
+class FanOut(Task):
+    """Submits `count` Sleep subtasks and a Collect task that depends on all of them."""
+
+    count: int
+    seconds: float
+
+    def execute(self, context: ExecutionContext) -> None:
+        sleeps = [context.submit_subtask(Sleep(index=i, seconds=self.seconds)) for i in range(self.count)]
+        context.submit_subtask(Collect(count=self.count), depends_on=sleeps)
+
+
+class Sleep(Task):
+    index: int
+    seconds: float
+
+    def execute(self, context: ExecutionContext) -> None:
+        time.sleep(self.seconds)
+
+
+class Collect(Task):
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.logger.info("collected", count=self.count)
+
+
+class SlowOnce(Task):
+    """On its first attempt writes the `started` marker and then sleeps 60 s; later attempts finish at once."""
+
+    started: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        if not os.path.exists(self.started):
+            Path(self.started).write_text(str(os.getpid()))
+            time.sleep(60)
