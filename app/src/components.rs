@@ -6,6 +6,7 @@ mod job_table;
 mod log_list;
 mod span_panel;
 mod status_badge;
+mod task_table;
 mod time_axis;
 mod trace_view;
 
@@ -14,6 +15,7 @@ pub use job_header::JobHeader;
 pub use job_table::JobTable;
 pub use log_list::LogList;
 pub use span_panel::SpanPanel;
-pub use status_badge::{JobStateBadge, SpanStatusBadge};
+pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};
+pub use task_table::TaskTable;
 pub use time_axis::{TimeAxis, axis_ticks};
 pub use trace_view::TraceView;

@@ -156,6 +156,86 @@ pub struct Job {
     pub span_count: i64,
     pub error_count: i64,
     pub services: Vec<String>,
+    /// For workflow jobs: their tasks by state and the clusters they run on.
+    pub tasks: Option<TaskSummary>,
+}
+
+/// A workflow job's tasks at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub queued: i64,
+    pub running: i64,
+    pub computed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub failed_optional: i64,
+    pub clusters: Vec<String>,
+}
+
+impl TaskSummary {
+    pub fn total(&self) -> i64 {
+        self.queued
+            + self.running
+            + self.computed
+            + self.failed
+            + self.skipped
+            + self.failed_optional
+    }
+
+    /// Adds `count` tasks in the state named like `workflows.v1.TaskState` (`QUEUED`, …).
+    pub fn add(&mut self, state: &str, count: i64) {
+        match state {
+            "QUEUED" => self.queued += count,
+            "RUNNING" => self.running += count,
+            "COMPUTED" => self.computed += count,
+            "FAILED" => self.failed += count,
+            "SKIPPED" => self.skipped += count,
+            _ => self.failed_optional += count,
+        }
+    }
+}
+
+/// One execution of a task by a runner, as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAttempt {
+    pub number: i64,
+    /// The runner's connection (peer address) that claimed the task.
+    pub runner: String,
+    pub started_ns: i64,
+    pub stopped_ns: Option<i64>,
+    /// `running`, `computed`, `failed`, `lease expired`, `canceled`.
+    pub outcome: String,
+    pub error: String,
+}
+
+/// A workflow task with its attempts: what the server knows even before any span arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub depends_on: Vec<String>,
+    pub display: String,
+    pub identifier_name: String,
+    pub identifier_version: String,
+    pub cluster: String,
+    /// `QUEUED`, `RUNNING`, `COMPUTED`, `FAILED`, `SKIPPED`, `FAILED_OPTIONAL`.
+    pub state: String,
+    pub optional: bool,
+    pub max_retries: i64,
+    pub retry_count: i64,
+    pub submitted_ns: i64,
+    pub started_ns: Option<i64>,
+    pub stopped_ns: Option<i64>,
+    pub attempts: Vec<TaskAttempt>,
+}
+
+impl TaskView {
+    /// Time from submission to the first attempt's start: how long the task queued.
+    pub fn queue_wait_ns(&self) -> Option<i64> {
+        self.attempts
+            .first()
+            .map(|attempt| (attempt.started_ns - self.submitted_ns).max(0))
+    }
 }
 
 impl Job {
@@ -256,6 +336,8 @@ pub struct JobTrace {
     pub job: Job,
     pub spans: Vec<Span>,
     pub logs: Vec<LogRecord>,
+    /// Workflow jobs only: the tasks and their attempts.
+    pub tasks: Vec<TaskView>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ test('the job list shows an ingested job and links to it', async ({ page, reques
   const row = list.row(name);
   await expect(row).toBeVisible();
   await expect(row).toContainText('COMPLETED');
-  await expect(row.locator('td').nth(4)).toHaveText('4');
+  await expect(row.locator('.job-table__spans')).toHaveText('4');
   await row.getByRole('link', { name }).click();
   await expect(page).toHaveURL(/\/jobs\//);
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();

@@ -7,6 +7,8 @@ queries the job's spans back and prints them (and their DataFrame).
 """
 
 import argparse
+import os
+import time
 
 from tilebox.workflows import Client, ExecutionContext, Task
 
@@ -28,11 +30,19 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     args = parser.parse_args()
 
+    # Export spans every half second instead of every five, so they are queryable right away.
+    os.environ.setdefault("OTEL_EXPORT_INTERVAL", "0.5s")
     client = Client(url=args.url)
     job = client.jobs().submit("process-scene", ProcessScene(scene_id="S2A_001"))
     client.runner(tasks=[ProcessScene]).run_all()
 
+    # Spans are exported in batches: wait until the job span, the task span and both custom
+    # spans have arrived.
+    deadline = time.monotonic() + 30
     spans = client.jobs().query_spans(job)
+    while len(spans) < 4 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        spans = client.jobs().query_spans(job)
     for span in spans:
         print(span.name, span.status_code, span.duration)
     df = spans.to_pandas()

@@ -72,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/spans", get(job_spans))
         .route("/api/v1/jobs/{id}/logs", get(job_logs))
+        .route("/api/v1/jobs/{id}/tasks", get(job_tasks))
         .route("/api/v1/stats", get(stats))
 }
 
@@ -128,8 +129,21 @@ async fn job_logs(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let trace = load_job_trace(&state.store, &id).await?;
-    let logs: Vec<ApiLog> = trace.logs.iter().map(ApiLog::from).collect();
+    let logs: Vec<ApiLog> = trace
+        .logs
+        .iter()
+        .map(|log| ApiLog::of(log, &trace.job))
+        .collect();
     Ok(Json(serde_json::json!({ "logs": logs })))
+}
+
+/// A workflow job's tasks with every attempt (empty for trace-only jobs).
+async fn job_tasks(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let trace = load_job_trace(&state.store, &id).await?;
+    Ok(Json(serde_json::json!({ "tasks": trace.tasks })))
 }
 
 async fn stats(State(state): State<AppState>) -> Result<Json<app::model::Stats>, ApiError> {

@@ -2,8 +2,9 @@
 
 use app::api::QueryPort;
 use app::error::AppError;
-use app::model::{JobListQuery, JobPage, JobTrace};
+use app::model::{JobListQuery, JobPage, JobTrace, TaskAttempt, TaskView};
 
+use crate::store::workflow::TaskRecord;
 use crate::store::{JobRef, SharedStore, StoreError, TraceId};
 
 pub struct StoreQueries(pub SharedStore);
@@ -29,9 +30,56 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
         .ok_or_else(not_found)?;
     let trace_id = TraceId::parse_hex(&job.trace_id)
         .ok_or_else(|| to_app_error(StoreError::Corrupt("job trace id".to_owned())))?;
-    let (spans, logs) = tokio::try_join!(store.trace_spans(trace_id), store.trace_logs(trace_id))
-        .map_err(to_app_error)?;
-    Ok(JobTrace { job, spans, logs })
+    let tasks = async {
+        match (&job.tasks, uuid::Uuid::parse_str(&job.id)) {
+            (Some(_), Ok(id)) => store.job_tasks(id).await,
+            _ => Ok(Vec::new()),
+        }
+    };
+    let (spans, logs, tasks) = tokio::try_join!(
+        store.trace_spans(trace_id),
+        store.trace_logs(trace_id),
+        tasks
+    )
+    .map_err(to_app_error)?;
+    Ok(JobTrace {
+        job,
+        spans,
+        logs,
+        tasks: tasks.into_iter().map(task_view).collect(),
+    })
+}
+
+/// A stored task with its attempts, as the dashboard and the REST API show it.
+pub fn task_view(task: TaskRecord) -> TaskView {
+    TaskView {
+        id: task.id.to_string(),
+        parent_id: task.parent_id.map(|id| id.to_string()),
+        depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
+        display: task.display,
+        identifier_name: task.identifier_name,
+        identifier_version: task.identifier_version,
+        cluster: task.cluster_slug,
+        state: task.state.as_str().to_owned(),
+        optional: task.optional,
+        max_retries: task.max_retries,
+        retry_count: task.retry_count,
+        submitted_ns: task.submitted_ns,
+        started_ns: task.started_ns,
+        stopped_ns: task.stopped_ns,
+        attempts: task
+            .attempts
+            .into_iter()
+            .map(|attempt| TaskAttempt {
+                number: attempt.number,
+                runner: attempt.runner,
+                started_ns: attempt.started_ns,
+                stopped_ns: attempt.stopped_ns,
+                outcome: attempt.outcome.as_str().to_owned(),
+                error: attempt.error,
+            })
+            .collect(),
+    }
 }
 
 #[async_trait::async_trait]

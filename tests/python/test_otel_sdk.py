@@ -20,7 +20,8 @@ def test_sdk_spans_and_logs_round_trip(server):
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{server.url}/v1/logs")))
     logger = logging.getLogger("otel-sdk-test")
     logger.setLevel(logging.INFO)
-    logger.addHandler(LoggingHandler(level=logging.INFO, logger_provider=logger_provider))
+    handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
+    logger.addHandler(handler)
     tracer = tracer_provider.get_tracer("jobtrace-tests")
 
     with tracer.start_as_current_span("job/sdk-job") as root:
@@ -36,6 +37,10 @@ def test_sdk_spans_and_logs_round_trip(server):
                 compute.set_status(Status(StatusCode.ERROR, "index failed"))
     tracer_provider.force_flush()
     logger_provider.force_flush()
+    # The logger is process-wide: detach so the next test's server gets its own handler.
+    logger.removeHandler(handler)
+    logger_provider.shutdown()
+    tracer_provider.shutdown()
 
     trace_id = format(root.get_span_context().trace_id, "032x")
     job = server.api(f"/api/v1/jobs/{trace_id}")

@@ -137,7 +137,9 @@ def started_runner(
     """A runner subprocess (own session and process group) for the named workflow_tasks classes; yields
     once it is connected, and always stops it (and its children) on exit."""
     log_path = tmp_path / f"runner-{runtime_id or uuid.uuid4().hex[:8]}-{time.monotonic_ns()}.log"
-    command = [sys.executable, str(HERE / "run_runner.py"), "--url", server.url, *(["--forever"] if forever else []), *tasks]
+    command = [sys.executable, str(HERE / "run_runner.py"), "--url", server.url, *tasks]
+    if forever:
+        command.append("--forever")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             command, env=runner_env(runtime_id), stdout=log, stderr=subprocess.STDOUT, start_new_session=True

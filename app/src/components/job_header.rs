@@ -7,6 +7,27 @@ use crate::model::{Job, format_duration_ns, format_time_ns};
 
 #[component]
 pub fn JobHeader(job: Job) -> impl IntoView {
+    let tasks = job.tasks.clone().map(|t| {
+        view! {
+            <div class="job-header__fact">
+                <dt>"Tasks"</dt>
+                <dd>
+                    {format!(
+                        "{} total: {} queued, {} running, {} computed, {} failed",
+                        t.total(),
+                        t.queued,
+                        t.running,
+                        t.computed + t.skipped + t.failed_optional,
+                        t.failed,
+                    )}
+                </dd>
+            </div>
+            <div class="job-header__fact">
+                <dt>"Clusters"</dt>
+                <dd>{t.clusters.join(", ")}</dd>
+            </div>
+        }
+    });
     view! {
         <header class="job-header">
             <div class="job-header__title">
@@ -46,6 +67,7 @@ pub fn JobHeader(job: Job) -> impl IntoView {
                     <dt>"Services"</dt>
                     <dd>{job.services.join(", ")}</dd>
                 </div>
+                {tasks}
             </dl>
         </header>
     }

@@ -32,6 +32,23 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
             let lowered = job.name.to_lowercase();
             let hidden = move || !lowered.contains(&filter.get().to_lowercase());
             let href = format!("/jobs/{}", job.id);
+            let (tasks, clusters) = match &job.tasks {
+                Some(t) => (
+                    format!(
+                        "{}/{}",
+                        t.computed + t.skipped + t.failed_optional,
+                        t.total()
+                    ),
+                    t.clusters.join(", "),
+                ),
+                None => ("—".to_owned(), String::new()),
+            };
+            let tasks_title = job.tasks.as_ref().map(|t| {
+                format!(
+                    "{} queued, {} running, {} computed, {} failed",
+                    t.queued, t.running, t.computed, t.failed
+                )
+            });
             let duration = if job.end_ns > 0 {
                 format_duration_ns(job.duration_ns())
             } else {
@@ -47,7 +64,9 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
                     </td>
                     <td class="job-table__time">{format_time_ns(job.start_ns)}</td>
                     <td class="num">{duration}</td>
-                    <td class="num">{job.span_count}</td>
+                    <td class="num" title=tasks_title>{tasks}</td>
+                    <td class="job-table__clusters">{clusters}</td>
+                    <td class="num job-table__spans">{job.span_count}</td>
                     <td class="num" class:job-table__errors={job.error_count > 0}>
                         {job.error_count}
                     </td>
@@ -72,6 +91,8 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
                     <th>"State"</th>
                     <th>"Started"</th>
                     <th class="num">"Duration"</th>
+                    <th class="num">"Tasks done"</th>
+                    <th>"Cluster"</th>
                     <th class="num">"Spans"</th>
                     <th class="num">"Errors"</th>
                     <th>"Services"</th>

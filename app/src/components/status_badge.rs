@@ -11,6 +11,19 @@ pub fn JobStateBadge(state: JobState) -> impl IntoView {
     }
 }
 
+/// A workflow task state (`QUEUED`, `RUNNING`, `COMPUTED`, `FAILED`, …).
+#[component]
+pub fn TaskStateBadge(state: String) -> impl IntoView {
+    let css = match state.as_str() {
+        "COMPUTED" => "completed",
+        "RUNNING" => "running",
+        "FAILED" => "failed",
+        "QUEUED" => "submitted",
+        _ => "unset",
+    };
+    view! { <span class=format!("status-badge status-badge--{css}")>{state}</span> }
+}
+
 #[component]
 pub fn SpanStatusBadge(status: StatusCode) -> impl IntoView {
     let label = match status {

@@ -14,7 +14,9 @@ const INLINE_LOGS: usize = 3;
 
 #[component]
 pub fn TraceView(trace: JobTrace) -> impl IntoView {
-    let JobTrace { job, spans, logs } = trace;
+    let JobTrace {
+        job, spans, logs, ..
+    } = trace;
     let origin = spans
         .iter()
         .map(|s| s.start_ns)

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::jobs::get_job_trace;
-use crate::components::{ErrorNotice, JobHeader, TraceView};
+use crate::components::{ErrorNotice, JobHeader, TaskTable, TraceView};
 use crate::error::AppError;
 use crate::pages::NotFoundPage;
 
@@ -19,9 +19,12 @@ pub fn JobPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match trace.await {
                     Ok(trace) => {
+                        let tasks = (!trace.tasks.is_empty())
+                            .then(|| view! { <TaskTable tasks=trace.tasks.clone() spans=trace.spans.clone() /> });
                         view! {
                             <Title text=trace.job.name.clone() />
                             <JobHeader job=trace.job.clone() />
+                            {tasks}
                             <TraceView trace />
                         }
                             .into_any()

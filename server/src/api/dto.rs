@@ -1,7 +1,7 @@
 //! The REST API's JSON shapes: the Tilebox client's column names, RFC 3339 times with
 //! nanoseconds, durations in seconds, and the raw unix nanoseconds beside them.
 
-use app::model::{Attributes, Job, LogRecord, Span, SpanEvent};
+use app::model::{Attributes, Job, LogRecord, Span, SpanEvent, TaskSummary};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -27,6 +27,8 @@ pub struct ApiJob {
     pub span_count: i64,
     pub error_count: i64,
     pub services: Vec<String>,
+    /// Workflow jobs: tasks by state and the clusters they run on; `null` for trace-only jobs.
+    pub tasks: Option<TaskSummary>,
 }
 
 impl From<&Job> for ApiJob {
@@ -44,6 +46,7 @@ impl From<&Job> for ApiJob {
             span_count: job.span_count,
             error_count: job.error_count,
             services: job.services.clone(),
+            tasks: job.tasks.clone(),
         }
     }
 }
@@ -119,11 +122,16 @@ pub struct ApiLog {
     pub span_id: Option<String>,
     pub attributes: Attributes,
     pub runner_attributes: Attributes,
+    /// The job the record belongs to (by its trace).
+    pub job_id: String,
+    pub job_name: String,
 }
 
-impl From<&LogRecord> for ApiLog {
-    fn from(log: &LogRecord) -> Self {
+impl ApiLog {
+    pub fn of(log: &LogRecord, job: &Job) -> Self {
         ApiLog {
+            job_id: job.id.clone(),
+            job_name: job.name.clone(),
             time: rfc3339(log.time_ns),
             time_unix_nano: log.time_ns,
             severity_number: log.severity_number,

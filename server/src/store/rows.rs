@@ -51,6 +51,7 @@ impl JobRow {
             span_count: self.span_count,
             error_count: self.error_count,
             services,
+            tasks: None,
         })
     }
 }

@@ -224,7 +224,9 @@ macro_rules! impl_trace_store {
                         .await?
                     }
                 };
-                page_of(rows, limit)
+                let mut page = page_of(rows, limit)?;
+                self.attach_task_summaries(&mut page.jobs).await?;
+                Ok(page)
             }
 
             async fn find_job(
@@ -238,7 +240,10 @@ macro_rules! impl_trace_store {
                 .bind(&job.0[..])
                 .fetch_optional(&self.read)
                 .await?;
-                row.map(super::rows::JobRow::into_model).transpose()
+                let mut jobs: Vec<app::model::Job> =
+                    row.map(super::rows::JobRow::into_model).transpose()?.into_iter().collect();
+                self.attach_task_summaries(&mut jobs).await?;
+                Ok(jobs.pop())
             }
 
             async fn trace_spans(
@@ -332,6 +337,47 @@ macro_rules! impl_trace_store {
         }
 
         impl $store {
+            /// Task counts by state and clusters, for the workflow jobs among `jobs`.
+            async fn attach_task_summaries(
+                &self,
+                jobs: &mut [app::model::Job],
+            ) -> Result<(), StoreError> {
+                let ids: Vec<Vec<u8>> = jobs
+                    .iter()
+                    .filter_map(|job| uuid::Uuid::parse_str(&job.id).ok())
+                    .map(|id| id.as_bytes().to_vec())
+                    .collect();
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT job_id, state, cluster_slug, count(*) FROM tasks WHERE job_id IN (",
+                );
+                let mut list = select.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.as_slice());
+                }
+                select.push(") GROUP BY job_id, state, cluster_slug");
+                let rows: Vec<(Vec<u8>, i32, String, i64)> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                let mut summaries: HashMap<Vec<u8>, app::model::TaskSummary> = HashMap::new();
+                for (job_id, state, cluster, count) in rows {
+                    let summary = summaries.entry(job_id).or_default();
+                    let state = super::workflow::TaskState::from_code(i64::from(state))
+                        .ok_or_else(|| StoreError::Corrupt(format!("task state {state}")))?;
+                    summary.add(state.as_str(), count);
+                    if !summary.clusters.contains(&cluster) {
+                        summary.clusters.push(cluster);
+                    }
+                }
+                for job in jobs.iter_mut() {
+                    if let Ok(id) = uuid::Uuid::parse_str(&job.id) {
+                        job.tasks = summaries.remove(id.as_bytes().as_slice());
+                    }
+                }
+                Ok(())
+            }
+
             /// One attempt at storing `spans` in one transaction; `None` if some were stored
             /// already (nothing is committed then). `careful` looks up which spans of known
             /// traces are stored before inserting.
