@@ -77,49 +77,31 @@ pub struct NewJob {
     pub tasks: Vec<TaskSpec>,
 }
 
-/// Counts of a job's tasks by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TaskCounts {
-    pub queued: i64,
-    pub running: i64,
-    pub computed: i64,
-    pub failed: i64,
-    pub skipped: i64,
-    pub failed_optional: i64,
-}
+impl TaskState {
+    pub const ALL: [TaskState; 6] = [
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::Computed,
+        TaskState::Failed,
+        TaskState::Skipped,
+        TaskState::FailedOptional,
+    ];
 
-impl TaskCounts {
-    pub fn add(&mut self, state: TaskState, count: i64) {
-        match state {
-            TaskState::Queued => self.queued += count,
-            TaskState::Running => self.running += count,
-            TaskState::Computed => self.computed += count,
-            TaskState::Failed => self.failed += count,
-            TaskState::Skipped => self.skipped += count,
-            TaskState::FailedOptional => self.failed_optional += count,
+    /// How many of `counts`' tasks are in this state.
+    pub fn count_in(self, counts: &TaskCounts) -> i64 {
+        match self {
+            TaskState::Queued => counts.queued,
+            TaskState::Running => counts.running,
+            TaskState::Computed => counts.computed,
+            TaskState::Failed => counts.failed,
+            TaskState::Skipped => counts.skipped,
+            TaskState::FailedOptional => counts.failed_optional,
         }
     }
-
-    pub fn total(&self) -> i64 {
-        self.queued
-            + self.running
-            + self.computed
-            + self.failed
-            + self.skipped
-            + self.failed_optional
-    }
-
-    pub fn by_state(&self) -> [(TaskState, i64); 6] {
-        [
-            (TaskState::Queued, self.queued),
-            (TaskState::Running, self.running),
-            (TaskState::Computed, self.computed),
-            (TaskState::Failed, self.failed),
-            (TaskState::Skipped, self.skipped),
-            (TaskState::FailedOptional, self.failed_optional),
-        ]
-    }
 }
+
+/// Counts of a job's tasks by state (the dashboard's summary type; `clusters` unused here).
+pub type TaskCounts = app::model::TaskSummary;
 
 /// A workflow job's state from its tasks: canceled and failed win; completed when every task
 /// is done; running while a task runs; started once some task ran; submitted before.

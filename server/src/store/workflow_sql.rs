@@ -177,7 +177,7 @@ macro_rules! impl_workflow_store {
                 .map_err(StoreError::from_sqlx)?;
                 let mut counts = TaskCounts::default();
                 for (state, count) in rows {
-                    counts.add(task_state(i64::from(state))?, count);
+                    counts.add(task_state(i64::from(state))?.as_str(), count);
                 }
                 Ok(counts)
             }

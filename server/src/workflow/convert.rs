@@ -51,30 +51,36 @@ pub fn optional_uuid(id: Option<&tilebox::Id>) -> Option<Uuid> {
         .filter(|uuid| !uuid.is_nil())
 }
 
+/// Nanoseconds as protobuf's (seconds, nanos) pair, nanos always in 0..1e9.
+fn split_ns(ns: i64) -> (i64, i32) {
+    (
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as i32,
+    )
+}
+
+fn join_ns(seconds: i64, nanos: i32) -> i64 {
+    seconds
+        .saturating_mul(1_000_000_000)
+        .saturating_add(i64::from(nanos))
+}
+
 pub fn timestamp(ns: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ns.div_euclid(1_000_000_000),
-        nanos: ns.rem_euclid(1_000_000_000) as i32,
-    }
+    let (seconds, nanos) = split_ns(ns);
+    prost_types::Timestamp { seconds, nanos }
 }
 
 pub fn timestamp_ns(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(ts.nanos))
+    join_ns(ts.seconds, ts.nanos)
 }
 
 pub fn duration(ns: i64) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: ns.div_euclid(1_000_000_000),
-        nanos: ns.rem_euclid(1_000_000_000) as i32,
-    }
+    let (seconds, nanos) = split_ns(ns);
+    prost_types::Duration { seconds, nanos }
 }
 
 pub fn duration_ns(d: &prost_types::Duration) -> i64 {
-    d.seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(i64::from(d.nanos))
+    join_ns(d.seconds, d.nanos)
 }
 
 /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, any flags).
@@ -236,10 +242,9 @@ pub fn job(job: &WorkflowJob) -> wf::Job {
         (Some(start), Some(stop)) => (stop - start).max(0),
         _ => 0,
     };
-    let tasks_by_state = job
-        .counts
-        .by_state()
+    let tasks_by_state = TaskState::ALL
         .into_iter()
+        .map(|state| (state, state.count_in(&job.counts)))
         .filter(|(_, count)| *count > 0)
         .map(|(state, count)| wf::TaskStateCount {
             state: state.code(),
