@@ -14,9 +14,10 @@ build: deps
 run: build
 	$(BIN) serve --demo
 
-# Rust unit, store-conformance (SQLite and PostgreSQL) and router tests; then the real Python
-# clients against the real binary; then Playwright in Debian's Chromium.
-test: build test-rust test-python test-e2e
+# Formatting and clippy (server; app as wasm), Rust unit, store-conformance (SQLite and
+# PostgreSQL) and router tests; then the real Python clients against the real binary; then
+# Playwright in Debian's Chromium.
+test: build lint test-rust test-python test-e2e
 
 test-rust:
 	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app --features app/ssr

@@ -280,7 +280,7 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
     assert_eq!(pages, 3);
     assert_eq!(seen.len(), 7);
     let mut sorted = seen.clone();
-    sorted.sort_by(|a, b| b.0.cmp(&a.0));
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.0));
     assert_eq!(
         seen.iter().map(|s| s.0).collect::<Vec<_>>(),
         sorted.iter().map(|s| s.0).collect::<Vec<_>>()

@@ -183,7 +183,7 @@ pub async fn export_traces(
     if let Err(error) = state.store.write_spans(&converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
-    let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+    let partial_success = (converted.rejected > 0).then_some(ExportTracePartialSuccess {
         rejected_spans: converted.rejected,
         error_message: converted.error_message,
     });
@@ -209,7 +209,7 @@ pub async fn export_logs(
     if let Err(error) = state.store.write_logs(&converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
-    let partial_success = (converted.rejected > 0).then(|| ExportLogsPartialSuccess {
+    let partial_success = (converted.rejected > 0).then_some(ExportLogsPartialSuccess {
         rejected_log_records: converted.rejected,
         error_message: converted.error_message,
     });

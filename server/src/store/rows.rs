@@ -230,10 +230,10 @@ pub(super) fn merge_job(trace_id: TraceId, existing: Option<JobRow>, delta: &Tra
             job.name = job_name(name);
             job.name_source = NAME_FROM_ROOT;
             job.root_status = Some(*status);
-        } else if let Some((start, name)) = &delta.earliest {
-            if !had_spans || *start < job.start_ns || job.name.is_empty() {
-                job.name = job_name(name);
-            }
+        } else if let Some((start, name)) = &delta.earliest
+            && (!had_spans || *start < job.start_ns || job.name.is_empty())
+        {
+            job.name = job_name(name);
         }
     } else if let Some((_, status)) = &delta.root {
         job.root_status = Some(*status);
@@ -304,10 +304,10 @@ impl FailedTasks {
                         self.0.remove(key);
                     }
                 }
-                // An attempt older than the recorded failure changes nothing.
-                Some(_) => {}
                 None if failed => to_check.push((key, start)),
-                None => {}
+                // An attempt older than the recorded failure, or a success of a task not known
+                // to have failed, changes nothing.
+                _ => {}
             }
         }
         to_check

@@ -81,13 +81,13 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536");
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::InvalidUrl {
-                    url: url.to_owned(),
-                    reason: format!("cannot create {}: {e}", parent.display()),
-                })?;
-            }
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::InvalidUrl {
+                url: url.to_owned(),
+                reason: format!("cannot create {}: {e}", parent.display()),
+            })?;
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)

@@ -1,6 +1,6 @@
 //! Shared test helpers: fresh stores on both backends, the router, OTLP request builders.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 use std::sync::Arc;
 
@@ -151,13 +151,12 @@ pub async fn post(router: &Router, uri: &str, content_type: &str, body: Vec<u8>)
     .await
 }
 
+/// `(span_id, parent, name, start_ms, end_ms, status_code)`.
+pub type SpanSeed<'a> = (&'a str, Option<&'a str>, &'a str, u64, u64, i32);
+
 /// An OTLP/JSON trace request for tests: `spans` as `(span_id, parent, name, start_ms, end_ms,
 /// status_code)` in one trace of service `service`.
-pub fn trace_json(
-    trace_id: &str,
-    service: &str,
-    spans: &[(&str, Option<&str>, &str, u64, u64, i32)],
-) -> serde_json::Value {
+pub fn trace_json(trace_id: &str, service: &str, spans: &[SpanSeed<'_>]) -> serde_json::Value {
     let base: u64 = 1_700_000_000_000_000_000;
     let spans: Vec<serde_json::Value> = spans
         .iter()
