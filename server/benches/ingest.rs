@@ -155,7 +155,7 @@ async fn jobtrace_path(
                     };
                     let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
                     let converted = spans_from_request(&request);
-                    store.write_spans(&converted.batch).await.unwrap();
+                    store.write_spans(converted.batch).await.unwrap();
                 }
             })
         })

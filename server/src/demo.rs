@@ -441,8 +441,8 @@ pub async fn load_if_empty(store: &SharedStore) -> Result<usize, StoreError> {
     let count = traces.len();
     for trace in traces {
         let (spans, logs) = trace.requests();
-        store.write_spans(&spans_from_request(&spans).batch).await?;
-        store.write_logs(&logs_from_request(&logs).batch).await?;
+        store.write_spans(spans_from_request(&spans).batch).await?;
+        store.write_logs(logs_from_request(&logs).batch).await?;
     }
     Ok(count)
 }

@@ -1,9 +1,12 @@
 //! The trace store: one trait, an SQLite and a PostgreSQL backend, picked by URL at start-up.
 
 mod ids;
+mod postgres_write;
 mod records;
 mod rows;
+mod span_write;
 mod sql;
+mod sqlite_write;
 pub mod workflow;
 mod workflow_sql;
 
@@ -36,9 +39,24 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("the SQLite writer stopped")]
+    WriterStopped,
+    /// An error passed on to several waiting requests (the original cannot be cloned).
+    #[error("{0}")]
+    Shared(String),
 }
 
 impl StoreError {
+    /// The same error for one more waiting request.
+    fn clone_for_reply(&self) -> Self {
+        match self {
+            StoreError::Busy => StoreError::Busy,
+            other => StoreError::Shared(other.to_string()),
+        }
+    }
+
     /// Classify driver errors by SQLSTATE / SQLite result code where a caller can act on them.
     fn from_sqlx(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
@@ -65,9 +83,9 @@ pub trait TraceStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Stores one OTLP request's spans in one transaction and updates their jobs. A span
     /// already stored (same trace and span id) is left as it is.
-    async fn write_spans(&self, batch: &SpanBatch) -> Result<WriteSummary, StoreError>;
+    async fn write_spans(&self, batch: SpanBatch) -> Result<WriteSummary, StoreError>;
     /// Stores one OTLP request's log records in one transaction.
-    async fn write_logs(&self, batch: &LogBatch) -> Result<WriteSummary, StoreError>;
+    async fn write_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError>;
     async fn list_jobs(&self, query: &JobListQuery) -> Result<JobPage, StoreError>;
     async fn find_job(&self, job: JobRef) -> Result<Option<Job>, StoreError>;
     /// All spans of a trace, by start time.

@@ -19,7 +19,7 @@ fn trace_id(hex: &str) -> TraceId {
 
 async fn write(store: &SharedStore, json: serde_json::Value) -> jobtrace::store::WriteSummary {
     store
-        .write_spans(&spans_from_request(&trace_request(&json)).batch)
+        .write_spans(spans_from_request(&trace_request(&json)).batch)
         .await
         .unwrap()
 }
@@ -126,6 +126,46 @@ async fn resent_span_is_not_duplicated(store: SharedStore) {
     assert_eq!((summary.written, summary.duplicates), (1, 2));
     let job = only_job(&store).await;
     assert_eq!((job.span_count, job.error_count), (3, 1));
+}
+
+/// Requests arriving together (committed as one group on SQLite, racing on PostgreSQL) that
+/// overlap: every span is stored once and the job counts each once.
+async fn concurrent_overlapping_requests_store_each_span_once(store: SharedStore) {
+    let ids: Vec<String> = (1..=40).map(|i| format!("{i:016x}")).collect();
+    let requests: Vec<serde_json::Value> = (0..8)
+        .map(|r| {
+            // Request r carries spans r*4 .. r*4+12: neighbours overlap by 8 spans.
+            let spans: Vec<common::SpanSeed<'_>> = ids[r * 4..r * 4 + 12]
+                .iter()
+                .map(|id| {
+                    (
+                        id.as_str(),
+                        Some("00000000000000ff"),
+                        "task/Tile",
+                        10,
+                        20,
+                        1,
+                    )
+                })
+                .collect();
+            trace_json(TRACE, "svc", &spans)
+        })
+        .collect();
+    let results = futures::future::join_all(requests.into_iter().map(|json| {
+        let store = store.clone();
+        async move {
+            let batch = spans_from_request(&trace_request(&json)).batch;
+            store.write_spans(batch).await
+        }
+    }))
+    .await;
+    let written: u64 = results.into_iter().map(|r| r.unwrap().written).sum();
+    assert_eq!(
+        written, 40,
+        "each distinct span written by exactly one request"
+    );
+    assert_eq!(store.stats().await.unwrap().spans, 40);
+    assert_eq!(only_job(&store).await.span_count, 40);
 }
 
 async fn job_is_named_by_root_span_once_it_arrives(store: SharedStore) {
@@ -366,7 +406,7 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
         ("", "", 40, 9, "no trace at all"),
     ]);
     let summary = store
-        .write_logs(&logs_from_request(&logs_request(&request)).batch)
+        .write_logs(logs_from_request(&logs_request(&request)).batch)
         .await
         .unwrap();
     assert_eq!(summary.written, 4);
@@ -382,6 +422,7 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
 both_backends!(
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,
+    concurrent_overlapping_requests_store_each_span_once,
     job_is_named_by_root_span_once_it_arrives,
     failed_task_fails_job_unless_a_retry_succeeded,
     failed_root_span_fails_job,

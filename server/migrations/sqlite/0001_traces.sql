@@ -42,8 +42,6 @@ CREATE TABLE spans (
     task_key       TEXT,
     PRIMARY KEY (trace_id, span_id)
 );
--- Attempts of one task, to tell whether its latest attempt failed.
-CREATE INDEX spans_by_task ON spans (trace_id, task_key) WHERE task_key IS NOT NULL;
 
 CREATE TABLE logs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -180,7 +180,8 @@ pub async fn export_traces(
         Err((encoding, error)) => return error.into_response_as(encoding),
     };
     let converted = spans_from_request(&request);
-    if let Err(error) = state.store.write_spans(&converted.batch).await {
+    drop(request);
+    if let Err(error) = state.store.write_spans(converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
     let partial_success = (converted.rejected > 0).then_some(ExportTracePartialSuccess {
@@ -206,7 +207,8 @@ pub async fn export_logs(
             Err((encoding, error)) => return error.into_response_as(encoding),
         };
     let converted = logs_from_request(&request);
-    if let Err(error) = state.store.write_logs(&converted.batch).await {
+    drop(request);
+    if let Err(error) = state.store.write_logs(converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
     let partial_success = (converted.rejected > 0).then_some(ExportLogsPartialSuccess {

@@ -4,7 +4,7 @@
 //! values), so the code is shared through a macro over the concrete sqlx types instead of
 //! generic bounds over `sqlx::Database`. Backend differences live in `connect` only.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,13 +16,8 @@ use sqlx::sqlite::{
 };
 
 use super::StoreError;
-
-/// Rows per multi-row statement: 16 parameters each stays under both backends' limits
-/// (SQLite 32766, PostgreSQL 65535) and a usual OTLP batch (512) fits in one.
-const INSERT_CHUNK: usize = 1000;
-
-const JOB_COLUMNS: &str = "id, trace_id, kind, name, name_source, root_status, state, start_ns, \
-    end_ns, span_count, error_count, failed_tasks, services";
+use super::span_write::JOB_COLUMNS;
+use super::sqlite_write::SqliteWriter;
 
 const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
     s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
@@ -32,15 +27,6 @@ const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.nam
 const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
     FROM logs l JOIN resources r ON r.id = l.resource_id";
-
-const UPSERT_JOB: &str = "INSERT INTO jobs (id, trace_id, kind, name, name_source, root_status, \
-    state, start_ns, end_ns, span_count, error_count, failed_tasks, services) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-    ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_source = excluded.name_source, \
-    root_status = excluded.root_status, state = excluded.state, start_ns = excluded.start_ns, \
-    end_ns = excluded.end_ns, span_count = excluded.span_count, \
-    error_count = excluded.error_count, failed_tasks = excluded.failed_tasks, \
-    services = excluded.services";
 
 /// Keyset cursor of the job list: the last row's (start_ns, id).
 fn encode_cursor(start_ns: i64, id: &[u8]) -> String {
@@ -65,8 +51,11 @@ fn decode_cursor(cursor: &str) -> Result<(i64, Vec<u8>), StoreError> {
 /// between our own connections) and a pool of readers. WAL with synchronous=NORMAL: a commit
 /// survives a process crash; the last commits may be lost on power loss.
 pub struct SqliteStore {
+    /// Workflow operations (sqlx, `BEGIN IMMEDIATE`).
     pub(super) write: SqlitePool,
     pub(super) read: SqlitePool,
+    /// Spans and logs (rusqlite, group commit).
+    writer: SqliteWriter,
 }
 
 impl SqliteStore {
@@ -89,6 +78,7 @@ impl SqliteStore {
                 reason: format!("cannot create {}: {e}", parent.display()),
             })?;
         }
+        let path = options.get_filename().to_path_buf();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -98,7 +88,12 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        let writer = SqliteWriter::start(&path)?;
+        Ok(SqliteStore {
+            write,
+            read,
+            writer,
+        })
     }
 }
 
@@ -138,63 +133,16 @@ macro_rules! impl_trace_store {
 
             async fn write_spans(
                 &self,
-                batch: &super::SpanBatch,
+                batch: super::SpanBatch,
             ) -> Result<super::WriteSummary, StoreError> {
-                // A span sent twice in one request counts once: the first copy wins.
-                let mut seen = HashSet::with_capacity(batch.spans.len());
-                let spans: Vec<&super::NewSpan> = batch
-                    .spans
-                    .iter()
-                    .filter(|span| seen.insert((span.trace_id, span.span_id)))
-                    .collect();
-                // First assume spans of known traces are new (the common case, no lookup); if
-                // the insert skipped any, start over looking each one up. A concurrent request
-                // (PostgreSQL; SQLite has one writer) can still race the lookup: start over again.
-                for careful in [false, true, true, true] {
-                    if let Some(written) =
-                        self.try_write_spans(&spans, &batch.resources, careful).await?
-                    {
-                        return Ok(super::WriteSummary {
-                            written,
-                            duplicates: batch.spans.len() as u64 - written,
-                        });
-                    }
-                }
-                Err(StoreError::Busy)
+                self.store_spans(batch).await
             }
 
             async fn write_logs(
                 &self,
-                batch: &super::LogBatch,
+                batch: super::LogBatch,
             ) -> Result<super::WriteSummary, StoreError> {
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
-                insert_resources!($db, &mut *tx, &batch.resources);
-                for chunk in batch.logs.chunks(INSERT_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, \
-                         severity_number, severity_text, body, attributes, resource_id, \
-                         scope_name, task_id) ",
-                    );
-                    insert.push_values(chunk, |mut row, log| {
-                        row.push_bind(log.trace_id.as_ref().map(|t| &t.0[..]))
-                            .push_bind(log.span_id.as_ref().map(|s| &s.0[..]))
-                            .push_bind(log.time_ns)
-                            .push_bind(log.observed_ns)
-                            .push_bind(log.severity_number)
-                            .push_bind(log.severity_text.as_str())
-                            .push_bind(log.body.as_str())
-                            .push_bind(log.attributes_json.as_str())
-                            .push_bind(log.resource_id)
-                            .push_bind(log.scope_name.as_str())
-                            .push_bind(log.task_id.as_deref());
-                    });
-                    insert.build().execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
-                }
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
-                Ok(super::WriteSummary {
-                    written: batch.logs.len() as u64,
-                    duplicates: 0,
-                })
+                self.store_logs(batch).await
             }
 
             async fn list_jobs(
@@ -203,14 +151,12 @@ macro_rules! impl_trace_store {
             ) -> Result<app::model::JobPage, StoreError> {
                 let limit = i64::from(query.limit.clamp(1, 1000));
                 let rows: Vec<super::rows::JobRow> = match &query.cursor {
-                    None => {
-                        sqlx::query_as(&format!(
-                            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY start_ns DESC, id DESC LIMIT $1"
-                        ))
-                        .bind(limit + 1)
-                        .fetch_all(&self.read)
-                        .await?
-                    }
+                    None => sqlx::query_as(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs ORDER BY start_ns DESC, id DESC LIMIT $1"
+                    ))
+                    .bind(limit + 1)
+                    .fetch_all(&self.read)
+                    .await?,
                     Some(cursor) => {
                         let (start_ns, id) = decode_cursor(cursor)?;
                         sqlx::query_as(&format!(
@@ -240,8 +186,11 @@ macro_rules! impl_trace_store {
                 .bind(&job.0[..])
                 .fetch_optional(&self.read)
                 .await?;
-                let mut jobs: Vec<app::model::Job> =
-                    row.map(super::rows::JobRow::into_model).transpose()?.into_iter().collect();
+                let mut jobs: Vec<app::model::Job> = row
+                    .map(super::rows::JobRow::into_model)
+                    .transpose()?
+                    .into_iter()
+                    .collect();
                 self.attach_task_summaries(&mut jobs).await?;
                 Ok(jobs.pop())
             }
@@ -256,7 +205,9 @@ macro_rules! impl_trace_store {
                 .bind(&trace_id.0[..])
                 .fetch_all(&self.read)
                 .await?;
-                rows.into_iter().map(super::rows::SpanRow::into_model).collect()
+                rows.into_iter()
+                    .map(super::rows::SpanRow::into_model)
+                    .collect()
             }
 
             async fn trace_logs(
@@ -269,7 +220,9 @@ macro_rules! impl_trace_store {
                 .bind(&trace_id.0[..])
                 .fetch_all(&self.read)
                 .await?;
-                rows.into_iter().map(super::rows::LogRow::into_model).collect()
+                rows.into_iter()
+                    .map(super::rows::LogRow::into_model)
+                    .collect()
             }
 
             async fn stats(&self) -> Result<app::model::Stats, StoreError> {
@@ -288,19 +241,27 @@ macro_rules! impl_trace_store {
                 query: &super::SpanPageQuery,
             ) -> Result<Vec<app::model::Span>, StoreError> {
                 let mut select = sqlx::QueryBuilder::<$db>::new(SPAN_SELECT);
-                select.push(" WHERE s.trace_id = ").push_bind(&trace_id.0[..]);
+                select
+                    .push(" WHERE s.trace_id = ")
+                    .push_bind(&trace_id.0[..]);
                 if let Some(task_id) = &query.task_id {
-                    select.push(" AND s.task_key = ").push_bind(task_id.as_str());
+                    select
+                        .push(" AND s.task_key = ")
+                        .push_bind(task_id.as_str());
                 }
                 if let Some((start_ns, span_id)) = &query.after {
-                    select.push(" AND (s.start_ns, s.span_id) > (").push_bind(*start_ns);
+                    select
+                        .push(" AND (s.start_ns, s.span_id) > (")
+                        .push_bind(*start_ns);
                     select.push(", ").push_bind(&span_id.0[..]).push(")");
                 }
                 select.push(" ORDER BY s.start_ns, s.span_id LIMIT ");
                 select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
                 let rows: Vec<super::rows::SpanRow> =
                     select.build_query_as().fetch_all(&self.read).await?;
-                rows.into_iter().map(super::rows::SpanRow::into_model).collect()
+                rows.into_iter()
+                    .map(super::rows::SpanRow::into_model)
+                    .collect()
             }
 
             async fn log_page(
@@ -309,7 +270,9 @@ macro_rules! impl_trace_store {
                 query: &super::LogPageQuery,
             ) -> Result<Vec<(i64, app::model::LogRecord)>, StoreError> {
                 let mut select = sqlx::QueryBuilder::<$db>::new(LOG_SELECT);
-                select.push(" WHERE l.trace_id = ").push_bind(&trace_id.0[..]);
+                select
+                    .push(" WHERE l.trace_id = ")
+                    .push_bind(&trace_id.0[..]);
                 if let Some(task_id) = &query.task_id {
                     select.push(" AND l.task_id = ").push_bind(task_id.as_str());
                 }
@@ -332,7 +295,9 @@ macro_rules! impl_trace_store {
                 select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
                 let rows: Vec<super::rows::LogRow> =
                     select.build_query_as().fetch_all(&self.read).await?;
-                rows.into_iter().map(super::rows::LogRow::into_model_with_id).collect()
+                rows.into_iter()
+                    .map(super::rows::LogRow::into_model_with_id)
+                    .collect()
             }
         }
 
@@ -377,175 +342,6 @@ macro_rules! impl_trace_store {
                 }
                 Ok(())
             }
-
-            /// One attempt at storing `spans` in one transaction; `None` if some were stored
-            /// already (nothing is committed then). `careful` looks up which spans of known
-            /// traces are stored before inserting.
-            async fn try_write_spans(
-                &self,
-                spans: &[&super::NewSpan],
-                resources: &[super::NewResource],
-                careful: bool,
-            ) -> Result<Option<u64>, StoreError> {
-                use super::rows::{FailedTasks, JobRow, TraceDelta};
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
-                insert_resources!($db, &mut *tx, resources);
-                // Per trace: its job as stored, and which of its spans are new.
-                let mut plans: Vec<(super::TraceId, Option<JobRow>, Vec<&super::NewSpan>)> = Vec::new();
-                for (trace_id, trace_spans) in super::rows::by_trace(spans) {
-                    let existing: Option<JobRow> = sqlx::query_as(&format!(
-                        "SELECT {JOB_COLUMNS} FROM jobs WHERE trace_id = $1"
-                    ))
-                    .bind(&trace_id.0[..])
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                    // A trace without a job row has no stored spans: both are written together.
-                    let new_spans = if careful && existing.is_some() {
-                        let mut stored: HashSet<super::SpanId> = HashSet::new();
-                        for chunk in trace_spans.chunks(INSERT_CHUNK) {
-                            let mut select = sqlx::QueryBuilder::<$db>::new(
-                                "SELECT span_id FROM spans WHERE trace_id = ",
-                            );
-                            select.push_bind(&trace_id.0[..]).push(" AND span_id IN (");
-                            let mut list = select.separated(", ");
-                            for span in chunk {
-                                list.push_bind(&span.span_id.0[..]);
-                            }
-                            select.push(")");
-                            let ids: Vec<Vec<u8>> = select
-                                .build_query_scalar()
-                                .fetch_all(&mut *tx)
-                                .await
-                                .map_err(StoreError::from_sqlx)?;
-                            stored.extend(ids.iter().filter_map(|id| super::SpanId::from_bytes(id)));
-                        }
-                        trace_spans
-                            .into_iter()
-                            .filter(|span| !stored.contains(&span.span_id))
-                            .collect()
-                    } else {
-                        trace_spans
-                    };
-                    plans.push((trace_id, existing, new_spans));
-                }
-                let fresh: Vec<&super::NewSpan> =
-                    plans.iter().flat_map(|(_, _, new_spans)| new_spans.iter().copied()).collect();
-                let mut affected = 0;
-                for chunk in fresh.chunks(INSERT_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, \
-                         start_ns, end_ns, status_code, status_message, attributes, events, \
-                         resource_id, service_name, scope_name, scope_version, task_key) ",
-                    );
-                    insert.push_values(chunk, |mut row, span| {
-                        row.push_bind(&span.trace_id.0[..])
-                            .push_bind(&span.span_id.0[..])
-                            .push_bind(span.parent_span_id.as_ref().map(|p| &p.0[..]))
-                            .push_bind(span.name.as_str())
-                            .push_bind(span.kind)
-                            .push_bind(span.start_ns)
-                            .push_bind(span.end_ns)
-                            .push_bind(span.status_code)
-                            .push_bind(span.status_message.as_str())
-                            .push_bind(span.attributes_json.as_str())
-                            .push_bind(span.events_json.as_str())
-                            .push_bind(span.resource_id)
-                            .push_bind(span.service_name.as_str())
-                            .push_bind(span.scope_name.as_str())
-                            .push_bind(span.scope_version.as_str())
-                            .push_bind(span.task_key.as_deref());
-                    });
-                    insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING");
-                    affected += insert
-                        .build()
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?
-                        .rows_affected();
-                }
-                if affected != fresh.len() as u64 {
-                    return Ok(None);
-                }
-                for (trace_id, existing, new_spans) in plans {
-                    if new_spans.is_empty() {
-                        continue;
-                    }
-                    let known_trace = existing.is_some();
-                    let mut job = super::rows::merge_job(trace_id, existing, &TraceDelta::of(&new_spans));
-                    let mut failed = FailedTasks::parse(&job.failed_tasks)?;
-                    let to_check = failed.apply(&new_spans);
-                    // A failure counts unless a stored attempt that did not fail started later;
-                    // a trace seen for the first time has no stored attempts.
-                    let mut latest_success: HashMap<String, i64> = HashMap::new();
-                    if known_trace {
-                        for chunk in to_check.chunks(INSERT_CHUNK) {
-                            let mut select = sqlx::QueryBuilder::<$db>::new(
-                                "SELECT task_key, max(start_ns) FROM spans WHERE status_code <> 2 \
-                                 AND trace_id = ",
-                            );
-                            select.push_bind(&trace_id.0[..]).push(" AND task_key IN (");
-                            let mut list = select.separated(", ");
-                            for (key, _) in chunk {
-                                list.push_bind(*key);
-                            }
-                            select.push(") GROUP BY task_key");
-                            let rows: Vec<(String, i64)> = select
-                                .build_query_as()
-                                .fetch_all(&mut *tx)
-                                .await
-                                .map_err(StoreError::from_sqlx)?;
-                            latest_success.extend(rows);
-                        }
-                    }
-                    failed.confirm(&to_check, &latest_success);
-                    job.failed_tasks = failed.to_json();
-                    if job.kind == super::rows::KIND_TRACE {
-                        job.state = super::rows::derive_state(&job, &failed).code();
-                    }
-                    sqlx::query(UPSERT_JOB)
-                        .bind(&job.id)
-                        .bind(&job.trace_id)
-                        .bind(job.kind)
-                        .bind(&job.name)
-                        .bind(job.name_source)
-                        .bind(job.root_status)
-                        .bind(job.state)
-                        .bind(job.start_ns)
-                        .bind(job.end_ns)
-                        .bind(job.span_count)
-                        .bind(job.error_count)
-                        .bind(&job.failed_tasks)
-                        .bind(&job.services)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                }
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
-                Ok(Some(fresh.len() as u64))
-            }
-        }
-    };
-}
-
-/// Inserts the resources a batch refers to; ones already stored are kept.
-macro_rules! insert_resources {
-    ($db:ty, $conn:expr, $resources:expr) => {
-        for chunk in $resources.chunks(INSERT_CHUNK) {
-            let mut insert = sqlx::QueryBuilder::<$db>::new(
-                "INSERT INTO resources (id, attributes, service_name) ",
-            );
-            insert.push_values(chunk, |mut row, resource| {
-                row.push_bind(resource.id)
-                    .push_bind(resource.attributes_json.as_str())
-                    .push_bind(resource.service_name.as_str());
-            });
-            insert.push(" ON CONFLICT (id) DO NOTHING");
-            insert
-                .build()
-                .execute($conn)
-                .await
-                .map_err(StoreError::from_sqlx)?;
         }
     };
 }
@@ -567,6 +363,19 @@ fn page_of(
         .map(super::rows::JobRow::into_model)
         .collect::<Result<_, _>>()?;
     Ok(app::model::JobPage { jobs, next_cursor })
+}
+
+impl SqliteStore {
+    async fn store_spans(
+        &self,
+        batch: super::SpanBatch,
+    ) -> Result<super::WriteSummary, StoreError> {
+        self.writer.write_spans(batch).await
+    }
+
+    async fn store_logs(&self, batch: super::LogBatch) -> Result<super::WriteSummary, StoreError> {
+        self.writer.write_logs(batch).await
+    }
 }
 
 impl_trace_store!(SqliteStore, sqlx::Sqlite, "sqlite");

@@ -1,6 +1,7 @@
 //! The SQL behind [`WorkflowStore`], written once for SQLite and PostgreSQL like `sql.rs`.
 //!
-//! Concurrency: SQLite has one writer connection, so each operation's transaction runs alone.
+//! Concurrency: on SQLite every transaction starts with `BEGIN IMMEDIATE`, taking the database's
+//! write lock up front (the span writer holds it at times too), so each runs alone.
 //! PostgreSQL runs them concurrently: every change to a job's tasks first locks the job row
 //! (`FOR UPDATE`), and claims skip task rows other runners are claiming (`SKIP LOCKED`), so a
 //! task is never handed to two runners and a job's state is computed from a settled view.
@@ -149,7 +150,7 @@ const JOB_FACTS: &str = "SELECT id, trace_id, name, trace_parent, canceled, subm
     FROM jobs WHERE kind = 1";
 
 macro_rules! impl_workflow_store {
-    ($store:ty, $db:ty, lock = $lock:literal, skip_locked = $skip_locked:literal) => {
+    ($store:ty, $db:ty, begin = $begin:literal, lock = $lock:literal, skip_locked = $skip_locked:literal) => {
         impl $store {
             /// The job row, locked for the rest of the transaction on PostgreSQL.
             async fn lock_job(
@@ -555,7 +556,7 @@ macro_rules! impl_workflow_store {
                 if job.tasks.is_empty() {
                     return Err(StoreError::InvalidArgument("a job needs at least one task".to_owned()));
                 }
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let default = Self::default_cluster(&mut *tx).await?;
                 // Spans of the trace may have arrived first: that trace-only job becomes the
                 // workflow job, keeping its span aggregates.
@@ -672,7 +673,7 @@ macro_rules! impl_workflow_store {
                 claim: Option<&ClaimRequest>,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 if let Some(computed) = &computed {
                     Self::complete_task(&mut tx, computed, now_ns).await?;
                 }
@@ -694,7 +695,7 @@ macro_rules! impl_workflow_store {
                 now_ns: i64,
             ) -> Result<TaskState, StoreError> {
                 let id = task_id.as_bytes().as_slice();
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let facts = Self::task_facts(&mut tx, id).await?;
                 let job = Self::lock_job(&mut tx, &facts.job_id).await?;
                 let state = task_state(i64::from(facts.state))?;
@@ -748,7 +749,7 @@ macro_rules! impl_workflow_store {
             }
 
             async fn retry_job(&self, id: Uuid, now_ns: i64) -> Result<i64, StoreError> {
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let mut job = Self::lock_job(&mut tx, id.as_bytes()).await?;
                 let rescheduled = sqlx::query(
                     "UPDATE tasks SET state = 1, lease_expires_ns = NULL WHERE job_id = $1 AND state = 4",
@@ -770,7 +771,7 @@ macro_rules! impl_workflow_store {
             }
 
             async fn cancel_job(&self, id: Uuid, now_ns: i64) -> Result<(), StoreError> {
-                let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let mut job = Self::lock_job(&mut tx, id.as_bytes()).await?;
                 sqlx::query("UPDATE jobs SET canceled = 1 WHERE id = $1")
                     .bind(id.as_bytes().as_slice())
@@ -910,10 +911,17 @@ macro_rules! impl_workflow_store {
     };
 }
 
-impl_workflow_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");
+impl_workflow_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    begin = "BEGIN IMMEDIATE",
+    lock = "",
+    skip_locked = ""
+);
 impl_workflow_store!(
     PostgresStore,
     sqlx::Postgres,
+    begin = "BEGIN",
     lock = " FOR UPDATE",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );
