@@ -19,7 +19,9 @@ impl Limits {
         let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Limits {
             max_body_bytes: config.max_body_bytes,
-            task_lease_ns: secs(config.task_lease_secs.max(2)),
+            // Two seconds to a week: the client reads leases in whole seconds, and lease
+            // arithmetic stays far from overflow.
+            task_lease_ns: secs(config.task_lease_secs.clamp(2, 7 * 24 * 3600)),
             runner_idle_ns: i64::try_from(config.runner_idle_ms.saturating_mul(1_000_000))
                 .unwrap_or(i64::MAX),
         }

@@ -416,7 +416,101 @@ async fn bad_submissions_are_rejected_and_store_nothing(store: SharedStore) {
     );
 }
 
+async fn a_dependency_listed_twice_is_waited_for_once(store: SharedStore) {
+    let r = runner(&[("A", "v0.0"), ("B", "v0.0")]);
+    let submitted = store
+        .submit_job(
+            job(
+                "dup",
+                vec![task("A", "v0.0", vec![]), task("B", "v0.0", vec![0, 0])],
+            ),
+            T0,
+        )
+        .await
+        .unwrap();
+    let a = claim(&store, &r, T0).await.unwrap();
+    complete(&store, &a, vec![], T0 + 1).await;
+    let b = claim(&store, &r, T0 + 2)
+        .await
+        .expect("B runs once A computed");
+    assert_eq!(b.depends_on, vec![a.id]);
+    complete(&store, &b, vec![], T0 + 3).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn a_job_submitted_in_another_jobs_trace_stays_separate(store: SharedStore) {
+    let parent = job("parent", vec![task("A", "v0.0", vec![])]);
+    let mut child = job("child", vec![task("B", "v0.0", vec![])]);
+    // A job submitted from inside a task inherits the task's trace.
+    child.trace_id = parent.trace_id;
+    child.trace_parent = parent.trace_parent.clone();
+    let parent = store.submit_job(parent, T0).await.unwrap();
+    let child = store.submit_job(child, T0 + 1).await.unwrap();
+    assert_ne!(parent.id, child.id);
+    assert_ne!(
+        parent.trace_id, child.trace_id,
+        "the second job gets a trace of its own"
+    );
+    assert!(child.trace_parent.contains(&child.trace_id.to_string()));
+    let parent_again = store.workflow_job(parent.id).await.unwrap().unwrap();
+    assert_eq!(
+        (parent_again.name.as_str(), parent_again.counts.total()),
+        ("parent", 1)
+    );
+}
+
+async fn incompatible_old_tasks_do_not_starve_a_runner(store: SharedStore) {
+    let newer: Vec<TaskSpec> = (0..150).map(|_| task("Tile", "v1.5", vec![])).collect();
+    store.submit_job(job("newer", newer), T0).await.unwrap();
+    store
+        .submit_job(job("older", vec![task("Tile", "v1.0", vec![])]), T0 + 1)
+        .await
+        .unwrap();
+    let claimed = claim(&store, &runner(&[("Tile", "v1.2")]), T0 + 2).await;
+    assert_eq!(claimed.map(|t| t.job_name).as_deref(), Some("older"));
+}
+
+async fn job_queries_page_newest_first(store: SharedStore) {
+    for i in 0..5 {
+        store
+            .submit_job(
+                job(&format!("job-{i}"), vec![task("A", "v0.0", vec![])]),
+                T0 + i,
+            )
+            .await
+            .unwrap();
+    }
+    let mut query = jobtrace::store::workflow::WorkflowJobQuery {
+        limit: 2,
+        ..Default::default()
+    };
+    let mut names = Vec::new();
+    loop {
+        let page = store.query_workflow_jobs(&query).await.unwrap();
+        names.extend(page.iter().map(|j| j.name.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => query.starting_after = Some(last.id),
+            _ => break,
+        }
+    }
+    assert_eq!(names, vec!["job-4", "job-3", "job-2", "job-1", "job-0"]);
+    query = jobtrace::store::workflow::WorkflowJobQuery {
+        limit: 10,
+        name: Some("JOB-3".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.query_workflow_jobs(&query).await.unwrap().len(),
+        1,
+        "name filter ignores case"
+    );
+}
+
 both_backends!(
+    a_dependency_listed_twice_is_waited_for_once,
+    a_job_submitted_in_another_jobs_trace_stays_separate,
+    incompatible_old_tasks_do_not_starve_a_runner,
+    job_queries_page_newest_first,
     task_is_claimed_under_the_runners_version_and_completes,
     dependents_wait_for_their_dependencies,
     subtasks_join_the_job_under_their_parent,

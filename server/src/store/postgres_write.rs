@@ -20,6 +20,9 @@ async fn insert_resources(
     conn: &mut PgConnection,
     resources: &[NewResource],
 ) -> Result<(), StoreError> {
+    // In id order, so two requests inserting the same new resources cannot deadlock.
+    let mut resources: Vec<&NewResource> = resources.iter().collect();
+    resources.sort_unstable_by_key(|resource| resource.id);
     for chunk in resources.chunks(CHUNK) {
         let mut insert =
             QueryBuilder::<Postgres>::new("INSERT INTO resources (id, attributes, service_name) ");

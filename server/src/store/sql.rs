@@ -56,6 +56,8 @@ pub struct SqliteStore {
     pub(super) read: SqlitePool,
     /// Spans and logs (rusqlite, group commit).
     writer: SqliteWriter,
+    /// Workflow transactions waiting for or holding the write lock (the writer yields to them).
+    pub(super) workflow_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SqliteStore {
@@ -88,11 +90,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let writer = SqliteWriter::start(&path)?;
+        let workflow_waiting = std::sync::Arc::default();
+        let writer = SqliteWriter::start(&path, std::sync::Arc::clone(&workflow_waiting))?;
         Ok(SqliteStore {
             write,
             read,
             writer,
+            workflow_waiting,
         })
     }
 }

@@ -11,7 +11,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +24,9 @@ use super::{LogBatch, NewResource, NewSpan, SpanBatch, SpanId, StoreError, Trace
 
 /// Requests waiting beyond this many rows go into the next transaction.
 const GROUP_ROWS: usize = 20_000;
+
+/// Longest the writer holds back for waiting workflow transactions before each group.
+const YIELD_AT_MOST: Duration = Duration::from_millis(50);
 
 enum Payload {
     Spans(SpanBatch),
@@ -63,7 +68,10 @@ impl StoreError {
 
 impl SqliteWriter {
     /// Opens the writer's connection (the database exists and is migrated) and starts it.
-    pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        path: &Path,
+        workflow_waiting: Arc<AtomicUsize>,
+    ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(StoreError::from_rusqlite)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(StoreError::from_rusqlite)?;
@@ -74,7 +82,7 @@ impl SqliteWriter {
         let (commands, receiver) = mpsc::channel(256);
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || run(conn, receiver))
+            .spawn(move || run(conn, receiver, workflow_waiting))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteWriter { commands })
     }
@@ -97,8 +105,17 @@ impl SqliteWriter {
     }
 }
 
-fn run(conn: Connection, mut commands: mpsc::Receiver<Command>) {
+fn run(
+    conn: Connection,
+    mut commands: mpsc::Receiver<Command>,
+    workflow_waiting: Arc<AtomicUsize>,
+) {
     while let Some(first) = commands.blocking_recv() {
+        // Let a waiting workflow transaction (task claim, completion) take the lock first.
+        let deadline = Instant::now() + YIELD_AT_MOST;
+        while workflow_waiting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
+        }
         let mut rows = first.payload.rows();
         let mut group = vec![first];
         while rows < GROUP_ROWS {
@@ -116,6 +133,10 @@ fn run(conn: Connection, mut commands: mpsc::Receiver<Command>) {
 
 /// One transaction for the group; replies only once it committed.
 fn commit_group(conn: &Connection, group: Vec<Command>) {
+    // A transaction left open by an earlier failure would make every BEGIN fail.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
         let error = StoreError::from_rusqlite(error);
         for command in group {
@@ -141,6 +162,18 @@ fn commit_group(conn: &Connection, group: Vec<Command>) {
             (command.reply, outcome)
         })
         .collect();
+    // SQLite may have rolled the whole transaction back itself (I/O error, disk full): then
+    // nothing of the group is stored, whatever the single outcomes said.
+    if conn.is_autocommit() {
+        for (reply, outcome) in outcomes {
+            let error = match outcome {
+                Err(error) => error,
+                Ok(_) => StoreError::Shared("the transaction was rolled back".to_owned()),
+            };
+            let _ = reply.send(Err(error));
+        }
+        return;
+    }
     if alone && outcomes.iter().any(|(_, outcome)| outcome.is_err()) {
         let _ = conn.execute_batch("ROLLBACK");
         for (reply, outcome) in outcomes {

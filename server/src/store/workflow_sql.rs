@@ -7,6 +7,8 @@
 //! task is never handed to two runners and a job's state is computed from a settled view.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use app::model::JobState;
 use uuid::Uuid;
@@ -20,6 +22,8 @@ use super::{PostgresStore, SqliteStore, StoreError, TraceId};
 
 /// Candidates fetched per claim before version filtering.
 const CLAIM_CANDIDATES: i64 = 64;
+/// Pages of candidates a claim looks through before telling the runner to idle.
+const CLAIM_PAGES: usize = 16;
 
 fn uuid_of(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("uuid: {e}")))
@@ -69,6 +73,7 @@ struct JobFacts {
     id: Vec<u8>,
     trace_id: Vec<u8>,
     name: String,
+    state: i32,
     trace_parent: Option<String>,
     canceled: i32,
     submitted_ns: Option<i64>,
@@ -146,12 +151,24 @@ fn slugify(name: &str) -> String {
     slug.trim_end_matches('-').to_owned()
 }
 
-const JOB_FACTS: &str = "SELECT id, trace_id, name, trace_parent, canceled, submitted_ns, end_ns \
-    FROM jobs WHERE kind = 1";
+const JOB_FACTS: &str = "SELECT id, trace_id, name, state, trace_parent, canceled, submitted_ns, \
+    end_ns FROM jobs WHERE kind = 1";
 
 macro_rules! impl_workflow_store {
-    ($store:ty, $db:ty, begin = $begin:literal, lock = $lock:literal, skip_locked = $skip_locked:literal) => {
+    ($store:ty, $db:ty, lock = $lock:literal, skip_locked = $skip_locked:literal) => {
         impl $store {
+            /// The job of a trace (id, kind), locked for the transaction on PostgreSQL.
+            async fn trace_job(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                trace_id: TraceId,
+            ) -> Result<Option<(Vec<u8>, i32)>, StoreError> {
+                sqlx::query_as(&format!("SELECT id, kind FROM jobs WHERE trace_id = $1{}", $lock))
+                    .bind(&trace_id.0[..])
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)
+            }
+
             /// The job row, locked for the rest of the transaction on PostgreSQL.
             async fn lock_job(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -211,6 +228,16 @@ macro_rules! impl_workflow_store {
                 now_ns: i64,
             ) -> Result<Vec<Uuid>, StoreError> {
                 validate_dependencies(tasks)?;
+                // A dependency listed twice is one edge and one wait.
+                let depends_on: Vec<Vec<usize>> = tasks
+                    .iter()
+                    .map(|task| {
+                        let mut deps = task.depends_on.clone();
+                        deps.sort_unstable();
+                        deps.dedup();
+                        deps
+                    })
+                    .collect();
                 let slugs: HashSet<&str> = tasks
                     .iter()
                     .map(|t| if t.cluster_slug.is_empty() { fallback_cluster } else { t.cluster_slug.as_str() })
@@ -247,16 +274,16 @@ macro_rules! impl_workflow_store {
                             .push_bind(i32::from(task.optional))
                             .push_bind(task.max_retries.max(0))
                             .push_bind(0_i64)
-                            .push_bind(task.depends_on.len() as i64)
+                            .push_bind(depends_on[chunk_index * 500 + offset].len() as i64)
                             .push_bind(now_ns)
                             .push_bind(0_i64);
                     });
                     insert.build().execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
                 }
-                let edges: Vec<(Uuid, Uuid)> = tasks
+                let edges: Vec<(Uuid, Uuid)> = depends_on
                     .iter()
                     .enumerate()
-                    .flat_map(|(index, task)| task.depends_on.iter().map(move |&d| (index, d)))
+                    .flat_map(|(index, deps)| deps.iter().map(move |&d| (index, d)))
                     .map(|(index, dependency)| (ids[index], ids[dependency]))
                     .collect();
                 for chunk in edges.chunks(1000) {
@@ -332,8 +359,10 @@ macro_rules! impl_workflow_store {
                 now_ns: i64,
             ) -> Result<(), StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
+                let job_id = Self::task_facts(tx, task_id).await?.job_id;
+                let job = Self::lock_job(tx, &job_id).await?;
+                // Read again under the job's lock: every change to a task holds it.
                 let facts = Self::task_facts(tx, task_id).await?;
-                let job = Self::lock_job(tx, &facts.job_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
                 // runner that finishes it first; reports for finished tasks change nothing.
                 let state = task_state(i64::from(facts.state))?;
@@ -341,7 +370,8 @@ macro_rules! impl_workflow_store {
                     return Ok(());
                 }
                 sqlx::query(
-                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL WHERE id = $1",
+                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL \
+                     WHERE id = $1 AND state IN (1, 2)",
                 )
                 .bind(task_id)
                 .bind(TaskState::Computed.code())
@@ -356,47 +386,49 @@ macro_rules! impl_workflow_store {
                 Ok(())
             }
 
-            /// Puts tasks whose runner stopped extending their lease back in the queue.
-            async fn requeue_expired(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                now_ns: i64,
-            ) -> Result<(), StoreError> {
-                let expired: Vec<(Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(&format!(
-                    "SELECT id, job_id, attempts FROM tasks WHERE state = 2 AND lease_expires_ns < $1{}",
-                    $skip_locked
-                ))
+            /// Puts tasks whose runner stopped extending their lease back in the queue, one
+            /// transaction per job (each locks just that job: no lock-order cycles).
+            async fn requeue_expired(&self, now_ns: i64) -> Result<(), StoreError> {
+                let expired: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, job_id FROM tasks WHERE state = 2 AND lease_expires_ns < $1",
+                )
                 .bind(now_ns)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                let mut jobs: Vec<Vec<u8>> = Vec::new();
-                for (task_id, job_id, attempt) in expired {
-                    sqlx::query(
-                        "UPDATE tasks SET state = 1, lease_expires_ns = NULL, stopped_ns = $2 \
-                         WHERE id = $1 AND state = 2",
-                    )
-                    .bind(&task_id)
-                    .bind(now_ns)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                    Self::end_attempt(tx, &task_id, attempt, AttemptOutcome::LeaseExpired, "lease expired: the runner stopped extending it", now_ns).await?;
-                    if !jobs.contains(&job_id) {
-                        jobs.push(job_id);
-                    }
+                .fetch_all(&self.read)
+                .await?;
+                let mut by_job: std::collections::BTreeMap<Vec<u8>, Vec<Vec<u8>>> = Default::default();
+                for (task_id, job_id) in expired {
+                    by_job.entry(job_id).or_default().push(task_id);
                 }
-                for job_id in jobs {
-                    let job = Self::lock_job(tx, &job_id).await?;
-                    Self::refresh_job(tx, &job, now_ns).await?;
+                for (job_id, tasks) in by_job {
+                    let (mut tx, _turn) = self.write_tx().await?;
+                    let job = Self::lock_job(&mut tx, &job_id).await?;
+                    for task_id in tasks {
+                        // Only if still expired now that the job is locked.
+                        let attempt: Option<i64> = sqlx::query_scalar(
+                            "UPDATE tasks SET state = 1, lease_expires_ns = NULL, stopped_ns = $2 \
+                             WHERE id = $1 AND state = 2 AND lease_expires_ns < $2 RETURNING attempts",
+                        )
+                        .bind(&task_id)
+                        .bind(now_ns)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        if let Some(attempt) = attempt {
+                            Self::end_attempt(&mut tx, &task_id, attempt, AttemptOutcome::LeaseExpired, "lease expired: the runner stopped extending it", now_ns).await?;
+                        }
+                    }
+                    Self::refresh_job(&mut tx, &job, now_ns).await?;
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
                 }
                 Ok(())
             }
 
-            async fn claim(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                claim: &ClaimRequest,
-                now_ns: i64,
-            ) -> Result<Option<ClaimedTask>, StoreError> {
+            /// Hands the oldest runnable task the runner can run to it. Candidates are read
+            /// without locks, page by page (so tasks of incompatible versions cannot starve the
+            /// runner); each is tried in a transaction of its own that locks its job, then the
+            /// task itself skipping rows another claim holds (PostgreSQL): a task goes to one
+            /// runner, concurrent runners do not block each other, and locks always go job first.
+            async fn claim(&self, claim: &ClaimRequest, now_ns: i64) -> Result<Option<ClaimedTask>, StoreError> {
                 let names: Vec<&str> = {
                     let mut names: Vec<&str> = claim.identifiers.iter().map(|(n, _)| n.as_str()).collect();
                     names.sort_unstable();
@@ -406,87 +438,114 @@ macro_rules! impl_workflow_store {
                 if names.is_empty() {
                     return Ok(None);
                 }
-                let mut select = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version FROM tasks t \
-                     JOIN jobs j ON j.id = t.job_id \
-                     WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 AND j.state <> ",
-                );
-                select.push_bind(JobState::Failed.code());
-                select.push(" AND t.cluster_slug = ").push_bind(claim.cluster_slug.as_str());
-                select.push(" AND t.identifier_name IN (");
-                let mut list = select.separated(", ");
-                for name in &names {
-                    list.push_bind(*name);
-                }
-                select.push(") ORDER BY t.submitted_ns, t.id LIMIT ").push_bind(CLAIM_CANDIDATES);
-                let candidates: Vec<(Vec<u8>, Vec<u8>, String, String)> = select
-                    .build_query_as()
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                // The runner looks tasks up by exact (name, version): hand the task out under
-                // the runner's compatible version. Candidates are read without locks; the one
-                // handed out is locked alone, skipping rows other claims hold (PostgreSQL), so
-                // concurrent runners neither share a task nor block each other.
-                let compatible = candidates.into_iter().filter_map(|(id, job_id, name, version)| {
-                    claim
-                        .identifiers
-                        .iter()
-                        .find(|(n, v)| *n == name && version_compatible(&version, v))
-                        .map(|identifier| (id, job_id, identifier.clone()))
-                });
-                let mut chosen = None;
-                for (id, job_id, identifier) in compatible {
-                    let locked: Option<Vec<u8>> = sqlx::query_scalar(&format!(
-                        "SELECT id FROM tasks WHERE id = $1 AND state = 1 AND pending_deps = 0{}",
-                        $skip_locked
-                    ))
-                    .bind(&id)
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                    if locked.is_some() {
-                        chosen = Some((id, job_id, identifier));
+                let mut after: Option<(i64, Vec<u8>)> = None;
+                for _page in 0..CLAIM_PAGES {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, t.submitted_ns \
+                         FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                         WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 AND j.state <> ",
+                    );
+                    select.push_bind(JobState::Failed.code());
+                    select.push(" AND t.cluster_slug = ").push_bind(claim.cluster_slug.as_str());
+                    select.push(" AND t.identifier_name IN (");
+                    let mut list = select.separated(", ");
+                    for name in &names {
+                        list.push_bind(*name);
+                    }
+                    select.push(")");
+                    if let Some((submitted_ns, id)) = &after {
+                        select.push(" AND (t.submitted_ns, t.id) > (").push_bind(*submitted_ns);
+                        select.push(", ").push_bind(id.clone()).push(")");
+                    }
+                    select.push(" ORDER BY t.submitted_ns, t.id LIMIT ").push_bind(CLAIM_CANDIDATES);
+                    let candidates: Vec<(Vec<u8>, Vec<u8>, String, String, i64)> =
+                        select.build_query_as().fetch_all(&self.write).await?;
+                    let Some(last) = candidates.last() else {
+                        return Ok(None);
+                    };
+                    after = Some((last.4, last.0.clone()));
+                    let full_page = candidates.len() as i64 == CLAIM_CANDIDATES;
+                    // The runner looks tasks up by exact (name, version): hand the task out
+                    // under the runner's compatible version.
+                    for (task_id, job_id, name, version, _) in candidates {
+                        let Some(identifier) = claim
+                            .identifiers
+                            .iter()
+                            .find(|(n, v)| *n == name && version_compatible(&version, v))
+                        else {
+                            continue;
+                        };
+                        if let Some(claimed) =
+                            self.try_claim(&task_id, &job_id, identifier.clone(), claim, now_ns).await?
+                        {
+                            return Ok(Some(claimed));
+                        }
+                    }
+                    if !full_page {
                         break;
                     }
                 }
-                let Some((task_id, job_id, identifier)) = chosen else {
+                Ok(None)
+            }
+
+            async fn try_claim(
+                &self,
+                task_id: &[u8],
+                job_id: &[u8],
+                identifier: (String, String),
+                claim: &ClaimRequest,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
+                let (mut tx, _turn) = self.write_tx().await?;
+                let job = Self::lock_job(&mut tx, job_id).await?;
+                if job.canceled != 0 || job.state == JobState::Failed.code() {
                     return Ok(None);
-                };
-                let job = Self::lock_job(tx, &job_id).await?;
+                }
+                let locked: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM tasks WHERE id = $1 AND state = 1 AND pending_deps = 0{}",
+                    $skip_locked
+                ))
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                if locked.is_none() {
+                    return Ok(None);
+                }
                 let (attempts, display, input, parent_id, retry_count): (i64, String, Vec<u8>, Option<Vec<u8>>, i64) =
                     sqlx::query_as(
                         "UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, \
                          lease_expires_ns = $3, runner = $4, attempts = attempts + 1 WHERE id = $1 \
                          RETURNING attempts, display, input, parent_id, retry_count",
                     )
-                    .bind(&task_id)
+                    .bind(task_id)
                     .bind(now_ns)
-                    .bind(now_ns + claim.lease_ns)
+                    .bind(now_ns.saturating_add(claim.lease_ns))
                     .bind(claim.runner.as_str())
-                    .fetch_one(&mut **tx)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 sqlx::query(
                     "INSERT INTO task_attempts (task_id, attempt, runner, started_ns, stopped_ns, \
                      outcome, error) VALUES ($1, $2, $3, $4, NULL, 0, '')",
                 )
-                .bind(&task_id)
+                .bind(task_id)
                 .bind(attempts)
                 .bind(claim.runner.as_str())
                 .bind(now_ns)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 let depends_on: Vec<Vec<u8>> =
                     sqlx::query_scalar("SELECT depends_on FROM task_dependencies WHERE task_id = $1")
-                        .bind(&task_id)
-                        .fetch_all(&mut **tx)
+                        .bind(task_id)
+                        .fetch_all(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                Self::refresh_job(tx, &job, now_ns).await?;
+                Self::refresh_job(&mut tx, &job, now_ns).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok(Some(ClaimedTask {
-                    id: uuid_of(&task_id)?,
+                    id: uuid_of(task_id)?,
                     job_id: uuid_of(&job.id)?,
                     job_name: job.name.clone(),
                     job_trace_parent: job.trace_parent.clone().unwrap_or_default(),
@@ -556,19 +615,50 @@ macro_rules! impl_workflow_store {
                 if job.tasks.is_empty() {
                     return Err(StoreError::InvalidArgument("a job needs at least one task".to_owned()));
                 }
-                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let (mut tx, _turn) = self.write_tx().await?;
                 let default = Self::default_cluster(&mut *tx).await?;
                 // Spans of the trace may have arrived first: that trace-only job becomes the
-                // workflow job, keeping its span aggregates.
-                let existing: Option<Vec<u8>> = sqlx::query_scalar(&format!(
-                    "SELECT id FROM jobs WHERE trace_id = $1{}", $lock
-                ))
-                .bind(&job.trace_id.0[..])
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                let id = match existing {
-                    Some(id) => {
+                // workflow job, keeping its span aggregates. A trace that already is another
+                // workflow job's (a job submitted from inside a task inherits the task's trace)
+                // gets a trace of its own instead: jobs are never merged.
+                let mut job = job;
+                let mut adopt = Self::trace_job(&mut tx, job.trace_id).await?;
+                if matches!(adopt, Some((_, kind)) if kind != 0) {
+                    let trace = *Uuid::new_v4().as_bytes();
+                    let span = Uuid::new_v4();
+                    job.trace_id = TraceId(trace);
+                    job.trace_parent = format!("00-{}-{}-01", hex::encode(trace), hex::encode(&span.as_bytes()[..8]));
+                    adopt = None;
+                }
+                if adopt.is_none() {
+                    let inserted: Option<Vec<u8>> = sqlx::query_scalar(
+                        "INSERT INTO jobs (id, trace_id, kind, name, name_source, root_status, \
+                         state, start_ns, end_ns, span_count, error_count, failed_tasks, services, \
+                         trace_parent, submitted_ns, canceled) \
+                         VALUES ($1, $2, 1, $3, 2, NULL, $4, $5, $5, 0, 0, '{}', '[]', $6, $5, 0) \
+                         ON CONFLICT (trace_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(Uuid::now_v7().as_bytes().to_vec())
+                    .bind(&job.trace_id.0[..])
+                    .bind(job.name.as_str())
+                    .bind(JobState::Submitted.code())
+                    .bind(now_ns)
+                    .bind(job.trace_parent.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if inserted.is_none() {
+                        // Spans of the trace committed a job row meanwhile (PostgreSQL).
+                        adopt = Self::trace_job(&mut tx, job.trace_id).await?;
+                    }
+                }
+                let id = match adopt {
+                    None => sqlx::query_scalar::<_, Vec<u8>>("SELECT id FROM jobs WHERE trace_id = $1")
+                        .bind(&job.trace_id.0[..])
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?,
+                    Some((id, 0)) => {
                         sqlx::query(
                             "UPDATE jobs SET kind = 1, name = $2, name_source = 2, trace_parent = $3, \
                              submitted_ns = $4, start_ns = $4, state = $5 WHERE id = $1",
@@ -583,24 +673,11 @@ macro_rules! impl_workflow_store {
                         .map_err(StoreError::from_sqlx)?;
                         id
                     }
-                    None => {
-                        let id = Uuid::now_v7().as_bytes().to_vec();
-                        sqlx::query(
-                            "INSERT INTO jobs (id, trace_id, kind, name, name_source, root_status, \
-                             state, start_ns, end_ns, span_count, error_count, failed_tasks, services, \
-                             trace_parent, submitted_ns, canceled) \
-                             VALUES ($1, $2, 1, $3, 2, NULL, $4, $5, $5, 0, 0, '{}', '[]', $6, $5, 0)",
-                        )
-                        .bind(&id)
-                        .bind(&job.trace_id.0[..])
-                        .bind(job.name.as_str())
-                        .bind(JobState::Submitted.code())
-                        .bind(now_ns)
-                        .bind(job.trace_parent.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                        id
+                    Some(_) => {
+                        return Err(StoreError::Conflict(format!(
+                            "trace {} belongs to another job",
+                            job.trace_id
+                        )));
                     }
                 };
                 Self::insert_tasks(&mut tx, &id, None, &default.slug, &job.tasks, now_ns).await?;
@@ -652,11 +729,27 @@ macro_rules! impl_workflow_store {
                     }
                     select.push("))");
                 }
+                // Keyset on (submitted_ns, id): ids of jobs adopted from a trace are not
+                // time-ordered. The cursor is the last job's id (the client's page format).
                 if let Some(after) = query.starting_after {
-                    select.push(if query.ascending { " AND id > " } else { " AND id < " });
-                    select.push_bind(after.as_bytes().to_vec());
+                    let submitted: Option<Option<i64>> =
+                        sqlx::query_scalar("SELECT submitted_ns FROM jobs WHERE id = $1")
+                            .bind(after.as_bytes().as_slice())
+                            .fetch_optional(&self.read)
+                            .await?;
+                    let submitted = submitted.flatten().ok_or(StoreError::InvalidCursor)?;
+                    select.push(if query.ascending {
+                        " AND (submitted_ns, id) > ("
+                    } else {
+                        " AND (submitted_ns, id) < ("
+                    });
+                    select.push_bind(submitted).push(", ").push_bind(after.as_bytes().to_vec()).push(")");
                 }
-                select.push(if query.ascending { " ORDER BY id" } else { " ORDER BY id DESC" });
+                select.push(if query.ascending {
+                    " ORDER BY submitted_ns, id"
+                } else {
+                    " ORDER BY submitted_ns DESC, id DESC"
+                });
                 select.push(" LIMIT ").push_bind(i64::from(query.limit.clamp(1, 1000)));
                 let mut conn = self.read.acquire().await?;
                 let rows: Vec<JobFacts> = select.build_query_as().fetch_all(&mut *conn).await?;
@@ -673,19 +766,20 @@ macro_rules! impl_workflow_store {
                 claim: Option<&ClaimRequest>,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
-                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                // Completing and claiming are separate transactions: each locks one job, so no
+                // two transactions can wait on each other's jobs.
                 if let Some(computed) = &computed {
+                    let (mut tx, _turn) = self.write_tx().await?;
                     Self::complete_task(&mut tx, computed, now_ns).await?;
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
                 }
-                let claimed = match claim {
+                match claim {
                     Some(claim) => {
-                        Self::requeue_expired(&mut tx, now_ns).await?;
-                        Self::claim(&mut tx, claim, now_ns).await?
+                        self.requeue_expired(now_ns).await?;
+                        self.claim(claim, now_ns).await
                     }
-                    None => None,
-                };
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
-                Ok(claimed)
+                    None => Ok(None),
+                }
             }
 
             async fn task_failed(
@@ -695,9 +789,11 @@ macro_rules! impl_workflow_store {
                 now_ns: i64,
             ) -> Result<TaskState, StoreError> {
                 let id = task_id.as_bytes().as_slice();
-                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let (mut tx, _turn) = self.write_tx().await?;
+                let job_id = Self::task_facts(&mut tx, id).await?.job_id;
+                let job = Self::lock_job(&mut tx, &job_id).await?;
+                // Read again under the job's lock: every change to a task holds it.
                 let facts = Self::task_facts(&mut tx, id).await?;
-                let job = Self::lock_job(&mut tx, &facts.job_id).await?;
                 let state = task_state(i64::from(facts.state))?;
                 if state != TaskState::Running {
                     return Ok(state);
@@ -713,7 +809,7 @@ macro_rules! impl_workflow_store {
                 let retried = i64::from(next == TaskState::Queued);
                 sqlx::query(
                     "UPDATE tasks SET state = $2, retry_count = retry_count + $3, stopped_ns = $4, \
-                     lease_expires_ns = NULL WHERE id = $1",
+                     lease_expires_ns = NULL WHERE id = $1 AND state = 2",
                 )
                 .bind(id)
                 .bind(next.code())
@@ -741,7 +837,7 @@ macro_rules! impl_workflow_store {
                     "UPDATE tasks SET lease_expires_ns = $2 WHERE id = $1 AND state = 2",
                 )
                 .bind(task_id.as_bytes().as_slice())
-                .bind(now_ns + lease_ns)
+                .bind(now_ns.saturating_add(lease_ns))
                 .execute(&self.write)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -749,7 +845,7 @@ macro_rules! impl_workflow_store {
             }
 
             async fn retry_job(&self, id: Uuid, now_ns: i64) -> Result<i64, StoreError> {
-                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let (mut tx, _turn) = self.write_tx().await?;
                 let mut job = Self::lock_job(&mut tx, id.as_bytes()).await?;
                 let rescheduled = sqlx::query(
                     "UPDATE tasks SET state = 1, lease_expires_ns = NULL WHERE job_id = $1 AND state = 4",
@@ -771,7 +867,7 @@ macro_rules! impl_workflow_store {
             }
 
             async fn cancel_job(&self, id: Uuid, now_ns: i64) -> Result<(), StoreError> {
-                let mut tx = self.write.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let (mut tx, _turn) = self.write_tx().await?;
                 let mut job = Self::lock_job(&mut tx, id.as_bytes()).await?;
                 sqlx::query("UPDATE jobs SET canceled = 1 WHERE id = $1")
                     .bind(id.as_bytes().as_slice())
@@ -911,17 +1007,55 @@ macro_rules! impl_workflow_store {
     };
 }
 
-impl_workflow_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    begin = "BEGIN IMMEDIATE",
-    lock = "",
-    skip_locked = ""
-);
+/// A workflow transaction waiting for or holding SQLite's write lock. While one is pending the
+/// span writer holds back a little before its next transaction, so task claims and completions
+/// are not starved by sustained ingest (SQLite's busy handler is not fair).
+pub(super) struct WriteTurn(Option<Arc<AtomicUsize>>);
+
+impl WriteTurn {
+    fn take(waiting: &Arc<AtomicUsize>) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        WriteTurn(Some(Arc::clone(waiting)))
+    }
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        if let Some(waiting) = &self.0 {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl SqliteStore {
+    /// `BEGIN IMMEDIATE`: the write lock is taken up front, never upgraded mid-transaction
+    /// (which would fail at once when the span writer committed in between).
+    async fn write_tx(
+        &self,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, WriteTurn), StoreError> {
+        let turn = WriteTurn::take(&self.workflow_waiting);
+        let tx = self
+            .write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok((tx, turn))
+    }
+}
+
+impl PostgresStore {
+    async fn write_tx(
+        &self,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, WriteTurn), StoreError> {
+        let tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+        Ok((tx, WriteTurn(None)))
+    }
+}
+
+impl_workflow_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");
 impl_workflow_store!(
     PostgresStore,
     sqlx::Postgres,
-    begin = "BEGIN",
     lock = " FOR UPDATE",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );

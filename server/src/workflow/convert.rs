@@ -106,6 +106,11 @@ pub fn new_trace_parent() -> (String, TraceId) {
     )
 }
 
+/// Most tasks one submission (a job or a task's subtasks) may carry.
+const MAX_TASKS: usize = 100_000;
+/// Most dependency edges one submission may carry.
+const MAX_DEPENDENCIES: usize = 2_000_000;
+
 /// Flattens the column-encoded `TaskSubmissions` into one spec per task. Every task of a group
 /// depends on every task of the groups it lists.
 pub fn task_specs(submissions: &wf::TaskSubmissions) -> Result<Vec<TaskSpec>, Status> {
@@ -116,10 +121,37 @@ pub fn task_specs(submissions: &wf::TaskSubmissions) -> Result<Vec<TaskSpec>, St
         first_index.push(total);
         total += group.inputs.len();
     }
+    if total > MAX_TASKS {
+        return Err(invalid(&format!(
+            "more than {MAX_TASKS} tasks in one submission"
+        )));
+    }
+    // Every task of a group depends on every task of the groups it names: count the edges
+    // before materialising them, so a small request cannot ask for billions.
+    let mut edges = 0usize;
+    for group in &submissions.task_groups {
+        let mut groups = group.dependencies_on_other_groups.clone();
+        groups.sort_unstable();
+        groups.dedup();
+        let per_task: usize = groups
+            .iter()
+            .filter_map(|&g| submissions.task_groups.get(g as usize))
+            .map(|g| g.inputs.len())
+            .sum();
+        edges = edges.saturating_add(per_task.saturating_mul(group.inputs.len()));
+    }
+    if edges > MAX_DEPENDENCIES {
+        return Err(invalid(&format!(
+            "more than {MAX_DEPENDENCIES} task dependencies in one submission"
+        )));
+    }
     let mut specs = Vec::with_capacity(total);
     for group in &submissions.task_groups {
         let mut depends_on = Vec::new();
-        for &dependency in &group.dependencies_on_other_groups {
+        let mut groups = group.dependencies_on_other_groups.clone();
+        groups.sort_unstable();
+        groups.dedup();
+        for dependency in groups {
             let dependency = dependency as usize;
             let dep_group = submissions
                 .task_groups
@@ -174,12 +206,31 @@ pub fn task_specs(submissions: &wf::TaskSubmissions) -> Result<Vec<TaskSpec>, St
 }
 
 /// The older one-message-per-task form; dependencies are indices into the list.
-pub fn legacy_task_specs(tasks: &[wf::SingleTaskSubmission]) -> Vec<TaskSpec> {
+pub fn legacy_task_specs(tasks: &[wf::SingleTaskSubmission]) -> Result<Vec<TaskSpec>, Status> {
+    if tasks.len() > MAX_TASKS {
+        return Err(Status::invalid_argument(format!(
+            "task submission: more than {MAX_TASKS} tasks in one submission"
+        )));
+    }
+    let edges: usize = tasks.iter().map(|t| t.dependencies.len()).sum();
+    if edges > MAX_DEPENDENCIES {
+        return Err(Status::invalid_argument(format!(
+            "task submission: more than {MAX_DEPENDENCIES} task dependencies"
+        )));
+    }
     tasks
         .iter()
         .map(|task| {
             let identifier = task.identifier.clone().unwrap_or_default();
-            TaskSpec {
+            let depends_on = task
+                .dependencies
+                .iter()
+                .map(|&d| usize::try_from(d))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    Status::invalid_argument("task submission: negative dependency index")
+                })?;
+            Ok(TaskSpec {
                 display: if task.display.is_empty() {
                     identifier.name.clone()
                 } else {
@@ -191,12 +242,8 @@ pub fn legacy_task_specs(tasks: &[wf::SingleTaskSubmission]) -> Vec<TaskSpec> {
                 cluster_slug: task.cluster_slug.clone(),
                 max_retries: task.max_retries,
                 optional: false,
-                depends_on: task
-                    .dependencies
-                    .iter()
-                    .map(|&d| d.max(0) as usize)
-                    .collect(),
-            }
+                depends_on,
+            })
         })
         .collect()
 }
@@ -491,6 +538,35 @@ mod tests {
         let mut broken = submissions;
         broken.task_groups[1].identifier_pointers = vec![7];
         assert!(task_specs(&broken).is_err());
+    }
+
+    #[test]
+    fn test_submission_with_too_many_dependencies_is_rejected_before_allocating() {
+        let group = |inputs: usize, deps: Vec<u32>| wf::TaskSubmissionGroup {
+            inputs: vec![Vec::new(); inputs],
+            identifier_pointers: vec![0; inputs],
+            dependencies_on_other_groups: deps,
+            ..wf::TaskSubmissionGroup::default()
+        };
+        let submissions = wf::TaskSubmissions {
+            task_groups: vec![group(50_000, vec![]), group(50_000, vec![0, 0, 0])],
+            identifier_lookup: vec![wf::TaskIdentifier {
+                name: "T".into(),
+                version: "v0.0".into(),
+            }],
+            ..wf::TaskSubmissions::default()
+        };
+        let error = task_specs(&submissions).err().map(|e| e.code());
+        assert_eq!(error, Some(tonic::Code::InvalidArgument));
+    }
+
+    #[test]
+    fn test_negative_legacy_dependency_is_rejected() {
+        let task = wf::SingleTaskSubmission {
+            dependencies: vec![-1],
+            ..wf::SingleTaskSubmission::default()
+        };
+        assert!(legacy_task_specs(&[task]).is_err());
     }
 
     #[test]

@@ -22,7 +22,7 @@ impl JobService for WorkflowApi {
             Some(submissions) if !submissions.task_groups.is_empty() => {
                 convert::task_specs(submissions)?
             }
-            _ => convert::legacy_task_specs(&request.legacy_tasks),
+            _ => convert::legacy_task_specs(&request.legacy_tasks)?,
         };
         // The client opens the job's root span and sends its traceparent; without one the job
         // still gets a trace of its own.

@@ -25,7 +25,7 @@ impl TaskService for WorkflowApi {
                     Some(submissions) if !submissions.task_groups.is_empty() => {
                         convert::task_specs(submissions)?
                     }
-                    _ => convert::legacy_task_specs(&task.legacy_sub_tasks),
+                    _ => convert::legacy_task_specs(&task.legacy_sub_tasks)?,
                 };
                 Some(ComputedTask {
                     task_id: convert::uuid_of(task.id.as_ref(), "computed_task.id")?,
