@@ -62,3 +62,17 @@ test('an unknown job id shows a 404 page', async ({ page, consoleErrors }) => {
   const unexpected = consoleErrors.filter((e) => !/status of 404/.test(e));
   consoleErrors.splice(0, consoleErrors.length, ...unexpected);
 });
+
+test('the job page links to its spans and logs as files', async ({ page, request }) => {
+  const { traceId } = await seedExampleJob(request, `download-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  const parquet = page.locator('.job-header__downloads a', { hasText: 'parquet' }).first();
+  const href = await parquet.getAttribute('href');
+  expect(href).toMatch(/\/api\/v1\/jobs\/.+\/spans\?format=parquet$/);
+  const response = await request.get(href!);
+  expect(response.headers()['content-type']).toBe('application/vnd.apache.parquet');
+  expect((await response.body()).subarray(0, 4).toString()).toBe('PAR1');
+  const csv = await request.get(href!.replace('parquet', 'csv'));
+  expect((await csv.text()).split('\n')[0]).toContain('start_time,end_time,trace_id,span_id');
+});

@@ -112,6 +112,13 @@ pub trait TraceStore: Send + Sync + 'static {
 pub struct SpanPageQuery {
     /// Only spans whose `task_id` attribute is this.
     pub task_id: Option<String>,
+    /// Only spans whose name contains this (case-insensitive).
+    pub name: Option<String>,
+    /// Only spans with this OTLP status code.
+    pub status: Option<i32>,
+    /// Only spans starting in `[from, to)` (unix ns).
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
     /// Continue after this (start_ns, span id).
     pub after: Option<(i64, SpanId)>,
     pub limit: u32,
@@ -123,6 +130,11 @@ pub struct LogPageQuery {
     pub task_id: Option<String>,
     /// Inclusive severity number ranges to keep; empty keeps all.
     pub severities: Vec<(i32, i32)>,
+    /// Only records whose body contains this (case-insensitive).
+    pub text: Option<String>,
+    /// Only records in `[from, to)` (unix ns).
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
     /// Continue after this (time_ns, id).
     pub after: Option<(i64, i64)>,
     pub limit: u32,

@@ -181,3 +181,273 @@ async fn test_pages_render_on_the_server() {
     assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
     store.teardown().await;
 }
+
+/// Seeds one job of `n` spans (1 ms apart; every third failed, every fifth named `special`) and
+/// logs (one per span, every other a warning).
+async fn seeded_many(n: u64) -> (common::TestStore, axum::Router, Vec<String>) {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 1 << 20);
+    let ids: Vec<String> = (1..=n).map(|i| format!("{i:016x}")).collect();
+    let names: Vec<String> = (1..=n)
+        .map(|i| {
+            if i % 5 == 0 {
+                format!("special-{i}")
+            } else {
+                format!("step-{i}")
+            }
+        })
+        .collect();
+    let spans: Vec<common::SpanSeed<'_>> = ids
+        .iter()
+        .zip(&names)
+        .enumerate()
+        .map(|(i, (id, name))| {
+            (
+                id.as_str(),
+                None,
+                name.as_str(),
+                i as u64,
+                i as u64 + 1,
+                if i % 3 == 0 { 2 } else { 1 },
+            )
+        })
+        .collect();
+    let json = trace_json(TRACE, "svc", &spans);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/traces",
+            "application/json",
+            serde_json::to_vec(&json).unwrap()
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let logs: Vec<(&str, &str, u64, i32, &str)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                TRACE,
+                id.as_str(),
+                i as u64,
+                if i % 2 == 0 { 13 } else { 9 },
+                if i % 2 == 0 {
+                    "disk almost full"
+                } else {
+                    "tile stored"
+                },
+            )
+        })
+        .collect();
+    let json = logs_json(&logs);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/logs",
+            "application/json",
+            serde_json::to_vec(&json).unwrap()
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    (store, app, ids)
+}
+
+async fn all_pages(app: &axum::Router, path: &str, key: &str) -> (Vec<serde_json::Value>, usize) {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let uri = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={c}"),
+            None => path.to_owned(),
+        };
+        let reply = get(app, &uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text());
+        let json = reply.json();
+        pages += 1;
+        items.extend(json[key].as_array().unwrap().iter().cloned());
+        match json["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    (items, pages)
+}
+
+#[tokio::test]
+async fn test_span_pages_cover_everything_once_and_stop_exactly() {
+    let (store, app, ids) = seeded_many(25).await;
+    let (spans, pages) = all_pages(
+        &app,
+        &format!("/api/v1/jobs/{TRACE}/spans?limit=10"),
+        "spans",
+    )
+    .await;
+    assert_eq!(pages, 3);
+    let got: Vec<&str> = spans
+        .iter()
+        .map(|s| s["span_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "in start order, no gaps or repeats"
+    );
+    // Exactly one page: no next cursor.
+    let (_, pages) = all_pages(
+        &app,
+        &format!("/api/v1/jobs/{TRACE}/spans?limit=25"),
+        "spans",
+    )
+    .await;
+    assert_eq!(pages, 1);
+    // Nothing matches: an empty page without a cursor.
+    let empty = get(
+        &app,
+        &format!("/api/v1/jobs/{TRACE}/spans?name=nothing-like-this"),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            empty["spans"].as_array().unwrap().len(),
+            &empty["next_cursor"]
+        ),
+        (0, &serde_json::Value::Null)
+    );
+    // A cursor past the end: empty, no cursor.
+    let past = super_cursor(i64::MAX, "ffffffffffffffff");
+    let beyond = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?cursor={past}"))
+        .await
+        .json();
+    assert_eq!(beyond["spans"].as_array().unwrap().len(), 0);
+    assert_eq!(beyond["next_cursor"], serde_json::Value::Null);
+    for bad in ["garbage", "bm90LWEtY3Vyc29y"] {
+        let reply = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?cursor={bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(reply.json()["error"], "invalid cursor");
+    }
+    store.teardown().await;
+}
+
+fn super_cursor(time: i64, tie: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{time}:{tie}"))
+}
+
+#[tokio::test]
+async fn test_span_and_log_filters() {
+    let (store, app, _) = seeded_many(30).await;
+    let count = |json: serde_json::Value, key: &str| json[key].as_array().unwrap().len();
+    let special = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?name=SPECIAL"))
+        .await
+        .json();
+    assert_eq!(count(special.clone(), "spans"), 6);
+    assert!(
+        special["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"].as_str().unwrap().starts_with("special"))
+    );
+    let errors = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?status=error"))
+        .await
+        .json();
+    assert_eq!(count(errors.clone(), "spans"), 10);
+    assert!(
+        errors["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status_code"] == "STATUS_CODE_ERROR")
+    );
+    // Spans start at base + i ms: a window of [base+10ms, base+20ms) holds ten.
+    let base: i64 = 1_700_000_000_000_000_000;
+    let window = get(
+        &app,
+        &format!(
+            "/api/v1/jobs/{TRACE}/spans?from={}&to={}",
+            base + 10_000_000,
+            base + 20_000_000
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(count(window, "spans"), 10);
+    let rfc = get(
+        &app,
+        &format!(
+            "/api/v1/jobs/{TRACE}/spans?from=2023-11-14T22:13:20.010Z&to=2023-11-14T22:13:20.020Z"
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(count(rfc, "spans"), 10, "RFC 3339 bounds too");
+    let warnings = get(&app, &format!("/api/v1/jobs/{TRACE}/logs?severity=warn"))
+        .await
+        .json();
+    assert_eq!(count(warnings.clone(), "logs"), 15);
+    assert!(
+        warnings["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["severity_number"] == 13)
+    );
+    let text = get(&app, &format!("/api/v1/jobs/{TRACE}/logs?text=STORED"))
+        .await
+        .json();
+    assert_eq!(count(text, "logs"), 15);
+    for bad in [
+        "status=maybe",
+        "from=yesterday",
+        "task_id=nope",
+        "limit=0",
+        "format=xml",
+    ] {
+        let reply = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?{bad}")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(
+        get(&app, &format!("/api/v1/jobs/{TRACE}/logs?severity=loud"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    store.teardown().await;
+}
+
+#[tokio::test]
+async fn test_exports_have_their_formats_and_every_row() {
+    let (store, app, _) = seeded_many(12).await;
+    let csv = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?format=csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.content_type.starts_with("text/csv"));
+    let text = csv.text();
+    assert!(text.starts_with("start_time,end_time,trace_id,span_id,parent_span_id,name,status_code,status_message,attributes,runner_attributes,events,duration"));
+    assert_eq!(text.lines().count(), 13, "header and twelve rows");
+    let parquet = get(&app, &format!("/api/v1/jobs/{TRACE}/spans?format=parquet")).await;
+    assert_eq!(parquet.content_type, "application/vnd.apache.parquet");
+    assert_eq!(&parquet.body[..4], b"PAR1");
+    let arrow = get(&app, &format!("/api/v1/jobs/{TRACE}/logs?format=arrow")).await;
+    assert_eq!(arrow.content_type, "application/vnd.apache.arrow.file");
+    assert_eq!(&arrow.body[..6], b"ARROW1");
+    let logs_csv = get(
+        &app,
+        &format!("/api/v1/jobs/{TRACE}/logs?format=csv&severity=info"),
+    )
+    .await
+    .text();
+    assert_eq!(logs_csv.lines().count(), 7, "filters apply to exports");
+    store.teardown().await;
+}

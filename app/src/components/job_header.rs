@@ -5,6 +5,27 @@ use leptos::prelude::*;
 use crate::components::JobStateBadge;
 use crate::model::{Job, format_duration_ns, format_time_ns};
 
+/// Links to the job's spans and logs as files (the Tilebox client's DataFrame columns).
+#[component]
+fn DownloadLinks(job_id: String) -> impl IntoView {
+    let link = |what: &'static str, format: &'static str| {
+        let href = format!("/api/v1/jobs/{job_id}/{what}?format={format}");
+        view! {
+            <a class="job-header__download" href=href download>
+                {format}
+            </a>
+        }
+    };
+    view! {
+        <p class="job-header__downloads">
+            "Download spans: " {link("spans", "parquet")} " · " {link("spans", "arrow")} " · "
+            {link("spans", "csv")} " · " {link("spans", "json")} " — logs: "
+            {link("logs", "parquet")} " · " {link("logs", "arrow")} " · " {link("logs", "csv")}
+            " · " {link("logs", "json")}
+        </p>
+    }
+}
+
 #[component]
 pub fn JobHeader(job: Job) -> impl IntoView {
     let tasks = job.tasks.clone().map(|t| {
@@ -69,6 +90,7 @@ pub fn JobHeader(job: Job) -> impl IntoView {
                 </div>
                 {tasks}
             </dl>
+            <DownloadLinks job_id=job.id />
         </header>
     }
 }

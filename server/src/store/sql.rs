@@ -253,6 +253,21 @@ macro_rules! impl_trace_store {
                         .push(" AND s.task_key = ")
                         .push_bind(task_id.as_str());
                 }
+                if let Some(name) = &query.name {
+                    select
+                        .push(" AND lower(s.name) LIKE ")
+                        .push_bind(like_pattern(name));
+                    select.push(" ESCAPE '\\'");
+                }
+                if let Some(status) = query.status {
+                    select.push(" AND s.status_code = ").push_bind(status);
+                }
+                if let Some(from_ns) = query.from_ns {
+                    select.push(" AND s.start_ns >= ").push_bind(from_ns);
+                }
+                if let Some(to_ns) = query.to_ns {
+                    select.push(" AND s.start_ns < ").push_bind(to_ns);
+                }
                 if let Some((start_ns, span_id)) = &query.after {
                     select
                         .push(" AND (s.start_ns, s.span_id) > (")
@@ -279,6 +294,18 @@ macro_rules! impl_trace_store {
                     .push_bind(&trace_id.0[..]);
                 if let Some(task_id) = &query.task_id {
                     select.push(" AND l.task_id = ").push_bind(task_id.as_str());
+                }
+                if let Some(text) = &query.text {
+                    select
+                        .push(" AND lower(l.body) LIKE ")
+                        .push_bind(like_pattern(text));
+                    select.push(" ESCAPE '\\'");
+                }
+                if let Some(from_ns) = query.from_ns {
+                    select.push(" AND l.time_ns >= ").push_bind(from_ns);
+                }
+                if let Some(to_ns) = query.to_ns {
+                    select.push(" AND l.time_ns < ").push_bind(to_ns);
                 }
                 if !query.severities.is_empty() {
                     select.push(" AND (");
@@ -348,6 +375,17 @@ macro_rules! impl_trace_store {
             }
         }
     };
+}
+
+/// `%text%` for a case-insensitive substring match on `lower(column) LIKE … ESCAPE '\'`, with
+/// LIKE's wildcards in `text` matched literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Turns `limit + 1` fetched rows into a page and the cursor after its last row.

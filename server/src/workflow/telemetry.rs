@@ -88,6 +88,7 @@ impl TelemetryQueryService for WorkflowApi {
             task_id: convert::optional_uuid(request.task_id.as_ref()).map(|id| id.to_string()),
             after,
             limit: limit as u32,
+            ..SpanPageQuery::default()
         };
         let spans = self
             .store
@@ -132,6 +133,7 @@ impl TelemetryQueryService for WorkflowApi {
             after: parse_cursor(request.page.as_ref())?
                 .map(|(time, id)| (time, i64::from_be_bytes(id))),
             limit: limit as u32,
+            ..LogPageQuery::default()
         };
         let logs = self
             .store
