@@ -1,9 +1,11 @@
 //! Data the server and the browser share: jobs, spans and log records as the dashboard sees them.
 
 mod format;
+mod job_filter;
 mod tree;
 
 pub use format::{format_duration_ns, format_time_ns};
+pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use tree::{SpanTree, TreeRow};
 
 use serde::{Deserialize, Serialize};
@@ -316,9 +318,12 @@ impl LogRecord {
     }
 }
 
-/// What the job list asks for: newest first, `cursor` from a previous page's `next_cursor`.
+/// What the job list asks for: which jobs, in which order, `cursor` from a previous page's
+/// `next_cursor`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobListQuery {
+    pub filter: JobFilter,
+    pub sort: JobSort,
     pub cursor: Option<String>,
     pub limit: u32,
 }
@@ -328,6 +333,9 @@ pub struct JobListQuery {
 pub struct JobPage {
     pub jobs: Vec<Job>,
     pub next_cursor: Option<String>,
+    /// Jobs matching the filter but its states, by state (the list's chips); empty when not
+    /// asked for.
+    pub state_counts: Vec<StateCount>,
 }
 
 /// Everything the job page shows.

@@ -1,4 +1,4 @@
-import { test, expect, seedExampleJob } from './fixtures';
+import { test, expect, seedExampleJob, seedTrace, hex } from './fixtures';
 import { JobListPage } from './pages';
 
 test('the job list shows an ingested job and links to it', async ({ page, request }) => {
@@ -16,18 +16,43 @@ test('the job list shows an ingested job and links to it', async ({ page, reques
   await expect(page.getByText(traceId)).toBeVisible();
 });
 
-test('filtering the list happens in the browser without a reload', async ({ page, request }) => {
-  const keep = `keep-${Date.now()}`;
-  const drop = `drop-${Date.now()}`;
-  await seedExampleJob(request, keep);
-  await seedExampleJob(request, drop);
+test('a filtered list lives in the URL: reload or share it and get the same list', async ({ page, request, browser }) => {
+  const tag = `filter-${Date.now()}`;
+  await seedExampleJob(request, `${tag}-keep`);
+  await seedExampleJob(request, `other-${Date.now()}`);
   const list = new JobListPage(page);
   await list.open();
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
-  await list.filter.fill('keep-');
-  await expect(list.row(drop)).toBeHidden();
-  await expect(list.row(keep)).toBeVisible();
+  await list.nameFilter.fill(tag);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(new RegExp(`name=${tag}`));
+  await expect(list.row(`${tag}-keep`)).toBeVisible();
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  // Client-side navigation: no full reload.
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+  const url = page.url();
+  await page.reload();
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  await expect(list.nameFilter).toHaveValue(tag);
+  const fresh = await browser.newContext();
+  const other = await fresh.newPage();
+  await other.goto(url);
+  await expect(other.locator('.job-table__row')).toHaveCount(1);
+  await fresh.close();
+});
+
+test('state chips count jobs and filter by state', async ({ page, request }) => {
+  const tag = `chips-${Date.now()}`;
+  await seedExampleJob(request, `${tag}-ok`);
+  await seedTrace(request, [{ id: hex(8), name: `job/${tag}-failed`, startMs: 0, endMs: 500, status: 2 }]);
+  const list = new JobListPage(page);
+  await page.goto(`/?name=${tag}`);
+  await expect(list.chip('ALL')).toContainText('2');
+  await expect(list.chip('COMPLETED')).toContainText('1');
+  await list.chip('COMPLETED').click();
+  await expect(page).toHaveURL(/state=COMPLETED/);
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  await expect(list.row(`${tag}-ok`)).toBeVisible();
 });
 
 test('without JavaScript the server-rendered list still shows jobs', async ({ browser, request }) => {

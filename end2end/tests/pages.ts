@@ -13,8 +13,12 @@ export class JobListPage {
     return this.page.locator('.job-table__row', { has: this.page.getByRole('link', { name, exact: true }) });
   }
 
-  get filter(): Locator {
-    return this.page.getByRole('searchbox', { name: 'Filter this page by name' });
+  get nameFilter(): Locator {
+    return this.page.getByRole('searchbox', { name: 'Name contains' });
+  }
+
+  chip(label: string): Locator {
+    return this.page.getByRole('navigation', { name: 'Jobs by state' }).getByRole('link', { name: new RegExp(`^${label}`) });
   }
 }
 

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use app::error::AppError;
-use app::model::JobListQuery;
+use app::model::{JobFilter, JobListQuery, JobSort};
 
 use crate::query::load_job_trace;
 use crate::state::AppState;
@@ -80,33 +80,48 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats", get(stats))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListParams {
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
+/// `GET /api/v1/jobs`: the job list's filters (see `JobFilter::from_params`), `sort`
+/// (`newest`, `longest`), `cursor`, `limit`, and `counts=yes` for per-state counts.
 async fn list_jobs(
     State(state): State<AppState>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "limit must be between 1 and 1000".to_owned(),
-        ));
-    }
-    let page = state
-        .store
-        .list_jobs(&JobListQuery {
-            cursor: params.cursor.filter(|c| !c.is_empty()),
-            limit,
-        })
-        .await?;
+    let get = |key: &str| {
+        params
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = match get("limit") {
+        Some(limit) => limit
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::BadRequest("limit must be between 1 and 1000".to_owned()))?,
+        None => 50,
+    };
+    let filter = JobFilter::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(ApiError::BadRequest)?
+        .resolved(crate::workflow::now_ns());
+    let sort = JobSort::parse(get("sort").unwrap_or("")).map_err(ApiError::BadRequest)?;
+    let query = JobListQuery {
+        filter,
+        sort,
+        cursor: get("cursor").map(str::to_owned),
+        limit,
+    };
+    let page = state.store.list_jobs(&query).await?;
     let jobs: Vec<ApiJob> = page.jobs.iter().map(ApiJob::from).collect();
-    Ok(Json(
-        serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor }),
-    ))
+    let mut body = serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor });
+    if matches!(get("counts"), Some("yes" | "true" | "1")) {
+        let counts = state.store.job_state_counts(&query.filter).await?;
+        let counts: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|c| (c.state.as_str().to_owned(), c.count.into()))
+            .collect();
+        body["state_counts"] = counts.into();
+    }
+    Ok(Json(body))
 }
 
 async fn get_job(

@@ -84,8 +84,18 @@ pub fn task_view(task: TaskRecord) -> TaskView {
 
 #[async_trait::async_trait]
 impl QueryPort for StoreQueries {
-    async fn list_jobs(&self, query: JobListQuery) -> Result<JobPage, AppError> {
-        self.0.list_jobs(&query).await.map_err(to_app_error)
+    /// The first page also counts the filter's jobs by state (the list's chips).
+    async fn list_jobs(&self, mut query: JobListQuery) -> Result<JobPage, AppError> {
+        query.filter = query.filter.resolved(crate::workflow::now_ns());
+        let mut page = self.0.list_jobs(&query).await.map_err(to_app_error)?;
+        if query.cursor.is_none() {
+            page.state_counts = self
+                .0
+                .job_state_counts(&query.filter)
+                .await
+                .map_err(to_app_error)?;
+        }
+        Ok(page)
     }
 
     async fn job_trace(&self, id: &str) -> Result<JobTrace, AppError> {

@@ -12,7 +12,7 @@ mod workflow_sql;
 
 use std::sync::Arc;
 
-use app::model::{Job, JobListQuery, JobPage, LogRecord, Span, Stats};
+use app::model::{Job, JobFilter, JobListQuery, JobPage, LogRecord, Span, StateCount, Stats};
 
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
@@ -87,6 +87,8 @@ pub trait TraceStore: Send + Sync + 'static {
     /// Stores one OTLP request's log records in one transaction.
     async fn write_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError>;
     async fn list_jobs(&self, query: &JobListQuery) -> Result<JobPage, StoreError>;
+    /// How many jobs match `filter` (its states aside), per state.
+    async fn job_state_counts(&self, filter: &JobFilter) -> Result<Vec<StateCount>, StoreError>;
     async fn find_job(&self, job: JobRef) -> Result<Option<Job>, StoreError>;
     /// All spans of a trace, by start time.
     async fn trace_spans(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;

@@ -451,3 +451,36 @@ async fn test_exports_have_their_formats_and_every_row() {
     assert_eq!(logs_csv.lines().count(), 7, "filters apply to exports");
     store.teardown().await;
 }
+
+#[tokio::test]
+async fn test_job_list_filters_through_the_api() {
+    let (store, app) = seeded().await;
+    let failed = get(&app, "/api/v1/jobs?state=failed&counts=yes")
+        .await
+        .json();
+    assert_eq!(failed["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["state_counts"]["FAILED"], 1);
+    let none = get(&app, "/api/v1/jobs?state=completed").await.json();
+    assert_eq!(none["jobs"].as_array().unwrap().len(), 0);
+    let by_service = get(&app, "/api/v1/jobs?service=runner-a&sort=longest")
+        .await
+        .json();
+    assert_eq!(by_service["jobs"][0]["name"], "process-scene");
+    for bad in [
+        "state=sleeping",
+        "range=2w",
+        "sort=random",
+        "min_duration=-3",
+        "errors=maybe",
+    ] {
+        let reply = get(&app, &format!("/api/v1/jobs?{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!reply.json()["error"].as_str().unwrap().is_empty());
+    }
+    let page = get(&app, "/?state=FAILED").await;
+    assert!(
+        page.text().contains("process-scene"),
+        "the server-rendered list applies URL filters"
+    );
+    store.teardown().await;
+}

@@ -29,6 +29,7 @@ async fn only_job(store: &SharedStore) -> app::model::Job {
         .list_jobs(&JobListQuery {
             cursor: None,
             limit: 10,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -307,6 +308,7 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
             .list_jobs(&JobListQuery {
                 cursor: cursor.clone(),
                 limit: 3,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -334,6 +336,7 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
         .list_jobs(&JobListQuery {
             cursor: None,
             limit: 7,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -347,9 +350,202 @@ async fn job_list_pages_newest_first_without_gaps(store: SharedStore) {
         .list_jobs(&JobListQuery {
             cursor: Some("not-a-cursor".to_owned()),
             limit: 3,
+            ..Default::default()
         })
         .await;
     assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
+}
+
+/// Six jobs with distinct names, services, durations, states and error counts; returns their
+/// names in start order.
+async fn seed_filter_jobs(store: &SharedStore) -> Vec<String> {
+    // (name, service, start_ms, duration_ms, root status, failed child)
+    let jobs = [
+        ("alpha-scan", "scanner", 0, 100, 1, false),
+        ("beta-scan", "scanner", 10, 5_000, 1, true),
+        ("gamma_ingest", "ingester", 20, 300, 2, false),
+        ("delta-ingest", "ingester", 30, 50, 1, false),
+        ("Epsilon-Scan", "scanner", 40, 2_000, 1, false),
+        ("zeta 100%", "reporter", 50, 10, 1, false),
+    ];
+    for (i, (name, service, start, duration, status, failed_child)) in jobs.iter().enumerate() {
+        let trace = format!("{:032x}", i + 100);
+        let root = format!("job/{name}");
+        let mut spans = vec![(
+            "00000000000000a1",
+            None,
+            root.as_str(),
+            *start,
+            start + duration,
+            *status,
+        )];
+        if *failed_child {
+            spans.push((
+                "00000000000000a2",
+                Some("00000000000000a1"),
+                "child",
+                *start,
+                start + 1,
+                2,
+            ));
+        }
+        write(store, trace_json(&trace, service, &spans)).await;
+    }
+    jobs.iter().map(|j| j.0.to_owned()).collect()
+}
+
+async fn listed(
+    store: &SharedStore,
+    params: &[(&str, &str)],
+    sort: app::model::JobSort,
+) -> Vec<String> {
+    let filter = app::model::JobFilter::from_params(params.iter().copied()).unwrap();
+    let page = store
+        .list_jobs(&JobListQuery {
+            filter,
+            sort,
+            cursor: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    page.jobs.into_iter().map(|j| j.name).collect()
+}
+
+async fn job_list_filters_each_narrow_the_list(store: SharedStore) {
+    use app::model::JobSort::{Longest, Newest};
+    seed_filter_jobs(&store).await;
+    let base: i64 = 1_700_000_000_000_000_000;
+    let ms = |m: i64| (base + m * 1_000_000).to_string();
+    assert_eq!(listed(&store, &[], Newest).await.len(), 6);
+    assert_eq!(
+        listed(&store, &[("name", "SCAN")], Newest).await,
+        vec!["Epsilon-Scan", "beta-scan", "alpha-scan"]
+    );
+    assert_eq!(
+        listed(&store, &[("name", "_")], Newest).await,
+        vec!["gamma_ingest"],
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        listed(&store, &[("name", "100%")], Newest).await,
+        vec!["zeta 100%"]
+    );
+    assert_eq!(
+        listed(&store, &[("state", "failed")], Newest).await,
+        vec!["gamma_ingest"],
+        "a failed span that is no task does not fail its job"
+    );
+    assert_eq!(
+        listed(&store, &[("state", "failed,completed")], Newest)
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(
+        listed(&store, &[("service", "ingester")], Newest).await,
+        vec!["delta-ingest", "gamma_ingest"]
+    );
+    assert!(
+        listed(&store, &[("service", "ingest")], Newest)
+            .await
+            .is_empty(),
+        "service matches whole names"
+    );
+    assert_eq!(
+        listed(&store, &[("errors", "yes")], Newest).await,
+        vec!["gamma_ingest", "beta-scan"]
+    );
+    assert_eq!(listed(&store, &[("errors", "no")], Newest).await.len(), 4);
+    assert_eq!(
+        listed(&store, &[("min_duration", "1")], Newest).await,
+        vec!["Epsilon-Scan", "beta-scan"]
+    );
+    assert_eq!(
+        listed(&store, &[("max_duration", "0.06")], Newest).await,
+        vec!["zeta 100%", "delta-ingest"]
+    );
+    assert_eq!(
+        listed(&store, &[("from", &ms(20)), ("to", &ms(40))], Newest).await,
+        vec!["delta-ingest", "gamma_ingest"]
+    );
+    assert_eq!(
+        listed(&store, &[("name", "scan")], Longest).await,
+        vec!["beta-scan", "Epsilon-Scan", "alpha-scan"],
+        "longest first"
+    );
+    assert_eq!(
+        listed(&store, &[("cluster", "default")], Newest).await,
+        Vec::<String>::new(),
+        "no workflow jobs"
+    );
+    let counts = store
+        .job_state_counts(
+            &app::model::JobFilter::from_params([("name", "ingest"), ("state", "failed")]).unwrap(),
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(JobState, i64)> = counts.iter().map(|c| (c.state, c.count)).collect();
+    assert_eq!(
+        counts,
+        vec![(JobState::Completed, 1), (JobState::Failed, 1)],
+        "counts ignore the state filter"
+    );
+}
+
+async fn job_list_pages_by_duration_without_gaps(store: SharedStore) {
+    use app::model::JobSort::Longest;
+    let names = seed_filter_jobs(&store).await;
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_jobs(&JobListQuery {
+                filter: Default::default(),
+                sort: Longest,
+                cursor: cursor.clone(),
+                limit: 4,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.jobs.iter().map(|j| j.name.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "beta-scan",
+            "Epsilon-Scan",
+            "gamma_ingest",
+            "alpha-scan",
+            "delta-ingest",
+            "zeta 100%"
+        ]
+    );
+    assert_eq!(seen.len(), names.len());
+    // A cursor of one order is rejected by the other.
+    let longest = store
+        .list_jobs(&JobListQuery {
+            filter: Default::default(),
+            sort: Longest,
+            cursor: None,
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .next_cursor;
+    let mixed = store
+        .list_jobs(&JobListQuery {
+            filter: Default::default(),
+            sort: app::model::JobSort::Newest,
+            cursor: longest,
+            limit: 1,
+        })
+        .await;
+    assert!(matches!(mixed, Err(StoreError::InvalidCursor)));
 }
 
 async fn empty_store_lists_nothing(store: SharedStore) {
@@ -357,6 +553,7 @@ async fn empty_store_lists_nothing(store: SharedStore) {
         .list_jobs(&JobListQuery {
             cursor: None,
             limit: 5,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -423,6 +620,8 @@ both_backends!(
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,
     concurrent_overlapping_requests_store_each_span_once,
+    job_list_filters_each_narrow_the_list,
+    job_list_pages_by_duration_without_gaps,
     job_is_named_by_root_span_once_it_arrives,
     failed_task_fails_job_unless_a_retry_succeeded,
     failed_root_span_fails_job,

@@ -5,12 +5,32 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{JobPage, JobTrace};
 
-/// Jobs newest first; `cursor` continues a previous page.
+/// One page of jobs for the list's URL parameters (filters, `sort`, `cursor`), passed as JSON
+/// `[key, value]` pairs so repeated keys survive.
 #[server(input = server_fn::codec::GetUrl)]
-pub async fn list_jobs(cursor: Option<String>) -> Result<JobPage, AppError> {
+pub async fn list_jobs(params: String) -> Result<JobPage, AppError> {
     use crate::api::port;
-    use crate::model::JobListQuery;
-    port()?.list_jobs(JobListQuery { cursor, limit: 50 }).await
+    use crate::model::{JobFilter, JobListQuery, JobSort};
+    let pairs: Vec<(String, String)> = serde_json::from_str(&params)
+        .map_err(|e| AppError::BadRequest(format!("list parameters: {e}")))?;
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let filter = JobFilter::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(AppError::BadRequest)?;
+    let sort =
+        JobSort::parse(get("sort").as_deref().unwrap_or("")).map_err(AppError::BadRequest)?;
+    port()?
+        .list_jobs(JobListQuery {
+            filter,
+            sort,
+            cursor: get("cursor"),
+            limit: 50,
+        })
+        .await
 }
 
 /// A job with its spans and log records; `id` is a job UUID or a trace id.

@@ -1,4 +1,4 @@
-//! The job list table with a client-side name filter over the shown page.
+//! The job list table.
 
 use leptos::prelude::*;
 
@@ -6,31 +6,20 @@ use crate::components::JobStateBadge;
 use crate::model::{JobPage, format_duration_ns, format_time_ns};
 
 #[component]
-pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
+pub fn JobTable(page: JobPage) -> impl IntoView {
     if page.jobs.is_empty() {
         return view! {
             <p class="job-table__empty">
-                "No jobs yet. Send OTLP traces to " <code>"/v1/traces"</code>
-                " or submit a workflow job."
+                "No jobs here. Send OTLP traces to " <code>"/v1/traces"</code>
+                ", submit a workflow job, or loosen the filters."
             </p>
         }
         .into_any();
     }
-    let names: Vec<String> = page
-        .jobs
-        .iter()
-        .map(|job| job.name.to_lowercase())
-        .collect();
-    let shown = move || {
-        let needle = filter.get().to_lowercase();
-        names.iter().filter(|name| name.contains(&needle)).count()
-    };
     let rows = page
         .jobs
         .into_iter()
         .map(|job| {
-            let lowered = job.name.to_lowercase();
-            let hidden = move || !lowered.contains(&filter.get().to_lowercase());
             let href = format!("/jobs/{}", job.id);
             let (tasks, clusters) = match &job.tasks {
                 Some(t) => (
@@ -55,7 +44,7 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
                 "—".to_owned()
             };
             view! {
-                <tr class="job-table__row" class:hidden=hidden data-job-id=job.id>
+                <tr class="job-table__row" data-job-id=job.id>
                     <td class="job-table__name">
                         <a href=href>{job.name.clone()}</a>
                     </td>
@@ -75,15 +64,7 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
             }
         })
         .collect_view();
-    let next = page.next_cursor.map(|cursor| {
-        view! {
-            <a class="job-table__next" href=format!("/?cursor={cursor}")>
-                "Older jobs →"
-            </a>
-        }
-    });
     view! {
-        <p class="job-table__count muted">{move || format!("{} shown", shown())}</p>
         <table class="job-table">
             <thead>
                 <tr>
@@ -100,7 +81,6 @@ pub fn JobTable(page: JobPage, filter: ReadSignal<String>) -> impl IntoView {
             </thead>
             <tbody>{rows}</tbody>
         </table>
-        {next}
     }
     .into_any()
 }

@@ -1,40 +1,227 @@
-//! `/`: jobs newest first, one page at a time.
+//! `/`: jobs newest (or longest) first, filtered by the URL's parameters, one page at a time,
+//! refreshing itself while jobs run.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::jobs::list_jobs;
 use crate::components::{ErrorNotice, JobTable};
+use crate::model::{JobPage, JobState, RANGES};
+
+/// How often a list with unfinished jobs asks for fresh data.
+const REFRESH: Duration = Duration::from_secs(5);
 
 #[component]
 pub fn JobListPage() -> impl IntoView {
     let query = use_query_map();
-    let cursor = move || query.read().get("cursor");
-    let page = Resource::new(cursor, list_jobs);
-    let (filter, set_filter) = signal(String::new());
+    let params = Memo::new(move |_| {
+        query.with(|q| {
+            q.into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_owned()))
+                .collect::<Vec<(String, String)>>()
+        })
+    });
+    let page = Resource::new(
+        move || serde_json::to_string(&params.get()).unwrap_or_default(),
+        list_jobs,
+    );
+    // While the shown jobs are unfinished, refetch in place (no reload, scroll kept).
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                let unfinished = page.with_untracked(|page| {
+                    matches!(page, Some(Ok(page)) if page.jobs.iter().any(|j| matches!(
+                        j.state,
+                        JobState::Running | JobState::Started | JobState::Submitted
+                    )))
+                });
+                if unfinished {
+                    page.refetch();
+                }
+            },
+            REFRESH,
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let value = move |key: &'static str| move || query.with(|q| q.get(key).unwrap_or_default());
+    let states = move || query.with(|q| q.get_all("state").unwrap_or_default().join(","));
     view! {
         <Title text="Jobs" />
         <section class="job-list">
             <div class="job-list__head">
                 <h1>"Jobs"</h1>
-                <input
-                    class="job-list__filter"
-                    type="search"
-                    placeholder="Filter this page by name"
-                    aria-label="Filter this page by name"
-                    prop:value=filter
-                    on:input=move |ev| set_filter.set(event_target_value(&ev))
-                />
             </div>
+            <Form method="GET" action="" attr:class="job-filters">
+                <input
+                    class="job-filters__name"
+                    type="search"
+                    name="name"
+                    placeholder="Name contains"
+                    aria-label="Name contains"
+                    prop:value=value("name")
+                />
+                <select name="state" aria-label="State" prop:value=states>
+                    <option value="">"Any state"</option>
+                    {JobState::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
+                        .collect_view()}
+                </select>
+                <select name="range" aria-label="Started within" prop:value=value("range")>
+                    <option value="">"Any time"</option>
+                    {RANGES
+                        .iter()
+                        .map(|(name, _)| view! { <option value=*name>{format!("Last {name}")}</option> })
+                        .collect_view()}
+                </select>
+                <input
+                    type="number"
+                    name="min_duration"
+                    min="0"
+                    step="any"
+                    placeholder="Min s"
+                    aria-label="Minimum duration in seconds"
+                    prop:value=value("min_duration")
+                />
+                <input
+                    type="number"
+                    name="max_duration"
+                    min="0"
+                    step="any"
+                    placeholder="Max s"
+                    aria-label="Maximum duration in seconds"
+                    prop:value=value("max_duration")
+                />
+                <input
+                    type="text"
+                    name="cluster"
+                    placeholder="Cluster"
+                    aria-label="Cluster"
+                    prop:value=value("cluster")
+                />
+                <input
+                    type="text"
+                    name="service"
+                    placeholder="Service"
+                    aria-label="Service"
+                    prop:value=value("service")
+                />
+                <select name="errors" aria-label="Errors" prop:value=value("errors")>
+                    <option value="">"Errors or not"</option>
+                    <option value="yes">"With errors"</option>
+                    <option value="no">"Without errors"</option>
+                </select>
+                <select name="sort" aria-label="Order" prop:value=value("sort")>
+                    <option value="newest">"Newest first"</option>
+                    <option value="longest">"Longest first"</option>
+                </select>
+                <button class="button" type="submit">
+                    "Apply"
+                </button>
+                <a class="job-filters__clear" href="/">
+                    "Clear"
+                </a>
+            </Form>
             <Transition fallback=|| view! { <p class="muted">"Loading jobs…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(page) => view! { <JobTable page filter /> }.into_any(),
+                        Ok(page) => {
+                            view! { <JobListBody page params=params.get_untracked() /> }.into_any()
+                        }
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// `/?…` with `params` but `replace`'s keys replaced.
+fn href_with(params: &[(String, String)], replace: &[(&str, Option<String>)]) -> String {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !replace.iter().any(|(r, _)| r == k) && k != "cursor")
+        .cloned()
+        .collect();
+    for (key, value) in replace {
+        if let Some(value) = value {
+            pairs.push(((*key).to_owned(), value.clone()));
+        }
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect();
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", query.join("&"))
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[component]
+fn JobListBody(page: JobPage, params: Vec<(String, String)>) -> impl IntoView {
+    let selected: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k == "state")
+        .flat_map(|(_, v)| v.split(',').map(str::to_uppercase).collect::<Vec<_>>())
+        .collect();
+    let chips = (!page.state_counts.is_empty()).then(|| {
+        let total: i64 = page.state_counts.iter().map(|c| c.count).sum();
+        let all = href_with(&params, &[("state", None)]);
+        let chips = page
+            .state_counts
+            .iter()
+            .map(|c| {
+                let href = href_with(&params, &[("state", Some(c.state.as_str().to_owned()))]);
+                let active = selected.iter().any(|s| s == c.state.as_str());
+                view! {
+                    <a
+                        class=format!("state-chip state-chip--{}", c.state.css())
+                        class:state-chip--active=active
+                        href=href
+                    >
+                        {c.state.as_str()}
+                        <span class="state-chip__count">{c.count}</span>
+                    </a>
+                }
+            })
+            .collect_view();
+        view! {
+            <nav class="state-chips" aria-label="Jobs by state">
+                <a class="state-chip" class:state-chip--active=selected.is_empty() href=all>
+                    "ALL"
+                    <span class="state-chip__count">{total}</span>
+                </a>
+                {chips}
+            </nav>
+        }
+    });
+    let next = page
+        .next_cursor
+        .clone()
+        .map(|cursor| href_with(&params, &[("cursor", Some(cursor))]));
+    view! {
+        {chips}
+        <JobTable page />
+        {next.map(|href| view! { <a class="job-table__next" href=href>"Older jobs →"</a> })}
     }
 }

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 use super::StoreError;
 use super::span_write::JOB_COLUMNS;
 use super::sqlite_write::SqliteWriter;
+use app::model::JobSort;
 
 const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
     s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
@@ -28,16 +29,28 @@ const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.sever
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
     FROM logs l JOIN resources r ON r.id = l.resource_id";
 
-/// Keyset cursor of the job list: the last row's (start_ns, id).
-fn encode_cursor(start_ns: i64, id: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{start_ns}:{}", hex::encode(id)))
+fn sort_tag(sort: JobSort) -> &'static str {
+    match sort {
+        JobSort::Newest => "n",
+        JobSort::Longest => "d",
+    }
 }
 
-fn decode_cursor(cursor: &str) -> Result<(i64, Vec<u8>), StoreError> {
+/// Keyset cursor of the job list: the order and the last row's (sort key, id).
+fn encode_cursor(sort: JobSort, key: i64, id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{key}:{}", sort_tag(sort), hex::encode(id)))
+}
+
+/// A cursor is only valid for the order it was made in.
+fn decode_cursor(cursor: &str, sort: JobSort) -> Result<(i64, Vec<u8>), StoreError> {
     let raw = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::InvalidCursor)?;
     let text = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let text = text
+        .strip_prefix(sort_tag(sort))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .ok_or(StoreError::InvalidCursor)?;
     let (start, id) = text.split_once(':').ok_or(StoreError::InvalidCursor)?;
     let start = start.parse().map_err(|_| StoreError::InvalidCursor)?;
     let id = hex::decode(id).map_err(|_| StoreError::InvalidCursor)?;
@@ -154,29 +167,50 @@ macro_rules! impl_trace_store {
                 query: &app::model::JobListQuery,
             ) -> Result<app::model::JobPage, StoreError> {
                 let limit = i64::from(query.limit.clamp(1, 1000));
-                let rows: Vec<super::rows::JobRow> = match &query.cursor {
-                    None => sqlx::query_as(&format!(
-                        "SELECT {JOB_COLUMNS} FROM jobs ORDER BY start_ns DESC, id DESC LIMIT $1"
-                    ))
-                    .bind(limit + 1)
-                    .fetch_all(&self.read)
-                    .await?,
-                    Some(cursor) => {
-                        let (start_ns, id) = decode_cursor(cursor)?;
-                        sqlx::query_as(&format!(
-                            "SELECT {JOB_COLUMNS} FROM jobs WHERE (start_ns, id) < ($1, $2) \
-                             ORDER BY start_ns DESC, id DESC LIMIT $3"
-                        ))
-                        .bind(start_ns)
-                        .bind(id)
-                        .bind(limit + 1)
-                        .fetch_all(&self.read)
-                        .await?
-                    }
+                // The sort key and its keyset position; the id breaks ties.
+                let key = match query.sort {
+                    JobSort::Newest => "start_ns",
+                    JobSort::Longest => "(end_ns - start_ns)",
                 };
-                let mut page = page_of(rows, limit)?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"
+                ));
+                push_job_filter(&mut select, &query.filter, true);
+                if let Some(cursor) = &query.cursor {
+                    let (value, id) = decode_cursor(cursor, query.sort)?;
+                    select
+                        .push(format!(" AND ({key}, id) < ("))
+                        .push_bind(value);
+                    select.push(", ").push_bind(id).push(")");
+                }
+                select
+                    .push(format!(" ORDER BY {key} DESC, id DESC LIMIT "))
+                    .push_bind(limit + 1);
+                let rows: Vec<super::rows::JobRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                let mut page = page_of(rows, limit, query.sort)?;
                 self.attach_task_summaries(&mut page.jobs).await?;
                 Ok(page)
+            }
+
+            async fn job_state_counts(
+                &self,
+                filter: &app::model::JobFilter,
+            ) -> Result<Vec<app::model::StateCount>, StoreError> {
+                let mut select =
+                    sqlx::QueryBuilder::<$db>::new("SELECT state, count(*) FROM jobs WHERE 1 = 1");
+                push_job_filter(&mut select, filter, false);
+                select.push(" GROUP BY state");
+                let rows: Vec<(i32, i64)> = select.build_query_as().fetch_all(&self.read).await?;
+                let mut counts: Vec<app::model::StateCount> = rows
+                    .into_iter()
+                    .filter_map(|(state, count)| {
+                        app::model::JobState::from_code(state)
+                            .map(|state| app::model::StateCount { state, count })
+                    })
+                    .collect();
+                counts.sort_by_key(|c| c.state.code());
+                Ok(counts)
             }
 
             async fn find_job(
@@ -388,15 +422,96 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// The WHERE conditions of a job filter (after `WHERE 1 = 1`); `with_states` false leaves the
+/// state filter out (the state chips count every state).
+fn push_job_filter<'a, DB>(
+    select: &mut sqlx::QueryBuilder<'a, DB>,
+    filter: &'a app::model::JobFilter,
+    with_states: bool,
+) where
+    DB: sqlx::Database,
+    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if with_states && !filter.states.is_empty() {
+        select.push(" AND state IN (");
+        let mut list = select.separated(", ");
+        for state in &filter.states {
+            list.push_bind(state.code());
+        }
+        select.push(")");
+    }
+    if let Some(name) = &filter.name {
+        select
+            .push(" AND lower(name) LIKE ")
+            .push_bind(like_pattern(name));
+        select.push(" ESCAPE '\\'");
+    }
+    if let Some(from_ns) = filter.from_ns {
+        select.push(" AND start_ns >= ").push_bind(from_ns);
+    }
+    if let Some(to_ns) = filter.to_ns {
+        select.push(" AND start_ns < ").push_bind(to_ns);
+    }
+    if let Some(min) = filter.min_duration_ns {
+        select.push(" AND (end_ns - start_ns) >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_duration_ns {
+        select.push(" AND (end_ns - start_ns) <= ").push_bind(max);
+    }
+    if let Some(cluster) = &filter.cluster {
+        select
+            .push(
+                " AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.cluster_slug = ",
+            )
+            .push_bind(cluster.clone())
+            .push(")");
+    }
+    if let Some(service) = &filter.service {
+        // `services` is a JSON array of names: match one element exactly.
+        let quoted = serde_json::to_string(service).unwrap_or_default();
+        select
+            .push(" AND services LIKE ")
+            .push_bind(like_pattern_exact(&quoted));
+        select.push(" ESCAPE '\\'");
+    }
+    match filter.has_errors {
+        Some(true) => {
+            select.push(" AND error_count > 0");
+        }
+        Some(false) => {
+            select.push(" AND error_count = 0");
+        }
+        None => {}
+    }
+}
+
+/// `%text%` matching `text` literally and case-sensitively.
+fn like_pattern_exact(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Turns `limit + 1` fetched rows into a page and the cursor after its last row.
 fn page_of(
     mut rows: Vec<super::rows::JobRow>,
     limit: i64,
+    sort: JobSort,
 ) -> Result<app::model::JobPage, StoreError> {
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if has_more {
-        rows.last().map(|row| encode_cursor(row.start_ns, &row.id))
+        rows.last().map(|row| {
+            let key = match sort {
+                JobSort::Newest => row.start_ns,
+                JobSort::Longest => row.end_ns - row.start_ns,
+            };
+            encode_cursor(sort, key, &row.id)
+        })
     } else {
         None
     };
@@ -404,7 +519,11 @@ fn page_of(
         .into_iter()
         .map(super::rows::JobRow::into_model)
         .collect::<Result<_, _>>()?;
-    Ok(app::model::JobPage { jobs, next_cursor })
+    Ok(app::model::JobPage {
+        jobs,
+        next_cursor,
+        state_counts: Vec::new(),
+    })
 }
 
 impl SqliteStore {
@@ -429,8 +548,15 @@ mod tests {
 
     #[test]
     fn test_cursor_round_trip() {
-        let cursor = encode_cursor(-42, &[9; 16]);
-        assert_eq!(decode_cursor(&cursor).ok(), Some((-42, vec![9; 16])));
+        let cursor = encode_cursor(JobSort::Longest, -42, &[9; 16]);
+        assert_eq!(
+            decode_cursor(&cursor, JobSort::Longest).ok(),
+            Some((-42, vec![9; 16]))
+        );
+        assert!(
+            decode_cursor(&cursor, JobSort::Newest).is_err(),
+            "made for another order"
+        );
     }
 
     #[test]
@@ -442,7 +568,10 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("x:00"),
         ] {
             assert!(
-                matches!(decode_cursor(bad), Err(StoreError::InvalidCursor)),
+                matches!(
+                    decode_cursor(bad, JobSort::Newest),
+                    Err(StoreError::InvalidCursor)
+                ),
                 "{bad}"
             );
         }

@@ -1,0 +1,256 @@
+//! Job list filters and their URL form, shared by the page (links restore the list) and the
+//! REST API (same parameter names).
+
+use serde::{Deserialize, Serialize};
+
+use super::JobState;
+
+/// Which jobs the list shows. Every field narrows; `None`/empty means any.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobFilter {
+    pub states: Vec<JobState>,
+    /// Name contains this, case-insensitive.
+    pub name: Option<String>,
+    /// Started in the last this many nanoseconds (`range=1h|24h|7d`); resolved to `from_ns`.
+    pub within_ns: Option<i64>,
+    /// Started in `[from_ns, to_ns)`.
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub min_duration_ns: Option<i64>,
+    pub max_duration_ns: Option<i64>,
+    /// Has a task on this cluster (workflow jobs).
+    pub cluster: Option<String>,
+    /// One of its spans came from this service (`service.name`).
+    pub service: Option<String>,
+    pub has_errors: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobSort {
+    /// Newest start first.
+    #[default]
+    Newest,
+    /// Longest duration first.
+    Longest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCount {
+    pub state: JobState,
+    pub count: i64,
+}
+
+/// The relative ranges the list offers.
+pub const RANGES: [(&str, i64); 3] = [
+    ("1h", 3_600_000_000_000),
+    ("24h", 86_400_000_000_000),
+    ("7d", 604_800_000_000_000),
+];
+
+fn seconds_to_ns(name: &str, text: &str) -> Result<i64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{name} must be a number of seconds"))?;
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(format!("{name} must be a non-negative number of seconds"));
+    }
+    Ok((seconds * 1e9) as i64)
+}
+
+/// RFC 3339 or unix nanoseconds.
+fn time_ns(name: &str, text: &str) -> Result<i64, String> {
+    if let Ok(ns) = text.parse::<i64>() {
+        return Ok(ns);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| format!("{name} must be RFC 3339 or unix nanoseconds"))
+}
+
+fn seconds_text(ns: i64) -> String {
+    let text = format!("{:.3}", ns as f64 / 1e9);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+impl JobFilter {
+    /// Reads URL query parameters (`state`, `name`, `range`, `from`, `to`, `min_duration`,
+    /// `max_duration` in seconds, `cluster`, `service`, `errors=yes|no`); empty values are
+    /// ignored, unknown values are errors.
+    pub fn from_params<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, String> {
+        let mut filter = JobFilter::default();
+        for (key, value) in params {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let text = || Some(value.to_owned());
+            match key {
+                "state" => {
+                    for state in value.split(',').filter(|s| !s.is_empty()) {
+                        let state = JobState::parse(state)
+                            .ok_or_else(|| format!("unknown job state {state:?}"))?;
+                        if !filter.states.contains(&state) {
+                            filter.states.push(state);
+                        }
+                    }
+                }
+                "name" => filter.name = text(),
+                "range" => {
+                    let within = RANGES
+                        .iter()
+                        .find(|(name, _)| *name == value)
+                        .ok_or_else(|| format!("unknown range {value:?}: use 1h, 24h or 7d"))?;
+                    filter.within_ns = Some(within.1);
+                }
+                "from" => filter.from_ns = Some(time_ns("from", value)?),
+                "to" => filter.to_ns = Some(time_ns("to", value)?),
+                "min_duration" => {
+                    filter.min_duration_ns = Some(seconds_to_ns("min_duration", value)?);
+                }
+                "max_duration" => {
+                    filter.max_duration_ns = Some(seconds_to_ns("max_duration", value)?);
+                }
+                "cluster" => filter.cluster = text(),
+                "service" => filter.service = text(),
+                "errors" => {
+                    filter.has_errors = Some(match value {
+                        "yes" | "true" | "1" => true,
+                        "no" | "false" | "0" => false,
+                        other => return Err(format!("errors must be yes or no, not {other:?}")),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    /// The parameters that restore this filter (the inverse of [`JobFilter::from_params`]).
+    pub fn to_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = Vec::new();
+        if !self.states.is_empty() {
+            let states: Vec<&str> = self.states.iter().map(|s| s.as_str()).collect();
+            params.push(("state", states.join(",")));
+        }
+        let mut text = |key, value: &Option<String>| {
+            if let Some(value) = value {
+                params.push((key, value.clone()));
+            }
+        };
+        text("name", &self.name);
+        text("cluster", &self.cluster);
+        text("service", &self.service);
+        if let Some(within) = self.within_ns
+            && let Some((name, _)) = RANGES.iter().find(|(_, ns)| *ns == within)
+        {
+            params.push(("range", (*name).to_owned()));
+        }
+        if let Some(from) = self.from_ns {
+            params.push(("from", from.to_string()));
+        }
+        if let Some(to) = self.to_ns {
+            params.push(("to", to.to_string()));
+        }
+        if let Some(min) = self.min_duration_ns {
+            params.push(("min_duration", seconds_text(min)));
+        }
+        if let Some(max) = self.max_duration_ns {
+            params.push(("max_duration", seconds_text(max)));
+        }
+        if let Some(errors) = self.has_errors {
+            params.push(("errors", if errors { "yes" } else { "no" }.to_owned()));
+        }
+        params
+    }
+
+    /// `within_ns` as an absolute lower bound, at `now_ns`.
+    pub fn resolved(mut self, now_ns: i64) -> Self {
+        if let Some(within) = self.within_ns {
+            let from = now_ns.saturating_sub(within);
+            self.from_ns = Some(self.from_ns.map_or(from, |f| f.max(from)));
+        }
+        self
+    }
+}
+
+impl JobSort {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "" | "newest" | "start" => Ok(JobSort::Newest),
+            "longest" | "duration" => Ok(JobSort::Longest),
+            other => Err(format!("unknown sort {other:?}: use newest or longest")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobSort::Newest => "newest",
+            JobSort::Longest => "longest",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_params_round_trip() {
+        let params = [
+            ("state", "failed,RUNNING"),
+            ("name", "scene"),
+            ("range", "24h"),
+            ("min_duration", "1.5"),
+            ("cluster", "gpu"),
+            ("service", "runner"),
+            ("errors", "yes"),
+            ("cursor", "ignored"),
+        ];
+        let filter = JobFilter::from_params(params).unwrap_or_default();
+        assert_eq!(filter.states, vec![JobState::Failed, JobState::Running]);
+        assert_eq!(filter.min_duration_ns, Some(1_500_000_000));
+        assert_eq!(filter.within_ns, Some(86_400_000_000_000));
+        let again: Vec<(&str, String)> = filter.to_params();
+        let again =
+            JobFilter::from_params(again.iter().map(|(k, v)| (*k, v.as_str()))).unwrap_or_default();
+        assert_eq!(again, filter);
+    }
+
+    #[test]
+    fn test_bad_params_say_what_is_wrong() {
+        for (key, value, says) in [
+            ("state", "sleeping", "job state"),
+            ("range", "2w", "range"),
+            ("min_duration", "-1", "non-negative"),
+            ("from", "yesterday", "RFC 3339"),
+            ("errors", "maybe", "yes or no"),
+        ] {
+            let error = JobFilter::from_params([(key, value)])
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains(says), "{key}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn test_range_resolves_against_now() {
+        let filter = JobFilter {
+            within_ns: Some(10),
+            from_ns: Some(95),
+            ..JobFilter::default()
+        };
+        assert_eq!(
+            filter.resolved(100).from_ns,
+            Some(95),
+            "the later bound wins"
+        );
+        let filter = JobFilter {
+            within_ns: Some(10),
+            ..JobFilter::default()
+        };
+        assert_eq!(filter.resolved(100).from_ns, Some(90));
+    }
+}
