@@ -1,4 +1,4 @@
-import { test, expect, seedExampleJob, seedTrace, hex } from './fixtures';
+import { test, expect, seedExampleJob, seedTrace, hex, hydrated } from './fixtures';
 import { JobListPage } from './pages';
 
 test('the job list shows an ingested job and links to it', async ({ page, request }) => {
@@ -65,4 +65,39 @@ test('without JavaScript the server-rendered list still shows jobs', async ({ br
   await page.getByRole('link', { name, exact: true }).click();
   await expect(page.getByText('download-scene')).toBeVisible();
   await context.close();
+});
+
+test('the list refreshes itself while a job runs, without a reload', async ({ page, request }) => {
+  const name = `live-${Date.now()}`;
+  const service = `svc-${Date.now()}`;
+  const root = hex(8);
+  // The task span arrives first: the job is RUNNING until its root span comes.
+  const traceId = await seedTrace(
+    request,
+    [{ id: hex(8), parent: root, name: 'task/Live', startMs: 10, endMs: 20 }],
+    [],
+    service,
+  );
+  const list = new JobListPage(page);
+  await page.goto(`/?service=${service}`);
+  await hydrated(page);
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  await expect(page.locator('.job-table__row')).toContainText('RUNNING');
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 9));
+  const base = BigInt(Date.now() - 60_000) * 1_000_000n;
+  const response = await request.post('/v1/traces', {
+    data: {
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+        scopeSpans: [{ spans: [{
+          traceId, spanId: root, name: `job/${name}`, kind: 1,
+          startTimeUnixNano: base.toString(), endTimeUnixNano: (base + 30_000_000n).toString(), status: {},
+        }] }],
+      }],
+    },
+  });
+  expect(response.status()).toBe(200);
+  // Renamed by its root span and completed: the list picks it up by itself (every 5 s).
+  await expect(list.row(name)).toContainText('COMPLETED', { timeout: 12_000 });
+  expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(9);
 });
