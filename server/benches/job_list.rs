@@ -14,7 +14,13 @@ use jobtrace::store::{self, SharedStore};
 use sqlx::Connection;
 
 const STATES: [i32; 4] = [2, 2, 2, 3]; // completed ×3, failed
-const NAMES: [&str; 5] = ["process-scene", "ingest-tiles", "publish-report", "nightly-reindex", "train-model"];
+const NAMES: [&str; 5] = [
+    "process-scene",
+    "ingest-tiles",
+    "publish-report",
+    "nightly-reindex",
+    "train-model",
+];
 
 /// Rows straight into `jobs` (the list reads nothing else): one per 10 ms, varied names,
 /// states, durations, services and error counts.
@@ -106,9 +112,19 @@ fn filter(params: &[(&str, &str)]) -> JobFilter {
     JobFilter::from_params(params.iter().copied()).unwrap()
 }
 
-async fn page(store: &SharedStore, filter: &JobFilter, sort: JobSort, cursor: Option<String>) -> Option<String> {
+async fn page(
+    store: &SharedStore,
+    filter: &JobFilter,
+    sort: JobSort,
+    cursor: Option<String>,
+) -> Option<String> {
     store
-        .list_jobs(&JobListQuery { filter: filter.clone(), sort, cursor, limit: 50 })
+        .list_jobs(&JobListQuery {
+            filter: filter.clone(),
+            sort,
+            cursor,
+            limit: 50,
+        })
         .await
         .unwrap()
         .next_cursor
@@ -118,7 +134,10 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
     let store = store::open(url).await.unwrap();
     let started = Instant::now();
     seed(url, jobs).await;
-    println!("{backend}: seeded {jobs} jobs in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "{backend}: seeded {jobs} jobs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let all = JobFilter::default();
     // The 1,000th page (row 50,000) by cursor: walk there once, then time the jump.
     let mut cursor = None;
@@ -126,22 +145,63 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
         cursor = page(&store, &all, JobSort::Newest, cursor).await;
     }
     let deep_cursor = cursor.clone();
-    let report = |what: &str, d: Duration| println!("{backend}: {what:<52} {:>9.2} ms", d.as_secs_f64() * 1e3);
-    report("first page, newest first", time(9, || page(&store, &all, JobSort::Newest, None).map_unit()).await);
-    report("page 1000 by keyset cursor", time(9, || page(&store, &all, JobSort::Newest, deep_cursor.clone()).map_unit()).await);
-    report("page 1000 by OFFSET 49950 (baseline)", offset_page(url, offset_sql, 9).await);
-    report("first page, longest first", time(9, || page(&store, &all, JobSort::Longest, None).map_unit()).await);
+    let report = |what: &str, d: Duration| {
+        println!("{backend}: {what:<52} {:>9.2} ms", d.as_secs_f64() * 1e3);
+    };
+    report(
+        "first page, newest first",
+        time(9, || page(&store, &all, JobSort::Newest, None).map_unit()).await,
+    );
+    report(
+        "page 1000 by keyset cursor",
+        time(9, || {
+            page(&store, &all, JobSort::Newest, deep_cursor.clone()).map_unit()
+        })
+        .await,
+    );
+    report(
+        "page 1000 by OFFSET 49950 (baseline)",
+        offset_page(url, offset_sql, 9).await,
+    );
+    report(
+        "first page, longest first",
+        time(9, || page(&store, &all, JobSort::Longest, None).map_unit()).await,
+    );
     let failed = filter(&[("state", "failed")]);
-    report("first page, state=FAILED", time(9, || page(&store, &failed, JobSort::Newest, None).map_unit()).await);
+    report(
+        "first page, state=FAILED",
+        time(9, || {
+            page(&store, &failed, JobSort::Newest, None).map_unit()
+        })
+        .await,
+    );
     let name = filter(&[("name", "reindex-99")]);
-    report("first page, name contains \"reindex-99\"", time(5, || page(&store, &name, JobSort::Newest, None).map_unit()).await);
+    report(
+        "first page, name contains \"reindex-99\"",
+        time(5, || page(&store, &name, JobSort::Newest, None).map_unit()).await,
+    );
     let service = filter(&[("service", "svc-7"), ("errors", "yes")]);
-    report("first page, service=svc-7 and errors", time(5, || page(&store, &service, JobSort::Newest, None).map_unit()).await);
-    let range = filter(&[("from", "1700000000000000000"), ("to", "1700000600000000000")]);
-    report("first page, a 10-minute start window", time(9, || page(&store, &range, JobSort::Newest, None).map_unit()).await);
+    report(
+        "first page, service=svc-7 and errors",
+        time(5, || {
+            page(&store, &service, JobSort::Newest, None).map_unit()
+        })
+        .await,
+    );
+    let range = filter(&[
+        ("from", "1700000000000000000"),
+        ("to", "1700000600000000000"),
+    ]);
+    report(
+        "first page, a 10-minute start window",
+        time(9, || page(&store, &range, JobSort::Newest, None).map_unit()).await,
+    );
     report(
         "state counts (chips), no filter",
-        time(5, || async { store.job_state_counts(&all).await.unwrap(); }).await,
+        time(5, || async {
+            store.job_state_counts(&all).await.unwrap();
+        })
+        .await,
     );
 }
 
@@ -179,7 +239,10 @@ impl<F: std::future::Future> MapUnit for F {
 
 #[tokio::main]
 async fn main() {
-    let jobs: usize = std::env::var("BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let jobs: usize = std::env::var("BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
     let offset_sql = "SELECT id, name, state, start_ns, end_ns FROM jobs \
                       ORDER BY start_ns DESC, id DESC LIMIT 50 OFFSET 49950";
@@ -193,9 +256,15 @@ async fn main() {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let database = format!("jobtrace_bench_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
         run("postgres", &url, jobs, offset_sql).await;
-        sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 }
