@@ -1,9 +1,11 @@
 //! Data the server and the browser share: jobs, spans and log records as the dashboard sees them.
 
+mod compare;
 mod format;
 mod job_filter;
 mod tree;
 
+pub use compare::{CompareRow, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs};
 pub use format::{format_duration_ns, format_time_ns};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use tree::{SpanTree, TreeRow};
@@ -346,6 +348,16 @@ pub struct JobTrace {
     pub logs: Vec<LogRecord>,
     /// Workflow jobs only: the tasks and their attempts.
     pub tasks: Vec<TaskView>,
+    /// The latest earlier job of the same name, to compare with.
+    pub previous_run: Option<String>,
+}
+
+/// Two runs side by side (`/compare?a=…&b=…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobComparison {
+    pub a: Job,
+    pub b: Job,
+    pub rows: Vec<CompareRow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,11 @@
 //! Routed pages: each owns its params, resources and error display.
 
+mod compare;
 mod job;
 mod job_list;
 mod not_found;
 
+pub use compare::ComparePage;
 pub use job::JobPage;
 pub use job_list::JobListPage;
 pub use not_found::NotFoundPage;

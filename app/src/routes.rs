@@ -5,7 +5,7 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::Head;
-use crate::pages::{JobListPage, JobPage, NotFoundPage};
+use crate::pages::{ComparePage, JobListPage, JobPage, NotFoundPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -32,6 +32,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFoundPage what="page".to_owned() /> }>
                     <Route path=path!("/") view=JobListPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
+                    <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -2,7 +2,7 @@
 
 use app::api::QueryPort;
 use app::error::AppError;
-use app::model::{JobListQuery, JobPage, JobTrace, TaskAttempt, TaskView};
+use app::model::{Job, JobFilter, JobListQuery, JobPage, JobSort, JobTrace, TaskAttempt, TaskView};
 
 use crate::store::workflow::TaskRecord;
 use crate::store::{JobRef, SharedStore, StoreError, TraceId};
@@ -47,7 +47,29 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
         spans,
         logs,
         tasks: tasks.into_iter().map(task_view).collect(),
+        previous_run: None,
     })
+}
+
+/// The latest job of the same name that started before `job`.
+async fn previous_run(store: &SharedStore, job: &Job) -> Result<Option<String>, AppError> {
+    let query = JobListQuery {
+        filter: JobFilter {
+            name: Some(job.name.clone()),
+            to_ns: Some(job.start_ns),
+            ..JobFilter::default()
+        },
+        sort: JobSort::Newest,
+        cursor: None,
+        limit: 50,
+    };
+    let page = store.list_jobs(&query).await.map_err(to_app_error)?;
+    // The name filter matches substrings: keep exact names only.
+    Ok(page
+        .jobs
+        .into_iter()
+        .find(|j| j.name == job.name && j.id != job.id)
+        .map(|j| j.id))
 }
 
 /// A stored task with its attempts, as the dashboard and the REST API show it.
@@ -99,6 +121,8 @@ impl QueryPort for StoreQueries {
     }
 
     async fn job_trace(&self, id: &str) -> Result<JobTrace, AppError> {
-        load_job_trace(&self.0, id).await
+        let mut trace = load_job_trace(&self.0, id).await?;
+        trace.previous_run = previous_run(&self.0, &trace.job).await?;
+        Ok(trace)
     }
 }

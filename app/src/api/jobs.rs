@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{JobPage, JobTrace};
+use crate::model::{JobComparison, JobPage, JobTrace};
 
 /// One page of jobs for the list's URL parameters (filters, `sort`, `cursor`), passed as JSON
 /// `[key, value]` pairs so repeated keys survive.
@@ -38,4 +38,19 @@ pub async fn list_jobs(params: String) -> Result<JobPage, AppError> {
 pub async fn get_job_trace(id: String) -> Result<JobTrace, AppError> {
     use crate::api::port;
     port()?.job_trace(&id).await
+}
+
+/// Two jobs' span trees matched position by position, `b` against `a`.
+#[server(input = server_fn::codec::GetUrl)]
+pub async fn compare_jobs(a: String, b: String) -> Result<JobComparison, AppError> {
+    use crate::api::port;
+    use crate::model::compare_runs;
+    let port = port()?;
+    let a = port.job_trace(&a).await?;
+    let b = port.job_trace(&b).await?;
+    Ok(JobComparison {
+        rows: compare_runs(&a.spans, &b.spans),
+        a: a.job,
+        b: b.job,
+    })
 }

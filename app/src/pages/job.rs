@@ -21,9 +21,18 @@ pub fn JobPage() -> impl IntoView {
                     Ok(trace) => {
                         let tasks = (!trace.tasks.is_empty())
                             .then(|| view! { <TaskTable tasks=trace.tasks.clone() spans=trace.spans.clone() /> });
+                        let compare = trace.previous_run.clone().map(|previous| {
+                            let href = format!("/compare?a={previous}&b={}", trace.job.id);
+                            view! {
+                                <a class="job-page__compare" href=href>
+                                    "Compare with the previous run of this job name →"
+                                </a>
+                            }
+                        });
                         view! {
                             <Title text=trace.job.name.clone() />
                             <JobHeader job=trace.job.clone() />
+                            {compare}
                             {tasks}
                             <TraceView trace />
                         }
