@@ -95,16 +95,16 @@ pub trait TraceStore: Send + Sync + 'static {
     /// All log records of a trace, by time.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;
-    /// One page of a trace's spans by (start, span id), optionally of one task only.
+    /// One page of spans by (start, span id): of one trace, or across traces.
     async fn span_page(
         &self,
-        trace_id: TraceId,
+        trace_id: Option<TraceId>,
         query: &SpanPageQuery,
     ) -> Result<Vec<Span>, StoreError>;
-    /// One page of a trace's log records by (time, id), with their ids.
+    /// One page of log records by (time, id), with their ids: of one trace, or across traces.
     async fn log_page(
         &self,
-        trace_id: TraceId,
+        trace_id: Option<TraceId>,
         query: &LogPageQuery,
     ) -> Result<Vec<(i64, LogRecord)>, StoreError>;
 }
@@ -118,6 +118,10 @@ pub struct SpanPageQuery {
     pub name: Option<String>,
     /// Only spans with this OTLP status code.
     pub status: Option<i32>,
+    /// Only spans from this service (`service.name`).
+    pub service: Option<String>,
+    /// Only spans whose attribute `key` has this value (compared as text).
+    pub attributes: Vec<(String, String)>,
     /// Only spans starting in `[from, to)` (unix ns).
     pub from_ns: Option<i64>,
     pub to_ns: Option<i64>,
@@ -134,6 +138,8 @@ pub struct LogPageQuery {
     pub severities: Vec<(i32, i32)>,
     /// Only records whose body contains this (case-insensitive).
     pub text: Option<String>,
+    /// Only records from this service (`service.name`).
+    pub service: Option<String>,
     /// Only records in `[from, to)` (unix ns).
     pub from_ns: Option<i64>,
     pub to_ns: Option<i64>,

@@ -484,3 +484,107 @@ async fn test_job_list_filters_through_the_api() {
     );
     store.teardown().await;
 }
+
+#[tokio::test]
+async fn test_queries_across_jobs_by_service_attribute_and_time() {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 1 << 20);
+    for (trace, service, scene) in [
+        ("000000000000000000000000000000a1", "scanner", "S2A_001"),
+        ("000000000000000000000000000000a2", "scanner", "S2A_002"),
+        ("000000000000000000000000000000a3", "ingester", "S2A_001"),
+    ] {
+        let mut json = trace_json(
+            trace,
+            service,
+            &[("00000000000000b1", None, "job/scan", 0, 10, 1)],
+        );
+        json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = serde_json::json!([
+            {"key": "scene_id", "value": {"stringValue": scene}},
+            {"key": "retries", "value": {"intValue": "2"}},
+            {"key": "dry_run", "value": {"boolValue": true}}
+        ]);
+        post(
+            &app,
+            "/v1/traces",
+            "application/json",
+            serde_json::to_vec(&json).unwrap(),
+        )
+        .await;
+        let logs = logs_json(&[(
+            trace,
+            "00000000000000b1",
+            5,
+            9,
+            &format!("{service} says hi"),
+        )]);
+        post(
+            &app,
+            "/v1/logs",
+            "application/json",
+            serde_json::to_vec(&logs).unwrap(),
+        )
+        .await;
+    }
+    let spans = |q: &str| {
+        let app = app.clone();
+        let uri = format!("/api/v1/spans?{q}");
+        async move {
+            let reply = get(&app, &uri).await;
+            assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text());
+            reply.json()["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["trace_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(spans("").await.len(), 3);
+    assert_eq!(spans("service=scanner").await.len(), 2);
+    assert_eq!(spans("attr=scene_id=S2A_001").await.len(), 2);
+    assert_eq!(
+        spans("attr=scene_id=S2A_001&service=ingester").await,
+        vec!["000000000000000000000000000000a3"]
+    );
+    assert_eq!(
+        spans("attr=retries=2&attr=dry_run=true").await.len(),
+        3,
+        "numbers and booleans compare as text"
+    );
+    assert_eq!(spans("attr=retries=3").await.len(), 0);
+    assert_eq!(spans("status=error").await.len(), 0);
+    assert_eq!(
+        get(&app, "/api/v1/spans?attr=novalue").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // logs_json's records come from service "svc".
+    assert_eq!(
+        get(&app, "/api/v1/logs?service=ingester").await.json()["logs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let logs = get(&app, "/api/v1/logs?service=svc&text=INGESTER")
+        .await
+        .json();
+    let logs = logs["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0]["body"], "ingester says hi");
+    assert_eq!(logs[0]["job_name"], "scan", "logs carry their job");
+    let csv = get(&app, "/api/v1/spans?format=csv&service=scanner")
+        .await
+        .text();
+    assert_eq!(csv.lines().count(), 3);
+    let openapi = get(&app, "/api/v1/openapi.json").await.json();
+    for path in [
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}/spans",
+        "/api/v1/spans",
+        "/api/v1/logs",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} documented");
+    }
+    store.teardown().await;
+}

@@ -548,6 +548,61 @@ async fn job_list_pages_by_duration_without_gaps(store: SharedStore) {
     assert!(matches!(mixed, Err(StoreError::InvalidCursor)));
 }
 
+async fn spans_are_queried_across_traces_by_attribute_and_service(store: SharedStore) {
+    for (i, (service, scene)) in [
+        ("scanner", "S2A_001"),
+        ("scanner", "S2A_002"),
+        ("ingester", "S2A_001"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut json = trace_json(
+            &format!("{:032x}", i + 1),
+            service,
+            &[("00000000000000b1", None, "job/scan", i as u64, 10, 1)],
+        );
+        json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = serde_json::json!([
+            {"key": "scene_id", "value": {"stringValue": scene}},
+            {"key": "retries", "value": {"intValue": "2"}},
+            {"key": "ratio", "value": {"doubleValue": 0.5}},
+            {"key": "dry_run", "value": {"boolValue": true}}
+        ]);
+        write(&store, json).await;
+    }
+    let query =
+        |attributes: &[(&str, &str)], service: Option<&str>| jobtrace::store::SpanPageQuery {
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            service: service.map(str::to_owned),
+            limit: 100,
+            ..Default::default()
+        };
+    let count = |q: jobtrace::store::SpanPageQuery| {
+        let store = store.clone();
+        async move { store.span_page(None, &q).await.unwrap().len() }
+    };
+    assert_eq!(count(query(&[], None)).await, 3);
+    assert_eq!(count(query(&[("scene_id", "S2A_001")], None)).await, 2);
+    assert_eq!(
+        count(query(&[("scene_id", "S2A_001")], Some("ingester"))).await,
+        1
+    );
+    assert_eq!(
+        count(query(
+            &[("retries", "2"), ("ratio", "0.5"), ("dry_run", "true")],
+            None
+        ))
+        .await,
+        3,
+        "typed values compare as text alike on both backends"
+    );
+    assert_eq!(count(query(&[("dry_run", "1")], None)).await, 0);
+    assert_eq!(count(query(&[("missing", "x")], None)).await, 0);
+}
+
 async fn empty_store_lists_nothing(store: SharedStore) {
     let page = store
         .list_jobs(&JobListQuery {
@@ -621,6 +676,7 @@ both_backends!(
     resent_span_is_not_duplicated,
     concurrent_overlapping_requests_store_each_span_once,
     job_list_filters_each_narrow_the_list,
+    spans_are_queried_across_traces_by_attribute_and_service,
     job_list_pages_by_duration_without_gaps,
     job_is_named_by_root_span_once_it_arrives,
     failed_task_fails_job_unless_a_retry_succeeded,

@@ -122,16 +122,16 @@ pub struct ApiLog {
     pub span_id: Option<String>,
     pub attributes: Attributes,
     pub runner_attributes: Attributes,
-    /// The job the record belongs to (by its trace).
-    pub job_id: String,
-    pub job_name: String,
+    /// The job the record belongs to (by its trace); `null` outside any job.
+    pub job_id: Option<String>,
+    pub job_name: Option<String>,
 }
 
 impl ApiLog {
-    pub fn of(log: &LogRecord, job: &Job) -> Self {
+    pub fn of(log: &LogRecord, job: Option<&Job>) -> Self {
         ApiLog {
-            job_id: job.id.clone(),
-            job_name: job.name.clone(),
+            job_id: job.map(|j| j.id.clone()),
+            job_name: job.map(|j| j.name.clone()),
             time: rfc3339(log.time_ns),
             time_unix_nano: log.time_ns,
             severity_number: log.severity_number,

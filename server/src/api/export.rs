@@ -259,11 +259,7 @@ pub fn spans(spans: &[Span], format: Format) -> Result<Vec<u8>, ExportError> {
     }
 }
 
-pub fn logs(
-    logs: &[LogRecord],
-    job: &app::model::Job,
-    format: Format,
-) -> Result<Vec<u8>, ExportError> {
+pub fn logs(logs: &[LogRecord], format: Format) -> Result<Vec<u8>, ExportError> {
     match format {
         Format::Csv => {
             let headers = [
@@ -279,7 +275,7 @@ pub fn logs(
             csv_of(
                 &headers,
                 logs.iter().map(|log| {
-                    let api = ApiLog::of(log, job);
+                    let api = ApiLog::of(log, None);
                     vec![
                         api.time,
                         api.severity_number.to_string(),
@@ -297,7 +293,7 @@ pub fn logs(
             encode_batch(&log_batch(logs)?, format == Format::Parquet)
         }
         Format::Json => Ok(serde_json::to_vec(
-            &logs.iter().map(|l| ApiLog::of(l, job)).collect::<Vec<_>>(),
+            &logs.iter().map(|l| ApiLog::of(l, None)).collect::<Vec<_>>(),
         )
         .unwrap_or_default()),
     }

@@ -136,7 +136,7 @@ impl PostgresStore {
 }
 
 macro_rules! impl_trace_store {
-    ($store:ty, $db:ty, $backend:literal) => {
+    ($store:ty, $db:ty, $backend:literal, $attribute_equals:path) => {
         #[async_trait::async_trait]
         impl super::TraceStore for $store {
             fn backend(&self) -> &'static str {
@@ -275,13 +275,25 @@ macro_rules! impl_trace_store {
 
             async fn span_page(
                 &self,
-                trace_id: super::TraceId,
+                trace_id: Option<super::TraceId>,
                 query: &super::SpanPageQuery,
             ) -> Result<Vec<app::model::Span>, StoreError> {
                 let mut select = sqlx::QueryBuilder::<$db>::new(SPAN_SELECT);
-                select
-                    .push(" WHERE s.trace_id = ")
-                    .push_bind(&trace_id.0[..]);
+                select.push(" WHERE 1 = 1");
+                if let Some(trace_id) = &trace_id {
+                    select
+                        .push(" AND s.trace_id = ")
+                        .push_bind(trace_id.0.to_vec());
+                }
+                if let Some(service) = &query.service {
+                    select
+                        .push(" AND s.service_name = ")
+                        .push_bind(service.as_str());
+                }
+                for (key, value) in &query.attributes {
+                    select.push(" AND ");
+                    $attribute_equals(&mut select, key, value);
+                }
                 if let Some(task_id) = &query.task_id {
                     select
                         .push(" AND s.task_key = ")
@@ -319,13 +331,21 @@ macro_rules! impl_trace_store {
 
             async fn log_page(
                 &self,
-                trace_id: super::TraceId,
+                trace_id: Option<super::TraceId>,
                 query: &super::LogPageQuery,
             ) -> Result<Vec<(i64, app::model::LogRecord)>, StoreError> {
                 let mut select = sqlx::QueryBuilder::<$db>::new(LOG_SELECT);
-                select
-                    .push(" WHERE l.trace_id = ")
-                    .push_bind(&trace_id.0[..]);
+                select.push(" WHERE 1 = 1");
+                if let Some(trace_id) = &trace_id {
+                    select
+                        .push(" AND l.trace_id = ")
+                        .push_bind(trace_id.0.to_vec());
+                }
+                if let Some(service) = &query.service {
+                    select
+                        .push(" AND r.service_name = ")
+                        .push_bind(service.as_str());
+                }
                 if let Some(task_id) = &query.task_id {
                     select.push(" AND l.task_id = ").push_bind(task_id.as_str());
                 }
@@ -539,8 +559,43 @@ impl SqliteStore {
     }
 }
 
-impl_trace_store!(SqliteStore, sqlx::Sqlite, "sqlite");
-impl_trace_store!(PostgresStore, sqlx::Postgres, "postgres");
+/// `attributes[key]` equals `value` as text. SQLite: a JSON path, booleans as `true`/`false`
+/// (not 1/0) so both backends agree.
+fn sqlite_attribute_equals<'a>(
+    select: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>,
+    key: &str,
+    value: &'a str,
+) {
+    let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+    select
+        .push("(CASE json_type(s.attributes, ")
+        .push_bind(path.clone())
+        .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(s.attributes, ")
+        .push_bind(path)
+        .push(") AS TEXT) END) = ")
+        .push_bind(value);
+}
+
+/// `attributes[key]` equals `value` as text (`->>` gives JSON scalars as text).
+fn postgres_attribute_equals<'a>(
+    select: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>,
+    key: &str,
+    value: &'a str,
+) {
+    select
+        .push("(s.attributes::jsonb ->> ")
+        .push_bind(key.to_owned())
+        .push(") = ")
+        .push_bind(value);
+}
+
+impl_trace_store!(SqliteStore, sqlx::Sqlite, "sqlite", sqlite_attribute_equals);
+impl_trace_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "postgres",
+    postgres_attribute_equals
+);
 
 #[cfg(test)]
 mod tests {

@@ -92,7 +92,7 @@ impl TelemetryQueryService for WorkflowApi {
         };
         let spans = self
             .store
-            .span_page(trace_id, &query)
+            .span_page(Some(trace_id), &query)
             .await
             .map_err(status)?;
         let next_page = (spans.len() as i64 == limit)
@@ -137,7 +137,7 @@ impl TelemetryQueryService for WorkflowApi {
         };
         let logs = self
             .store
-            .log_page(trace_id, &query)
+            .log_page(Some(trace_id), &query)
             .await
             .map_err(status)?;
         let next_page = (logs.len() as i64 == limit)

@@ -1,0 +1,366 @@
+//! Span and log queries: of one job (`/api/v1/jobs/{id}/spans|logs`) or across jobs
+//! (`/api/v1/spans|logs`), filtered, keyset-paginated as JSON or whole as CSV/Parquet/Arrow.
+
+use std::collections::HashMap;
+
+use app::model::{Job, LogRecord, Span, StatusCode};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::ApiError;
+use super::dto::{ApiLog, ApiSpan};
+use super::export::{self, Format};
+use crate::state::AppState;
+use crate::store::{JobRef, LogPageQuery, SpanId, SpanPageQuery, TraceId};
+
+/// Most rows a file export holds.
+const EXPORT_ROWS: usize = 1_000_000;
+/// Rows fetched per store call while exporting.
+const EXPORT_PAGE: u32 = 10_000;
+
+/// Query parameters as sent, repeated keys kept (`attr=a=1&attr=b=2`).
+pub(super) struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn get_all(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        let Some(text) = self.get(key) else {
+            return Ok(None);
+        };
+        if let Ok(ns) = text.parse::<i64>() {
+            return Ok(Some(ns));
+        }
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("{key} must be RFC 3339 or unix nanoseconds"))
+            })
+    }
+
+    /// Page size of the JSON answer: 1–10000, default 1000.
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.get("limit") {
+            None => Ok(1000),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=10_000).contains(l))
+                .ok_or_else(|| {
+                    ApiError::BadRequest("limit must be between 1 and 10000".to_owned())
+                }),
+        }
+    }
+
+    fn format(&self) -> Result<Format, ApiError> {
+        Format::parse(self.get("format")).map_err(ApiError::BadRequest)
+    }
+
+    fn task_id(&self) -> Result<Option<String>, ApiError> {
+        self.get("task_id")
+            .map(|t| {
+                uuid::Uuid::parse_str(t)
+                    .map(|u| u.to_string())
+                    .map_err(|_| ApiError::BadRequest("task_id must be a UUID".to_owned()))
+            })
+            .transpose()
+    }
+
+    /// The keyset position: a sort time and a tie-breaker.
+    fn cursor(&self) -> Result<Option<(i64, String)>, ApiError> {
+        let Some(cursor) = self.get("cursor") else {
+            return Ok(None);
+        };
+        let invalid = || ApiError::BadRequest("invalid cursor".to_owned());
+        let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let text = String::from_utf8(raw).map_err(|_| invalid())?;
+        let (time, tie) = text.split_once(':').ok_or_else(invalid)?;
+        Ok(Some((time.parse().map_err(|_| invalid())?, tie.to_owned())))
+    }
+}
+
+fn cursor_of(time_ns: i64, tie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{time_ns}:{tie}"))
+}
+
+fn span_query(params: &Params) -> Result<SpanPageQuery, ApiError> {
+    let status = params
+        .get("status")
+        .map(|s| {
+            StatusCode::parse(s).map(StatusCode::code).ok_or_else(|| {
+                ApiError::BadRequest(format!("unknown status {s:?}: use unset, ok or error"))
+            })
+        })
+        .transpose()?;
+    let attributes = params
+        .get_all("attr")
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(key, _)| !key.is_empty())
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!("attr must be key=value, not {pair:?}"))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let after = params
+        .cursor()?
+        .map(|(start, span)| {
+            SpanId::parse_hex(&span)
+                .map(|span| (start, span))
+                .ok_or_else(|| ApiError::BadRequest("invalid cursor".to_owned()))
+        })
+        .transpose()?;
+    Ok(SpanPageQuery {
+        task_id: params.task_id()?,
+        name: params.get("name").map(str::to_owned),
+        status,
+        service: params.get("service").map(str::to_owned),
+        attributes,
+        from_ns: params.time("from")?,
+        to_ns: params.time("to")?,
+        after,
+        limit: params.limit()?,
+    })
+}
+
+fn severity_ranges(params: &Params) -> Result<Vec<(i32, i32)>, ApiError> {
+    let Some(text) = params.get("severity") else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|name| match name.trim().to_ascii_lowercase().as_str() {
+            "trace" => Ok((1, 4)),
+            "debug" => Ok((5, 8)),
+            "info" => Ok((9, 12)),
+            "warn" | "warning" => Ok((13, 16)),
+            "error" => Ok((17, 20)),
+            "fatal" | "critical" => Ok((21, 24)),
+            other => Err(ApiError::BadRequest(format!(
+                "unknown severity {other:?}: use trace, debug, info, warn, error or fatal"
+            ))),
+        })
+        .collect()
+}
+
+fn log_query(params: &Params) -> Result<LogPageQuery, ApiError> {
+    let after = params
+        .cursor()?
+        .map(|(time, id)| {
+            id.parse()
+                .map(|id| (time, id))
+                .map_err(|_| ApiError::BadRequest("invalid cursor".to_owned()))
+        })
+        .transpose()?;
+    Ok(LogPageQuery {
+        task_id: params.task_id()?,
+        severities: severity_ranges(params)?,
+        text: params.get("text").map(str::to_owned),
+        service: params.get("service").map(str::to_owned),
+        from_ns: params.time("from")?,
+        to_ns: params.time("to")?,
+        after,
+        limit: params.limit()?,
+    })
+}
+
+pub(super) async fn job_of(state: &AppState, id: &str) -> Result<(Job, TraceId), ApiError> {
+    let not_found = || ApiError::NotFound(format!("job {id:?}"));
+    let job_ref = JobRef::parse(id).ok_or_else(not_found)?;
+    let job = state.store.find_job(job_ref).await?.ok_or_else(not_found)?;
+    let trace_id = TraceId::parse_hex(&job.trace_id).ok_or(ApiError::Internal)?;
+    Ok((job, trace_id))
+}
+
+fn file_response(name: &str, what: &str, format: Format, body: Vec<u8>) -> Response {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{name}-{what}.{}\"",
+        format.extension()
+    );
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn export_failed(error: export::ExportError) -> ApiError {
+    tracing::error!(%error, "export failed");
+    ApiError::Internal
+}
+
+/// Spans of one trace or all: a JSON page (`limit + 1` fetched to know if more follow), or
+/// every match as a file.
+async fn serve_spans(
+    state: &AppState,
+    trace_id: Option<TraceId>,
+    file_name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let format = params.format()?;
+    let mut query = span_query(params)?;
+    if format == Format::Json {
+        let limit = query.limit as usize;
+        query.limit += 1;
+        let mut spans = state.store.span_page(trace_id, &query).await?;
+        let next_cursor = (spans.len() > limit)
+            .then(|| {
+                spans.truncate(limit);
+                spans.last().map(|s| cursor_of(s.start_ns, &s.span_id))
+            })
+            .flatten();
+        let spans: Vec<ApiSpan> = spans.iter().map(ApiSpan::from).collect();
+        return Ok(
+            Json(serde_json::json!({ "spans": spans, "next_cursor": next_cursor })).into_response(),
+        );
+    }
+    query.limit = EXPORT_PAGE;
+    let mut all: Vec<Span> = Vec::new();
+    loop {
+        let page = state.store.span_page(trace_id, &query).await?;
+        let done = page.len() < EXPORT_PAGE as usize;
+        query.after = page
+            .last()
+            .and_then(|s| Some((s.start_ns, SpanId::parse_hex(&s.span_id)?)));
+        all.extend(page);
+        if done || all.len() >= EXPORT_ROWS {
+            break;
+        }
+    }
+    all.truncate(EXPORT_ROWS);
+    let body = export::spans(&all, format).map_err(export_failed)?;
+    Ok(file_response(file_name, "spans", format, body))
+}
+
+/// The job of each trace among `logs`, for their `job_id`/`job_name` (one lookup per trace).
+async fn jobs_of(
+    state: &AppState,
+    logs: &[(i64, LogRecord)],
+) -> Result<HashMap<String, Job>, ApiError> {
+    let mut jobs = HashMap::new();
+    for (_, log) in logs {
+        let Some(trace) = &log.trace_id else { continue };
+        if jobs.contains_key(trace) {
+            continue;
+        }
+        if let Some(trace_id) = TraceId::parse_hex(trace)
+            && let Some(job) = state.store.find_job(JobRef(trace_id.0)).await?
+        {
+            jobs.insert(trace.clone(), job);
+        }
+    }
+    Ok(jobs)
+}
+
+async fn serve_logs(
+    state: &AppState,
+    trace_id: Option<TraceId>,
+    file_name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let format = params.format()?;
+    let mut query = log_query(params)?;
+    if format == Format::Json {
+        let limit = query.limit as usize;
+        query.limit += 1;
+        let mut logs = state.store.log_page(trace_id, &query).await?;
+        let next_cursor = (logs.len() > limit)
+            .then(|| {
+                logs.truncate(limit);
+                logs.last()
+                    .map(|(id, log)| cursor_of(log.time_ns, &id.to_string()))
+            })
+            .flatten();
+        let jobs = jobs_of(state, &logs).await?;
+        let logs: Vec<ApiLog> = logs
+            .iter()
+            .map(|(_, log)| ApiLog::of(log, log.trace_id.as_ref().and_then(|t| jobs.get(t))))
+            .collect();
+        return Ok(
+            Json(serde_json::json!({ "logs": logs, "next_cursor": next_cursor })).into_response(),
+        );
+    }
+    query.limit = EXPORT_PAGE;
+    let mut all: Vec<LogRecord> = Vec::new();
+    loop {
+        let page = state.store.log_page(trace_id, &query).await?;
+        let done = page.len() < EXPORT_PAGE as usize;
+        query.after = page.last().map(|(id, log)| (log.time_ns, *id));
+        all.extend(page.into_iter().map(|(_, log)| log));
+        if done || all.len() >= EXPORT_ROWS {
+            break;
+        }
+    }
+    all.truncate(EXPORT_ROWS);
+    let body = export::logs(&all, format).map_err(export_failed)?;
+    Ok(file_response(file_name, "logs", format, body))
+}
+
+/// `GET /api/v1/jobs/{id}/spans`
+pub(super) async fn job_spans(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let (job, trace_id) = job_of(&state, &id).await?;
+    let name = format!("{}-{}", job.name, &job.id[..8.min(job.id.len())]);
+    serve_spans(&state, Some(trace_id), &name, &Params(params)).await
+}
+
+/// `GET /api/v1/jobs/{id}/logs`
+pub(super) async fn job_logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let (job, trace_id) = job_of(&state, &id).await?;
+    let name = format!("{}-{}", job.name, &job.id[..8.min(job.id.len())]);
+    serve_logs(&state, Some(trace_id), &name, &Params(params)).await
+}
+
+/// `GET /api/v1/spans`: across jobs.
+pub(super) async fn spans(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    serve_spans(&state, None, "jobtrace", &Params(params)).await
+}
+
+/// `GET /api/v1/logs`: across jobs.
+pub(super) async fn logs(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    serve_logs(&state, None, "jobtrace", &Params(params)).await
+}
