@@ -603,6 +603,142 @@ async fn spans_are_queried_across_traces_by_attribute_and_service(store: SharedS
     assert_eq!(count(query(&[("missing", "x")], None)).await, 0);
 }
 
+async fn span_and_log_pages_filter_by_name_status_time_severity_and_text(store: SharedStore) {
+    let spans: Vec<(String, String)> = (0..12u64)
+        .map(|i| {
+            (
+                format!("{:016x}", i + 1),
+                format!("{}-{i}", if i % 4 == 0 { "Upload" } else { "step" }),
+            )
+        })
+        .collect();
+    let seeds: Vec<common::SpanSeed<'_>> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name))| {
+            (
+                id.as_str(),
+                None,
+                name.as_str(),
+                i as u64 * 10,
+                i as u64 * 10 + 5,
+                if i % 3 == 0 { 2 } else { 1 },
+            )
+        })
+        .collect();
+    write(&store, trace_json(TRACE, "svc", &seeds)).await;
+    let logs: Vec<(&str, &str, u64, i32, &str)> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| {
+            (
+                TRACE,
+                id.as_str(),
+                i as u64 * 10,
+                if i % 2 == 0 { 17 } else { 9 },
+                if i % 2 == 0 { "Disk FULL" } else { "ok" },
+            )
+        })
+        .collect();
+    store
+        .write_logs(logs_from_request(&logs_request(&logs_json(&logs))).batch)
+        .await
+        .unwrap();
+    let trace = Some(trace_id(TRACE));
+    let base: i64 = 1_700_000_000_000_000_000;
+    let span_count = |q: jobtrace::store::SpanPageQuery| {
+        let store = store.clone();
+        async move { store.span_page(trace, &q).await.unwrap().len() }
+    };
+    let q = jobtrace::store::SpanPageQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(span_count(q.clone()).await, 12);
+    assert_eq!(
+        span_count(jobtrace::store::SpanPageQuery {
+            name: Some("upload".into()),
+            ..q.clone()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        span_count(jobtrace::store::SpanPageQuery {
+            status: Some(2),
+            ..q.clone()
+        })
+        .await,
+        4
+    );
+    assert_eq!(
+        span_count(jobtrace::store::SpanPageQuery {
+            from_ns: Some(base + 20_000_000),
+            to_ns: Some(base + 50_000_000),
+            ..q.clone()
+        })
+        .await,
+        3
+    );
+    let log_count = |q: jobtrace::store::LogPageQuery| {
+        let store = store.clone();
+        async move { store.log_page(trace, &q).await.unwrap().len() }
+    };
+    let q = jobtrace::store::LogPageQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(log_count(q.clone()).await, 12);
+    assert_eq!(
+        log_count(jobtrace::store::LogPageQuery {
+            severities: vec![(17, 20)],
+            ..q.clone()
+        })
+        .await,
+        6
+    );
+    assert_eq!(
+        log_count(jobtrace::store::LogPageQuery {
+            text: Some("disk full".into()),
+            ..q.clone()
+        })
+        .await,
+        6
+    );
+    assert_eq!(
+        log_count(jobtrace::store::LogPageQuery {
+            service: Some("svc".into()),
+            ..q.clone()
+        })
+        .await,
+        12
+    );
+    assert_eq!(
+        log_count(jobtrace::store::LogPageQuery {
+            from_ns: Some(base + 100_000_000),
+            ..q.clone()
+        })
+        .await,
+        2
+    );
+    // Keyset: the page after the fifth record holds the other seven.
+    let first = store
+        .log_page(
+            trace,
+            &jobtrace::store::LogPageQuery {
+                limit: 5,
+                ..q.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let last = first.last().map(|(id, log)| (log.time_ns, *id));
+    assert_eq!(
+        log_count(jobtrace::store::LogPageQuery { after: last, ..q }).await,
+        7
+    );
+}
+
 async fn empty_store_lists_nothing(store: SharedStore) {
     let page = store
         .list_jobs(&JobListQuery {
@@ -677,6 +813,7 @@ both_backends!(
     concurrent_overlapping_requests_store_each_span_once,
     job_list_filters_each_narrow_the_list,
     spans_are_queried_across_traces_by_attribute_and_service,
+    span_and_log_pages_filter_by_name_status_time_severity_and_text,
     job_list_pages_by_duration_without_gaps,
     job_is_named_by_root_span_once_it_arrives,
     failed_task_fails_job_unless_a_retry_succeeded,
