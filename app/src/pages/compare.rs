@@ -66,6 +66,7 @@ fn delta(row: &CompareRow) -> String {
 fn Comparison(comparison: JobComparison) -> impl IntoView {
     let JobComparison { a, b, rows } = comparison;
     let regressions = rows.iter().filter(|r| r.is_regression()).count();
+    let improvements = rows.iter().filter(|r| r.is_improvement()).count();
     let added = rows.iter().filter(|r| r.a.is_none()).count();
     let missing = rows.iter().filter(|r| r.b.is_none()).count();
     let body = rows
@@ -131,7 +132,8 @@ fn Comparison(comparison: JobComparison) -> impl IntoView {
             </table>
             <p class="compare__summary">
                 {format!(
-                    "{regressions} regression(s), {added} span(s) new in B, {missing} missing in B",
+                    "{regressions} regression(s), {improvements} faster, {added} span(s) new in B, \
+                     {missing} missing in B",
                 )}
             </p>
             <table class="compare__table">

@@ -117,7 +117,11 @@ pub fn JobListPage() -> impl IntoView {
                     <option value="yes">"With errors"</option>
                     <option value="no">"Without errors"</option>
                 </select>
-                <select name="sort" aria-label="Order" prop:value=value("sort")>
+                <select
+                    name="sort"
+                    aria-label="Order"
+                    prop:value=move || query.with(|q| q.get("sort").unwrap_or_else(|| "newest".to_owned()))
+                >
                     <option value="newest">"Newest first"</option>
                     <option value="longest">"Longest first"</option>
                 </select>
