@@ -9,18 +9,19 @@ deps:
 
 build: deps
 	cargo build --release -p server --bin jobtrace
+	cargo build --release -p jobtrace-workflows --examples
 	scripts/build-site.sh
 
 run: build
 	$(BIN) serve --demo
 
-# Formatting and clippy (server; app as wasm), Rust unit, store-conformance (SQLite and
-# PostgreSQL) and router tests; then the real Python clients against the real binary; then
-# Playwright in Debian's Chromium.
+# Formatting and clippy (server, Rust SDK; app as wasm), Rust unit, store-conformance (SQLite
+# and PostgreSQL), router and SDK tests; then the real Python clients (with Rust runners) against
+# the real binary; then Playwright in Debian's Chromium.
 test: build lint test-rust test-python test-e2e
 
 test-rust:
-	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app --features app/ssr
+	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app -p jobtrace-workflows --features app/ssr
 
 test-python:
 	JOBTRACE_BIN=$(CURDIR)/$(BIN) JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) .venv/bin/python -m pytest -q tests/python
@@ -33,5 +34,5 @@ bench:
 
 lint:
 	cargo fmt --check
-	cargo clippy --release -p server --all-targets -- -D warnings
+	cargo clippy --release -p server -p jobtrace-workflows --all-targets -- -D warnings
 	cargo clippy -p app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings

@@ -207,7 +207,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     let first = claim(&store, &r, T0).await.unwrap();
     assert_eq!(first.retry_count, 0);
     let next = store
-        .task_failed(first.id, "ValueError('boom')", T0 + 1)
+        .task_failed(first.id, "ValueError('boom')", true, T0 + 1)
         .await
         .unwrap();
     assert_eq!(next, TaskState::Queued);
@@ -215,7 +215,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     let second = claim(&store, &r, T0 + 2).await.unwrap();
     assert_eq!((second.id, second.retry_count), (first.id, 1));
     let next = store
-        .task_failed(second.id, "ValueError('boom again')", T0 + 3)
+        .task_failed(second.id, "ValueError('boom again')", true, T0 + 3)
         .await
         .unwrap();
     assert_eq!(next, TaskState::Failed);
@@ -226,7 +226,10 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     assert!(attempts.iter().all(|a| a.outcome == AttemptOutcome::Failed));
     assert_eq!(attempts[1].error, "ValueError('boom again')");
     assert_eq!(
-        store.task_failed(second.id, "late", T0 + 4).await.unwrap(),
+        store
+            .task_failed(second.id, "late", true, T0 + 4)
+            .await
+            .unwrap(),
         TaskState::Failed,
         "no-op"
     );
@@ -236,6 +239,37 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     let third = claim(&store, &r, T0 + 6).await.unwrap();
     complete(&store, &third, vec![], T0 + 7).await;
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn released_task_is_queued_again_without_using_a_retry(store: SharedStore) {
+    let r = runner(&[("Long", "v0.0")]);
+    let submitted = store
+        .submit_job(job("released", vec![task("Long", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let first = claim(&store, &r, T0).await.unwrap();
+    // The runner is shutting down (SIGTERM): not the task's fault, max_retries is 0.
+    let next = store
+        .task_failed(
+            first.id,
+            "Long\nRunnerShutdown('Task was interrupted')",
+            false,
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next, TaskState::Queued);
+    assert_eq!(state(&store, submitted.id).await, JobState::Submitted);
+    let second = claim(&store, &r, T0 + 2).await.unwrap();
+    assert_eq!((second.id, second.retry_count), (first.id, 0));
+    complete(&store, &second, vec![], T0 + 3).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let outcomes: Vec<_> = tasks[0].attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [AttemptOutcome::Released, AttemptOutcome::Computed]
+    );
 }
 
 async fn optional_task_may_fail_without_failing_the_job(store: SharedStore) {
@@ -248,7 +282,10 @@ async fn optional_task_may_fail_without_failing_the_job(store: SharedStore) {
         .unwrap();
     let claimed = claim(&store, &r, T0).await.unwrap();
     assert_eq!(
-        store.task_failed(claimed.id, "nope", T0 + 1).await.unwrap(),
+        store
+            .task_failed(claimed.id, "nope", true, T0 + 1)
+            .await
+            .unwrap(),
         TaskState::FailedOptional
     );
     let after = claim(&store, &r, T0 + 2).await.unwrap();
@@ -515,6 +552,7 @@ both_backends!(
     dependents_wait_for_their_dependencies,
     subtasks_join_the_job_under_their_parent,
     failed_task_is_retried_then_fails_the_job,
+    released_task_is_queued_again_without_using_a_retry,
     optional_task_may_fail_without_failing_the_job,
     expired_lease_returns_the_task_to_the_queue,
     canceled_job_hands_out_no_more_tasks,

@@ -123,3 +123,44 @@ class SlowOnce(Task):
         if not os.path.exists(self.started):
             Path(self.started).write_text(str(os.getpid()))
             time.sleep(60)
+
+
+# --- cross-language tasks (test_interop.py): the Rust side is sdk/examples/interop.rs -------------
+
+
+class PyLeaf(Task):
+    """Runs on a Python runner; submitted by the Rust RustFanOut task."""
+
+    index: int
+
+    @staticmethod
+    def identifier() -> tuple[str, str]:
+        return "PyLeaf", "v1.0"
+
+    def execute(self, context: ExecutionContext) -> None:
+        with context.tracer.span("py-work") as span:
+            span.set_attribute("index", self.index)
+            context.logger.info(f"python leaf {self.index} done")
+
+
+class RustLeaf(Task):
+    """Runs on the Rust runner (sdk/examples/interop.rs); defined here only to be submitted."""
+
+    index: int
+
+    @staticmethod
+    def identifier() -> tuple[str, str]:
+        return "RustLeaf", "v1.0"
+
+    def execute(self, context: ExecutionContext) -> None:
+        raise RuntimeError("RustLeaf runs on a Rust runner")
+
+
+class PyFanOut(Task):
+    """Submits `count` RustLeaf subtasks for a Rust runner, then a PyLeaf that waits for all of them."""
+
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        leaves = [context.submit_subtask(RustLeaf(index=i)) for i in range(self.count)]
+        context.submit_subtask(PyLeaf(index=-1), depends_on=leaves)

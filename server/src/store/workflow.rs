@@ -193,6 +193,8 @@ pub enum AttemptOutcome {
     Failed = 2,
     LeaseExpired = 3,
     Canceled = 4,
+    /// The runner gave the task back (it was shutting down): queued again, no retry used.
+    Released = 5,
 }
 
 impl AttemptOutcome {
@@ -202,6 +204,7 @@ impl AttemptOutcome {
             2 => AttemptOutcome::Failed,
             3 => AttemptOutcome::LeaseExpired,
             4 => AttemptOutcome::Canceled,
+            5 => AttemptOutcome::Released,
             _ => AttemptOutcome::Running,
         }
     }
@@ -213,6 +216,7 @@ impl AttemptOutcome {
             AttemptOutcome::Failed => "failed",
             AttemptOutcome::LeaseExpired => "lease expired",
             AttemptOutcome::Canceled => "canceled",
+            AttemptOutcome::Released => "released by its runner",
         }
     }
 }
@@ -290,11 +294,14 @@ pub trait WorkflowStore: Send + Sync + 'static {
         claim: Option<&ClaimRequest>,
         now_ns: i64,
     ) -> Result<Option<ClaimedTask>, StoreError>;
-    /// Records a failed attempt: re-queued while retries are left, else failed.
+    /// Records a failed attempt: re-queued while retries are left, else failed. A failure that
+    /// is not the task's own (`workflow_error == false`: the runner is shutting down) re-queues
+    /// the task without using a retry.
     async fn task_failed(
         &self,
         task_id: uuid::Uuid,
         error: &str,
+        workflow_error: bool,
         now_ns: i64,
     ) -> Result<TaskState, StoreError>;
     /// Extends a running task's lease; `None` if the task is no longer running.

@@ -786,6 +786,7 @@ macro_rules! impl_workflow_store {
                 &self,
                 task_id: Uuid,
                 error: &str,
+                workflow_error: bool,
                 now_ns: i64,
             ) -> Result<TaskState, StoreError> {
                 let id = task_id.as_bytes().as_slice();
@@ -798,15 +799,16 @@ macro_rules! impl_workflow_store {
                 if state != TaskState::Running {
                     return Ok(state);
                 }
-                Self::end_attempt(&mut tx, id, facts.attempts, AttemptOutcome::Failed, error, now_ns).await?;
-                let next = if facts.retry_count < facts.max_retries {
+                let outcome = if workflow_error { AttemptOutcome::Failed } else { AttemptOutcome::Released };
+                Self::end_attempt(&mut tx, id, facts.attempts, outcome, error, now_ns).await?;
+                let next = if !workflow_error || facts.retry_count < facts.max_retries {
                     TaskState::Queued
                 } else if facts.optional != 0 {
                     TaskState::FailedOptional
                 } else {
                     TaskState::Failed
                 };
-                let retried = i64::from(next == TaskState::Queued);
+                let retried = i64::from(workflow_error && next == TaskState::Queued);
                 sqlx::query(
                     "UPDATE tasks SET state = $2, retry_count = retry_count + $3, stopped_ns = $4, \
                      lease_expires_ns = NULL WHERE id = $1 AND state = 2",

@@ -80,7 +80,7 @@ impl TaskService for WorkflowApi {
         }
         let state = self
             .store
-            .task_failed(task_id, &error, now_ns())
+            .task_failed(task_id, &error, request.was_workflow_error, now_ns())
             .await
             .map_err(status)?;
         Ok(Response::new(wf::TaskStateResponse {

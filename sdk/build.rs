@@ -1,0 +1,37 @@
+//! Generates the Tilebox Workflows gRPC client from the server's proto files (one source of truth
+//! for the protocol, see docs/PROTOCOL.md) with protox, so no `protoc` is needed. OTLP messages
+//! map to the `opentelemetry-proto` crate's types.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "workflows/v1/core.proto",
+        "workflows/v1/job.proto",
+        "workflows/v1/task.proto",
+        "workflows/v1/telemetry.proto",
+        "workflows/v1/workflows.proto",
+    ];
+    let descriptors = protox::compile(files, ["../server/proto"])?;
+    tonic_prost_build::configure()
+        .build_server(false)
+        .build_client(true)
+        .build_transport(true)
+        .extern_path(
+            ".opentelemetry.proto.common.v1",
+            "::opentelemetry_proto::tonic::common::v1",
+        )
+        .extern_path(
+            ".opentelemetry.proto.resource.v1",
+            "::opentelemetry_proto::tonic::resource::v1",
+        )
+        .extern_path(
+            ".opentelemetry.proto.trace.v1",
+            "::opentelemetry_proto::tonic::trace::v1",
+        )
+        .extern_path(
+            ".opentelemetry.proto.logs.v1",
+            "::opentelemetry_proto::tonic::logs::v1",
+        )
+        .compile_fds(descriptors)?;
+    println!("cargo:rerun-if-changed=../server/proto");
+    Ok(())
+}

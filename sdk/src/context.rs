@@ -1,0 +1,294 @@
+//! What a task sees while it executes: itself, its job, a tracer, a logger, and where its
+//! subtasks are collected until the runner reports the task computed.
+
+use std::time::SystemTime;
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+
+use crate::error::{Error, TaskError};
+use crate::task::{Task, TaskIdentifier, encode_input, type_display};
+use crate::telemetry::Telemetry;
+
+/// The task being executed.
+#[derive(Clone, Debug)]
+pub struct CurrentTask {
+    pub id: uuid::Uuid,
+    pub identifier: TaskIdentifier,
+    /// How often this task was retried before this attempt.
+    pub retry_count: i64,
+    pub job: JobRef,
+}
+
+/// The job the current task belongs to.
+#[derive(Clone, Debug)]
+pub struct JobRef {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// W3C traceparent of the job's root span.
+    pub trace_parent: String,
+}
+
+/// A subtask submitted from the current task; pass it in [`SubtaskOptions::depends_on`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutureTask(pub(crate) usize);
+
+/// How a subtask is submitted. `Default` is: no dependencies, the runner's cluster, no retries,
+/// required.
+#[derive(Clone, Debug, Default)]
+pub struct SubtaskOptions {
+    /// Subtasks (of this same task) that must be computed first.
+    pub depends_on: Vec<FutureTask>,
+    /// Cluster slug to run on; the cluster of the current runner when `None`.
+    pub cluster: Option<String>,
+    pub max_retries: i64,
+    /// When set, the subtask may fail without failing the job or blocking its dependents.
+    pub optional: bool,
+}
+
+/// A subtask as it will be sent with the computed task.
+#[derive(Clone, Debug)]
+pub(crate) struct Subtask {
+    pub identifier: TaskIdentifier,
+    pub input: Vec<u8>,
+    pub display: String,
+    pub cluster: Option<String>,
+    pub max_retries: i64,
+    pub optional: bool,
+    pub depends_on: Vec<usize>,
+}
+
+/// Handed to [`Task::execute`].
+pub struct ExecutionContext {
+    task: CurrentTask,
+    display: String,
+    subtasks: Vec<Subtask>,
+    tracer: TaskTracer,
+    logger: TaskLogger,
+}
+
+impl ExecutionContext {
+    pub(crate) fn new(task: CurrentTask, display: String, telemetry: &Telemetry) -> Self {
+        ExecutionContext {
+            task,
+            display,
+            subtasks: Vec::new(),
+            tracer: TaskTracer {
+                telemetry: telemetry.clone(),
+            },
+            logger: TaskLogger {
+                logger: telemetry
+                    .logger_provider()
+                    .logger("tilebox.workflows.tasks"),
+                console: telemetry.config().console,
+            },
+        }
+    }
+
+    pub fn current_task(&self) -> &CurrentTask {
+        &self.task
+    }
+
+    pub fn job(&self) -> &JobRef {
+        &self.task.job
+    }
+
+    /// The text shown for this task (its type's name unless changed).
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Changes the text shown for this task in job views (sent when the task completes).
+    pub fn set_display(&mut self, display: impl Into<String>) {
+        self.display = display.into();
+    }
+
+    pub fn tracer(&self) -> &TaskTracer {
+        &self.tracer
+    }
+
+    pub fn logger(&self) -> &TaskLogger {
+        &self.logger
+    }
+
+    /// Submits a subtask with default options.
+    pub fn submit_subtask<T: Task>(&mut self, task: &T) -> Result<FutureTask, Error> {
+        self.submit_subtask_with(task, SubtaskOptions::default())
+    }
+
+    /// Submits a subtask that may depend on earlier subtasks of this task.
+    pub fn submit_subtask_with<T: Task>(
+        &mut self,
+        task: &T,
+        options: SubtaskOptions,
+    ) -> Result<FutureTask, Error> {
+        let identifier = T::identifier();
+        identifier.validate()?;
+        let index = self.subtasks.len();
+        if let Some(FutureTask(bad)) = options.depends_on.iter().find(|d| d.0 >= index) {
+            return Err(Error::Submission(format!(
+                "subtask {index} depends on subtask {bad}, which was not submitted before it"
+            )));
+        }
+        let mut depends_on: Vec<usize> = options.depends_on.iter().map(|d| d.0).collect();
+        depends_on.sort_unstable();
+        depends_on.dedup();
+        self.subtasks.push(Subtask {
+            identifier,
+            input: encode_input(task)?,
+            display: type_display::<T>(),
+            cluster: options.cluster,
+            max_retries: options.max_retries,
+            optional: options.optional,
+            depends_on,
+        });
+        Ok(FutureTask(index))
+    }
+
+    /// Submits several subtasks with the same options.
+    pub fn submit_subtasks<T: Task>(
+        &mut self,
+        tasks: &[T],
+        options: &SubtaskOptions,
+    ) -> Result<Vec<FutureTask>, Error> {
+        tasks
+            .iter()
+            .map(|task| self.submit_subtask_with(task, options.clone()))
+            .collect()
+    }
+
+    pub(crate) fn into_result(self) -> (String, Vec<Subtask>) {
+        (self.display, self.subtasks)
+    }
+}
+
+/// Opens spans inside the current task's span (or inside the innermost open [`SpanGuard`]).
+pub struct TaskTracer {
+    telemetry: Telemetry,
+}
+
+impl TaskTracer {
+    /// Starts a span that stays open (and current) until the guard drops.
+    pub fn span(&self, name: &str) -> SpanGuard {
+        let span = self.telemetry.tracer().start(name.to_owned());
+        let cx = Context::current_with_span(span);
+        let attached = cx.clone().attach();
+        SpanGuard {
+            cx,
+            _attached: attached,
+        }
+    }
+}
+
+/// An open span; ends when dropped. Spans opened (or logs written) while it lives are its
+/// children. Guards must be dropped in reverse order of creation (as scopes do).
+pub struct SpanGuard {
+    cx: Context,
+    _attached: opentelemetry::ContextGuard,
+}
+
+impl SpanGuard {
+    pub fn set_attribute(&self, key: &'static str, value: impl Into<opentelemetry::Value>) {
+        self.cx.span().set_attribute(KeyValue::new(key, value));
+    }
+
+    /// Adds an `exception` event (type, message, source chain) and marks the span failed.
+    pub fn record_exception(&self, error: &TaskError) {
+        self.cx.span().add_event(
+            "exception",
+            vec![
+                KeyValue::new("exception.type", error.kind().to_owned()),
+                KeyValue::new("exception.message", error.message().to_owned()),
+            ],
+        );
+        self.set_error(error.message());
+    }
+
+    /// Marks the span failed with `message`.
+    pub fn set_error(&self, message: &str) {
+        self.cx.span().set_status(Status::error(message.to_owned()));
+    }
+
+    /// Marks the span explicitly successful.
+    pub fn set_ok(&self) {
+        self.cx.span().set_status(Status::Ok);
+    }
+
+    pub fn add_event(&self, name: &str, attributes: Vec<KeyValue>) {
+        self.cx.span().add_event(name.to_owned(), attributes);
+    }
+
+    /// Hex trace and span ids, as the dashboard shows them.
+    pub fn ids(&self) -> (String, String) {
+        let span = self.cx.span();
+        let context = span.span_context();
+        (
+            context.trace_id().to_string(),
+            context.span_id().to_string(),
+        )
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        self.cx.span().end();
+    }
+}
+
+/// Writes log records tied to the current span (trace and span ids) and task (`task_id`).
+pub struct TaskLogger {
+    logger: opentelemetry_sdk::logs::SdkLogger,
+    console: bool,
+}
+
+impl TaskLogger {
+    pub fn debug(&self, message: &str) {
+        self.log(Severity::Debug, "DEBUG", message, &[]);
+    }
+
+    pub fn info(&self, message: &str) {
+        self.log(Severity::Info, "INFO", message, &[]);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.log(Severity::Warn, "WARN", message, &[]);
+    }
+
+    pub fn error(&self, message: &str) {
+        self.log(Severity::Error, "ERROR", message, &[]);
+    }
+
+    /// A record with attributes (`logger.log(Severity::Info, "INFO", "saved", &[("bytes", 3.into())])`).
+    pub fn log(
+        &self,
+        severity: Severity,
+        severity_text: &'static str,
+        message: &str,
+        attributes: &[(&'static str, AnyValue)],
+    ) {
+        let mut record = self.logger.create_log_record();
+        let now = SystemTime::now();
+        record.set_timestamp(now);
+        record.set_observed_timestamp(now);
+        record.set_severity_number(severity);
+        record.set_severity_text(severity_text);
+        record.set_body(AnyValue::from(message.to_owned()));
+        for (key, value) in attributes {
+            record.add_attribute(*key, value.clone());
+        }
+        let cx = Context::current();
+        let span = cx.span();
+        let ids = span.span_context();
+        if ids.is_valid() {
+            // Like the Python client: ids also as attributes, for backends that only keep those.
+            record.add_attribute("trace_id", ids.trace_id().to_string());
+            record.add_attribute("span_id", ids.span_id().to_string());
+        }
+        self.logger.emit(record);
+        if self.console {
+            let stamp = chrono::Utc::now().format("%H:%M:%S%.3f");
+            eprintln!("{stamp} {severity_text:>5} {message}");
+        }
+    }
+}
