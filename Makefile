@@ -21,7 +21,7 @@ run: build
 test: build lint test-rust test-python test-e2e
 
 test-rust:
-	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app -p jobtrace-workflows --features app/ssr
+	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/polars
 
 test-python:
 	JOBTRACE_BIN=$(CURDIR)/$(BIN) JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) .venv/bin/python -m pytest -q tests/python
@@ -34,5 +34,5 @@ bench:
 
 lint:
 	cargo fmt --check
-	cargo clippy --release -p server -p jobtrace-workflows --all-targets -- -D warnings
+	cargo clippy --release -p server -p jobtrace-workflows --all-targets --features jobtrace-workflows/polars -- -D warnings
 	cargo clippy -p app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings

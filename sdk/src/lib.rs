@@ -11,6 +11,13 @@ pub mod runner;
 pub mod task;
 pub mod telemetry;
 
+#[cfg(feature = "polars")]
+mod frame;
+
+/// The polars types `to_polars()` returns (feature `polars`).
+#[cfg(feature = "polars")]
+pub use polars_core;
+
 pub(crate) mod proto {
     //! Generated from `server/proto` by `build.rs` (client side only).
     #![allow(clippy::all, clippy::pedantic, missing_docs, dead_code)]
