@@ -45,6 +45,9 @@ impl Client {
         let endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| connect_error(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
+            // A frozen server must not hold a runner (and its lease extensions) for long.
+            .timeout(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
         let channel = endpoint.connect_lazy();

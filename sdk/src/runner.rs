@@ -39,6 +39,23 @@ pub struct TaskRunner {
     stop: watch::Sender<bool>,
 }
 
+/// Consecutive transient failures tolerated while reporting a computed task (about 4 minutes
+/// with the backoff's 10 s cap).
+const MAX_REPORT_TRIES: u32 = 30;
+
+/// A computed task not yet acknowledged by the server, and the lease keeper it needs until then.
+struct Pending {
+    computed: wf::ComputedTask,
+    tries: u32,
+    lease: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.lease.abort();
+    }
+}
+
 /// What executing one attempt produced.
 enum Outcome {
     Computed {
@@ -147,16 +164,17 @@ impl TaskRunner {
 
     async fn run_loop(&self, until: RunUntil, cluster: &str) -> Result<(), Error> {
         let mut stop = self.stop.subscribe();
-        // A computed task waits here until the server has acknowledged it (it may be down).
-        let mut computed: Option<wf::ComputedTask> = None;
+        // A computed task waits here until the server has acknowledged it (it may be down);
+        // its lease is kept alive meanwhile, so no other runner starts it again.
+        let mut pending: Option<Pending> = None;
         let mut backoff = Backoff::default();
         loop {
             let stopping = *stop.borrow();
-            if stopping && computed.is_none() {
+            if stopping && pending.is_none() {
                 return Ok(());
             }
             let request = wf::NextTaskRequest {
-                computed_task: computed.clone(),
+                computed_task: pending.as_ref().map(|p| p.computed.clone()),
                 next_task_to_run: (!stopping).then(|| self.to_run(cluster)),
             };
             let answer = self.service().next_task(self.client.request(request)).await;
@@ -164,17 +182,45 @@ impl TaskRunner {
                 Ok(answer) => answer.into_inner(),
                 Err(status) if is_transient(&status) => {
                     tracing::warn!(%status, "jobtrace unreachable, retrying");
-                    if sleep_or_stop(backoff.next(), &mut stop).await && computed.is_none() {
-                        return Ok(());
+                    match &mut pending {
+                        None => {
+                            if sleep_or_stop(backoff.next(), &mut stop).await {
+                                return Ok(());
+                            }
+                        }
+                        Some(report) => {
+                            // Not interrupted by a stop: the result is worth waiting for, but
+                            // not forever (then the lease expires and the task runs again).
+                            report.tries += 1;
+                            if report.tries > MAX_REPORT_TRIES {
+                                tracing::error!(%status, "giving up reporting a computed task");
+                                pending = None;
+                            }
+                            tokio::time::sleep(backoff.next()).await;
+                        }
                     }
                     continue;
                 }
-                Err(status) => return Err(Error::status("next task")(status)),
+                Err(status) => match pending.take() {
+                    // The server refuses the result (e.g. a subtask for an unknown cluster):
+                    // the task failed, the runner goes on.
+                    Some(report) => {
+                        let task_id = id_of(report.computed.id.as_ref())?;
+                        let display = format!(
+                            "{}\nSubmissionError({:?})",
+                            report.computed.display,
+                            status.message()
+                        );
+                        self.report_failed(task_id, &display, true).await;
+                        continue;
+                    }
+                    None => return Err(Error::status("next task")(status)),
+                },
             };
             backoff = Backoff::default();
-            computed = None;
+            pending = None;
             if let Some(task) = answer.next_task.filter(|t| t.id.is_some()) {
-                computed = self.execute(task, cluster, &mut stop).await?;
+                pending = self.execute(task, cluster, &mut stop).await;
                 continue;
             }
             if until == RunUntil::Idle {
@@ -191,15 +237,18 @@ impl TaskRunner {
         }
     }
 
-    /// Executes one claimed task; returns its computed report, or `None` when the failure was
-    /// already reported.
+    /// Executes one claimed task; returns its computed report (with its lease still kept), or
+    /// `None` when the failure was already reported.
     async fn execute(
         &self,
         task: wf::Task,
         cluster: &str,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<Option<wf::ComputedTask>, Error> {
-        let task_id = id_of(task.id.as_ref())?;
+    ) -> Option<Pending> {
+        let Ok(task_id) = id_of(task.id.as_ref()) else {
+            tracing::warn!("the server handed out a task without a valid id; skipped");
+            return None;
+        };
         let identifier = task
             .identifier
             .clone()
@@ -216,7 +265,7 @@ impl TaskRunner {
         });
         let Some(registered) = registered else {
             self.report_failed(task_id, &display, false).await;
-            return Ok(None);
+            return None;
         };
         let current = CurrentTask {
             id: task_id,
@@ -234,6 +283,14 @@ impl TaskRunner {
             task_id,
             task.lease.unwrap_or_default(),
         ));
+        let shown = task.display.clone().unwrap_or_default();
+        let interrupted = format!("{shown}\nRunnerShutdown('Task was interrupted')");
+        if *stop.borrow() {
+            // Stopped while the claim was in flight: hand it back without starting it.
+            lease.abort();
+            self.report_failed(task_id, &interrupted, false).await;
+            return None;
+        }
         let (done_tx, done_rx) = oneshot::channel();
         let telemetry = self.client.telemetry().clone();
         let input = task.input.unwrap_or_default();
@@ -250,35 +307,46 @@ impl TaskRunner {
             });
         if let Err(error) = started {
             lease.abort();
-            return Err(Error::Protocol(format!(
-                "cannot start a task thread: {error}"
-            )));
+            let display = format!("{shown}\nRunnerError({:?})", error.to_string());
+            self.report_failed(task_id, &display, false).await;
+            return None;
         }
+        // A result that is ready wins over a stop arriving at the same moment.
         let outcome = tokio::select! {
-            outcome = done_rx => outcome.ok(),
+            biased;
+            outcome = done_rx => Some(outcome),
             () = wait_stop(stop) => None,
         };
-        lease.abort();
         match outcome {
-            Some(Outcome::Computed { display, subtasks }) => Ok(Some(wf::ComputedTask {
-                id: Some(id_proto(task_id)),
-                display,
-                sub_tasks: submissions(&subtasks, cluster),
-                progress_updates: Vec::new(),
-                legacy_sub_tasks: Vec::new(),
-            })),
-            Some(Outcome::Failed { display }) => {
+            Some(Ok(Outcome::Computed { display, subtasks })) => Some(Pending {
+                computed: wf::ComputedTask {
+                    id: Some(id_proto(task_id)),
+                    display,
+                    sub_tasks: submissions(&subtasks, cluster),
+                    progress_updates: Vec::new(),
+                    legacy_sub_tasks: Vec::new(),
+                },
+                tries: 0,
+                lease,
+            }),
+            Some(Ok(Outcome::Failed { display })) => {
+                lease.abort();
                 self.report_failed(task_id, &display, true).await;
-                Ok(None)
+                None
+            }
+            Some(Err(_)) => {
+                // The task's thread ended without a result: count it against the task's retries,
+                // so a task that kills its thread cannot loop forever.
+                lease.abort();
+                let display = format!("{shown}\nRunnerError('the task thread died')");
+                self.report_failed(task_id, &display, true).await;
+                None
             }
             None => {
                 // Stopping: give the task back; its thread may still finish on its own.
-                let display = format!(
-                    "{}\nRunnerShutdown('Task was interrupted')",
-                    task.display.unwrap_or_default()
-                );
-                self.report_failed(task_id, &display, false).await;
-                Ok(None)
+                lease.abort();
+                self.report_failed(task_id, &interrupted, false).await;
+                None
             }
         }
     }
@@ -530,17 +598,24 @@ fn spawn_signal_watch(stop: watch::Sender<bool>) -> tokio::task::JoinHandle<()> 
             ) else {
                 return;
             };
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+            for signals in 0.. {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+                if signals > 0 {
+                    // Tokio's handler replaced the default one: a second signal exits here.
+                    std::process::exit(130);
+                }
+                tracing::info!("stopping: no new tasks, a running task goes back to the queue");
+                let _ = stop.send(true);
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+            let _ = stop.send(true);
         }
-        tracing::info!("stopping: no new tasks, a running task goes back to the queue");
-        let _ = stop.send(true);
     })
 }
 

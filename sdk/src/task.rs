@@ -100,7 +100,8 @@ pub fn encode_input<T: Task>(task: &T) -> Result<Vec<u8>, Error> {
     };
     let value = serde_json::to_value(task).map_err(input_error)?;
     let encoded = match (struct_fields::<T>(), value) {
-        (Some([]), _) => Vec::new(),
+        // No fields (`struct A {}` or `struct A;`): nothing, as Python sends for a field-less task.
+        (Some([]), _) | (None, serde_json::Value::Null) => Vec::new(),
         (Some(fields), serde_json::Value::Object(mut map)) if fields.len() == 1 => {
             let single = map.remove(fields[0]).unwrap_or(serde_json::Value::Null);
             serde_json::to_vec(&single).map_err(input_error)?
@@ -249,7 +250,7 @@ mod tests {
     #[test]
     fn test_input_encoding_matches_python_client() {
         assert_eq!(encode_input(&Empty {}).unwrap(), b"");
-        assert_eq!(encode_input(&Unit).unwrap(), b"null");
+        assert_eq!(encode_input(&Unit).unwrap(), b"");
         let one = One {
             scene_id: "S2A_1".to_owned(),
         };

@@ -121,6 +121,9 @@ pub struct TelemetryConfig {
     pub export_interval: Duration,
     /// Also print task logs to stderr.
     pub console: bool,
+    /// The least severe `tracing` spans and events inside a task that are exported (INFO by
+    /// default, so chatty dependencies stay out; `ctx.logger()` records are always exported).
+    pub tracing_level: tracing::level_filters::LevelFilter,
 }
 
 impl Default for TelemetryConfig {
@@ -132,6 +135,7 @@ impl Default for TelemetryConfig {
             extra: Vec::new(),
             export_interval: Duration::from_secs(1),
             console: true,
+            tracing_level: tracing::level_filters::LevelFilter::INFO,
         }
     }
 }
@@ -319,7 +323,12 @@ impl Telemetry {
         let tracer_provider = tracers.build();
         let logger_provider = loggers.build();
         let tracer = opentelemetry::trace::TracerProvider::tracer(&tracer_provider, SCOPE);
-        let dispatch = dispatch(&tracer, &logger_provider, config.console);
+        let dispatch = dispatch(
+            &tracer,
+            &logger_provider,
+            config.console,
+            config.tracing_level,
+        );
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 tracer_provider,
@@ -396,6 +405,7 @@ fn dispatch(
     tracer: &opentelemetry_sdk::trace::SdkTracer,
     loggers: &SdkLoggerProvider,
     console: bool,
+    level: tracing::level_filters::LevelFilter,
 ) -> tracing::Dispatch {
     // The exporters' own diagnostics must not loop back into the exporters.
     let not_exporter_internals = tracing_subscriber::filter::filter_fn(|meta| {
@@ -406,10 +416,15 @@ fn dispatch(
             || target.starts_with("h2"))
     });
     let registry = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer.clone()))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer.clone())
+                .with_filter(level),
+        )
         .with(
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(loggers)
-                .with_filter(not_exporter_internals),
+                .with_filter(not_exporter_internals)
+                .with_filter(level),
         )
         .with(console.then(|| {
             // `RUST_LOG` as usual; INFO and up by default.
