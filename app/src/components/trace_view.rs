@@ -1,10 +1,16 @@
 //! A job's span tree: indented rows with bars on a shared time axis, collapsible, selectable,
 //! with each span's log lines under it and a detail panel for the selected span.
+//!
+//! The selected span lives in the URL (`?span=<span id>`): a link restores it, Back/Forward step
+//! through selections. The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a
+//! leaf or collapsed node goes to the parent), Esc clears the selection.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 use crate::components::{LogList, SpanPanel, TimeAxis};
 use crate::model::{JobTrace, LogRecord, Span, SpanTree, TreeRow, format_duration_ns};
@@ -36,7 +42,46 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let tree = Arc::new(SpanTree::build(&spans));
     let spans = Arc::new(spans);
     let collapsed = RwSignal::new(HashSet::<String>::new());
-    let selected = RwSignal::new(None::<usize>);
+    let index_of: Arc<HashMap<String, usize>> = Arc::new(
+        spans
+            .iter()
+            .enumerate()
+            .map(|(index, span)| (span.span_id.clone(), index))
+            .collect(),
+    );
+    let query = use_query_map();
+    let selected = {
+        let index_of = index_of.clone();
+        Memo::new(move |_| {
+            query
+                .read()
+                .get("span")
+                .and_then(|id| index_of.get(&id).copied())
+        })
+    };
+    let select = {
+        let spans = spans.clone();
+        let location = use_location();
+        let navigate = use_navigate();
+        Callback::new(move |index: Option<usize>| {
+            let mut params = query.get_untracked();
+            match index {
+                Some(index) => params.replace("span", spans[index].span_id.clone()),
+                None => {
+                    params.remove("span");
+                }
+            }
+            let search = params.to_query_string();
+            let path = location.pathname.get_untracked();
+            navigate(
+                &format!("{path}{search}"),
+                NavigateOptions {
+                    scroll: false,
+                    ..NavigateOptions::default()
+                },
+            );
+        })
+    };
     let rows = {
         let (tree, spans) = (tree.clone(), spans.clone());
         Memo::new(move |_| collapsed.with(|collapsed| tree.rows(&spans, collapsed)))
@@ -54,12 +99,65 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             );
         }
     };
+    let on_key = {
+        let spans = spans.clone();
+        move |ev: leptos::ev::KeyboardEvent| {
+            let visible = rows.get_untracked();
+            let position = selected
+                .get_untracked()
+                .and_then(|index| visible.iter().position(|row| row.index == index));
+            let target = match (ev.key().as_str(), position) {
+                ("ArrowDown" | "j", None) => visible.first().map(|row| row.index),
+                ("ArrowDown" | "j", Some(at)) => visible.get(at + 1).map(|row| row.index),
+                ("ArrowUp" | "k", None) => visible.last().map(|row| row.index),
+                ("ArrowUp" | "k", Some(at)) => at
+                    .checked_sub(1)
+                    .and_then(|before| visible.get(before))
+                    .map(|row| row.index),
+                ("ArrowRight", Some(at)) => {
+                    let id = &spans[visible[at].index].span_id;
+                    collapsed.update(|set| {
+                        set.remove(id);
+                    });
+                    None
+                }
+                ("ArrowLeft", Some(at)) => {
+                    let row = &visible[at];
+                    let id = spans[row.index].span_id.clone();
+                    if row.child_count > 0 && !collapsed.with_untracked(|set| set.contains(&id)) {
+                        collapsed.update(|set| {
+                            set.insert(id);
+                        });
+                        None
+                    } else {
+                        // The parent: the nearest row above that is one level shallower.
+                        visible[..at]
+                            .iter()
+                            .rev()
+                            .find(|above| above.depth + 1 == row.depth)
+                            .map(|above| above.index)
+                    }
+                }
+                ("Escape", Some(_)) => {
+                    ev.prevent_default();
+                    select.run(None);
+                    return;
+                }
+                _ => return,
+            };
+            ev.prevent_default();
+            if let Some(index) = target {
+                select.run(Some(index));
+                scroll_into_view(&spans[index].span_id);
+            }
+        }
+    };
     let row_view = {
         let (spans, by_span) = (spans.clone(), by_span.clone());
         move |row: TreeRow| {
             let span = &spans[row.index];
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
-            view! { <SpanRow row span=span.clone() logs origin width collapsed selected /> }
+            view! { <SpanRow row span=span.clone() logs origin width collapsed selected select /> }
         }
     };
     let panel = {
@@ -86,7 +184,13 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 </span>
             </div>
             <div class="trace-view__body">
-                <div class="waterfall" role="tree">
+                <div
+                    class="waterfall"
+                    role="tree"
+                    tabindex="0"
+                    aria-label="Spans (↑/↓ move, ←/→ collapse/expand, Esc clears)"
+                    on:keydown=on_key
+                >
                     <div class="waterfall__header">
                         <span class="waterfall__label">"Span"</span>
                         <TimeAxis duration_ns=width />
@@ -115,7 +219,8 @@ fn SpanRow(
     origin: i64,
     width: i64,
     collapsed: RwSignal<HashSet<String>>,
-    selected: RwSignal<Option<usize>>,
+    selected: Memo<Option<usize>>,
+    select: Callback<Option<usize>>,
 ) -> impl IntoView {
     let index = row.index;
     let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
@@ -194,7 +299,8 @@ fn SpanRow(
             class:waterfall__row--selected=move || selected.get() == Some(index)
             role="treeitem"
             data-span-id=span_id
-            on:click=move |_| selected.set(Some(index))
+            aria-selected=move || (selected.get() == Some(index)).to_string()
+            on:click=move |_| select.run(Some(index))
         >
             <div class="waterfall__label" style=indent>
                 {toggle_button}
@@ -211,4 +317,17 @@ fn SpanRow(
         </div>
         {inline_logs}
     }
+}
+
+/// Keeps the row of `span_id` visible after a keyboard move (browser only).
+fn scroll_into_view(span_id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let selector = format!(".waterfall__row[data-span-id=\"{span_id}\"]");
+        if let Some(row) = document().query_selector(&selector).ok().flatten() {
+            row.scroll_into_view_with_bool(false);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = span_id;
 }
