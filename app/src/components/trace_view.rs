@@ -51,7 +51,6 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     );
     let query = use_query_map();
     let selected = {
-        let index_of = index_of.clone();
         Memo::new(move |_| {
             query
                 .read()
