@@ -1,21 +1,27 @@
 //! Props-only pieces the pages are built from.
 
+mod copy_button;
 mod error_notice;
 mod job_header;
 mod job_table;
 mod log_list;
+mod runner_lanes;
 mod span_panel;
 mod status_badge;
 mod task_table;
+mod theme_toggle;
 mod time_axis;
 mod trace_view;
 
+pub use copy_button::CopyButton;
 pub use error_notice::ErrorNotice;
 pub use job_header::JobHeader;
 pub use job_table::JobTable;
 pub use log_list::LogList;
+pub use runner_lanes::RunnerLanes;
 pub use span_panel::SpanPanel;
 pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};
 pub use task_table::TaskTable;
+pub use theme_toggle::{THEME_SCRIPT, ThemeToggle};
 pub use time_axis::{TimeAxis, axis_ticks};
 pub use trace_view::TraceView;

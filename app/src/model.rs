@@ -4,11 +4,13 @@ mod compare;
 mod format;
 mod job_filter;
 mod tree;
+mod waterfall;
 
 pub use compare::{CompareRow, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs};
 pub use format::{format_duration_ns, format_time_ns};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use tree::{SpanTree, TreeRow};
+pub use waterfall::{Lane, SpanQuery, concurrency, runner_lanes};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -5,6 +5,7 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::Head;
+use crate::components::ThemeToggle;
 use crate::pages::{ComparePage, JobListPage, JobPage, NotFoundPage};
 
 #[component]
@@ -25,6 +26,7 @@ pub fn App() -> impl IntoView {
                 <nav class="topbar__nav">
                     <A href="/">"Jobs"</A>
                 </nav>
+                <ThemeToggle />
             </header>
             <main class="main">
                 // Async: the page is sent whole, so it reads without JavaScript and a

@@ -13,6 +13,8 @@ type SpanSeed = {
   endMs: number;
   status?: 0 | 1 | 2;
   attributes?: Record<string, string>;
+  /** service.instance.id of the process that recorded it (one resource per runner). */
+  runner?: string;
 };
 
 /** Sends one trace (and its logs) through the real OTLP/HTTP JSON endpoints. */
@@ -26,13 +28,16 @@ export async function seedTrace(
   const base = BigInt(Date.now() - 60_000) * 1_000_000n;
   const ns = (ms: number) => (base + BigInt(ms) * 1_000_000n).toString();
   const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };
+  const runners = [...new Set(spans.map((s) => s.runner ?? ''))];
   const traces = await request.post('/v1/traces', {
     data: {
-      resourceSpans: [{
-        resource,
+      resourceSpans: runners.map((runner) => ({
+        resource: runner
+          ? { attributes: [...resource.attributes, { key: 'service.instance.id', value: { stringValue: runner } }] }
+          : resource,
         scopeSpans: [{
           scope: { name: 'e2e' },
-          spans: spans.map((s) => ({
+          spans: spans.filter((s) => (s.runner ?? '') === runner).map((s) => ({
             traceId,
             spanId: s.id,
             parentSpanId: s.parent ?? '',
@@ -44,7 +49,7 @@ export async function seedTrace(
             status: { code: s.status ?? 0 },
           })),
         }],
-      }],
+      })),
     },
   });
   expect(traces.status()).toBe(200);

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::components::{LogList, SpanStatusBadge};
+use crate::components::{CopyButton, LogList, SpanStatusBadge};
 use crate::model::{Attributes, LogRecord, Span, format_duration_ns, format_time_ns};
 
 fn value_text(value: &Value) -> String {
@@ -39,7 +39,7 @@ fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView 
 }
 
 #[component]
-pub fn SpanPanel(span: Span, logs: Vec<LogRecord>) -> impl IntoView {
+pub fn SpanPanel(span: Span, logs: Vec<LogRecord>, self_time_ns: i64) -> impl IntoView {
     let events = span
         .events
         .iter()
@@ -85,6 +85,14 @@ pub fn SpanPanel(span: Span, logs: Vec<LogRecord>) -> impl IntoView {
                 <dt>"Span id"</dt>
                 <dd>
                     <code>{span.span_id.clone()}</code>
+                    " "
+                    <CopyButton label="Copy" copied="Copied" text=Some(span.span_id.clone()) />
+                </dd>
+                <dt>"Trace id"</dt>
+                <dd>
+                    <code>{span.trace_id.clone()}</code>
+                    " "
+                    <CopyButton label="Copy" copied="Copied" text=Some(span.trace_id.clone()) />
                 </dd>
                 <dt>"Parent"</dt>
                 <dd>
@@ -94,6 +102,10 @@ pub fn SpanPanel(span: Span, logs: Vec<LogRecord>) -> impl IntoView {
                 <dd>{format_time_ns(span.start_ns)}</dd>
                 <dt>"Duration"</dt>
                 <dd>{format_duration_ns(span.duration_ns())}</dd>
+                <dt>"Self time"</dt>
+                <dd title="Duration minus the time covered by child spans">
+                    {format_duration_ns(self_time_ns)}
+                </dd>
                 <dt>"Service"</dt>
                 <dd>{span.service_name().to_owned()}</dd>
             </dl>

@@ -1,9 +1,11 @@
-//! A job's span tree: indented rows with bars on a shared time axis, collapsible, selectable,
-//! with each span's log lines under it and a detail panel for the selected span.
+//! A job's span tree: indented rows with bars on a shared time axis, collapsible, searchable,
+//! selectable, with each span's log lines under it and a detail panel for the selected span;
+//! or the same job as runner lanes.
 //!
-//! The selected span lives in the URL (`?span=<span id>`): a link restores it, Back/Forward step
-//! through selections. The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a
-//! leaf or collapsed node goes to the parent), Esc clears the selection.
+//! The view lives in the URL, so a link restores it and Back/Forward step through changes:
+//! `span` (selected span id), `q` (search), `collapsed` (span ids, `.`-separated), `view`
+//! (`lanes`). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
+//! collapsed node goes to the parent), Esc clears the selection, `/` jumps to the search.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,12 +13,57 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
 
-use crate::components::{LogList, SpanPanel, TimeAxis};
-use crate::model::{JobTrace, LogRecord, Span, SpanTree, TreeRow, format_duration_ns};
+use crate::components::{CopyButton, LogList, RunnerLanes, SpanPanel, TimeAxis};
+use crate::model::{JobTrace, LogRecord, Span, SpanQuery, SpanTree, TreeRow, format_duration_ns};
 
 /// Log lines shown under a span's row; the panel shows all of them.
 const INLINE_LOGS: usize = 3;
+
+/// Changes the URL's query (pushing a history entry unless `replace`), keeping the path.
+#[derive(Clone, Copy)]
+pub struct QueryWriter {
+    write: Callback<(ParamsMap, bool)>,
+    query: Memo<ParamsMap>,
+}
+
+impl QueryWriter {
+    fn new() -> Self {
+        let location = use_location();
+        let navigate = use_navigate();
+        let query = use_query_map();
+        QueryWriter {
+            write: Callback::new(move |(params, replace): (ParamsMap, bool)| {
+                let path = location.pathname.get_untracked();
+                navigate(
+                    &format!("{path}{}", params.to_query_string()),
+                    NavigateOptions {
+                        scroll: false,
+                        replace,
+                        ..NavigateOptions::default()
+                    },
+                );
+            }),
+            query,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.query.read().get(key).filter(|v| !v.is_empty())
+    }
+
+    pub fn set(&self, key: &'static str, value: Option<String>, replace: bool) {
+        let mut params = self.query.get_untracked();
+        match value.filter(|v| !v.is_empty()) {
+            Some(value) => params.replace(key, value),
+            None => {
+                params.remove(key);
+            }
+        }
+        self.write.run((params, replace));
+    }
+}
 
 #[component]
 pub fn TraceView(trace: JobTrace) -> impl IntoView {
@@ -41,7 +88,6 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let by_span = Arc::new(by_span);
     let tree = Arc::new(SpanTree::build(&spans));
     let spans = Arc::new(spans);
-    let collapsed = RwSignal::new(HashSet::<String>::new());
     let index_of: Arc<HashMap<String, usize>> = Arc::new(
         spans
             .iter()
@@ -49,47 +95,51 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             .map(|(index, span)| (span.span_id.clone(), index))
             .collect(),
     );
-    let query = use_query_map();
-    let selected = {
-        Memo::new(move |_| {
-            query
-                .read()
-                .get("span")
-                .and_then(|id| index_of.get(&id).copied())
-        })
-    };
+    let url = QueryWriter::new();
+
+    let selected = Memo::new(move |_| url.get("span").and_then(|id| index_of.get(&id).copied()));
     let select = {
         let spans = spans.clone();
-        let location = use_location();
-        let navigate = use_navigate();
         Callback::new(move |index: Option<usize>| {
-            let mut params = query.get_untracked();
-            match index {
-                Some(index) => params.replace("span", spans[index].span_id.clone()),
-                None => {
-                    params.remove("span");
-                }
-            }
-            let search = params.to_query_string();
-            let path = location.pathname.get_untracked();
-            navigate(
-                &format!("{path}{search}"),
-                NavigateOptions {
-                    scroll: false,
-                    ..NavigateOptions::default()
-                },
-            );
+            url.set("span", index.map(|i| spans[i].span_id.clone()), false);
+        })
+    };
+    let collapsed = Memo::new(move |_| {
+        url.get("collapsed")
+            .map(|list| {
+                list.split('.')
+                    .map(str::to_owned)
+                    .collect::<HashSet<String>>()
+            })
+            .unwrap_or_default()
+    });
+    let set_collapsed = Callback::new(move |set: HashSet<String>| {
+        let mut ids: Vec<String> = set.into_iter().collect();
+        ids.sort();
+        url.set("collapsed", Some(ids.join(".")), false);
+    });
+    let search = Memo::new(move |_| url.get("q").unwrap_or_default());
+    let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
+
+    let matching = {
+        let spans = spans.clone();
+        Memo::new(move |_| {
+            let query = SpanQuery::parse(&search.get());
+            (!query.is_empty()).then(|| spans.iter().map(|s| query.matches(s)).collect::<Vec<_>>())
         })
     };
     let rows = {
         let (tree, spans) = (tree.clone(), spans.clone());
-        Memo::new(move |_| collapsed.with(|collapsed| tree.rows(&spans, collapsed)))
+        Memo::new(move |_| {
+            let keep = matching.with(|m| m.as_ref().map(|m| tree.keep_with_ancestors(m)));
+            collapsed.with(|collapsed| tree.rows_where(&spans, collapsed, keep.as_deref()))
+        })
     };
-    let expand_all = move |_| collapsed.set(HashSet::new());
+    let expand_all = move |_| url.set("collapsed", None, false);
     let collapse_all = {
-        let spans = spans.clone();
+        let (tree, spans) = (tree.clone(), spans.clone());
         move |_| {
-            collapsed.set(
+            set_collapsed.run(
                 tree.rows(&spans, &HashSet::new())
                     .iter()
                     .filter(|row| row.child_count > 0)
@@ -98,6 +148,14 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             );
         }
     };
+    let toggle = Callback::new(move |span_id: String| {
+        let mut set = collapsed.get_untracked();
+        if !set.remove(&span_id) {
+            set.insert(span_id);
+        }
+        set_collapsed.run(set);
+    });
+
     let on_key = {
         let spans = spans.clone();
         move |ev: leptos::ev::KeyboardEvent| {
@@ -114,19 +172,17 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     .and_then(|before| visible.get(before))
                     .map(|row| row.index),
                 ("ArrowRight", Some(at)) => {
-                    let id = &spans[visible[at].index].span_id;
-                    collapsed.update(|set| {
-                        set.remove(id);
-                    });
+                    let id = spans[visible[at].index].span_id.clone();
+                    if collapsed.with_untracked(|set| set.contains(&id)) {
+                        toggle.run(id);
+                    }
                     None
                 }
                 ("ArrowLeft", Some(at)) => {
                     let row = &visible[at];
                     let id = spans[row.index].span_id.clone();
                     if row.child_count > 0 && !collapsed.with_untracked(|set| set.contains(&id)) {
-                        collapsed.update(|set| {
-                            set.insert(id);
-                        });
+                        toggle.run(id);
                         None
                     } else {
                         // The parent: the nearest row above that is one level shallower.
@@ -151,12 +207,42 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             }
         }
     };
+    // `/` anywhere on the page (outside a text field) jumps to the search.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            use leptos::wasm_bindgen::JsCast;
+            let typing = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+            if ev.key() == "/" && !typing {
+                ev.prevent_default();
+                if let Some(input) = document().get_element_by_id("span-search")
+                    && let Ok(input) = input.dyn_into::<web_sys::HtmlElement>()
+                {
+                    let _ = input.focus();
+                }
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    let on_search = move |ev: leptos::ev::Event| {
+        // Typing replaces the history entry: Back leaves the search, not each keystroke.
+        url.set("q", Some(event_target_value(&ev)), true);
+    };
+    let on_search_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            url.set("q", None, false);
+        }
+    };
+
     let row_view = {
         let (spans, by_span) = (spans.clone(), by_span.clone());
         move |row: TreeRow| {
             let span = &spans[row.index];
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
-            view! { <SpanRow row span=span.clone() logs origin width collapsed selected select /> }
+            view! { <SpanRow row span=span.clone() logs origin width collapsed toggle selected select /> }
         }
     };
     let panel = {
@@ -165,30 +251,34 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             selected.get().map(|index| {
                 let span = spans[index].clone();
                 let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
-                view! { <SpanPanel span logs /> }
+                let self_time_ns = tree.self_time_ns(&spans, index);
+                view! { <SpanPanel span logs self_time_ns /> }
             })
         }
     };
-    view! {
-        <section class="trace-view">
-            <div class="trace-view__toolbar">
-                <button class="button" on:click=expand_all>
-                    "Expand all"
-                </button>
-                <button class="button" on:click=collapse_all>
-                    "Collapse all"
-                </button>
-                <span class="trace-view__count muted">
-                    {move || format!("{} of {} spans shown", rows.with(Vec::len), spans.len())}
-                </span>
-            </div>
-            <div class="trace-view__body">
+    let count = {
+        let spans = spans.clone();
+        move || match matching.get() {
+            Some(matching) => {
+                let hits = matching.iter().filter(|hit| **hit).count();
+                format!("{hits} of {} spans match", spans.len())
+            }
+            None => format!("{} of {} spans shown", rows.with(Vec::len), spans.len()),
+        }
+    };
+    let waterfall = {
+        move || {
+            if lanes_view.get() {
+                return view! { <RunnerLanes spans=spans.clone() origin width selected select /> }
+                    .into_any();
+            }
+            view! {
                 <div
                     class="waterfall"
                     role="tree"
                     tabindex="0"
                     aria-label="Spans (↑/↓ move, ←/→ collapse/expand, Esc clears)"
-                    on:keydown=on_key
+                    on:keydown=on_key.clone()
                 >
                     <div class="waterfall__header">
                         <span class="waterfall__label">"Span"</span>
@@ -197,8 +287,52 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     </div>
                     <For each=move || rows.get() key=|row| row.index children=row_view.clone() />
                 </div>
-                {panel}
+            }
+            .into_any()
+        }
+    };
+    let set_view = move |lanes: bool| url.set("view", lanes.then(|| "lanes".to_owned()), false);
+    view! {
+        <section class="trace-view">
+            <div class="trace-view__toolbar">
+                <div class="trace-view__views" role="group" aria-label="View">
+                    <button
+                        class="button"
+                        aria-pressed=move || (!lanes_view.get()).to_string()
+                        on:click=move |_| set_view(false)
+                    >
+                        "Waterfall"
+                    </button>
+                    <button
+                        class="button"
+                        aria-pressed=move || lanes_view.get().to_string()
+                        on:click=move |_| set_view(true)
+                    >
+                        "Runner lanes"
+                    </button>
+                </div>
+                <button class="button" on:click=expand_all>
+                    "Expand all"
+                </button>
+                <button class="button" on:click=collapse_all>
+                    "Collapse all"
+                </button>
+                <input
+                    id="span-search"
+                    class="trace-view__search"
+                    type="search"
+                    aria-label="Filter spans"
+                    placeholder="Filter: name, key=value, status:error  ( / )"
+                    prop:value=move || search.get()
+                    on:input=on_search
+                    on:keydown=on_search_key
+                />
+                <span class="trace-view__count muted" aria-live="polite">
+                    {count}
+                </span>
+                <CopyButton label="Copy link" copied="Link copied" text=None />
             </div>
+            <div class="trace-view__body">{waterfall} {panel}</div>
             {(!unattached.is_empty())
                 .then(|| {
                     view! {
@@ -217,7 +351,8 @@ fn SpanRow(
     logs: Vec<LogRecord>,
     origin: i64,
     width: i64,
-    collapsed: RwSignal<HashSet<String>>,
+    collapsed: Memo<HashSet<String>>,
+    toggle: Callback<String>,
     selected: Memo<Option<usize>>,
     select: Callback<Option<usize>>,
 ) -> impl IntoView {
@@ -231,15 +366,11 @@ fn SpanRow(
         let span_id = span_id.clone();
         move || collapsed.with(|set| set.contains(&span_id))
     };
-    let toggle = {
+    let on_toggle = {
         let span_id = span_id.clone();
         move |ev: leptos::ev::MouseEvent| {
             ev.stop_propagation();
-            collapsed.update(|set| {
-                if !set.remove(&span_id) {
-                    set.insert(span_id.clone());
-                }
-            });
+            toggle.run(span_id.clone());
         }
     };
     // Leaves get a spacer as wide as the toggle, so depth alone decides the indent.
@@ -256,7 +387,7 @@ fn SpanRow(
                 class="waterfall__toggle"
                 aria-expanded=expanded
                 aria-label="Collapse or expand children"
-                on:click=toggle
+                on:click=on_toggle
             >
                 {label}
             </button>

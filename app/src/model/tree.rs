@@ -72,14 +72,77 @@ impl SpanTree {
         SpanTree { roots, children }
     }
 
+    /// The time a span spent outside its children: its duration minus the union of its
+    /// children's intervals (clipped to the span), as Jaeger's "self time".
+    pub fn self_time_ns(&self, spans: &[Span], index: usize) -> i64 {
+        let span = &spans[index];
+        let mut intervals: Vec<(i64, i64)> = self.children[index]
+            .iter()
+            .map(|&kid| {
+                let kid = &spans[kid];
+                (kid.start_ns.max(span.start_ns), kid.end_ns.min(span.end_ns))
+            })
+            .filter(|(start, end)| end > start)
+            .collect();
+        intervals.sort_unstable();
+        let mut covered = 0;
+        let mut reach = i64::MIN;
+        for (start, end) in intervals {
+            let from = start.max(reach);
+            if end > from {
+                covered += end - from;
+            }
+            reach = reach.max(end);
+        }
+        (span.duration_ns() - covered).max(0)
+    }
+
     /// Rows in depth-first order, skipping the descendants of collapsed spans (by span id).
     pub fn rows(&self, spans: &[Span], collapsed: &HashSet<String>) -> Vec<TreeRow> {
+        self.rows_where(spans, collapsed, None)
+    }
+
+    /// The children of `index`, in start order.
+    pub fn children(&self, index: usize) -> &[usize] {
+        &self.children[index]
+    }
+
+    /// Which spans a filter keeps: the matching ones and their ancestors (the path that gives a
+    /// match its context), as a mask over `spans`.
+    pub fn keep_with_ancestors(&self, matching: &[bool]) -> Vec<bool> {
+        let mut parent = vec![None; matching.len()];
+        for (index, kids) in self.children.iter().enumerate() {
+            for &kid in kids {
+                parent[kid] = Some(index);
+            }
+        }
+        let mut keep = vec![false; matching.len()];
+        for (index, &hit) in matching.iter().enumerate() {
+            let mut at = hit.then_some(index);
+            // Stops at the first kept ancestor: its own ancestors are kept already.
+            while let Some(current) = at {
+                if std::mem::replace(&mut keep[current], true) {
+                    break;
+                }
+                at = parent[current];
+            }
+        }
+        keep
+    }
+
+    /// Like [`SpanTree::rows`], showing only spans with `keep[index]` when a mask is given.
+    pub fn rows_where(
+        &self,
+        spans: &[Span],
+        collapsed: &HashSet<String>,
+        keep: Option<&[bool]>,
+    ) -> Vec<TreeRow> {
         let mut rows = Vec::with_capacity(spans.len());
         // Explicit stack: traces can nest deeper than the call stack allows.
         let mut stack: Vec<(usize, usize)> = self.roots.iter().rev().map(|&r| (r, 0)).collect();
         let mut seen = vec![false; spans.len()];
         while let Some((index, depth)) = stack.pop() {
-            if std::mem::replace(&mut seen[index], true) {
+            if std::mem::replace(&mut seen[index], true) || keep.is_some_and(|k| !k[index]) {
                 continue;
             }
             let kids = &self.children[index];
@@ -185,6 +248,46 @@ mod tests {
         assert_eq!(tree.rows(&spans, &HashSet::new()).len(), 2);
         let collapsed = HashSet::from(["a".to_owned()]);
         assert_eq!(tree.rows(&spans, &collapsed).len(), 1);
+    }
+
+    #[test]
+    fn test_filter_keeps_matches_with_their_ancestors() {
+        let spans = vec![
+            span("root", None, 0),
+            span("c1", Some("root"), 10),
+            span("g1", Some("c1"), 15),
+            span("c2", Some("root"), 30),
+        ];
+        let tree = SpanTree::build(&spans);
+        let matching = [false, false, true, false];
+        let keep = tree.keep_with_ancestors(&matching);
+        assert_eq!(keep, [true, true, true, false]);
+        let rows = tree.rows_where(&spans, &HashSet::new(), Some(&keep));
+        assert_eq!(
+            ids(&spans, &rows),
+            vec![("root".into(), 0), ("c1".into(), 1), ("g1".into(), 2)]
+        );
+    }
+
+    #[test]
+    fn test_self_time_subtracts_overlapping_children_once() {
+        let mut spans = vec![
+            span("root", None, 0),
+            span("a", Some("root"), 10),
+            span("b", Some("root"), 15),
+            span("late", Some("root"), 95),
+        ];
+        spans[0].end_ns = 100;
+        spans[1].end_ns = 30; // 10..30
+        spans[2].end_ns = 40; // 15..40 overlaps a: together 10..40
+        spans[3].end_ns = 120; // clipped to 95..100
+        let tree = SpanTree::build(&spans);
+        assert_eq!(tree.self_time_ns(&spans, 0), 100 - 30 - 5);
+        assert_eq!(
+            tree.self_time_ns(&spans, 1),
+            20,
+            "a leaf's self time is its duration"
+        );
     }
 
     #[test]

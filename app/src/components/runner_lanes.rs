@@ -1,0 +1,105 @@
+//! The runner-lanes view of a job: one lane per runner with its task spans over time (idle gaps
+//! show as empty track) and, above them, how many tasks ran at once.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use crate::components::TimeAxis;
+use crate::model::{Span, concurrency, format_duration_ns, runner_lanes};
+
+#[component]
+pub fn RunnerLanes(
+    spans: Arc<Vec<Span>>,
+    origin: i64,
+    width: i64,
+    selected: Memo<Option<usize>>,
+    select: Callback<Option<usize>>,
+) -> impl IntoView {
+    let lanes = runner_lanes(&spans);
+    let tasks: Vec<usize> = lanes.iter().flat_map(|l| l.spans.iter().copied()).collect();
+    let steps = concurrency(&spans, &tasks);
+    let peak = steps.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let x = |t: i64| (t - origin) as f64 / width as f64 * 1000.0;
+    // A step line: horizontal at each count until the next change.
+    let mut points = vec![format!("0,40")];
+    let mut level = 40.0;
+    for (time, count) in &steps {
+        let y = 40.0 - (*count as f64 / peak.max(1) as f64 * 36.0);
+        points.push(format!("{:.2},{level:.2}", x(*time)));
+        points.push(format!("{:.2},{y:.2}", x(*time)));
+        level = y;
+    }
+    points.push(format!("1000,{level:.2}"));
+    let curve = points.join(" ");
+    let lane_rows = lanes
+        .into_iter()
+        .map(|lane| {
+            let busy: i64 = lane.spans.iter().map(|&i| spans[i].duration_ns()).sum();
+            let bars = lane
+                .spans
+                .iter()
+                .map(|&index| {
+                    let span = &spans[index];
+                    let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
+                    let bar = (span.duration_ns() as f64 / width as f64 * 100.0).max(0.2);
+                    let title =
+                        format!("{} · {}", span.name, format_duration_ns(span.duration_ns()));
+                    view! {
+                        <div
+                            class=format!(
+                                "waterfall__bar lanes__bar waterfall__bar--{}",
+                                span.status_code.css(),
+                            )
+                            class:lanes__bar--selected=move || selected.get() == Some(index)
+                            style=format!("left: {left:.3}%; width: {bar:.3}%")
+                            title=title
+                            data-span-id=span.span_id.clone()
+                            on:click=move |_| select.run(Some(index))
+                        ></div>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="lanes__lane" data-runner=lane.runner.clone()>
+                    <div class="lanes__label">
+                        <span class="lanes__runner">{lane.runner.clone()}</span>
+                        <span class="muted">
+                            {format!(
+                                "{} · {} tasks · busy {}",
+                                lane.service,
+                                lane.spans.len(),
+                                format_duration_ns(busy),
+                            )}
+                        </span>
+                    </div>
+                    <div class="waterfall__track lanes__track">{bars}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="lanes" aria-label="Runner lanes">
+            <div class="waterfall__header lanes__header">
+                <span class="waterfall__label">"Runner"</span>
+                <TimeAxis duration_ns=width />
+            </div>
+            <div class="lanes__lane lanes__concurrency">
+                <div class="lanes__label">
+                    <span>"Tasks running"</span>
+                    <span class="muted">{format!("peak {peak}")}</span>
+                </div>
+                <svg
+                    class="lanes__curve"
+                    viewBox="0 0 1000 40"
+                    preserveAspectRatio="none"
+                    role="img"
+                    aria-label=format!("concurrency, peak {peak}")
+                >
+                    <polyline points=curve />
+                </svg>
+            </div>
+            {lane_rows}
+        </div>
+    }
+}

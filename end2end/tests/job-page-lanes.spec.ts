@@ -1,0 +1,69 @@
+import { test, expect, hex, seedTrace } from './fixtures';
+import { JobPage } from './pages';
+
+test('runner lanes show each runner\'s tasks over time and how many ran at once', async ({ page, request }) => {
+  const [job, a1, a2, b1, custom] = [hex(8), hex(8), hex(8), hex(8), hex(8)];
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/lanes-${Date.now()}`, startMs: 0, endMs: 2500 },
+    { id: a1, parent: job, name: 'task/Tile', startMs: 0, endMs: 1000, runner: 'runner-a' },
+    { id: a2, parent: job, name: 'task/Tile', startMs: 1200, endMs: 2000, runner: 'runner-a', status: 2 },
+    { id: b1, parent: job, name: 'task/Tile', startMs: 500, endMs: 1500, runner: 'runner-b' },
+    { id: custom, parent: a1, name: 'render', startMs: 100, endMs: 900, runner: 'runner-a' },
+  ]);
+  const jobPage = new JobPage(page);
+  await jobPage.open(traceId);
+  await page.getByRole('button', { name: 'Runner lanes' }).click();
+  await expect(page).toHaveURL(/view=lanes/);
+  const lanes = page.locator('.lanes__lane[data-runner]');
+  await expect(lanes).toHaveCount(2);
+  await expect(lanes.nth(0)).toHaveAttribute('data-runner', 'runner-a');
+  await expect(lanes.nth(0).locator('.lanes__bar')).toHaveCount(2); // task spans only
+  await expect(lanes.nth(1).locator('.lanes__bar')).toHaveCount(1);
+  await expect(lanes.nth(0).locator('.lanes__bar').nth(1)).toHaveClass(/waterfall__bar--error/);
+  await expect(page.getByRole('img', { name: 'concurrency, peak 2' })).toBeVisible();
+  // The idle gap of runner-a (1000–1200 ms) is empty track between its two bars.
+  const [first, second] = await lanes.nth(0).locator('.lanes__bar').evaluateAll((bars) =>
+    bars.map((bar) => bar.getBoundingClientRect()),
+  );
+  expect(second.left).toBeGreaterThan(first.right);
+
+  await lanes.nth(1).locator('.lanes__bar').click();
+  await expect(jobPage.panel.getByText(b1)).toBeVisible();
+  await page.reload();
+  await expect(page.locator('.lanes__lane[data-runner]')).toHaveCount(2);
+  await page.getByRole('button', { name: 'Waterfall' }).click();
+  await expect(jobPage.row(b1)).toHaveAttribute('aria-selected', 'true');
+});
+
+test('copy link gives the collapsed, selected view to a new browser', async ({ page, request, context, browser }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const job = hex(8);
+  const [task, child] = [hex(8), hex(8)];
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/copy-${Date.now()}`, startMs: 0, endMs: 1000 },
+    { id: task, parent: job, name: 'task/A', startMs: 10, endMs: 900 },
+    { id: child, parent: task, name: 'inner', startMs: 20, endMs: 800 },
+  ]);
+  const jobPage = new JobPage(page);
+  await jobPage.open(traceId);
+  await jobPage.row(task).click();
+  await jobPage.toggle(task).click();
+  await expect(jobPage.row(child)).toHaveCount(0);
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  await expect(page.getByRole('button', { name: 'Link copied' })).toBeVisible();
+  const link = await page.evaluate(() => navigator.clipboard.readText());
+  expect(link).toContain(`collapsed=${task}`);
+
+  const fresh = await browser.newContext();
+  const other = await fresh.newPage();
+  await other.goto(link);
+  const otherPage = new JobPage(other);
+  await expect(otherPage.row(task)).toHaveAttribute('aria-selected', 'true');
+  await expect(otherPage.row(child)).toHaveCount(0);
+  await expect(otherPage.toggle(task)).toHaveAttribute('aria-expanded', 'false');
+  await fresh.close();
+
+  // Back undoes the collapse, then the selection.
+  await page.goBack();
+  await expect(jobPage.row(child)).toBeVisible();
+});

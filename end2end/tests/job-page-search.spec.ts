@@ -1,0 +1,52 @@
+import { test, expect, seedExampleJob } from './fixtures';
+import { JobPage } from './pages';
+
+test('search filters the span tree, counts matches and lives in the URL', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `search-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  const search = page.getByRole('searchbox', { name: 'Filter spans' });
+
+  // `/` jumps to the search from anywhere on the page.
+  await page.locator('h1').first().click();
+  await page.keyboard.press('/');
+  await expect(search).toBeFocused();
+
+  await search.fill('compute');
+  await expect(job.row(spans.download)).toHaveCount(0);
+  for (const id of [spans.job, spans.task, spans.compute]) {
+    await expect(job.row(id)).toBeVisible(); // the match and the path to it
+  }
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
+  await expect(page).toHaveURL(/[?&]q=compute/);
+
+  await search.fill('scene_id=S2A_001');
+  await expect(job.row(spans.download)).toBeVisible();
+  await expect(job.row(spans.compute)).toHaveCount(0);
+
+  await search.fill('status:ok');
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
+  await expect(job.row(spans.task)).toBeVisible();
+  await expect(job.row(spans.download)).toHaveCount(0);
+
+  // The filtered view survives a reload.
+  await page.reload();
+  await expect(page.getByRole('searchbox', { name: 'Filter spans' })).toHaveValue('status:ok');
+  await expect(job.row(spans.download)).toHaveCount(0);
+
+  await page.getByRole('searchbox', { name: 'Filter spans' }).press('Escape');
+  await expect(job.row(spans.download)).toBeVisible();
+  await expect(page).not.toHaveURL(/q=/);
+});
+
+test('span details show self time and copyable ids', async ({ page, request, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const { traceId, spans } = await seedExampleJob(request, `self-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await job.row(spans.task).click();
+  // task 100–2900 ms, children 150–1500 and 1600–2800: 250 ms outside them.
+  await expect(job.panel.locator('dt', { hasText: 'Self time' }).locator('+ dd')).toHaveText('250 ms');
+  await job.panel.locator('dt', { hasText: 'Span id' }).locator('+ dd').getByRole('button', { name: 'Copy' }).click();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(spans.task);
+});
