@@ -23,8 +23,8 @@ export async function seedTrace(
   spans: SpanSeed[],
   logs: { spanId: string; atMs: number; body: string; severity?: number }[] = [],
   service = 'e2e-runner',
+  traceId = hex(16),
 ): Promise<string> {
-  const traceId = hex(16);
   const base = BigInt(Date.now() - 60_000) * 1_000_000n;
   const ns = (ms: number) => (base + BigInt(ms) * 1_000_000n).toString();
   const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };

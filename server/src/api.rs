@@ -2,6 +2,7 @@
 
 mod dto;
 mod export;
+mod live;
 mod telemetry;
 
 use axum::Json;
@@ -78,6 +79,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logs", get(telemetry::logs))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/jobs/{id}/tasks", get(job_tasks))
+        .route("/api/v1/jobs/{id}/events", get(live::job_events))
         .route("/api/v1/stats", get(stats))
 }
 

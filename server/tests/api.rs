@@ -81,6 +81,24 @@ async fn test_job_list_and_job_by_id_or_trace() {
 }
 
 #[tokio::test]
+async fn test_events_of_a_finished_job_are_the_job_then_done() {
+    let (store, app) = seeded().await;
+    let reply = get(&app, &format!("/api/v1/jobs/{TRACE}/events")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.content_type.starts_with("text/event-stream"));
+    let text = reply.text();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events, ["job", "done"], "{text}");
+    assert!(text.contains(r#""state":"FAILED""#), "{text}");
+    let missing = get(&app, &format!("/api/v1/jobs/{}/events", "ab".repeat(16))).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    store.teardown().await;
+}
+
+#[tokio::test]
 async fn test_spans_use_the_tilebox_client_columns() {
     let (store, app) = seeded().await;
     let spans = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))
@@ -581,6 +599,7 @@ async fn test_queries_across_jobs_by_service_attribute_and_time() {
     for path in [
         "/api/v1/jobs",
         "/api/v1/jobs/{id}/spans",
+        "/api/v1/jobs/{id}/events",
         "/api/v1/spans",
         "/api/v1/logs",
     ] {
