@@ -50,7 +50,55 @@ test('logs from context.logger appear under their span', async ({ page, baseURL 
   const job = new JobPage(page);
   await job.open(jobId!);
   await expect(job.rowByName('download-scene')).toBeVisible();
-  await expect(page.locator('.waterfall__logs').getByText('downloading scene S2A_001')).toBeVisible();
+  // The log line is a tick on its span's bar, its text in the tick's title and in the panel.
+  await expect(
+    job.rowByName('download-scene').locator('.waterfall__tick[title*="downloading scene S2A_001"]'),
+  ).toHaveCount(1);
   await job.rowByName('download-scene').click();
   await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
+});
+
+test('a workflow job shows dependencies, queue waits, retries and its critical path', async ({ page, baseURL }) => {
+  const output = execFileSync(
+    path.join(root, '.venv/bin/python'),
+    [path.join(root, 'end2end/fixtures/dependency_job.py'), '--url', baseURL!],
+    { encoding: 'utf8', timeout: 90_000 },
+  );
+  const jobId = output.match(/job id: ([0-9a-f-]{36})/)?.[1];
+  expect(jobId, output).toBeTruthy();
+  const job = new JobPage(page);
+  await job.open(jobId!);
+  // Two dependency edges: each tile's last attempt → Mosaic.
+  await expect(page.locator('.waterfall__edge')).toHaveCount(2);
+  // The flaky tile's two attempts are numbered; the failed one is red.
+  await expect(page.getByText('attempt 1/2')).toBeVisible();
+  await expect(page.getByText('attempt 2/2')).toBeVisible();
+  const mosaic = job.rowByName('task/Mosaic');
+  // Mosaic queued while the tiles ran: a queue segment before its bar.
+  await expect(mosaic.locator('.waterfall__queue')).toHaveCount(1);
+  await mosaic.click();
+  // Every attempt of both tiles (the flaky one ran twice).
+  await expect(page.locator('.waterfall__row--waited-for')).toHaveCount(3);
+  await expect(page.locator('.waterfall__edge--selected')).toHaveCount(2);
+  const tile = job.rowByName('task/Tile').first();
+  await tile.click();
+  await expect(page.locator('.waterfall__row--waiting')).toHaveCount(1);
+  await expect(page.locator('.waterfall__row--waiting')).toContainText('task/Mosaic');
+
+  // The critical path: the job span, Mosaic, and (one runner ran everything in turn) the tiles
+  // before it.
+  await page.getByRole('button', { name: 'Critical path' }).click();
+  await expect(page).toHaveURL(/critical=1/);
+  await expect(mosaic).toHaveClass(/waterfall__row--critical/);
+  await expect(job.rowByName('job/survey-dependencies')).toHaveClass(/waterfall__row--critical/);
+  expect(await page.locator('.waterfall__row--critical', { hasText: 'task/Tile' }).count()).toBeGreaterThan(0);
+
+  // The log panel of a tile: a severity floor and a search.
+  await job.rowByName('task/Tile').last().click();
+  await expect(job.panel.getByText(/tile \d cloudy/)).toBeVisible();
+  await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('error+');
+  await expect(job.panel.getByText(/tile \d cloudy/)).toHaveCount(0);
+  await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('all');
+  await job.panel.getByRole('searchbox', { name: 'Search logs' }).fill('no such line');
+  await expect(job.panel.getByText(/tile \d cloudy/)).toHaveCount(0);
 });

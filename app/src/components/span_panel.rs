@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::components::{CopyButton, LogList, SpanStatusBadge};
+use crate::components::{CopyButton, LogPanel, SpanStatusBadge};
 use crate::model::{Attributes, LogRecord, Span, format_duration_ns, format_time_ns};
 
 fn value_text(value: &Value) -> String {
@@ -118,8 +118,7 @@ pub fn SpanPanel(span: Span, logs: Vec<LogRecord>, self_time_ns: i64) -> impl In
                     }
                 })}
             <AttributeTable title="Resource" attributes=span.resource.clone() />
-            <h3>"Logs"</h3>
-            <LogList logs />
+            <LogPanel logs />
         </aside>
     }
 }

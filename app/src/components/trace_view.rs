@@ -1,10 +1,11 @@
 //! A job's span tree: indented rows with bars on a shared time axis, collapsible, searchable,
-//! selectable, with each span's log lines under it and a detail panel for the selected span;
-//! or the same job as runner lanes.
+//! selectable, with log lines as ticks on their span's bar, a task's queue wait before its
+//! first attempt, retries numbered, dependencies drawn as edges between task rows, the critical
+//! path on demand, and a detail panel for the selected span; or the same job as runner lanes.
 //!
 //! The view lives in the URL, so a link restores it and Back/Forward step through changes:
 //! `span` (selected span id), `q` (search), `collapsed` (span ids, `.`-separated), `view`
-//! (`lanes`). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
+//! (`lanes`), `critical` (`1`: the critical path is marked). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
 //! collapsed node goes to the parent), Esc clears the selection, `/` jumps to the search.
 
 use std::collections::{HashMap, HashSet};
@@ -16,10 +17,22 @@ use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
 use crate::components::{CopyButton, LogList, RunnerLanes, SpanPanel, TimeAxis};
-use crate::model::{JobTrace, LogRecord, Span, SpanQuery, SpanTree, TreeRow, format_duration_ns};
+use crate::model::{
+    JobTrace, LogRecord, Span, SpanQuery, SpanTree, TaskOverlay, TreeRow, critical_path,
+    format_duration_ns,
+};
 
-/// Log lines shown under a span's row; the panel shows all of them.
-const INLINE_LOGS: usize = 3;
+/// Every row is this tall (px, as in style/waterfall.css): edges are drawn from row positions.
+const ROW_PX: f64 = 28.0;
+
+/// What a row knows about its span's task (workflow jobs).
+#[derive(Clone, Default)]
+struct RowTask {
+    /// `(attempt, attempts)` when the task ran more than once.
+    attempt: Option<(usize, usize)>,
+    /// Submitted → first attempt's start, for the first attempt's row.
+    queued_from_ns: Option<i64>,
+}
 
 /// Changes the URL's query (pushing a history entry unless `replace`), keeping the path.
 #[derive(Clone, Copy)]
@@ -68,7 +81,11 @@ impl QueryWriter {
 #[component]
 pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let JobTrace {
-        job, spans, logs, ..
+        job,
+        spans,
+        logs,
+        tasks,
+        ..
     } = trace;
     let origin = spans
         .iter()
@@ -96,6 +113,26 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             .collect(),
     );
     let url = QueryWriter::new();
+    let overlay = Arc::new(TaskOverlay::build(&spans, &tasks));
+    let row_tasks: Arc<HashMap<usize, RowTask>> = Arc::new(
+        overlay
+            .attempt_of
+            .iter()
+            .map(|(&span, &(task, attempt))| {
+                let total = overlay.attempts[task].len();
+                let first = attempt == 1;
+                let submitted = tasks[task].submitted_ns;
+                let queued = (first && submitted > 0 && submitted < spans[span].start_ns)
+                    .then_some(submitted);
+                let info = RowTask {
+                    attempt: (total > 1).then_some((attempt, total)),
+                    queued_from_ns: queued,
+                };
+                (span, info)
+            })
+            .collect(),
+    );
+    let critical: Arc<HashSet<usize>> = Arc::new(critical_path(&tree, &spans, &overlay));
 
     let selected = Memo::new(move |_| url.get("span").and_then(|id| index_of.get(&id).copied()));
     let select = {
@@ -120,6 +157,27 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     });
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
     let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
+    let show_critical = Memo::new(move |_| url.get("critical").as_deref() == Some("1"));
+    // Tasks the selected task waited for, and tasks that waited for it (as span indices).
+    let neighbours = {
+        let overlay = overlay.clone();
+        Memo::new(move |_| {
+            let Some(task) = selected
+                .get()
+                .and_then(|span| overlay.attempt_of.get(&span).map(|a| a.0))
+            else {
+                return (HashSet::new(), HashSet::new());
+            };
+            let (before, after) = overlay.neighbours(task);
+            let spans_of = |tasks: Vec<usize>| -> HashSet<usize> {
+                tasks
+                    .into_iter()
+                    .flat_map(|t| overlay.attempts[t].iter().copied())
+                    .collect()
+            };
+            (spans_of(before), spans_of(after))
+        })
+    };
 
     let matching = {
         let spans = spans.clone();
@@ -242,7 +300,91 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         move |row: TreeRow| {
             let span = &spans[row.index];
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
-            view! { <SpanRow row span=span.clone() logs origin width collapsed toggle selected select /> }
+            let task = row_tasks.get(&row.index).cloned().unwrap_or_default();
+            let on_critical_path = critical.contains(&row.index);
+            view! {
+                <SpanRow
+                    row
+                    span=span.clone()
+                    logs
+                    task
+                    on_critical_path
+                    show_critical
+                    neighbours
+                    origin
+                    width
+                    collapsed
+                    toggle
+                    selected
+                    select
+                />
+            }
+        }
+    };
+    // Dependency edges between the visible rows of tasks: from the end of the dependency's last
+    // attempt to the start of the dependent's first. The selected task's edges stand out.
+    // Drawn in the browser only (after hydration): server-rendered SVG paths between the rows
+    // tripped Leptos' hydration, and without JavaScript there is no selection to follow anyway.
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    let edges = {
+        let spans = spans.clone();
+        move || {
+            if !mounted.get() {
+                return ().into_any();
+            }
+            let visible = rows.get();
+            let position: HashMap<usize, usize> = visible
+                .iter()
+                .enumerate()
+                .map(|(at, row)| (row.index, at))
+                .collect();
+            let x = |t: i64| (t - origin) as f64 / width as f64 * 1000.0;
+            let y = |at: usize| at as f64 * ROW_PX + ROW_PX / 2.0;
+            let chosen = selected
+                .get()
+                .and_then(|s| overlay.attempt_of.get(&s).map(|a| a.0));
+            let paths = overlay
+                .edges
+                .iter()
+                .filter_map(|&(dependency, dependent)| {
+                    let from = *overlay.attempts[dependency].last()?;
+                    let to = *overlay.attempts[dependent].first()?;
+                    let (a, b) = (*position.get(&from)?, *position.get(&to)?);
+                    let (x1, y1) = (x(spans[from].end_ns), y(a));
+                    let (x2, y2) = (x(spans[to].start_ns), y(b));
+                    let bend = ((x2 - x1).abs() / 2.0).max(12.0);
+                    let d = format!(
+                        "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                        x1 + bend,
+                        x2 - bend
+                    );
+                    let hot = chosen == Some(dependency) || chosen == Some(dependent);
+                    Some(view! {
+                        <path
+                            class="waterfall__edge"
+                            class:waterfall__edge--selected=hot
+                            d=d
+                            data-from=spans[from].span_id.clone()
+                            data-to=spans[to].span_id.clone()
+                        />
+                    })
+                })
+                .collect_view();
+            let height = (visible.len() as f64 * ROW_PX).max(1.0);
+            view! {
+                <div class="waterfall__edges" aria-hidden="true">
+                    <span></span>
+                    <svg
+                        viewBox=format!("0 0 1000 {height}")
+                        preserveAspectRatio="none"
+                        style=format!("height: {height}px")
+                    >
+                        {paths}
+                    </svg>
+                </div>
+            }
+            .into_any()
         }
     };
     let panel = {
@@ -285,7 +427,10 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                         <TimeAxis duration_ns=width />
                         <span class="waterfall__duration">"Duration"</span>
                     </div>
-                    <For each=move || rows.get() key=|row| row.index children=row_view.clone() />
+                    <div class="waterfall__rows">
+                        {edges.clone()}
+                        <For each=move || rows.get() key=|row| row.index children=row_view.clone() />
+                    </div>
                 </div>
             }
             .into_any()
@@ -311,6 +456,16 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                         "Runner lanes"
                     </button>
                 </div>
+                <button
+                    class="button"
+                    aria-pressed=move || show_critical.get().to_string()
+                    title="Mark the chain of spans that decided when the job ended"
+                    on:click=move |_| {
+                        url.set("critical", (!show_critical.get_untracked()).then(|| "1".to_owned()), false);
+                    }
+                >
+                    "Critical path"
+                </button>
                 <button class="button" on:click=expand_all>
                     "Expand all"
                 </button>
@@ -349,6 +504,10 @@ fn SpanRow(
     row: TreeRow,
     span: Span,
     logs: Vec<LogRecord>,
+    task: RowTask,
+    on_critical_path: bool,
+    show_critical: Memo<bool>,
+    neighbours: Memo<(HashSet<usize>, HashSet<usize>)>,
     origin: i64,
     width: i64,
     collapsed: Memo<HashSet<String>>,
@@ -394,39 +553,48 @@ fn SpanRow(
         }
         .into_any()
     };
-    let log_count = logs.len();
-    let inline_logs = (!logs.is_empty()).then(|| {
-        let more = log_count.saturating_sub(INLINE_LOGS);
-        let shown: Vec<LogRecord> = logs.into_iter().take(INLINE_LOGS).collect();
-        let lines = shown
-            .into_iter()
-            .map(|log| {
-                let severity = log.severity_label().to_owned();
-                let class = format!(
-                    "log-list__severity log-list__severity--{}",
-                    severity.to_lowercase()
-                );
-                view! {
-                    <li>
-                        <span class=class>{severity}</span>
-                        " "
-                        <span class="log-list__body">{log.body}</span>
-                    </li>
-                }
-            })
-            .collect_view();
-        let indent = indent.clone();
+    let percent = |t: i64| (t - origin) as f64 / width as f64 * 100.0;
+    // Log lines as ticks at their time; hovering shows the line (as text).
+    let ticks = logs
+        .into_iter()
+        .map(|log| {
+            let severity = log.severity_label().to_lowercase();
+            let style = format!("left: {:.3}%", percent(log.time_ns));
+            let title = format!("{} {}", log.severity_label(), log.body);
+            view! {
+                <span
+                    class=format!("waterfall__tick waterfall__tick--{severity}")
+                    style=style
+                    title=title
+                ></span>
+            }
+        })
+        .collect_view();
+    let queue = task.queued_from_ns.map(|from| {
+        let left = percent(from);
+        let queued = span.start_ns - from;
+        let style = format!(
+            "left: {left:.3}%; width: {:.3}%",
+            (percent(span.start_ns) - left).max(0.2)
+        );
         view! {
-            <ul class="waterfall__logs" style=indent>
-                {lines}
-                {(more > 0).then(|| view! { <li class="muted">{format!("… {more} more")}</li> })}
-            </ul>
+            <div
+                class="waterfall__queue"
+                style=style
+                title=format!("queued {}", format_duration_ns(queued))
+            ></div>
         }
+    });
+    let attempt = task.attempt.map(|(n, total)| {
+        view! { <span class="waterfall__attempt">{format!("attempt {n}/{total}")}</span> }
     });
     view! {
         <div
             class="waterfall__row"
             class:waterfall__row--selected=move || selected.get() == Some(index)
+            class:waterfall__row--waited-for=move || neighbours.with(|n| n.0.contains(&index))
+            class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
+            class:waterfall__row--critical=move || on_critical_path && show_critical.get()
             role="treeitem"
             data-span-id=span_id
             aria-selected=move || (selected.get() == Some(index)).to_string()
@@ -435,17 +603,19 @@ fn SpanRow(
             <div class="waterfall__label" style=indent>
                 {toggle_button}
                 <span class="waterfall__name">{span.name.clone()}</span>
+                {attempt}
                 <span class="waterfall__service muted">{span.service_name().to_owned()}</span>
             </div>
             <div class="waterfall__track">
+                {queue}
                 <div
                     class=format!("waterfall__bar waterfall__bar--{}", span.status_code.css())
                     style=bar_style
                 ></div>
+                {ticks}
             </div>
             <span class="waterfall__duration">{format_duration_ns(span.duration_ns())}</span>
         </div>
-        {inline_logs}
     }
 }
 

@@ -102,6 +102,11 @@ impl SpanTree {
         self.rows_where(spans, collapsed, None)
     }
 
+    /// The spans without a parent in the trace, in start order.
+    pub fn roots(&self) -> &[usize] {
+        &self.roots
+    }
+
     /// The children of `index`, in start order.
     pub fn children(&self, index: usize) -> &[usize] {
         &self.children[index]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Span, StatusCode};
+use super::{Span, SpanTree, StatusCode, TaskView};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
@@ -145,6 +145,150 @@ pub fn concurrency(spans: &[Span], indices: &[usize]) -> Vec<(i64, usize)> {
     steps
 }
 
+/// How a workflow job's tasks map onto its spans: each task's attempt spans, and which task
+/// waited for which.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskOverlay {
+    /// Per task (index into the tasks): its attempt spans (`task/…` spans with its `task_id`)
+    /// by start time.
+    pub attempts: Vec<Vec<usize>>,
+    /// Per span that is a task attempt: `(task index, attempt number from 1)`.
+    pub attempt_of: HashMap<usize, (usize, usize)>,
+    /// `(dependency, dependent)` task indices: the dependent waited for the dependency.
+    pub edges: Vec<(usize, usize)>,
+}
+
+impl TaskOverlay {
+    pub fn build(spans: &[Span], tasks: &[TaskView]) -> Self {
+        let task_index: HashMap<&str, usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let mut attempts = vec![Vec::new(); tasks.len()];
+        for (index, span) in spans.iter().enumerate() {
+            if !span.name.starts_with("task/") {
+                continue;
+            }
+            let task = span
+                .attributes
+                .get("task_id")
+                .and_then(Value::as_str)
+                .and_then(|id| task_index.get(id));
+            if let Some(&task) = task {
+                attempts[task].push(index);
+            }
+        }
+        let mut attempt_of = HashMap::new();
+        for (task, list) in attempts.iter_mut().enumerate() {
+            list.sort_by_key(|&i| spans[i].start_ns);
+            for (n, &span) in list.iter().enumerate() {
+                attempt_of.insert(span, (task, n + 1));
+            }
+        }
+        let edges = tasks
+            .iter()
+            .enumerate()
+            .flat_map(|(dependent, task)| {
+                task.depends_on
+                    .iter()
+                    .filter_map(|id| task_index.get(id.as_str()).copied())
+                    .map(move |dependency| (dependency, dependent))
+            })
+            .collect();
+        TaskOverlay {
+            attempts,
+            attempt_of,
+            edges,
+        }
+    }
+
+    /// Tasks `task` waited for, and tasks that waited for it.
+    pub fn neighbours(&self, task: usize) -> (Vec<usize>, Vec<usize>) {
+        let before = self
+            .edges
+            .iter()
+            .filter(|e| e.1 == task)
+            .map(|e| e.0)
+            .collect();
+        let after = self
+            .edges
+            .iter()
+            .filter(|e| e.0 == task)
+            .map(|e| e.1)
+            .collect();
+        (before, after)
+    }
+}
+
+/// The spans that decided when the trace ended: from each root, the child that finished last,
+/// then (walking back in time) whatever finished last before that one started — a task's
+/// dependency (the queue wait after it) or an earlier sibling — recursively inside each.
+pub fn critical_path(
+    tree: &SpanTree,
+    spans: &[Span],
+    overlay: &TaskOverlay,
+) -> std::collections::HashSet<usize> {
+    // A task attempt's predecessors by dependency: the dependencies' last attempts.
+    let mut waited_for: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(dependency, dependent) in &overlay.edges {
+        if let (Some(first), Some(&last)) = (
+            overlay.attempts[dependent].first(),
+            overlay.attempts[dependency].last(),
+        ) {
+            waited_for.entry(*first).or_default().push(last);
+        }
+    }
+    // When each span's subtree ended: children may outlive their parent (a job's root span
+    // ends at submission, its tasks run later).
+    let mut reach: Vec<i64> = spans.iter().map(|s| s.end_ns).collect();
+    let mut order: Vec<usize> = Vec::with_capacity(spans.len());
+    let mut stack: Vec<usize> = tree.roots().to_vec();
+    while let Some(index) = stack.pop() {
+        order.push(index);
+        stack.extend_from_slice(tree.children(index));
+    }
+    for &index in order.iter().rev() {
+        let latest = tree.children(index).iter().map(|&k| reach[k]).max();
+        if let Some(latest) = latest {
+            reach[index] = reach[index].max(latest);
+        }
+    }
+    let mut on_path = std::collections::HashSet::new();
+    // Explicit work list: deep traces must not exhaust the call stack.
+    let mut work: Vec<(usize, i64)> = tree.roots().iter().map(|&r| (r, reach[r])).collect();
+    while let Some((span, until)) = work.pop() {
+        if !on_path.insert(span) {
+            continue;
+        }
+        let mut cursor = reach[span].min(until);
+        let kids = tree.children(span);
+        loop {
+            let last = kids
+                .iter()
+                .copied()
+                .filter(|&k| {
+                    !on_path.contains(&k) && reach[k] <= cursor && spans[k].start_ns < cursor
+                })
+                .max_by_key(|&k| reach[k]);
+            let Some(child) = last else { break };
+            work.push((child, cursor));
+            cursor = spans[child].start_ns;
+            // Before a task started, it may have been waiting for its dependencies.
+            if let Some(dependency) = waited_for.get(&child).and_then(|deps| {
+                deps.iter()
+                    .copied()
+                    .filter(|&d| spans[d].end_ns <= cursor)
+                    .max_by_key(|&d| spans[d].end_ns)
+            }) {
+                work.push((dependency, cursor));
+                cursor = spans[dependency].start_ns;
+            }
+        }
+    }
+    on_path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +360,72 @@ mod tests {
             shape,
             vec![("r1", vec![2, 3]), ("r2", vec![1]), ("svc", vec![5])]
         );
+    }
+
+    fn task(id: &str, depends_on: &[&str]) -> TaskView {
+        TaskView {
+            id: id.into(),
+            parent_id: None,
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+            display: id.into(),
+            identifier_name: id.into(),
+            identifier_version: "v0.0".into(),
+            cluster: "default".into(),
+            state: "COMPUTED".into(),
+            optional: false,
+            max_retries: 1,
+            retry_count: 0,
+            submitted_ns: 0,
+            started_ns: None,
+            stopped_ns: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    fn attempt(task_id: &str, parent: &str, start: i64, end: i64) -> Span {
+        let mut span = span(&format!("task/{task_id}"), "r1", start, end);
+        span.parent_span_id = Some(parent.into());
+        span.attributes
+            .insert("task_id".into(), Value::from(task_id));
+        span
+    }
+
+    #[test]
+    fn test_overlay_groups_attempts_and_dependencies() {
+        let mut root = span("job/x", "", 0, 100);
+        root.span_id = "root".into();
+        let spans = vec![
+            root,
+            attempt("a", "root", 0, 10),
+            attempt("b", "root", 20, 30),
+            attempt("a", "root", 12, 18), // a's retry
+        ];
+        let tasks = vec![task("a", &[]), task("b", &["a"])];
+        let overlay = TaskOverlay::build(&spans, &tasks);
+        assert_eq!(overlay.attempts, vec![vec![1, 3], vec![2]]);
+        assert_eq!(overlay.attempt_of[&3], (0, 2));
+        assert_eq!(overlay.edges, vec![(0, 1)]);
+        assert_eq!(overlay.neighbours(1), (vec![0], vec![]));
+        assert_eq!(overlay.neighbours(0), (vec![], vec![1]));
+    }
+
+    #[test]
+    fn test_critical_path_follows_the_last_finisher_and_dependencies() {
+        let mut root = span("job/x", "", 0, 100);
+        root.span_id = "root".into();
+        let spans = vec![
+            root,
+            attempt("a", "root", 0, 40),   // 1: the dependency of c
+            attempt("b", "root", 0, 10),   // 2: short, off the path
+            attempt("c", "root", 50, 120), // 3: finished last, after the root span
+        ];
+        let tasks = vec![task("a", &[]), task("b", &[]), task("c", &["a"])];
+        let overlay = TaskOverlay::build(&spans, &tasks);
+        let tree = SpanTree::build(&spans);
+        let path = critical_path(&tree, &spans, &overlay);
+        let mut path: Vec<usize> = path.into_iter().collect();
+        path.sort_unstable();
+        assert_eq!(path, vec![0, 1, 3]);
     }
 
     #[test]
