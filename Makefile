@@ -1,5 +1,5 @@
 # jobtrace: `make run` serves the dashboard with demo jobs; `make test` runs every test.
-.PHONY: deps build run test test-rust test-python test-e2e bench lint
+.PHONY: deps build run test test-rust test-python test-e2e bench bench-ui lint
 
 BIN := target/release/jobtrace
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -31,6 +31,10 @@ test-e2e:
 
 bench:
 	cargo bench -p server --bench ingest
+
+# The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
+bench-ui: build
+	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node bench/waterfall.mjs 10000 100000
 
 lint:
 	cargo fmt --check

@@ -22,8 +22,15 @@ use crate::model::{
     format_duration_ns,
 };
 
-/// Every row is this tall (px, as in style/waterfall.css): edges are drawn from row positions.
+/// Every row is this tall (px, as in style/waterfall.css): rows are placed and edges drawn
+/// from row positions alone.
 const ROW_PX: f64 = 28.0;
+/// Rows rendered above and below the scrolled-to window.
+const OVERSCAN: usize = 30;
+/// Rows the server renders (and the browser starts with) before the first scroll: a screenful.
+const FIRST_ROWS: usize = 60;
+/// The scrolling box of the span tree (`style/waterfall.css` caps its height).
+const SCROLLER_ID: &str = "waterfall-scroll";
 
 /// What a row knows about its span's task (workflow jobs).
 #[derive(Clone, Default)]
@@ -193,6 +200,39 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             collapsed.with(|collapsed| tree.rows_where(&spans, collapsed, keep.as_deref()))
         })
     };
+    // Only the rows in (and near) the scrolled-to window exist in the DOM: a trace of 100,000
+    // spans scrolls like one of 100.
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(FIRST_ROWS as f64 * ROW_PX);
+    let window_rows = Memo::new(move |_| {
+        let first = (scroll_top.get() / ROW_PX) as usize;
+        let shown = (viewport.get() / ROW_PX).ceil() as usize;
+        let start = first.saturating_sub(OVERSCAN);
+        let end = first + shown + OVERSCAN;
+        rows.with(|rows| {
+            rows.iter()
+                .enumerate()
+                .skip(start)
+                .take(end.saturating_sub(start))
+                .map(|(at, row)| (at, row.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+    let on_scroll = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            if let Some(el) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            {
+                scroll_top.set(f64::from(el.scroll_top()));
+                viewport.set(f64::from(el.client_height()));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     let expand_all = move |_| url.set("collapsed", None, false);
     let collapse_all = {
         let (tree, spans) = (tree.clone(), spans.clone());
@@ -261,7 +301,9 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             ev.prevent_default();
             if let Some(index) = target {
                 select.run(Some(index));
-                scroll_into_view(&spans[index].span_id);
+                if let Some(at) = visible.iter().position(|row| row.index == index) {
+                    reveal(at);
+                }
             }
         }
     };
@@ -297,14 +339,16 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
 
     let row_view = {
         let (spans, by_span) = (spans.clone(), by_span.clone());
-        move |row: TreeRow| {
+        move |(at, row): (usize, TreeRow)| {
             let span = &spans[row.index];
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
+            let top = at as f64 * ROW_PX;
             let task = row_tasks.get(&row.index).cloned().unwrap_or_default();
             let on_critical_path = critical.contains(&row.index);
             view! {
                 <SpanRow
                     row
+                    top
                     span=span.clone()
                     logs
                     task
@@ -339,6 +383,13 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 .enumerate()
                 .map(|(at, row)| (row.index, at))
                 .collect();
+            // Edges with an end in the rendered window (or crossing it) only.
+            let (low, high) = window_rows.with(|w| {
+                (
+                    w.first().map_or(0, |(at, _)| *at),
+                    w.last().map_or(0, |(at, _)| *at),
+                )
+            });
             let x = |t: i64| (t - origin) as f64 / width as f64 * 1000.0;
             let y = |at: usize| at as f64 * ROW_PX + ROW_PX / 2.0;
             let chosen = selected
@@ -351,6 +402,9 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     let from = *overlay.attempts[dependency].last()?;
                     let to = *overlay.attempts[dependent].first()?;
                     let (a, b) = (*position.get(&from)?, *position.get(&to)?);
+                    if a.max(b) < low || a.min(b) > high {
+                        return None;
+                    }
                     let (x1, y1) = (x(spans[from].end_ns), y(a));
                     let (x2, y2) = (x(spans[to].start_ns), y(b));
                     let bend = ((x2 - x1).abs() / 2.0).max(12.0);
@@ -427,9 +481,20 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                         <TimeAxis duration_ns=width />
                         <span class="waterfall__duration">"Duration"</span>
                     </div>
-                    <div class="waterfall__rows">
-                        {edges.clone()}
-                        <For each=move || rows.get() key=|row| row.index children=row_view.clone() />
+                    <div class="waterfall__scroll" id=SCROLLER_ID on:scroll=on_scroll>
+                        <div
+                            class="waterfall__rows"
+                            style=move || {
+                                format!("height: {}px", rows.with(Vec::len) as f64 * ROW_PX)
+                            }
+                        >
+                            {edges.clone()}
+                            <For
+                                each=move || window_rows.get()
+                                key=|(at, row)| (*at, row.index)
+                                children=row_view.clone()
+                            />
+                        </div>
                     </div>
                 </div>
             }
@@ -502,6 +567,8 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
 #[component]
 fn SpanRow(
     row: TreeRow,
+    /// Offset from the top of the rows box, px.
+    top: f64,
     span: Span,
     logs: Vec<LogRecord>,
     task: RowTask,
@@ -596,6 +663,7 @@ fn SpanRow(
             class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
             class:waterfall__row--critical=move || on_critical_path && show_critical.get()
             role="treeitem"
+            style=format!("top: {top}px")
             data-span-id=span_id
             aria-selected=move || (selected.get() == Some(index)).to_string()
             on:click=move |_| select.run(Some(index))
@@ -619,15 +687,21 @@ fn SpanRow(
     }
 }
 
-/// Keeps the row of `span_id` visible after a keyboard move (browser only).
-fn scroll_into_view(span_id: &str) {
+/// Scrolls the span tree so the row at `position` is in view (browser only).
+fn reveal(position: usize) {
     #[cfg(feature = "hydrate")]
     {
-        let selector = format!(".waterfall__row[data-span-id=\"{span_id}\"]");
-        if let Some(row) = document().query_selector(&selector).ok().flatten() {
-            row.scroll_into_view_with_bool(false);
+        if let Some(scroller) = document().get_element_by_id(SCROLLER_ID) {
+            let top = (position as f64 * ROW_PX) as i32;
+            let height = scroller.client_height();
+            let current = scroller.scroll_top();
+            if top < current {
+                scroller.set_scroll_top(top);
+            } else if top + ROW_PX as i32 > current + height {
+                scroller.set_scroll_top(top + ROW_PX as i32 - height);
+            }
         }
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = span_id;
+    let _ = position;
 }
