@@ -25,5 +25,5 @@ pub use span_panel::SpanPanel;
 pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};
 pub use task_table::TaskTable;
 pub use theme_toggle::{THEME_SCRIPT, ThemeToggle};
-pub use time_axis::{TimeAxis, axis_ticks};
+pub use time_axis::{TimeAxis, axis_ticks, axis_ticks_in};
 pub use trace_view::TraceView;

@@ -23,13 +23,29 @@ pub fn axis_ticks(duration_ns: i64, target: usize) -> Vec<i64> {
         .collect()
 }
 
+/// Ticks (offsets from the trace start) at round values inside the window
+/// `[offset_ns, offset_ns + duration_ns]`, at the step [`axis_ticks`] picks for its length.
+pub fn axis_ticks_in(offset_ns: i64, duration_ns: i64, target: usize) -> Vec<i64> {
+    let step = axis_ticks(duration_ns, target)
+        .get(1)
+        .copied()
+        .unwrap_or(duration_ns.max(1));
+    let first = (offset_ns + step - 1).div_euclid(step) * step;
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|tick| *tick <= offset_ns + duration_ns)
+        .collect()
+}
+
+/// The axis of a window of the trace: `duration_ns` long, starting `offset_ns` after the
+/// trace's start (0 unless zoomed).
 #[component]
-pub fn TimeAxis(duration_ns: i64) -> impl IntoView {
+pub fn TimeAxis(duration_ns: i64, #[prop(optional)] offset_ns: i64) -> impl IntoView {
     let width = duration_ns.max(1) as f64;
-    let ticks = axis_ticks(duration_ns, 6)
+    let ticks = axis_ticks_in(offset_ns, duration_ns, 6)
         .into_iter()
         .map(|tick| {
-            let left = format!("left: {:.3}%", tick as f64 / width * 100.0);
+            let left = format!("left: {:.3}%", (tick - offset_ns) as f64 / width * 100.0);
             view! {
                 <span class="time-axis__tick" style=left>
                     {format_duration_ns(tick)}
@@ -58,6 +74,22 @@ mod tests {
             ]
         );
         assert_eq!(axis_ticks(7_000, 6), vec![0, 2_000, 4_000, 6_000]);
+    }
+
+    #[test]
+    fn test_ticks_of_a_zoomed_window_are_round() {
+        // 1.25 s – 2.25 s: steps of 200 ms from the first round one inside.
+        let ticks = axis_ticks_in(1_250_000_000, 1_000_000_000, 5);
+        assert_eq!(
+            ticks,
+            vec![
+                1_400_000_000,
+                1_600_000_000,
+                1_800_000_000,
+                2_000_000_000,
+                2_200_000_000
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! The view lives in the URL, so a link restores it and Back/Forward step through changes:
 //! `span` (selected span id), `q` (search), `collapsed` (span ids, `.`-separated), `view`
-//! (`lanes`), `critical` (`1`: the critical path is marked). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
+//! (`lanes`), `critical` (`1`: the critical path is marked), `zoom` (`<from>-<to>`, ns after the
+//! trace's start; drag across the axis or the minimap to zoom, ◀ ▶ pan, Reset). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
 //! collapsed node goes to the parent), Esc clears the selection, `/` jumps to the search.
 
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,30 @@ struct RowTask {
     attempt: Option<(usize, usize)>,
     /// Submitted → first attempt's start, for the first attempt's row.
     queued_from_ns: Option<i64>,
+}
+
+/// The time window the bars are drawn in: the whole trace, or the zoomed range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Scale {
+    /// Absolute start of the window (unix ns).
+    from_ns: i64,
+    /// Its length (ns, at least 1).
+    span_ns: i64,
+}
+
+impl Scale {
+    /// Where `t` (unix ns) falls, in percent of the window.
+    fn pct(self, t: i64) -> f64 {
+        (t - self.from_ns) as f64 / self.span_ns as f64 * 100.0
+    }
+}
+
+/// `from-to` (ns after the trace's start) from the URL, kept inside the trace.
+fn parse_zoom(text: &str, width: i64) -> Option<(i64, i64)> {
+    let (from, to) = text.split_once('-')?;
+    let (from, to): (i64, i64) = (from.parse().ok()?, to.parse().ok()?);
+    let (from, to) = (from.clamp(0, width), to.clamp(0, width));
+    (to > from).then_some((from, to))
 }
 
 /// Changes the URL's query (pushing a history entry unless `replace`), keeping the path.
@@ -165,6 +190,51 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
     let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
     let show_critical = Memo::new(move |_| url.get("critical").as_deref() == Some("1"));
+    let zoom = Memo::new(move |_| url.get("zoom").and_then(|z| parse_zoom(&z, width)));
+    let scale = Memo::new(move |_| {
+        let (from, to) = zoom.get().unwrap_or((0, width));
+        Scale {
+            from_ns: origin + from,
+            span_ns: (to - from).max(1),
+        }
+    });
+    let set_zoom = move |window: Option<(i64, i64)>| {
+        let window = window.filter(|(from, to)| !(*from <= 0 && *to >= width));
+        url.set(
+            "zoom",
+            window.map(|(from, to)| format!("{from}-{to}")),
+            false,
+        );
+    };
+    // A drag across the axis (within the current window) or the minimap (the whole trace):
+    // where it started, as a fraction, and which of the two it is on.
+    let drag = RwSignal::new(None::<(f64, f64, bool)>);
+    let drag_end = move |minimap: bool| {
+        if let Some((start, end, on_minimap)) = drag.get_untracked()
+            && on_minimap == minimap
+        {
+            drag.set(None);
+            let (low, high) = (start.min(end), start.max(end));
+            if high - low < 0.005 {
+                return;
+            }
+            let (base_from, base_len) = if minimap {
+                (0, width)
+            } else {
+                let s = scale.get_untracked();
+                (s.from_ns - origin, s.span_ns)
+            };
+            let from = base_from + (low * base_len as f64) as i64;
+            let to = base_from + (high * base_len as f64) as i64;
+            set_zoom(Some((from, to.max(from + 1))));
+        }
+    };
+    let pan = move |direction: i64| {
+        let (from, to) = zoom.get_untracked().unwrap_or((0, width));
+        let step = (to - from) / 4 * direction;
+        let shift = step.clamp(-from, width - to);
+        set_zoom(Some((from + shift, to + shift)));
+    };
     // Tasks the selected task waited for, and tasks that waited for it (as span indices).
     let neighbours = {
         let overlay = overlay.clone();
@@ -355,8 +425,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     on_critical_path
                     show_critical
                     neighbours
-                    origin
-                    width
+                    scale
                     collapsed
                     toggle
                     selected
@@ -390,7 +459,8 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     w.last().map_or(0, |(at, _)| *at),
                 )
             });
-            let x = |t: i64| (t - origin) as f64 / width as f64 * 1000.0;
+            let window = scale.get();
+            let x = |t: i64| window.pct(t) * 10.0;
             let y = |at: usize| at as f64 * ROW_PX + ROW_PX / 2.0;
             let chosen = selected
                 .get()
@@ -462,6 +532,77 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             None => format!("{} of {} spans shown", rows.with(Vec::len), spans.len()),
         }
     };
+    // The whole trace in one strip: how many spans start in each of 200 slices, the zoomed
+    // window highlighted; drag across it to zoom.
+    let density = {
+        let mut buckets = [0_u32; 200];
+        for span in spans.iter() {
+            let at = ((span.start_ns - origin) as f64 / width as f64 * 200.0) as usize;
+            buckets[at.min(199)] += 1;
+        }
+        let peak = f64::from(buckets.iter().copied().max().unwrap_or(1).max(1));
+        buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let h = (f64::from(*n) / peak * 20.0).max(1.0);
+                format!("M{}.5,24v-{h:.1}", i * 5)
+            })
+            .collect::<String>()
+    };
+    let minimap = move || {
+        let (from, to) = zoom.get().unwrap_or((0, width));
+        let left = from as f64 / width as f64 * 100.0;
+        let len = (to - from) as f64 / width as f64 * 100.0;
+        view! {
+            <div class="minimap-row">
+                <div class="minimap__controls">
+                    <button class="button" title="Pan left" aria-label="Pan left" on:click=move |_| pan(-1)>
+                        "◀"
+                    </button>
+                    <button class="button" title="Pan right" aria-label="Pan right" on:click=move |_| pan(1)>
+                        "▶"
+                    </button>
+                    <button
+                        class="button"
+                        disabled=move || zoom.get().is_none()
+                        on:click=move |_| set_zoom(None)
+                    >
+                        "Reset zoom"
+                    </button>
+                </div>
+                <div
+                    class="minimap"
+                    title="The whole trace: drag to zoom"
+                    on:mousedown=move |ev| {
+                        ev.prevent_default();
+                        let at = fraction(&ev);
+                        drag.set(Some((at, at, true)));
+                    }
+                    on:mousemove=move |ev| {
+                        let at = fraction(&ev);
+                        drag.update(|d| {
+                            if let Some((_, end, true)) = d {
+                                *end = at;
+                            }
+                        });
+                    }
+                    on:mouseup=move |_| drag_end(true)
+                    on:mouseleave=move |_| drag_end(true)
+                >
+                    <svg viewBox="0 0 1000 24" preserveAspectRatio="none" aria-hidden="true">
+                        <path class="minimap__density" d=density.clone() />
+                    </svg>
+                    <div
+                        class="minimap__window"
+                        style=format!("left: {left:.3}%; width: {len:.3}%")
+                    ></div>
+                    {move || selection_box(drag.get(), true)}
+                </div>
+            </div>
+        }
+    };
     let waterfall = {
         move || {
             if lanes_view.get() {
@@ -476,9 +617,34 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     aria-label="Spans (↑/↓ move, ←/→ collapse/expand, Esc clears)"
                     on:keydown=on_key.clone()
                 >
+                    {minimap.clone()}
                     <div class="waterfall__header">
                         <span class="waterfall__label">"Span"</span>
-                        <TimeAxis duration_ns=width />
+                        <div
+                            class="waterfall__axis"
+                            title="Drag to zoom into a time range"
+                            on:mousedown=move |ev| {
+                                ev.prevent_default();
+                                let at = fraction(&ev);
+                                drag.set(Some((at, at, false)));
+                            }
+                            on:mousemove=move |ev| {
+                                let at = fraction(&ev);
+                                drag.update(|d| {
+                                    if let Some((_, end, false)) = d {
+                                        *end = at;
+                                    }
+                                });
+                            }
+                            on:mouseup=move |_| drag_end(false)
+                            on:mouseleave=move |_| drag_end(false)
+                        >
+                            {move || {
+                                let s = scale.get();
+                                view! { <TimeAxis duration_ns=s.span_ns offset_ns=s.from_ns - origin /> }
+                            }}
+                            {move || selection_box(drag.get(), false)}
+                        </div>
                         <span class="waterfall__duration">"Duration"</span>
                     </div>
                     <div class="waterfall__scroll" id=SCROLLER_ID on:scroll=on_scroll>
@@ -575,17 +741,22 @@ fn SpanRow(
     on_critical_path: bool,
     show_critical: Memo<bool>,
     neighbours: Memo<(HashSet<usize>, HashSet<usize>)>,
-    origin: i64,
-    width: i64,
+    scale: Memo<Scale>,
     collapsed: Memo<HashSet<String>>,
     toggle: Callback<String>,
     selected: Memo<Option<usize>>,
     select: Callback<Option<usize>>,
 ) -> impl IntoView {
     let index = row.index;
-    let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
-    let bar_width = (span.duration_ns() as f64 / width as f64 * 100.0).max(0.2);
-    let bar_style = format!("left: {left:.3}%; width: {bar_width:.3}%");
+    let (start_ns, end_ns) = (span.start_ns, span.end_ns);
+    let bar_style = move || {
+        let s = scale.get();
+        let left = s.pct(start_ns);
+        format!(
+            "left: {left:.3}%; width: {:.3}%",
+            (s.pct(end_ns) - left).max(0.2)
+        )
+    };
     let indent = format!("padding-left: {}rem", row.depth as f64 * 1.1);
     let span_id = span.span_id.clone();
     let is_collapsed = {
@@ -620,13 +791,14 @@ fn SpanRow(
         }
         .into_any()
     };
-    let percent = |t: i64| (t - origin) as f64 / width as f64 * 100.0;
+    let percent = move |t: i64| scale.get().pct(t);
     // Log lines as ticks at their time; hovering shows the line (as text).
     let ticks = logs
         .into_iter()
         .map(|log| {
             let severity = log.severity_label().to_lowercase();
-            let style = format!("left: {:.3}%", percent(log.time_ns));
+            let at = log.time_ns;
+            let style = move || format!("left: {:.3}%", percent(at));
             let title = format!("{} {}", log.severity_label(), log.body);
             view! {
                 <span
@@ -638,12 +810,15 @@ fn SpanRow(
         })
         .collect_view();
     let queue = task.queued_from_ns.map(|from| {
-        let left = percent(from);
         let queued = span.start_ns - from;
-        let style = format!(
-            "left: {left:.3}%; width: {:.3}%",
-            (percent(span.start_ns) - left).max(0.2)
-        );
+        let started = span.start_ns;
+        let style = move || {
+            let left = percent(from);
+            format!(
+                "left: {left:.3}%; width: {:.3}%",
+                (percent(started) - left).max(0.2)
+            )
+        };
         view! {
             <div
                 class="waterfall__queue"
@@ -704,4 +879,37 @@ fn reveal(position: usize) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = position;
+}
+
+/// Where a mouse event falls across its element (the axis or the minimap), from 0 to 1.
+fn fraction(ev: &leptos::ev::MouseEvent) -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            let rect = el.get_bounding_client_rect();
+            if rect.width() > 0.0 {
+                return ((f64::from(ev.client_x()) - rect.left()) / rect.width()).clamp(0.0, 1.0);
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+    0.0
+}
+
+/// The range being dragged across the axis (`minimap == false`) or the minimap.
+fn selection_box(drag: Option<(f64, f64, bool)>, minimap: bool) -> impl IntoView {
+    drag.filter(|d| d.2 == minimap).map(|(start, end, _)| {
+        let (low, high) = (start.min(end), start.max(end));
+        view! {
+            <div
+                class="zoom-selection"
+                style=format!("left: {:.3}%; width: {:.3}%", low * 100.0, (high - low) * 100.0)
+            ></div>
+        }
+    })
 }
