@@ -39,6 +39,25 @@ test('search filters the span tree, counts matches and lives in the URL', async 
   await expect(page).not.toHaveURL(/q=/);
 });
 
+test('spans shorter than a chosen duration are hidden, the choice in the URL', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `short-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  const min = page.getByRole('combobox', { name: 'Hide spans shorter than' });
+  await min.selectOption('≥ 10 s');
+  await expect(page).toHaveURL(/min=10000000000/);
+  await expect(job.row(spans.job)).toBeVisible(); // the root stays
+  await expect(job.row(spans.task)).toHaveCount(0);
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans shown');
+  await min.selectOption('≥ 1 s'); // task 2.8 s and download 1.35 s stay, compute 1.2 s too
+  await expect(job.row(spans.download)).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole('combobox', { name: 'Hide spans shorter than' })).toHaveValue('1000000000');
+  await page.getByRole('combobox', { name: 'Hide spans shorter than' }).selectOption('all durations');
+  await expect(page).not.toHaveURL(/min=/);
+  await expect(page.locator('.trace-view__count')).toHaveText('4 of 4 spans shown');
+});
+
 test('span details show self time and copyable ids', async ({ page, request, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const { traceId, spans } = await seedExampleJob(request, `self-${Date.now()}`);

@@ -6,7 +6,8 @@
 //! The view lives in the URL, so a link restores it and Back/Forward step through changes:
 //! `span` (selected span id), `q` (search), `collapsed` (span ids, `.`-separated), `view`
 //! (`lanes`), `critical` (`1`: the critical path is marked), `zoom` (`<from>-<to>`, ns after the
-//! trace's start; drag across the axis or the minimap to zoom, ◀ ▶ pan, Reset). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
+//! trace's start; drag across the axis or the minimap to zoom, ◀ ▶ pan, Reset), `min` (ns: spans
+//! shorter than this are hidden with their children; roots stay). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
 //! collapsed node goes to the parent), Esc clears the selection, `/` jumps to the search.
 
 use std::collections::{HashMap, HashSet};
@@ -263,10 +264,25 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             (!query.is_empty()).then(|| spans.iter().map(|s| query.matches(s)).collect::<Vec<_>>())
         })
     };
+    let min_ns = Memo::new(move |_| {
+        url.get("min")
+            .and_then(|m| m.parse::<i64>().ok())
+            .filter(|m| *m > 0)
+    });
     let rows = {
         let (tree, spans) = (tree.clone(), spans.clone());
         Memo::new(move |_| {
-            let keep = matching.with(|m| m.as_ref().map(|m| tree.keep_with_ancestors(m)));
+            let mut keep = matching.with(|m| m.as_ref().map(|m| tree.keep_with_ancestors(m)));
+            if let Some(min) = min_ns.get() {
+                let mut mask = keep.unwrap_or_else(|| vec![true; spans.len()]);
+                for (index, span) in spans.iter().enumerate() {
+                    mask[index] &= span.duration_ns() >= min;
+                }
+                for &root in tree.roots() {
+                    mask[root] = true;
+                }
+                keep = Some(mask);
+            }
             collapsed.with(|collapsed| tree.rows_where(&spans, collapsed, keep.as_deref()))
         })
     };
@@ -703,6 +719,20 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 <button class="button" on:click=collapse_all>
                     "Collapse all"
                 </button>
+                <select
+                    class="trace-view__min"
+                    aria-label="Hide spans shorter than"
+                    title="Hide spans shorter than this (with their children)"
+                    prop:value=move || min_ns.get().map(|m| m.to_string()).unwrap_or_default()
+                    on:change=move |ev| url.set("min", Some(event_target_value(&ev)), false)
+                >
+                    <option value="">"all durations"</option>
+                    <option value="1000000">"≥ 1 ms"</option>
+                    <option value="10000000">"≥ 10 ms"</option>
+                    <option value="100000000">"≥ 100 ms"</option>
+                    <option value="1000000000">"≥ 1 s"</option>
+                    <option value="10000000000">"≥ 10 s"</option>
+                </select>
                 <input
                     id="span-search"
                     class="trace-view__search"
