@@ -10,7 +10,9 @@ pub use compare::{CompareRow, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compar
 pub use format::{format_duration_ns, format_time_ns};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use tree::{SpanTree, TreeRow};
-pub use waterfall::{Lane, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes};
+pub use waterfall::{
+    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes, running_attempts,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

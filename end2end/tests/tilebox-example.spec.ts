@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, expect } from './fixtures';
@@ -101,4 +101,41 @@ test('a workflow job shows dependencies, queue waits, retries and its critical p
   await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('all');
   await job.panel.getByRole('searchbox', { name: 'Search logs' }).fill('no such line');
   await expect(job.panel.getByText(/tile \d cloudy/)).toHaveCount(0);
+});
+
+test('a running task grows with the clock until its span arrives', async ({ page, baseURL }) => {
+  const child = spawn(path.join(root, '.venv/bin/python'), [path.join(root, 'end2end/fixtures/running_job.py'), '--url', baseURL!, '--seconds', '5']);
+  try {
+    const jobId = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (chunk) => {
+        text += chunk;
+        const id = text.match(/job id: ([0-9a-f-]{36})/)?.[1];
+        if (id) resolve(id);
+      });
+      child.on('exit', () => reject(new Error(`runner exited: ${text}`)));
+    });
+    const job = new JobPage(page);
+    // Wait until the runner has claimed the task (the page shows what the server knows).
+    await expect.poll(async () => {
+      await job.open(jobId);
+      return page.locator('.waterfall__row--running').count();
+    }, { timeout: 15_000 }).toBe(1);
+    const running = page.locator('.waterfall__row--running');
+    await expect(running).toContainText('task/Nap');
+    // Its duration counts up with the clock; its bar reaches to now (the axis end, less 10 %).
+    const duration = running.locator('.waterfall__duration');
+    const first = await duration.textContent();
+    await expect(duration).not.toHaveText(first!, { timeout: 3000 });
+    const track = (await running.locator('.waterfall__track').boundingBox())!;
+    const bar = (await running.locator('.waterfall__bar').boundingBox())!;
+    expect(bar.x + bar.width).toBeGreaterThan(track.x + track.width * 0.8);
+    expect(bar.x + bar.width).toBeLessThanOrEqual(track.x + track.width + 1);
+    // When the attempt ends its real span arrives (pushed, no reload) and replaces the stand-in.
+    await expect(page.locator('.job-header')).toContainText('COMPLETED', { timeout: 20_000 });
+    await expect(page.locator('.waterfall__row--running')).toHaveCount(0);
+    await expect(job.rowByName('task/Nap')).toHaveCount(1);
+  } finally {
+    child.kill();
+  }
 });

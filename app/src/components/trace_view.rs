@@ -21,7 +21,7 @@ use leptos_router::params::ParamsMap;
 use crate::components::{CopyButton, LogList, RunnerLanes, SpanPanel, TimeAxis};
 use crate::model::{
     JobTrace, LogRecord, Span, SpanQuery, SpanTree, TaskOverlay, TreeRow, critical_path,
-    format_duration_ns,
+    format_duration_ns, running_attempts,
 };
 
 /// Every row is this tall (px, as in style/waterfall.css): rows are placed and edges drawn
@@ -29,8 +29,12 @@ use crate::model::{
 const ROW_PX: f64 = 28.0;
 /// Rows rendered above and below the scrolled-to window.
 const OVERSCAN: usize = 30;
-/// Rows the server renders (and the browser starts with) before the first scroll: a screenful.
+/// Rows the server renders (and the browser starts with) of a trace bigger than
+/// [`SERVER_ROWS`]: a screenful.
 const FIRST_ROWS: usize = 60;
+/// Traces up to this many visible rows are rendered whole on the server, for readers without
+/// JavaScript; bigger ones get their first screenful (and a note).
+const SERVER_ROWS: usize = 3000;
 /// The scrolling box of the span tree (`style/waterfall.css` caps its height).
 const SCROLLER_ID: &str = "waterfall-scroll";
 
@@ -120,12 +124,28 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         tasks,
         ..
     } = trace;
+    // Running attempts have no span yet: stand-ins grow with the clock until theirs arrives.
+    let mut spans = spans;
+    let first_stand_in = spans.len();
+    let stand_ins = running_attempts(&spans, &tasks);
+    let latest_start = stand_ins.iter().map(|s| s.start_ns).max();
+    spans.extend(stand_ins);
     let origin = spans
         .iter()
         .map(|s| s.start_ns)
         .min()
         .unwrap_or(job.start_ns);
     let end = spans.iter().map(|s| s.end_ns).max().unwrap_or(job.end_ns);
+    // The same on the server and in the browser until the browser's clock takes over.
+    let now = RwSignal::new(end.max(latest_start.unwrap_or(end)));
+    #[cfg(feature = "hydrate")]
+    if latest_start.is_some() {
+        let tick = move || now.set((js_sys::Date::now() * 1e6) as i64);
+        tick();
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(500)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
     let width = (end - origin).max(1);
     let mut by_span: HashMap<String, Vec<LogRecord>> = HashMap::new();
     let mut unattached = Vec::new();
@@ -192,8 +212,16 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
     let show_critical = Memo::new(move |_| url.get("critical").as_deref() == Some("1"));
     let zoom = Memo::new(move |_| url.get("zoom").and_then(|z| parse_zoom(&z, width)));
+    // While tasks run, the whole-trace window reaches a little past now.
+    let live_width = Memo::new(move |_| {
+        if latest_start.is_some() {
+            width.max((now.get() - origin) * 11 / 10)
+        } else {
+            width
+        }
+    });
     let scale = Memo::new(move |_| {
-        let (from, to) = zoom.get().unwrap_or((0, width));
+        let (from, to) = zoom.get().unwrap_or((0, live_width.get()));
         Scale {
             from_ns: origin + from,
             span_ns: (to - from).max(1),
@@ -290,11 +318,27 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     // spans scrolls like one of 100.
     let scroll_top = RwSignal::new(0.0_f64);
     let viewport = RwSignal::new(FIRST_ROWS as f64 * ROW_PX);
+    // The server renders every row of a trace up to SERVER_ROWS (readable without JavaScript),
+    // the first screenful of a bigger one; the browser starts the same and narrows to the
+    // window once it runs.
+    let running = RwSignal::new(false);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(scroller) = document().get_element_by_id(SCROLLER_ID) {
+            viewport.set(f64::from(scroller.client_height()).max(ROW_PX));
+        }
+        running.set(true);
+    });
     let window_rows = Memo::new(move |_| {
         let first = (scroll_top.get() / ROW_PX) as usize;
         let shown = (viewport.get() / ROW_PX).ceil() as usize;
         let start = first.saturating_sub(OVERSCAN);
-        let end = first + shown + OVERSCAN;
+        let everything = !running.get() && rows.with(Vec::len) <= SERVER_ROWS;
+        let end = if everything {
+            usize::MAX
+        } else {
+            first + shown + OVERSCAN
+        };
         rows.with(|rows| {
             rows.iter()
                 .enumerate()
@@ -431,6 +475,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             let top = at as f64 * ROW_PX;
             let task = row_tasks.get(&row.index).cloned().unwrap_or_default();
             let on_critical_path = critical.contains(&row.index);
+            let growing = row.index >= first_stand_in;
             view! {
                 <SpanRow
                     row
@@ -439,6 +484,8 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     logs
                     task
                     on_critical_path
+                    growing
+                    now
                     show_critical
                     neighbours
                     scale
@@ -678,6 +725,19 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                             />
                         </div>
                     </div>
+                    {(spans.len() > SERVER_ROWS)
+                        .then(|| {
+                            view! {
+                                <noscript>
+                                    <p class="muted waterfall__noscript">
+                                        {format!(
+                                            "Without JavaScript only the first {FIRST_ROWS} of {} spans are shown; the spans download (CSV, JSON) above has them all.",
+                                            spans.len(),
+                                        )}
+                                    </p>
+                                </noscript>
+                            }
+                        })}
                 </div>
             }
             .into_any()
@@ -769,6 +829,9 @@ fn SpanRow(
     logs: Vec<LogRecord>,
     task: RowTask,
     on_critical_path: bool,
+    /// A running attempt's stand-in: its bar ends at `now`.
+    growing: bool,
+    now: RwSignal<i64>,
     show_critical: Memo<bool>,
     neighbours: Memo<(HashSet<usize>, HashSet<usize>)>,
     scale: Memo<Scale>,
@@ -779,13 +842,25 @@ fn SpanRow(
 ) -> impl IntoView {
     let index = row.index;
     let (start_ns, end_ns) = (span.start_ns, span.end_ns);
+    let until = move || {
+        if growing {
+            now.get().max(start_ns)
+        } else {
+            end_ns
+        }
+    };
     let bar_style = move || {
         let s = scale.get();
         let left = s.pct(start_ns);
         format!(
             "left: {left:.3}%; width: {:.3}%",
-            (s.pct(end_ns) - left).max(0.2)
+            (s.pct(until()) - left).max(0.2)
         )
+    };
+    let status_css = if growing {
+        "running"
+    } else {
+        span.status_code.css()
     };
     let indent = format!("padding-left: {}rem", row.depth as f64 * 1.1);
     let span_id = span.span_id.clone();
@@ -867,6 +942,7 @@ fn SpanRow(
             class:waterfall__row--waited-for=move || neighbours.with(|n| n.0.contains(&index))
             class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
             class:waterfall__row--critical=move || on_critical_path && show_critical.get()
+            class:waterfall__row--running=growing
             role="treeitem"
             style=format!("top: {top}px")
             data-span-id=span_id
@@ -882,12 +958,14 @@ fn SpanRow(
             <div class="waterfall__track">
                 {queue}
                 <div
-                    class=format!("waterfall__bar waterfall__bar--{}", span.status_code.css())
+                    class=format!("waterfall__bar waterfall__bar--{status_css}")
                     style=bar_style
                 ></div>
                 {ticks}
             </div>
-            <span class="waterfall__duration">{format_duration_ns(span.duration_ns())}</span>
+            <span class="waterfall__duration">
+                {move || format_duration_ns(until() - start_ns)}
+            </span>
         </div>
     }
 }

@@ -221,6 +221,57 @@ impl TaskOverlay {
     }
 }
 
+/// Stand-ins for task attempts that are running now: a span is exported only when it ends, so
+/// until then the attempt (known from the task's state) is drawn from its start, growing with
+/// the clock. Named `task/<display>`, id `running-<task id>`, under the job's root span; `end_ns`
+/// is its start (the page extends it).
+pub fn running_attempts(spans: &[Span], tasks: &[TaskView]) -> Vec<Span> {
+    let root = spans
+        .iter()
+        .find(|s| s.parent_span_id.is_none() && s.name.starts_with("job/"));
+    let trace_id = spans
+        .first()
+        .map(|s| s.trace_id.clone())
+        .unwrap_or_default();
+    tasks
+        .iter()
+        .filter_map(|task| {
+            let attempt = task.attempts.last()?;
+            if attempt.outcome != "running" {
+                return None;
+            }
+            // Its span may have arrived already (the attempt ended since the state was read).
+            let arrived = spans.iter().any(|s| {
+                s.name.starts_with("task/")
+                    && s.start_ns >= attempt.started_ns - 1_000_000
+                    && s.attributes.get("task_id").and_then(Value::as_str) == Some(&task.id)
+            });
+            if arrived {
+                return None;
+            }
+            let mut attributes = super::Attributes::new();
+            attributes.insert("task_id".into(), Value::from(task.id.clone()));
+            attributes.insert("runner".into(), Value::from(attempt.runner.clone()));
+            Some(Span {
+                trace_id: trace_id.clone(),
+                span_id: format!("running-{}", task.id),
+                parent_span_id: root.map(|r| r.span_id.clone()),
+                name: format!("task/{}", task.display),
+                kind: 0,
+                start_ns: attempt.started_ns,
+                end_ns: attempt.started_ns,
+                status_code: StatusCode::Unset,
+                status_message: "running".into(),
+                attributes,
+                events: Vec::new(),
+                resource: super::Attributes::new(),
+                scope_name: String::new(),
+                scope_version: String::new(),
+            })
+        })
+        .collect()
+}
+
 /// The spans that decided when the trace ended: from each root, the child that finished last,
 /// then (walking back in time) whatever finished last before that one started — a task's
 /// dependency (the queue wait after it) or an earlier sibling — recursively inside each.
@@ -426,6 +477,35 @@ mod tests {
         let mut path: Vec<usize> = path.into_iter().collect();
         path.sort_unstable();
         assert_eq!(path, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn test_running_attempt_without_its_span_gets_a_stand_in() {
+        let mut root = span("job/x", "", 0, 10);
+        root.span_id = "root".into();
+        let mut waiting = task("slow", &[]);
+        waiting.display = "Slow".into();
+        waiting.attempts.push(crate::model::TaskAttempt {
+            number: 1,
+            runner: "127.0.0.1:1".into(),
+            started_ns: 50,
+            stopped_ns: None,
+            outcome: "running".into(),
+            error: String::new(),
+        });
+        let mut done = waiting.clone();
+        done.id = "done".into();
+        done.attempts[0].outcome = "computed".into();
+        let spans = vec![root];
+        let stand_ins = running_attempts(&spans, &[waiting.clone(), done]);
+        assert_eq!(stand_ins.len(), 1, "only the running one");
+        assert_eq!(stand_ins[0].name, "task/Slow");
+        assert_eq!(stand_ins[0].parent_span_id.as_deref(), Some("root"));
+        assert_eq!(stand_ins[0].start_ns, 50);
+        // Once its span arrived, no stand-in.
+        let mut arrived = spans.clone();
+        arrived.push(attempt("slow", "root", 50, 90));
+        assert!(running_attempts(&arrived, &[waiting]).is_empty());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! The stream sends `job` events (the job as `GET /api/v1/jobs/{id}` returns it) first on
 //! connect and then whenever it changes (new spans, state, task counts), checked every
-//! [`LIVE_INTERVAL`]; once the job is completed, failed or canceled it sends `done` and ends.
+//! [`LIVE_INTERVAL`]; once the job is completed, failed or canceled it sends `done` and ends —
+//! right away for a job that was finished when the stream opened, after [`LIVE_GRACE`] without
+//! changes for one that finished while watched (its last spans are exported after the state
+//! changed).
 //! A connection ends after [`LIVE_CONNECTION`] anyway; browsers' EventSource reconnects by
 //! itself (after the `retry` the stream announces), so a server shutdown never waits long.
 
@@ -22,6 +25,8 @@ use crate::store::JobRef;
 
 /// How often the store is asked whether the job changed.
 pub const LIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a job that finished while watched is still followed for late spans.
+pub const LIVE_GRACE: Duration = Duration::from_secs(3);
 /// How long one connection lasts before the client reconnects.
 pub const LIVE_CONNECTION: Duration = Duration::from_secs(60);
 
@@ -30,6 +35,10 @@ struct Watch {
     job: JobRef,
     last: Option<String>,
     finished: bool,
+    /// Saw the job unfinished: its end is followed for [`LIVE_GRACE`].
+    saw_running: bool,
+    /// When the last change was sent.
+    changed_at: tokio::time::Instant,
     done_sent: bool,
     first: bool,
     deadline: tokio::time::Instant,
@@ -46,6 +55,8 @@ pub(super) async fn job_events(
         job,
         last: None,
         finished: false,
+        saw_running: false,
+        changed_at: tokio::time::Instant::now(),
         done_sent: false,
         first: true,
         deadline: tokio::time::Instant::now() + LIVE_CONNECTION,
@@ -54,7 +65,7 @@ pub(super) async fn job_events(
         if watch.done_sent || tokio::time::Instant::now() >= watch.deadline {
             return None;
         }
-        if watch.finished {
+        if watch.finished && !watch.saw_running {
             watch.done_sent = true;
             return Some((Ok(Event::default().event("done").data("finished")), watch));
         }
@@ -71,6 +82,7 @@ pub(super) async fn job_events(
                 job.state,
                 JobState::Completed | JobState::Failed | JobState::Canceled
             );
+            watch.saw_running |= !watch.finished;
             let body = serde_json::to_string(&ApiJob::from(&job)).ok()?;
             if watch.last.as_deref() != Some(body.as_str()) {
                 let event = Event::default()
@@ -78,9 +90,10 @@ pub(super) async fn job_events(
                     .retry(Duration::from_secs(1))
                     .data(body.clone());
                 watch.last = Some(body);
+                watch.changed_at = tokio::time::Instant::now();
                 return Some((Ok(event), watch));
             }
-            if watch.finished {
+            if watch.finished && watch.changed_at.elapsed() >= LIVE_GRACE {
                 watch.done_sent = true;
                 return Some((Ok(Event::default().event("done").data("finished")), watch));
             }
