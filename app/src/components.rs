@@ -19,7 +19,7 @@ pub use error_notice::ErrorNotice;
 pub use job_header::JobHeader;
 pub use job_table::JobTable;
 pub use log_list::LogList;
-pub use log_panel::LogPanel;
+pub use log_panel::{LogFilters, LogPanel, PanelLog};
 pub use runner_lanes::RunnerLanes;
 pub use span_panel::SpanPanel;
 pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};

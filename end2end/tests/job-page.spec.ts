@@ -43,6 +43,29 @@ test('selecting a span shows its details and logs', async ({ page, request }) =>
   await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
 });
 
+test('the log panel shows child spans\' lines on request, each linking to its span', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `sublogs-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await job.row(spans.task).click();
+  await expect(job.panel.getByRole('heading', { name: 'Logs (0, 2 with children)' })).toBeVisible();
+  await expect(job.panel.getByText('downloading scene S2A_001')).toHaveCount(0);
+  await job.panel.getByRole('checkbox').check();
+  await expect(page).toHaveURL(/logsub=1/);
+  await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
+  await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('warn+');
+  await expect(page).toHaveURL(/logs=13/);
+  await expect(job.panel.getByText('downloading scene S2A_001')).toHaveCount(0);
+  await expect(job.panel.getByText('index computed')).toBeVisible();
+  // The line links to its span; the filters stay in the URL for the next span too.
+  await job.panel.getByRole('button', { name: 'compute-index' }).click();
+  await expect(job.row(spans.compute)).toHaveAttribute('aria-selected', 'true');
+  await expect(job.panel.getByRole('heading', { name: 'compute-index' })).toBeVisible();
+  await page.reload();
+  await expect(job.panel.getByText('index computed')).toBeVisible();
+  await expect(job.panel.getByRole('combobox', { name: 'Minimum severity' })).toHaveValue('13');
+});
+
 test('attribute values are shown as text, never as HTML', async ({ page, request }) => {
   const payload = '<img src=x onerror="window.__xss=1">';
   const { traceId, spans } = await seedExampleJob(request, `xss-${Date.now()}`, {

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use crate::components::{CopyButton, LogPanel, SpanStatusBadge};
-use crate::model::{Attributes, LogRecord, Span, format_duration_ns, format_time_ns};
+use crate::components::{CopyButton, LogFilters, LogPanel, PanelLog, SpanStatusBadge};
+use crate::model::{Attributes, Span, format_duration_ns, format_time_ns};
 
 fn value_text(value: &Value) -> String {
     match value {
@@ -39,7 +39,15 @@ fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView 
 }
 
 #[component]
-pub fn SpanPanel(span: Span, logs: Vec<LogRecord>, self_time_ns: i64) -> impl IntoView {
+pub fn SpanPanel(
+    span: Span,
+    /// Index of the span in the trace.
+    index: usize,
+    logs: Vec<PanelLog>,
+    self_time_ns: i64,
+    log_filters: LogFilters,
+    select: Callback<Option<usize>>,
+) -> impl IntoView {
     let events = span
         .events
         .iter()
@@ -118,7 +126,7 @@ pub fn SpanPanel(span: Span, logs: Vec<LogRecord>, self_time_ns: i64) -> impl In
                     }
                 })}
             <AttributeTable title="Resource" attributes=span.resource.clone() />
-            <LogPanel logs />
+            <LogPanel span=index logs filters=log_filters select />
         </aside>
     }
 }

@@ -7,7 +7,8 @@
 //! `span` (selected span id), `q` (search), `collapsed` (span ids, `.`-separated), `view`
 //! (`lanes`), `critical` (`1`: the critical path is marked), `zoom` (`<from>-<to>`, ns after the
 //! trace's start; drag across the axis or the minimap to zoom, ◀ ▶ pan, Reset), `min` (ns: spans
-//! shorter than this are hidden with their children; roots stay). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
+//! shorter than this are hidden with their children; roots stay), and the log panel's `logs`
+//! (severity floor), `logq` (search) and `logsub` (`1`: include child spans' lines). The tree takes the keyboard: ↑/↓ or j/k move, ←/→ collapse/expand (← on a leaf or
 //! collapsed node goes to the parent), Esc clears the selection, `/` jumps to the search.
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +19,9 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
-use crate::components::{CopyButton, LogList, RunnerLanes, SpanPanel, TimeAxis};
+use crate::components::{
+    CopyButton, LogFilters, LogList, PanelLog, RunnerLanes, SpanPanel, TimeAxis,
+};
 use crate::model::{
     JobTrace, LogRecord, Span, SpanQuery, SpanTree, TaskOverlay, TreeRow, critical_path,
     format_duration_ns, running_attempts,
@@ -574,14 +577,37 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             .into_any()
         }
     };
+    let log_filters = LogFilters {
+        floor: Memo::new(move |_| url.get("logs").and_then(|f| f.parse().ok()).unwrap_or(0)),
+        text: Memo::new(move |_| url.get("logq").unwrap_or_default()),
+        subtree: Memo::new(move |_| url.get("logsub").as_deref() == Some("1")),
+        set: Callback::new(move |(key, value): (&'static str, Option<String>)| {
+            // Typing in the search replaces the history entry; the other filters push one.
+            url.set(key, value, key == "logq");
+        }),
+    };
     let panel = {
         let spans = spans.clone();
         move || {
             selected.get().map(|index| {
                 let span = spans[index].clone();
-                let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
+                // The span's own lines and its descendants', by time.
+                let mut logs = Vec::new();
+                let mut stack = vec![index];
+                while let Some(at) = stack.pop() {
+                    let here = &spans[at];
+                    for log in by_span.get(&here.span_id).into_iter().flatten() {
+                        logs.push(PanelLog {
+                            log: log.clone(),
+                            span: at,
+                            span_name: here.name.clone(),
+                        });
+                    }
+                    stack.extend_from_slice(tree.children(at));
+                }
+                logs.sort_by_key(|l| l.log.time_ns);
                 let self_time_ns = tree.self_time_ns(&spans, index);
-                view! { <SpanPanel span logs self_time_ns /> }
+                view! { <SpanPanel span index logs self_time_ns log_filters select /> }
             })
         }
     };
