@@ -141,13 +141,19 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let end = spans.iter().map(|s| s.end_ns).max().unwrap_or(job.end_ns);
     // The same on the server and in the browser until the browser's clock takes over.
     let now = RwSignal::new(end.max(latest_start.unwrap_or(end)));
+    // The browser's clock takes over only once hydrated: the first render must match the
+    // server's (the axis ticks depend on the window, which follows `now`).
     #[cfg(feature = "hydrate")]
     if latest_start.is_some() {
-        let tick = move || now.set((js_sys::Date::now() * 1e6) as i64);
-        tick();
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(500)) {
-            on_cleanup(move || handle.clear());
-        }
+        Effect::new(move |_| {
+            let tick = move || now.set((js_sys::Date::now() * 1e6) as i64);
+            tick();
+            if let Ok(handle) =
+                set_interval_with_handle(tick, std::time::Duration::from_millis(500))
+            {
+                on_cleanup(move || handle.clear());
+            }
+        });
     }
     let width = (end - origin).max(1);
     let mut by_span: HashMap<String, Vec<LogRecord>> = HashMap::new();
