@@ -18,7 +18,7 @@ pub use copy_button::CopyButton;
 pub use error_notice::ErrorNotice;
 pub use job_header::JobHeader;
 pub use job_table::JobTable;
-pub use log_list::LogList;
+pub use log_list::{LogLine, LogList};
 pub use log_panel::{LogFilters, LogPanel, PanelLog};
 pub use runner_lanes::RunnerLanes;
 pub use span_panel::SpanPanel;

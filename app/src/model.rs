@@ -20,6 +20,15 @@ use serde_json::{Map, Value};
 /// Attribute maps keep OTLP's typed values as JSON (string, number, bool, array, object).
 pub type Attributes = Map<String, Value>;
 
+/// An attribute value as the user reads (and searches) it: strings as they are, anything else
+/// as its JSON text.
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Where a job stands. Jobs known only from their trace derive it from span statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, Server, eventually};
-use jobtrace_workflows::polars_core::prelude::{DataType, TimeUnit, TimeZone};
+use jobtrace_workflows::polars_core::prelude::{DataFrame, DataType, TimeUnit, TimeZone};
 use jobtrace_workflows::{Client, ExecutionContext, LogQuery, Task, TaskError, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,14 @@ impl Task for Measure {
         ctx.logger().warn("cloudy");
         Ok(())
     }
+}
+
+fn column_names(frame: &DataFrame) -> Vec<&str> {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,11 +65,7 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
     })
     .await;
     let frame = spans.to_polars().unwrap();
-    let columns: Vec<&str> = frame
-        .get_column_names()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
+    let columns = column_names(&frame);
     assert_eq!(
         columns,
         [
@@ -108,11 +112,7 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
     })
     .await;
     let frame = logs.to_polars().unwrap();
-    let columns: Vec<&str> = frame
-        .get_column_names()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
+    let columns = column_names(&frame);
     assert_eq!(
         columns,
         [

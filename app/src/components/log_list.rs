@@ -4,6 +4,24 @@ use leptos::prelude::*;
 
 use crate::model::{LogRecord, format_time_ns};
 
+/// One line; `span` (a link to the line's span, in the log panel) goes before the body.
+#[component]
+pub fn LogLine(log: LogRecord, #[prop(default = None)] span: Option<AnyView>) -> impl IntoView {
+    let severity = log.severity_label().to_owned();
+    let class = format!(
+        "log-list__severity log-list__severity--{}",
+        severity.to_lowercase()
+    );
+    view! {
+        <li class="log-list__line">
+            <time class="log-list__time">{format_time_ns(log.time_ns)}</time>
+            <span class=class>{severity}</span>
+            {span}
+            <span class="log-list__body">{log.body}</span>
+        </li>
+    }
+}
+
 #[component]
 pub fn LogList(logs: Vec<LogRecord>) -> impl IntoView {
     if logs.is_empty() {
@@ -11,20 +29,7 @@ pub fn LogList(logs: Vec<LogRecord>) -> impl IntoView {
     }
     let lines = logs
         .into_iter()
-        .map(|log| {
-            let severity = log.severity_label().to_owned();
-            let class = format!(
-                "log-list__severity log-list__severity--{}",
-                severity.to_lowercase()
-            );
-            view! {
-                <li class="log-list__line">
-                    <time class="log-list__time">{format_time_ns(log.time_ns)}</time>
-                    <span class=class>{severity}</span>
-                    <span class="log-list__body">{log.body}</span>
-                </li>
-            }
-        })
+        .map(|log| view! { <LogLine log /> })
         .collect_view();
     view! { <ul class="log-list">{lines}</ul> }.into_any()
 }

@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{LogRecord, format_time_ns};
+use crate::components::LogLine;
+use crate::model::LogRecord;
 
 /// Severity floors offered, as OTLP severity numbers (INFO = 9, WARN = 13, ERROR = 17).
 const FLOORS: [(&str, i32); 4] = [("all", 0), ("info+", 9), ("warn+", 13), ("error+", 17)];
@@ -61,11 +62,6 @@ pub fn LogPanel(
         shown
             .into_iter()
             .map(|line| {
-                let severity = line.log.severity_label().to_owned();
-                let class = format!(
-                    "log-list__severity log-list__severity--{}",
-                    severity.to_lowercase()
-                );
                 let target = line.span;
                 let link = (line.span != span).then(|| {
                     view! {
@@ -78,15 +74,9 @@ pub fn LogPanel(
                             {line.span_name.clone()}
                         </button>
                     }
+                    .into_any()
                 });
-                view! {
-                    <li class="log-list__line">
-                        <time class="log-list__time">{format_time_ns(line.log.time_ns)}</time>
-                        <span class=class>{severity}</span>
-                        {link}
-                        <span class="log-list__body">{line.log.body}</span>
-                    </li>
-                }
+                view! { <LogLine log=line.log span=link /> }
             })
             .collect_view()
             .into_any()

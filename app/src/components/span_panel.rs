@@ -1,17 +1,9 @@
 //! Details of the selected span: ids, status, timing, attributes, events, resource, logs.
 
 use leptos::prelude::*;
-use serde_json::Value;
 
 use crate::components::{CopyButton, LogFilters, LogPanel, PanelLog, SpanStatusBadge};
-use crate::model::{Attributes, Span, format_duration_ns, format_time_ns};
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
+use crate::model::{Attributes, Span, format_duration_ns, format_time_ns, value_text};
 
 #[component]
 fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView {

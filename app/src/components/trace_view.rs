@@ -194,7 +194,6 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             })
             .collect(),
     );
-    let critical: Arc<HashSet<usize>> = Arc::new(critical_path(&tree, &spans, &overlay));
 
     let selected = Memo::new(move |_| url.get("span").and_then(|id| index_of.get(&id).copied()));
     let select = {
@@ -220,6 +219,17 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
     let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
     let show_critical = Memo::new(move |_| url.get("critical").as_deref() == Some("1"));
+    // Computed only while shown: it walks the whole trace.
+    let critical = {
+        let (tree, spans, overlay) = (tree.clone(), spans.clone(), overlay.clone());
+        Memo::new(move |_| {
+            Arc::new(if show_critical.get() {
+                critical_path(&tree, &spans, &overlay)
+            } else {
+                HashSet::new()
+            })
+        })
+    };
     let zoom = Memo::new(move |_| url.get("zoom").and_then(|z| parse_zoom(&z, width)));
     // While tasks run, the whole-trace window reaches a little past now.
     let live_width = Memo::new(move |_| {
@@ -483,7 +493,6 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
             let top = at as f64 * ROW_PX;
             let task = row_tasks.get(&row.index).cloned().unwrap_or_default();
-            let on_critical_path = critical.contains(&row.index);
             let growing = row.index >= first_stand_in;
             view! {
                 <SpanRow
@@ -492,10 +501,9 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     span=span.clone()
                     logs
                     task
-                    on_critical_path
+                    critical
                     growing
                     now
-                    show_critical
                     neighbours
                     scale
                     collapsed
@@ -860,11 +868,11 @@ fn SpanRow(
     span: Span,
     logs: Vec<LogRecord>,
     task: RowTask,
-    on_critical_path: bool,
+    /// The critical path's spans (empty while it is not shown).
+    critical: Memo<Arc<HashSet<usize>>>,
     /// A running attempt's stand-in: its bar ends at `now`.
     growing: bool,
     now: RwSignal<i64>,
-    show_critical: Memo<bool>,
     neighbours: Memo<(HashSet<usize>, HashSet<usize>)>,
     scale: Memo<Scale>,
     collapsed: Memo<HashSet<String>>,
@@ -973,7 +981,7 @@ fn SpanRow(
             class:waterfall__row--selected=move || selected.get() == Some(index)
             class:waterfall__row--waited-for=move || neighbours.with(|n| n.0.contains(&index))
             class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
-            class:waterfall__row--critical=move || on_critical_path && show_critical.get()
+            class:waterfall__row--critical=move || critical.with(|path| path.contains(&index))
             class:waterfall__row--running=growing
             role="treeitem"
             style=format!("top: {top}px")

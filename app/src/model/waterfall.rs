@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Span, SpanTree, StatusCode, TaskView};
+use super::{Span, SpanTree, StatusCode, TaskView, value_text};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
@@ -62,13 +62,6 @@ impl SpanQuery {
                     || span.service_name().to_lowercase().contains(text)
             }
         })
-    }
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }
 
