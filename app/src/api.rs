@@ -10,7 +10,7 @@ mod port {
     use std::sync::Arc;
 
     use crate::error::AppError;
-    use crate::model::{JobListQuery, JobPage, JobTrace};
+    use crate::model::{JobListQuery, JobPage, JobTrace, LogRecord, Span};
 
     /// The read side of the store as the pages need it. The server implements it on its
     /// `TraceStore` and provides it as context; server functions stay thin callers.
@@ -19,6 +19,22 @@ mod port {
         async fn list_jobs(&self, query: JobListQuery) -> Result<JobPage, AppError>;
         /// `id` is a job UUID or a 32-hex trace id.
         async fn job_trace(&self, id: &str) -> Result<JobTrace, AppError>;
+        /// One span of a trace, whole (attributes, events, resource).
+        async fn span(&self, trace_id: &str, span_id: &str) -> Result<Span, AppError>;
+        /// The log records of some spans of a trace, by time, at most `limit`.
+        async fn span_logs(
+            &self,
+            trace_id: &str,
+            span_ids: &[String],
+            limit: u32,
+        ) -> Result<Vec<LogRecord>, AppError>;
+        /// The ids of a trace's spans that have every attribute (or resource attribute)
+        /// `key=value`, compared as text.
+        async fn spans_with_attributes(
+            &self,
+            trace_id: &str,
+            terms: &[(String, String)],
+        ) -> Result<Vec<String>, AppError>;
     }
 
     pub type SharedQueryPort = Arc<dyn QueryPort>;

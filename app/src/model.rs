@@ -9,9 +9,10 @@ mod waterfall;
 pub use compare::{CompareRow, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs};
 pub use format::{format_duration_ns, format_time_ns};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
-pub use tree::{SpanTree, TreeRow};
+pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};
 pub use waterfall::{
-    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes, running_attempts,
+    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, has_attributes, runner_lanes,
+    running_attempts,
 };
 
 use serde::{Deserialize, Serialize};
@@ -302,6 +303,182 @@ impl Span {
     }
 }
 
+/// A span as the job page's skeleton carries it: what places, colours and labels its row and
+/// ties it to its task and runner. Attributes, events and resource come on demand for the span
+/// the reader selects ([`Span`]). On the wire it is a JSON array, not an object: a trace of
+/// 100,000 spans would otherwise repeat every field name 100,000 times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "OutlineWire", from = "OutlineWire")]
+pub struct SpanOutline {
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: StatusCode,
+    pub status_message: String,
+    /// `service.name` of its resource.
+    pub service: String,
+    /// `service.instance.id` of its resource, "" when absent: the runner that executed it.
+    pub runner: String,
+    /// The `task_id` attribute (task spans and what the task's code recorded).
+    pub task_id: Option<String>,
+    /// Whether it carries events (exceptions among them); they come with its details.
+    pub has_events: bool,
+}
+
+type OutlineWire = (
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i32,
+    String,
+    String,
+    String,
+    Option<String>,
+    u8,
+);
+
+impl From<SpanOutline> for OutlineWire {
+    fn from(s: SpanOutline) -> Self {
+        (
+            s.span_id,
+            s.parent_span_id,
+            s.name,
+            s.start_ns,
+            s.end_ns,
+            s.status_code.code(),
+            s.status_message,
+            s.service,
+            s.runner,
+            s.task_id,
+            u8::from(s.has_events),
+        )
+    }
+}
+
+impl From<OutlineWire> for SpanOutline {
+    fn from(w: OutlineWire) -> Self {
+        SpanOutline {
+            span_id: w.0,
+            parent_span_id: w.1,
+            name: w.2,
+            start_ns: w.3,
+            end_ns: w.4,
+            status_code: StatusCode::from_code(w.5),
+            status_message: w.6,
+            service: w.7,
+            runner: w.8,
+            task_id: w.9,
+            has_events: w.10 != 0,
+        }
+    }
+}
+
+impl SpanOutline {
+    pub fn duration_ns(&self) -> i64 {
+        (self.end_ns - self.start_ns).max(0)
+    }
+
+    /// The skeleton of a full span.
+    pub fn of(span: &Span) -> Self {
+        SpanOutline {
+            span_id: span.span_id.clone(),
+            parent_span_id: span.parent_span_id.clone(),
+            name: span.name.clone(),
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            status_code: span.status_code,
+            status_message: span.status_message.clone(),
+            service: span.service_name().to_owned(),
+            runner: span
+                .resource
+                .get("service.instance.id")
+                .map(value_text)
+                .unwrap_or_default(),
+            task_id: span
+                .attributes
+                .get("task_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            has_events: !span.events.is_empty(),
+        }
+    }
+}
+
+/// A span outline for tests: unset status, no service, runner or task.
+#[cfg(test)]
+pub(crate) fn test_outline(
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    start_ns: i64,
+    end_ns: i64,
+) -> SpanOutline {
+    SpanOutline {
+        span_id: id.into(),
+        parent_span_id: parent.map(Into::into),
+        name: name.into(),
+        start_ns,
+        end_ns,
+        status_code: StatusCode::Unset,
+        status_message: String::new(),
+        service: String::new(),
+        runner: String::new(),
+        task_id: None,
+        has_events: false,
+    }
+}
+
+/// Where a log record sits, without its body: the job page draws these as ticks on their span's
+/// bar and counts them; bodies come for the selected span. A JSON array on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "MarkWire", from = "MarkWire")]
+pub struct LogMark {
+    pub span_id: Option<String>,
+    pub time_ns: i64,
+    pub severity_number: i32,
+}
+
+type MarkWire = (Option<String>, i64, i32);
+
+impl From<LogMark> for MarkWire {
+    fn from(m: LogMark) -> Self {
+        (m.span_id, m.time_ns, m.severity_number)
+    }
+}
+
+impl From<MarkWire> for LogMark {
+    fn from(w: MarkWire) -> Self {
+        LogMark {
+            span_id: w.0,
+            time_ns: w.1,
+            severity_number: w.2,
+        }
+    }
+}
+
+impl LogMark {
+    pub fn severity_label(&self) -> &'static str {
+        severity_name(self.severity_number)
+    }
+}
+
+/// OTLP's name for a severity number's range.
+pub fn severity_name(number: i32) -> &'static str {
+    match number {
+        1..=4 => "TRACE",
+        5..=8 => "DEBUG",
+        9..=12 => "INFO",
+        13..=16 => "WARN",
+        17..=20 => "ERROR",
+        21..=24 => "FATAL",
+        _ => "UNSPECIFIED",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     pub time_ns: i64,
@@ -321,15 +498,7 @@ impl LogRecord {
         if !self.severity_text.is_empty() {
             return &self.severity_text;
         }
-        match self.severity_number {
-            1..=4 => "TRACE",
-            5..=8 => "DEBUG",
-            9..=12 => "INFO",
-            13..=16 => "WARN",
-            17..=20 => "ERROR",
-            21..=24 => "FATAL",
-            _ => "UNSPECIFIED",
-        }
+        severity_name(self.severity_number)
     }
 }
 
@@ -353,17 +522,29 @@ pub struct JobPage {
     pub state_counts: Vec<StateCount>,
 }
 
-/// Everything the job page shows.
+/// What the job page loads first: the job, the skeleton of every span and where every log line
+/// sits. A span's attributes, events and resource and its log bodies are loaded when it is
+/// selected (`get_span_detail`, `get_span_logs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobTrace {
     pub job: Job,
-    pub spans: Vec<Span>,
-    pub logs: Vec<LogRecord>,
+    /// By start time.
+    pub spans: Vec<SpanOutline>,
+    /// Every log record of the trace, by time.
+    pub log_marks: Vec<LogMark>,
+    /// The records outside any span (the first [`UNATTACHED_LOGS`]), whole.
+    pub unattached_logs: Vec<LogRecord>,
     /// Workflow jobs only: the tasks and their attempts.
     pub tasks: Vec<TaskView>,
     /// The latest earlier job of the same name, to compare with.
     pub previous_run: Option<String>,
 }
+
+/// How many records outside any span the job page lists.
+pub const UNATTACHED_LOGS: u32 = 1000;
+
+/// How many log lines the span panel loads at once.
+pub const PANEL_LOGS: u32 = 5000;
 
 /// Two runs side by side (`/compare?a=…&b=…`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@
 // (a job span, tasks of 99 children each), opens /jobs/<trace id> and measures:
 // - first rows: navigation start → the first `.waterfall__row` in the DOM (performance.now()),
 // - hydrated: → `body[data-hydrated]` (the page answers clicks),
-// - scroll: 120 animation frames scrolling 240 px each; frame time p50 / p95 / max.
+// - scroll: 120 animation frames scrolling 240 px each; frame time p50 / p95 / max,
+// - page: the HTML document's size (rows and hydration data), fetched once more outside the browser.
 import { chromium } from 'playwright';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -92,8 +93,9 @@ async function measure(browser, traceId) {
   });
   const rowsInDom = await page.locator('.waterfall__row').count();
   await page.close();
+  const pageBytes = (await (await fetch(`${base}/jobs/${traceId}`)).arrayBuffer()).byteLength;
   const pick = (q) => frames[Math.min(frames.length - 1, Math.floor(q * frames.length))];
-  return { firstRows, hydrated, p50: pick(0.5), p95: pick(0.95), max: frames.at(-1), rowsInDom };
+  return { firstRows, hydrated, p50: pick(0.5), p95: pick(0.95), max: frames.at(-1), rowsInDom, pageBytes };
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobtrace-bench-'));
@@ -106,13 +108,13 @@ try {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu'],
   });
-  console.log('| spans | first rows (ms) | hydrated (ms) | scroll frame p50 / p95 / max (ms) | rows in DOM |');
-  console.log('|---:|---:|---:|---|---:|');
+  console.log('| spans | first rows (ms) | hydrated (ms) | scroll frame p50 / p95 / max (ms) | rows in DOM | page (MB) |');
+  console.log('|---:|---:|---:|---|---:|---:|');
   for (const size of sizes.length ? sizes : [10_000, 100_000]) {
     const { traceId, count } = await seed(size);
     const m = await measure(browser, traceId);
     const f = (x) => x.toFixed(0);
-    console.log(`| ${count} | ${f(m.firstRows)} | ${f(m.hydrated)} | ${m.p50.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} | ${m.rowsInDom} |`);
+    console.log(`| ${count} | ${f(m.firstRows)} | ${f(m.hydrated)} | ${m.p50.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} | ${m.rowsInDom} | ${(m.pageBytes / 1e6).toFixed(1)} |`);
   }
   await browser.close();
 } finally {

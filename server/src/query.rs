@@ -2,10 +2,13 @@
 
 use app::api::QueryPort;
 use app::error::AppError;
-use app::model::{Job, JobFilter, JobListQuery, JobPage, JobSort, JobTrace, TaskAttempt, TaskView};
+use app::model::{
+    Job, JobFilter, JobListQuery, JobPage, JobSort, JobTrace, LogRecord, Span, TaskAttempt,
+    TaskView, UNATTACHED_LOGS, has_attributes,
+};
 
 use crate::store::workflow::TaskRecord;
-use crate::store::{JobRef, SharedStore, StoreError, TraceId};
+use crate::store::{JobRef, LogPageQuery, SharedStore, SpanId, SpanPageQuery, StoreError, TraceId};
 
 pub struct StoreQueries(pub SharedStore);
 
@@ -19,7 +22,7 @@ fn to_app_error(error: StoreError) -> AppError {
     }
 }
 
-/// A job with its spans and logs, shared by the page and the REST API.
+/// A job with the skeleton of its trace, shared by the page and the REST API.
 pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, AppError> {
     let not_found = || AppError::NotFound(format!("job {id:?}"));
     let job_ref = JobRef::parse(id).ok_or_else(not_found)?;
@@ -36,16 +39,23 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
             _ => Ok(Vec::new()),
         }
     };
-    let (spans, logs, tasks) = tokio::try_join!(
-        store.trace_spans(trace_id),
-        store.trace_logs(trace_id),
+    let unattached = LogPageQuery {
+        unattached: true,
+        limit: UNATTACHED_LOGS,
+        ..LogPageQuery::default()
+    };
+    let (spans, log_marks, unattached_logs, tasks) = tokio::try_join!(
+        store.trace_outline(trace_id),
+        store.trace_log_marks(trace_id),
+        store.log_page(Some(trace_id), &unattached),
         tasks
     )
     .map_err(to_app_error)?;
     Ok(JobTrace {
         job,
         spans,
-        logs,
+        log_marks,
+        unattached_logs: unattached_logs.into_iter().map(|(_, log)| log).collect(),
         tasks: tasks.into_iter().map(task_view).collect(),
         previous_run: None,
     })
@@ -124,5 +134,99 @@ impl QueryPort for StoreQueries {
         let mut trace = load_job_trace(&self.0, id).await?;
         trace.previous_run = previous_run(&self.0, &trace.job).await?;
         Ok(trace)
+    }
+
+    async fn span(&self, trace_id: &str, span_id: &str) -> Result<Span, AppError> {
+        let not_found = || AppError::NotFound(format!("span {span_id:?} of trace {trace_id:?}"));
+        let trace = TraceId::parse_hex(trace_id).ok_or_else(not_found)?;
+        let span = SpanId::parse_hex(span_id).ok_or_else(not_found)?;
+        let query = SpanPageQuery {
+            span_ids: vec![span],
+            limit: 1,
+            ..SpanPageQuery::default()
+        };
+        let mut found = self
+            .0
+            .span_page(Some(trace), &query)
+            .await
+            .map_err(to_app_error)?;
+        found.pop().ok_or_else(not_found)
+    }
+
+    async fn span_logs(
+        &self,
+        trace_id: &str,
+        span_ids: &[String],
+        limit: u32,
+    ) -> Result<Vec<LogRecord>, AppError> {
+        let trace = TraceId::parse_hex(trace_id)
+            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let span_ids = span_ids
+            .iter()
+            .map(|id| {
+                SpanId::parse_hex(id).ok_or_else(|| AppError::BadRequest(format!("span id {id:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if span_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A page per chunk of ids keeps the statement's parameter count bounded (SQLite allows
+        // 32,766); the chunks' lines are merged by time and cut at `limit`.
+        let mut logs = Vec::new();
+        for chunk in span_ids.chunks(1000) {
+            let query = LogPageQuery {
+                span_ids: chunk.to_vec(),
+                limit,
+                ..LogPageQuery::default()
+            };
+            let page = self
+                .0
+                .log_page(Some(trace), &query)
+                .await
+                .map_err(to_app_error)?;
+            logs.extend(page);
+        }
+        logs.sort_by_key(|(id, log)| (log.time_ns, *id));
+        logs.truncate(limit as usize);
+        Ok(logs.into_iter().map(|(_, log)| log).collect())
+    }
+
+    /// Walks the trace a page at a time, comparing in Rust: the terms may name resource
+    /// attributes, which the store's attribute filter does not look at.
+    async fn spans_with_attributes(
+        &self,
+        trace_id: &str,
+        terms: &[(String, String)],
+    ) -> Result<Vec<String>, AppError> {
+        let trace = TraceId::parse_hex(trace_id)
+            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let mut query = SpanPageQuery {
+            limit: 10_000,
+            ..SpanPageQuery::default()
+        };
+        let mut ids = Vec::new();
+        loop {
+            let page = self
+                .0
+                .span_page(Some(trace), &query)
+                .await
+                .map_err(to_app_error)?;
+            let Some(last) = page.last() else { break };
+            query.after = Some((
+                last.start_ns,
+                SpanId::parse_hex(&last.span_id)
+                    .ok_or_else(|| to_app_error(StoreError::Corrupt("span id".to_owned())))?,
+            ));
+            let full = page.len() == query.limit as usize;
+            ids.extend(
+                page.into_iter()
+                    .filter(|span| has_attributes(span, terms))
+                    .map(|span| span.span_id),
+            );
+            if !full {
+                break;
+            }
+        }
+        Ok(ids)
     }
 }

@@ -12,7 +12,9 @@ mod workflow_sql;
 
 use std::sync::Arc;
 
-use app::model::{Job, JobFilter, JobListQuery, JobPage, LogRecord, Span, StateCount, Stats};
+use app::model::{
+    Job, JobFilter, JobListQuery, JobPage, LogMark, LogRecord, Span, SpanOutline, StateCount, Stats,
+};
 
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
@@ -94,6 +96,10 @@ pub trait TraceStore: Send + Sync + 'static {
     async fn trace_spans(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;
     /// All log records of a trace, by time.
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
+    /// The skeleton of every span of a trace, by start time: what the job page loads first.
+    async fn trace_outline(&self, trace_id: TraceId) -> Result<Vec<SpanOutline>, StoreError>;
+    /// Where every log record of a trace sits (span, time, severity), by time.
+    async fn trace_log_marks(&self, trace_id: TraceId) -> Result<Vec<LogMark>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;
     /// One page of spans by (start, span id): of one trace, or across traces.
     async fn span_page(
@@ -122,6 +128,8 @@ pub struct SpanPageQuery {
     pub service: Option<String>,
     /// Only spans whose attribute `key` has this value (compared as text).
     pub attributes: Vec<(String, String)>,
+    /// Only these spans (none: any).
+    pub span_ids: Vec<SpanId>,
     /// Only spans starting in `[from, to)` (unix ns).
     pub from_ns: Option<i64>,
     pub to_ns: Option<i64>,
@@ -140,6 +148,10 @@ pub struct LogPageQuery {
     pub text: Option<String>,
     /// Only records from this service (`service.name`).
     pub service: Option<String>,
+    /// Only records of these spans (none: any).
+    pub span_ids: Vec<SpanId>,
+    /// Only records outside any span.
+    pub unattached: bool,
     /// Only records in `[from, to)` (unix ns).
     pub from_ns: Option<i64>,
     pub to_ns: Option<i64>,

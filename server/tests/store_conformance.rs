@@ -7,7 +7,9 @@ mod common;
 
 use app::model::{JobListQuery, JobState, StatusCode};
 use jobtrace::ingest::{logs_from_request, spans_from_request};
-use jobtrace::store::{JobRef, SharedStore, StoreError, TraceId};
+use jobtrace::store::{
+    JobRef, LogPageQuery, SharedStore, SpanId, SpanPageQuery, StoreError, TraceId,
+};
 
 use common::{logs_json, logs_request, trace_json, trace_request};
 
@@ -807,6 +809,128 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
     assert_eq!(store.stats().await.unwrap().logs, 4);
 }
 
+/// What the job page loads first: each span's skeleton (with its runner from the resource, its
+/// task from the `task_id` attribute, whether it has events) and where each log line is; then
+/// one span whole and one span's lines on demand.
+async fn outline_marks_and_details_on_demand(store: SharedStore) {
+    let mut request = trace_json(
+        TRACE,
+        "runner-a",
+        &[
+            ("00000000000000a1", None, "job/process-scene", 0, 100, 0),
+            (
+                "00000000000000c1",
+                Some("00000000000000a1"),
+                "task/Download",
+                10,
+                40,
+                2,
+            ),
+        ],
+    );
+    let task = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][1];
+    task["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"key": "task_id", "value": {"stringValue": "0190e0a4-0000-7000-8000-000000000001"}}));
+    task["events"] =
+        serde_json::json!([{"timeUnixNano": "1700000000020000000", "name": "exception"}]);
+    write(&store, request).await;
+    let outline = store.trace_outline(trace_id(TRACE)).await.unwrap();
+    assert_eq!(outline.len(), 2);
+    let (root, download) = (&outline[0], &outline[1]);
+    assert_eq!(root.name, "job/process-scene", "by start time");
+    assert_eq!((root.task_id.as_deref(), root.has_events), (None, false));
+    assert_eq!(download.parent_span_id.as_deref(), Some("00000000000000a1"));
+    assert_eq!(download.status_code, StatusCode::Error);
+    assert_eq!(download.duration_ns(), 30_000_000);
+    assert_eq!(
+        (download.service.as_str(), download.runner.as_str()),
+        ("runner-a", "instance-1")
+    );
+    assert_eq!(
+        download.task_id.as_deref(),
+        Some("0190e0a4-0000-7000-8000-000000000001")
+    );
+    assert!(download.has_events);
+
+    let logs = logs_json(&[
+        (TRACE, "00000000000000c1", 30, 17, "download failed"),
+        (TRACE, "00000000000000a1", 10, 9, "job started"),
+        (TRACE, "", 20, 13, "between spans"),
+        (
+            "0000000000000000000000000000abcd",
+            "00000000000000c1",
+            5,
+            9,
+            "other trace",
+        ),
+    ]);
+    store
+        .write_logs(logs_from_request(&logs_request(&logs)).batch)
+        .await
+        .unwrap();
+    let marks = store.trace_log_marks(trace_id(TRACE)).await.unwrap();
+    let marks: Vec<(Option<&str>, i32)> = marks
+        .iter()
+        .map(|m| (m.span_id.as_deref(), m.severity_number))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            (Some("00000000000000a1"), 9),
+            (None, 13),
+            (Some("00000000000000c1"), 17)
+        ]
+    );
+
+    let one = |span: &str| SpanPageQuery {
+        span_ids: vec![SpanId::parse_hex(span).unwrap()],
+        limit: 10,
+        ..SpanPageQuery::default()
+    };
+    let whole = store
+        .span_page(Some(trace_id(TRACE)), &one("00000000000000c1"))
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].events[0].name, "exception");
+    assert_eq!(whole[0].attributes["scene_id"], "S2A_001");
+    let lines = |query: LogPageQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .log_page(Some(trace_id(TRACE)), &query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, log)| log.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    let of_download = LogPageQuery {
+        span_ids: vec![SpanId::parse_hex("00000000000000c1").unwrap()],
+        limit: 10,
+        ..LogPageQuery::default()
+    };
+    assert_eq!(lines(of_download).await, vec!["download failed"]);
+    let both = LogPageQuery {
+        span_ids: ["00000000000000c1", "00000000000000a1"]
+            .iter()
+            .map(|id| SpanId::parse_hex(id).unwrap())
+            .collect(),
+        limit: 10,
+        ..LogPageQuery::default()
+    };
+    assert_eq!(lines(both).await, vec!["job started", "download failed"]);
+    let outside = LogPageQuery {
+        unattached: true,
+        limit: 10,
+        ..LogPageQuery::default()
+    };
+    assert_eq!(lines(outside).await, vec!["between spans"]);
+}
+
 both_backends!(
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,
@@ -822,4 +946,5 @@ both_backends!(
     empty_store_lists_nothing,
     job_is_found_by_uuid_or_trace_id,
     logs_read_back_by_trace_in_time_order,
+    outline_marks_and_details_on_demand,
 );

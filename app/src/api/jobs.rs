@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{JobComparison, JobPage, JobTrace};
+use crate::model::{JobComparison, JobPage, JobTrace, LogRecord, Span};
 
 /// One page of jobs for the list's URL parameters (filters, `sort`, `cursor`), passed as JSON
 /// `[key, value]` pairs so repeated keys survive.
@@ -38,6 +38,42 @@ pub async fn list_jobs(params: String) -> Result<JobPage, AppError> {
 pub async fn get_job_trace(id: String) -> Result<JobTrace, AppError> {
     use crate::api::port;
     port()?.job_trace(&id).await
+}
+
+/// One span whole: what the job page's skeleton leaves out (attributes, events, resource).
+#[server(input = server_fn::codec::GetUrl)]
+pub async fn get_span_detail(trace_id: String, span_id: String) -> Result<Span, AppError> {
+    use crate::api::port;
+    port()?.span(&trace_id, &span_id).await
+}
+
+/// The log lines of the given spans of a trace (`span_ids`: `.`-separated), by time, the first
+/// [`crate::model::PANEL_LOGS`]. A POST: the selected span's subtree may name many spans.
+#[server]
+pub async fn get_span_logs(trace_id: String, span_ids: String) -> Result<Vec<LogRecord>, AppError> {
+    use crate::api::port;
+    use crate::model::PANEL_LOGS;
+    let span_ids: Vec<String> = span_ids
+        .split('.')
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    port()?.span_logs(&trace_id, &span_ids, PANEL_LOGS).await
+}
+
+/// The ids of the spans of a trace that match a search's `key=value` terms (the rest of the
+/// search the page answers itself).
+#[server(input = server_fn::codec::GetUrl)]
+pub async fn search_spans(trace_id: String, search: String) -> Result<Vec<String>, AppError> {
+    use crate::api::port;
+    use crate::model::SpanQuery;
+    let terms = SpanQuery::parse(&search).attribute_terms();
+    if terms.is_empty() {
+        return Err(AppError::BadRequest(
+            "the search has no key=value term".to_owned(),
+        ));
+    }
+    port()?.spans_with_attributes(&trace_id, &terms).await
 }
 
 /// Two jobs' span trees matched position by position, `b` against `a`.

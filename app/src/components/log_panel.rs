@@ -1,17 +1,21 @@
 //! The selected span's log lines (optionally with its descendants'), with a severity floor and
 //! a text search kept in the URL (`logs`, `logq`, `logsub`); each line of a descendant links to
-//! its span. Bodies are shown as text.
+//! its span. The lines load when the span is selected; bodies are shown as text.
+
+use std::sync::Arc;
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::components::LogLine;
-use crate::model::LogRecord;
+use crate::components::{ErrorNotice, LogLine};
+use crate::error::AppError;
+use crate::model::{LogRecord, PANEL_LOGS};
 
 /// Severity floors offered, as OTLP severity numbers (INFO = 9, WARN = 13, ERROR = 17).
 const FLOORS: [(&str, i32); 4] = [("all", 0), ("info+", 9), ("warn+", 13), ("error+", 17)];
 
 /// One log line with the span it belongs to (index and name).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PanelLog {
     pub log: LogRecord,
     pub span: usize,
@@ -32,30 +36,25 @@ pub struct LogFilters {
 pub fn LogPanel(
     /// The selected span.
     span: usize,
-    /// Its own lines and its descendants', by time.
-    logs: Vec<PanelLog>,
+    /// Its own lines, or with its descendants' (as the filters ask), by time, as they load.
+    logs: Resource<Result<Vec<PanelLog>, AppError>>,
+    /// How many lines the span has, and with its descendants'.
+    counts: (usize, usize),
     filters: LogFilters,
     select: Callback<Option<usize>>,
 ) -> impl IntoView {
-    let own = logs.iter().filter(|l| l.span == span).count();
-    let total = logs.len();
-    let shown = move || {
+    let (own, total) = counts;
+    let render = move |logs: Arc<Vec<PanelLog>>| {
         let needle = filters.text.get().to_lowercase();
         let floor = filters.floor.get();
         let subtree = filters.subtree.get();
-        logs.iter()
+        let shown: Vec<PanelLog> = logs
+            .iter()
             .filter(|l| subtree || l.span == span)
             .filter(|l| l.log.severity_number >= floor)
             .filter(|l| needle.is_empty() || l.log.body.to_lowercase().contains(&needle))
             .cloned()
-            .collect::<Vec<_>>()
-    };
-    let options = FLOORS
-        .iter()
-        .map(|(label, number)| view! { <option value=number.to_string()>{*label}</option> })
-        .collect_view();
-    let lines = move || {
-        let shown = shown();
+            .collect();
         if shown.is_empty() {
             return view! { <p class="log-list__empty muted">"No log lines."</p> }.into_any();
         }
@@ -81,6 +80,31 @@ pub fn LogPanel(
             .collect_view()
             .into_any()
     };
+    let lines = move || {
+        Suspend::new(async move {
+            match logs.await {
+                Ok(logs) => {
+                    let logs = Arc::new(logs);
+                    (move || render(logs.clone())).into_any()
+                }
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+            }
+        })
+    };
+    let cut = move || {
+        let asked = if filters.subtree.get() { total } else { own };
+        (asked > PANEL_LOGS as usize).then(|| {
+            view! {
+                <p class="log-panel__cut muted">
+                    {format!("The first {PANEL_LOGS} of {asked} lines; the logs download has them all.")}
+                </p>
+            }
+        })
+    };
+    let options = FLOORS
+        .iter()
+        .map(|(label, number)| view! { <option value=number.to_string()>{*label}</option> })
+        .collect_view();
     view! {
         <div class="log-panel">
             <div class="log-panel__filters">
@@ -114,7 +138,10 @@ pub fn LogPanel(
                     on:input=move |ev| filters.set.run(("logq", Some(event_target_value(&ev))))
                 />
             </div>
-            <ul class="log-list">{lines}</ul>
+            {cut}
+            <Suspense fallback=|| view! { <p class="log-list__empty muted">"Loading log lines…"</p> }>
+                <ul class="log-list">{lines}</ul>
+            </Suspense>
         </div>
     }
 }

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::components::TimeAxis;
-use crate::model::{Span, concurrency, format_duration_ns, runner_lanes};
+use crate::model::{SpanOutline, concurrency, format_duration_ns, runner_lanes};
+
+/// The height of one row of a lane (px): tasks a runner ran at the same time stack.
+const SLOT_PX: usize = 24;
 
 #[component]
 pub fn RunnerLanes(
-    spans: Arc<Vec<Span>>,
+    spans: Arc<Vec<SpanOutline>>,
     origin: i64,
     width: i64,
     selected: Memo<Option<usize>>,
@@ -36,10 +39,12 @@ pub fn RunnerLanes(
         .into_iter()
         .map(|lane| {
             let busy: i64 = lane.spans.iter().map(|&i| spans[i].duration_ns()).sum();
+            let slot_count = lane.slot_count;
             let bars = lane
                 .spans
                 .iter()
-                .map(|&index| {
+                .zip(lane.slots.iter().copied())
+                .map(|(&index, slot)| {
                     let span = &spans[index];
                     let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
                     let bar = (span.duration_ns() as f64 / width as f64 * 100.0).max(0.2);
@@ -52,7 +57,11 @@ pub fn RunnerLanes(
                                 span.status_code.css(),
                             )
                             class:lanes__bar--selected=move || selected.get() == Some(index)
-                            style=format!("left: {left:.3}%; width: {bar:.3}%")
+                            style=format!(
+                                "left: {left:.3}%; width: {bar:.3}%; top: {}px; height: {}px",
+                                4 + slot * SLOT_PX,
+                                SLOT_PX - 8,
+                            )
                             title=title
                             data-span-id=span.span_id.clone()
                             on:click=move |_| select.run(Some(index))
@@ -73,7 +82,13 @@ pub fn RunnerLanes(
                             )}
                         </span>
                     </div>
-                    <div class="waterfall__track lanes__track">{bars}</div>
+                    <div
+                        class="waterfall__track lanes__track"
+                        data-slots=slot_count.to_string()
+                        style=format!("height: {}px", 4 + slot_count * SLOT_PX)
+                    >
+                        {bars}
+                    </div>
                 </div>
             }
         })

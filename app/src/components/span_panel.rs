@@ -1,9 +1,12 @@
-//! Details of the selected span: ids, status, timing, attributes, events, resource, logs.
+//! Details of the selected span: ids, status, timing and runner from the page's skeleton at
+//! once; attributes, events (exceptions with their stack traces) and resource as they load; its
+//! log lines.
 
 use leptos::prelude::*;
 
-use crate::components::{CopyButton, LogFilters, LogPanel, PanelLog, SpanStatusBadge};
-use crate::model::{Attributes, Span, format_duration_ns, format_time_ns, value_text};
+use crate::components::{CopyButton, ErrorNotice, LogFilters, LogPanel, PanelLog, SpanStatusBadge};
+use crate::error::AppError;
+use crate::model::{Attributes, Span, SpanOutline, format_duration_ns, format_time_ns, value_text};
 
 #[component]
 fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView {
@@ -30,16 +33,9 @@ fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView 
     .into_any()
 }
 
+/// What the skeleton leaves out: attributes, events, resource.
 #[component]
-pub fn SpanPanel(
-    span: Span,
-    /// Index of the span in the trace.
-    index: usize,
-    logs: Vec<PanelLog>,
-    self_time_ns: i64,
-    log_filters: LogFilters,
-    select: Callback<Option<usize>>,
-) -> impl IntoView {
+fn SpanDetails(span: Span) -> impl IntoView {
     let events = span
         .events
         .iter()
@@ -72,6 +68,71 @@ pub fn SpanPanel(
             }
         })
         .collect_view();
+    let scope = (!span.scope_name.is_empty()).then(|| {
+        view! {
+            <p class="span-panel__scope muted">
+                {format!("Instrumentation scope: {} {}", span.scope_name, span.scope_version)}
+            </p>
+        }
+    });
+    view! {
+        <AttributeTable title="Attributes" attributes=span.attributes.clone() />
+        {(!span.events.is_empty())
+            .then(|| {
+                view! {
+                    <h3>"Events"</h3>
+                    <ul class="span-panel__events">{events}</ul>
+                }
+            })}
+        <AttributeTable title="Resource" attributes=span.resource.clone() />
+        {scope}
+    }
+}
+
+#[component]
+pub fn SpanPanel(
+    span: SpanOutline,
+    trace_id: String,
+    /// Index of the span in the trace.
+    index: usize,
+    /// Its attributes, events and resource as they load; `None` for a running attempt (its
+    /// span arrives when the attempt ends).
+    detail: Option<Resource<Result<Span, AppError>>>,
+    /// Its log lines (and its descendants' when the panel asks for them) as they load.
+    logs: Resource<Result<Vec<PanelLog>, AppError>>,
+    /// How many log lines the span has, and with its descendants'.
+    log_counts: (usize, usize),
+    self_time_ns: i64,
+    log_filters: LogFilters,
+    select: Callback<Option<usize>>,
+) -> impl IntoView {
+    let details = match detail {
+        None => view! {
+            <p class="muted">"Running: its attributes arrive with its span when the attempt ends."</p>
+        }
+        .into_any(),
+        Some(detail) => view! {
+            <Suspense fallback=|| {
+                view! { <p class="span-panel__loading muted">"Loading attributes…"</p> }
+            }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(span) => view! { <SpanDetails span /> }.into_any(),
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        }
+        .into_any(),
+    };
+    let runner = (!span.runner.is_empty()).then(|| {
+        view! {
+            <dt>"Runner"</dt>
+            <dd>
+                <code>{span.runner.clone()}</code>
+            </dd>
+        }
+    });
     view! {
         <aside class="span-panel" aria-label="Span details">
             <h2 class="span-panel__name">{span.name.clone()}</h2>
@@ -90,9 +151,9 @@ pub fn SpanPanel(
                 </dd>
                 <dt>"Trace id"</dt>
                 <dd>
-                    <code>{span.trace_id.clone()}</code>
+                    <code>{trace_id.clone()}</code>
                     " "
-                    <CopyButton label="Copy" copied="Copied" text=Some(span.trace_id.clone()) />
+                    <CopyButton label="Copy" copied="Copied" text=Some(trace_id) />
                 </dd>
                 <dt>"Parent"</dt>
                 <dd>
@@ -107,18 +168,11 @@ pub fn SpanPanel(
                     {format_duration_ns(self_time_ns)}
                 </dd>
                 <dt>"Service"</dt>
-                <dd>{span.service_name().to_owned()}</dd>
+                <dd>{span.service.clone()}</dd>
+                {runner}
             </dl>
-            <AttributeTable title="Attributes" attributes=span.attributes.clone() />
-            {(!span.events.is_empty())
-                .then(|| {
-                    view! {
-                        <h3>"Events"</h3>
-                        <ul class="span-panel__events">{events}</ul>
-                    }
-                })}
-            <AttributeTable title="Resource" attributes=span.resource.clone() />
-            <LogPanel span=index logs filters=log_filters select />
+            {details}
+            <LogPanel span=index logs counts=log_counts filters=log_filters select />
         </aside>
     }
 }

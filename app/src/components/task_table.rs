@@ -1,10 +1,9 @@
 //! A workflow job's tasks: state, cluster, queue wait and every attempt with its runner.
 
 use leptos::prelude::*;
-use serde_json::Value;
 
 use crate::components::TaskStateBadge;
-use crate::model::{Span, TaskAttempt, TaskView, format_duration_ns, format_time_ns};
+use crate::model::{SpanOutline, TaskAttempt, TaskView, format_duration_ns, format_time_ns};
 
 /// The runner identity a task span reports (`service.instance.id`) for the attempt that started
 /// nearest to `started_ns`; attempts whose span has not arrived show the connection address.
@@ -18,23 +17,15 @@ fn runner_of(attempt: &TaskAttempt, task_spans: &[(i64, String)]) -> String {
 }
 
 #[component]
-pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<Span>) -> impl IntoView {
+pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<SpanOutline>) -> impl IntoView {
     let rows = tasks
         .into_iter()
         .map(|task| {
             let task_spans: Vec<(i64, String)> = spans
                 .iter()
-                .filter(|span| span.attributes.get("task_id").and_then(Value::as_str) == Some(task.id.as_str()))
+                .filter(|span| span.task_id.as_deref() == Some(task.id.as_str()))
                 .filter(|span| span.name.starts_with("task/"))
-                .map(|span| {
-                    let instance = span
-                        .resource
-                        .get("service.instance.id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    (span.start_ns, instance)
-                })
+                .map(|span| (span.start_ns, span.runner.clone()))
                 .collect();
             let wait = task
                 .queue_wait_ns()

@@ -19,12 +19,13 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
+use crate::api::jobs::{get_span_detail, get_span_logs, search_spans};
 use crate::components::{
     CopyButton, LogFilters, LogList, PanelLog, RunnerLanes, SpanPanel, TimeAxis,
 };
 use crate::model::{
-    JobTrace, LogRecord, Span, SpanQuery, SpanTree, TaskOverlay, TreeRow, critical_path,
-    format_duration_ns, running_attempts,
+    FOLD_AT, FoldSummary, JobTrace, LogMark, SpanOutline, SpanQuery, SpanTree, TaskOverlay,
+    TreeRow, critical_path, format_duration_ns, format_time_ns, running_attempts,
 };
 
 /// Every row is this tall (px, as in style/waterfall.css): rows are placed and edges drawn
@@ -123,10 +124,12 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let JobTrace {
         job,
         spans,
-        logs,
+        log_marks,
+        unattached_logs,
         tasks,
         ..
     } = trace;
+    let trace_id = job.trace_id.clone();
     // Running attempts have no span yet: stand-ins grow with the clock until theirs arrives.
     let mut spans = spans;
     let first_stand_in = spans.len();
@@ -156,12 +159,11 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         });
     }
     let width = (end - origin).max(1);
-    let mut by_span: HashMap<String, Vec<LogRecord>> = HashMap::new();
-    let mut unattached = Vec::new();
-    for log in logs {
-        match &log.span_id {
-            Some(span_id) => by_span.entry(span_id.clone()).or_default().push(log),
-            None => unattached.push(log),
+    // Where each span's log lines are (their bodies load with the selected span).
+    let mut by_span: HashMap<String, Vec<LogMark>> = HashMap::new();
+    for mark in log_marks {
+        if let Some(span_id) = &mark.span_id {
+            by_span.entry(span_id.clone()).or_default().push(mark);
         }
     }
     let by_span = Arc::new(by_span);
@@ -195,7 +197,10 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             .collect(),
     );
 
-    let selected = Memo::new(move |_| url.get("span").and_then(|id| index_of.get(&id).copied()));
+    let selected = {
+        let index_of = index_of.clone();
+        Memo::new(move |_| url.get("span").and_then(|id| index_of.get(&id).copied()))
+    };
     let select = {
         let spans = spans.clone();
         Callback::new(move |index: Option<usize>| {
@@ -217,6 +222,24 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         url.set("collapsed", Some(ids.join(".")), false);
     });
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
+    let folding = Memo::new(move |_| url.get("fold").as_deref() == Some("1"));
+    // Folds the reader opened, by their first span id.
+    let unfolded = Memo::new(move |_| {
+        url.get("unfold")
+            .map(|list| {
+                list.split('.')
+                    .map(str::to_owned)
+                    .collect::<HashSet<String>>()
+            })
+            .unwrap_or_default()
+    });
+    let unfold = Callback::new(move |first: String| {
+        let mut set = unfolded.get_untracked();
+        set.insert(first);
+        let mut ids: Vec<String> = set.into_iter().collect();
+        ids.sort();
+        url.set("unfold", Some(ids.join(".")), false);
+    });
     let lanes_view = Memo::new(move |_| url.get("view").as_deref() == Some("lanes"));
     let show_critical = Memo::new(move |_| url.get("critical").as_deref() == Some("1"));
     // Computed only while shown: it walks the whole trace.
@@ -304,11 +327,53 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         })
     };
 
+    // `key=value` terms need the spans' attributes, which only the server has: it answers them
+    // (after hydration; until then, and on the server, the other terms filter alone).
+    let attribute_hits = {
+        let trace_id = trace_id.clone();
+        LocalResource::new(move || {
+            let text = search.get();
+            let trace_id = trace_id.clone();
+            async move {
+                if SpanQuery::parse(&text).attribute_terms().is_empty() {
+                    return None;
+                }
+                let hits = search_spans(trace_id, text.clone())
+                    .await
+                    .map(|ids| ids.into_iter().collect::<HashSet<String>>())
+                    .map_err(|e| e.to_string());
+                Some((text, hits))
+            }
+        })
+    };
+    // The server's answer for the search as it reads now: `None` while it is pending.
+    let attribute_answer = Memo::new(move |_| {
+        let text = search.get();
+        if SpanQuery::parse(&text).attribute_terms().is_empty() {
+            return Some(Ok(None));
+        }
+        match attribute_hits.get() {
+            Some(Some((asked, hits))) if asked == text => Some(hits.map(|ids| Some(Arc::new(ids)))),
+            _ => None,
+        }
+    });
     let matching = {
         let spans = spans.clone();
         Memo::new(move |_| {
             let query = SpanQuery::parse(&search.get());
-            (!query.is_empty()).then(|| spans.iter().map(|s| query.matches(s)).collect::<Vec<_>>())
+            if query.is_empty() {
+                return None;
+            }
+            let remote = attribute_answer.get().and_then(Result::ok).flatten();
+            Some(
+                spans
+                    .iter()
+                    .map(|s| {
+                        query.matches(s)
+                            && remote.as_ref().is_none_or(|ids| ids.contains(&s.span_id))
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })
     };
     let min_ns = Memo::new(move |_| {
@@ -330,7 +395,10 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 }
                 keep = Some(mask);
             }
-            collapsed.with(|collapsed| tree.rows_where(&spans, collapsed, keep.as_deref()))
+            let open = unfolded.get();
+            let folding = folding.get().then_some(&open);
+            collapsed
+                .with(|collapsed| tree.rows_folded(&spans, collapsed, keep.as_deref(), folding))
         })
     };
     // Only the rows in (and near) the scrolled-to window exist in the DOM: a trace of 100,000
@@ -418,6 +486,10 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     .checked_sub(1)
                     .and_then(|before| visible.get(before))
                     .map(|row| row.index),
+                ("ArrowRight", Some(at)) if visible[at].fold.is_some() => {
+                    unfold.run(spans[visible[at].index].span_id.clone());
+                    None
+                }
                 ("ArrowRight", Some(at)) => {
                     let id = spans[visible[at].index].span_id.clone();
                     if collapsed.with_untracked(|set| set.contains(&id)) {
@@ -489,6 +561,13 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let row_view = {
         let (spans, by_span) = (spans.clone(), by_span.clone());
         move |(at, row): (usize, TreeRow)| {
+            if let Some(members) = row.fold.clone() {
+                let top = at as f64 * ROW_PX;
+                let summary = FoldSummary::of(&spans, &members);
+                let first = spans[row.index].clone();
+                return view! { <FoldRow first summary depth=row.depth top scale unfold /> }
+                    .into_any();
+            }
             let span = &spans[row.index];
             let logs = by_span.get(&span.span_id).cloned().unwrap_or_default();
             let top = at as f64 * ROW_PX;
@@ -512,6 +591,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     select
                 />
             }
+            .into_any()
         }
     };
     // Dependency edges between the visible rows of tasks: from the end of the dependency's last
@@ -601,38 +681,101 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         }),
     };
     let panel = {
-        let spans = spans.clone();
+        let (spans, trace_id) = (spans.clone(), trace_id.clone());
         move || {
             selected.get().map(|index| {
                 let span = spans[index].clone();
-                // The span's own lines and its descendants', by time.
-                let mut logs = Vec::new();
+                // Which spans of its subtree have log lines, and how many (the skeleton knows
+                // where lines are; their bodies load below).
+                let (mut own, mut total) = (0, 0);
+                let mut with_logs = Vec::new();
                 let mut stack = vec![index];
                 while let Some(at) = stack.pop() {
-                    let here = &spans[at];
-                    for log in by_span.get(&here.span_id).into_iter().flatten() {
-                        logs.push(PanelLog {
-                            log: log.clone(),
-                            span: at,
-                            span_name: here.name.clone(),
-                        });
+                    let id = &spans[at].span_id;
+                    if let Some(marks) = by_span.get(id) {
+                        if at == index {
+                            own = marks.len();
+                        }
+                        total += marks.len();
+                        with_logs.push(id.clone());
                     }
                     stack.extend_from_slice(tree.children(at));
                 }
-                logs.sort_by_key(|l| l.log.time_ns);
+                let own_ids = if own > 0 {
+                    span.span_id.clone()
+                } else {
+                    String::new()
+                };
+                let subtree_ids = with_logs.join(".");
+                let logs = {
+                    let (spans, index_of, trace_id) =
+                        (spans.clone(), index_of.clone(), trace_id.clone());
+                    Resource::new(
+                        move || {
+                            if log_filters.subtree.get() {
+                                subtree_ids.clone()
+                            } else {
+                                own_ids.clone()
+                            }
+                        },
+                        move |ids: String| {
+                            let (spans, index_of, trace_id) =
+                                (spans.clone(), index_of.clone(), trace_id.clone());
+                            async move {
+                                if ids.is_empty() {
+                                    return Ok(Vec::new());
+                                }
+                                let logs = get_span_logs(trace_id, ids).await?;
+                                Ok(logs
+                                    .into_iter()
+                                    .filter_map(|log| {
+                                        let at = *index_of.get(log.span_id.as_deref()?)?;
+                                        Some(PanelLog {
+                                            span: at,
+                                            span_name: spans[at].name.clone(),
+                                            log,
+                                        })
+                                    })
+                                    .collect())
+                            }
+                        },
+                    )
+                };
+                // A running attempt's stand-in has no stored span to detail yet.
+                let detail = (index < first_stand_in).then(|| {
+                    let key = (trace_id.clone(), span.span_id.clone());
+                    Resource::new(
+                        move || key.clone(),
+                        |(trace_id, span_id)| get_span_detail(trace_id, span_id),
+                    )
+                });
                 let self_time_ns = tree.self_time_ns(&spans, index);
-                view! { <SpanPanel span index logs self_time_ns log_filters select /> }
+                view! {
+                    <SpanPanel
+                        span
+                        trace_id=trace_id.clone()
+                        index
+                        detail
+                        logs
+                        log_counts=(own, total)
+                        self_time_ns
+                        log_filters
+                        select
+                    />
+                }
             })
         }
     };
     let count = {
         let spans = spans.clone();
-        move || match matching.get() {
-            Some(matching) => {
+        move || match (matching.get(), attribute_answer.get()) {
+            (Some(_), None) => "searching attributes…".to_owned(),
+            (Some(_), Some(Err(error))) => format!("search failed: {error}"),
+            (Some(matching), Some(Ok(_))) => {
                 let hits = matching.iter().filter(|hit| **hit).count();
                 format!("{hits} of {} spans match", spans.len())
             }
-            None => format!("{} of {} spans shown", rows.with(Vec::len), spans.len()),
+            (None, _) => format!("{} of {} spans shown", rows.with(Vec::len), spans.len()),
         }
     };
     // The whole trace in one strip: how many spans start in each of 200 slices, the zoomed
@@ -760,7 +903,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                             {edges.clone()}
                             <For
                                 each=move || window_rows.get()
-                                key=|(at, row)| (*at, row.index)
+                                key=|(at, row)| (*at, row.index, row.fold.is_some())
                                 children=row_view.clone()
                             />
                         </div>
@@ -813,6 +956,16 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 >
                     "Critical path"
                 </button>
+                <button
+                    class="button"
+                    aria-pressed=move || folding.get().to_string()
+                    title=format!("Fold runs of {FOLD_AT} or more siblings of one name into one row")
+                    on:click=move |_| {
+                        url.set("fold", (!folding.get_untracked()).then(|| "1".to_owned()), false);
+                    }
+                >
+                    "Fold repeats"
+                </button>
                 <button class="button" on:click=expand_all>
                     "Expand all"
                 </button>
@@ -849,11 +1002,11 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 <CopyButton label="Copy link" copied="Link copied" text=None />
             </div>
             <div class="trace-view__body">{waterfall} {panel}</div>
-            {(!unattached.is_empty())
+            {(!unattached_logs.is_empty())
                 .then(|| {
                     view! {
                         <h2>"Logs outside any span"</h2>
-                        <LogList logs=unattached />
+                        <LogList logs=unattached_logs />
                     }
                 })}
         </section>
@@ -865,8 +1018,9 @@ fn SpanRow(
     row: TreeRow,
     /// Offset from the top of the rows box, px.
     top: f64,
-    span: Span,
-    logs: Vec<LogRecord>,
+    span: SpanOutline,
+    /// Where its log lines are.
+    logs: Vec<LogMark>,
     task: RowTask,
     /// The critical path's spans (empty while it is not shown).
     critical: Memo<Arc<HashSet<usize>>>,
@@ -944,7 +1098,11 @@ fn SpanRow(
             let severity = log.severity_label().to_lowercase();
             let at = log.time_ns;
             let style = move || format!("left: {:.3}%", percent(at));
-            let title = format!("{} {}", log.severity_label(), log.body);
+            let title = format!(
+                "{} log line at {} (select the span to read it)",
+                log.severity_label(),
+                format_time_ns(at)
+            );
             view! {
                 <span
                     class=format!("waterfall__tick waterfall__tick--{severity}")
@@ -983,6 +1141,7 @@ fn SpanRow(
             class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
             class:waterfall__row--critical=move || critical.with(|path| path.contains(&index))
             class:waterfall__row--running=growing
+            class:waterfall__row--retry=task.attempt.is_some_and(|(n, _)| n > 1)
             role="treeitem"
             style=format!("top: {top}px")
             data-span-id=span_id
@@ -993,7 +1152,7 @@ fn SpanRow(
                 {toggle_button}
                 <span class="waterfall__name">{span.name.clone()}</span>
                 {attempt}
-                <span class="waterfall__service muted">{span.service_name().to_owned()}</span>
+                <span class="waterfall__service muted">{span.service.clone()}</span>
             </div>
             <div class="waterfall__track">
                 {queue}
@@ -1006,6 +1165,63 @@ fn SpanRow(
             <span class="waterfall__duration">
                 {move || format_duration_ns(until() - start_ns)}
             </span>
+        </div>
+    }
+}
+
+/// A folded run of siblings of one name: how many, their median duration, how many failed, one
+/// bar from the first start to the last end. Opening it (click, →) shows each span again.
+#[component]
+fn FoldRow(
+    first: SpanOutline,
+    summary: FoldSummary,
+    depth: usize,
+    top: f64,
+    scale: Memo<Scale>,
+    unfold: Callback<String>,
+) -> impl IntoView {
+    let FoldSummary {
+        count,
+        p50_ns,
+        failed,
+        start_ns,
+        end_ns,
+    } = summary;
+    let bar_style = move || {
+        let s = scale.get();
+        let left = s.pct(start_ns);
+        format!(
+            "left: {left:.3}%; width: {:.3}%",
+            (s.pct(end_ns) - left).max(0.2)
+        )
+    };
+    let facts = if failed > 0 {
+        format!("p50 {}, {failed} failed", format_duration_ns(p50_ns))
+    } else {
+        format!("p50 {}", format_duration_ns(p50_ns))
+    };
+    let status = if failed > 0 { "error" } else { "ok" };
+    let id = first.span_id.clone();
+    view! {
+        <div
+            class="waterfall__row waterfall__row--fold"
+            role="treeitem"
+            aria-expanded="false"
+            style=format!("top: {top}px")
+            data-span-id=first.span_id.clone()
+            data-fold-count=count.to_string()
+            title="Folded: click to show each span"
+            on:click=move |_| unfold.run(id.clone())
+        >
+            <div class="waterfall__label" style=format!("padding-left: {}rem", depth as f64 * 1.1)>
+                <span class="waterfall__toggle" aria-hidden="true">"⋯"</span>
+                <span class="waterfall__name">{format!("{count} × {}", first.name)}</span>
+                <span class="waterfall__fold-facts muted">{facts}</span>
+            </div>
+            <div class="waterfall__track">
+                <div class=format!("waterfall__bar waterfall__bar--fold waterfall__bar--{status}") style=bar_style></div>
+            </div>
+            <span class="waterfall__duration">{format_duration_ns(end_ns - start_ns)}</span>
         </div>
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Span, SpanTree, StatusCode};
+use super::{SpanOutline, SpanTree, StatusCode};
 
 /// A run slower than this factor (and by at least [`MIN_REGRESSION_NS`]) is a regression.
 pub const REGRESSION_FACTOR: f64 = 1.2;
@@ -20,7 +20,7 @@ pub struct Side {
 /// One matched position in the two runs' trees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompareRow {
-    /// Span names from the root, `job/…` first; the last one is this span's.
+    /// SpanOutline names from the root, `job/…` first; the last one is this span's.
     pub path: Vec<String>,
     /// Which same-named sibling this is (0-based), e.g. the second `task/ProcessTile` attempt.
     pub occurrence: usize,
@@ -61,7 +61,7 @@ impl CompareRow {
 }
 
 /// (path, occurrence) of every span, in tree order.
-fn positions(spans: &[Span]) -> Vec<((Vec<String>, usize), usize)> {
+fn positions(spans: &[SpanOutline]) -> Vec<((Vec<String>, usize), usize)> {
     let tree = SpanTree::build(spans);
     let rows = tree.rows(spans, &Default::default());
     let mut path: Vec<String> = Vec::new();
@@ -78,8 +78,8 @@ fn positions(spans: &[Span]) -> Vec<((Vec<String>, usize), usize)> {
 }
 
 /// Rows in A's tree order, then spans only B has in B's order.
-pub fn compare_runs(a: &[Span], b: &[Span]) -> Vec<CompareRow> {
-    let side = |span: &Span| Side {
+pub fn compare_runs(a: &[SpanOutline], b: &[SpanOutline]) -> Vec<CompareRow> {
+    let side = |span: &SpanOutline| Side {
         duration_ns: span.duration_ns(),
         status: span.status_code,
     };
@@ -111,25 +111,12 @@ pub fn compare_runs(a: &[Span], b: &[Span]) -> Vec<CompareRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Attributes;
+    use crate::model::test_outline;
 
-    fn span(id: &str, parent: Option<&str>, name: &str, start: i64, duration: i64) -> Span {
-        Span {
-            trace_id: "t".into(),
-            span_id: id.into(),
-            parent_span_id: parent.map(Into::into),
-            name: name.into(),
-            kind: 1,
-            start_ns: start,
-            end_ns: start + duration,
-            status_code: StatusCode::Ok,
-            status_message: String::new(),
-            attributes: Attributes::new(),
-            events: Vec::new(),
-            resource: Attributes::new(),
-            scope_name: String::new(),
-            scope_version: String::new(),
-        }
+    fn span(id: &str, parent: Option<&str>, name: &str, start: i64, duration: i64) -> SpanOutline {
+        let mut span = test_outline(id, parent, name, start, start + duration);
+        span.status_code = StatusCode::Ok;
+        span
     }
 
     const MS: i64 = 1_000_000;

@@ -1,16 +1,57 @@
-//! Span tree order: parents before children, siblings by start time, orphans as extra roots.
+//! SpanOutline tree order: parents before children, siblings by start time, orphans as extra roots.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use super::Span;
+use super::{SpanOutline, StatusCode};
 
 /// One visible row of the span tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeRow {
-    /// Index into the spans the tree was built from.
+    /// Index into the spans the tree was built from (a fold's first span).
     pub index: usize,
     pub depth: usize,
     pub child_count: usize,
+    /// A folded run of siblings of one name, shown as one row: their indices, by start.
+    pub fold: Option<Arc<Vec<usize>>>,
+}
+
+/// Siblings of one name that follow each other fold into one row once there are this many.
+pub const FOLD_AT: usize = 5;
+
+/// What a folded row says about its spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldSummary {
+    pub count: usize,
+    /// The median duration (the lower middle of an even count).
+    pub p50_ns: i64,
+    pub failed: usize,
+    pub start_ns: i64,
+    pub end_ns: i64,
+}
+
+impl FoldSummary {
+    pub fn of(spans: &[SpanOutline], members: &[usize]) -> Self {
+        let mut durations: Vec<i64> = members.iter().map(|&i| spans[i].duration_ns()).collect();
+        durations.sort_unstable();
+        FoldSummary {
+            count: members.len(),
+            p50_ns: durations
+                .get(durations.len().saturating_sub(1) / 2)
+                .copied()
+                .unwrap_or(0),
+            failed: members
+                .iter()
+                .filter(|&&i| spans[i].status_code == StatusCode::Error)
+                .count(),
+            start_ns: members
+                .iter()
+                .map(|&i| spans[i].start_ns)
+                .min()
+                .unwrap_or(0),
+            end_ns: members.iter().map(|&i| spans[i].end_ns).max().unwrap_or(0),
+        }
+    }
 }
 
 /// The spans of one trace arranged as a forest, computed once per trace.
@@ -23,7 +64,7 @@ pub struct SpanTree {
 impl SpanTree {
     /// A span whose parent is absent from `spans` (not arrived yet, or outside the trace) is
     /// shown as a root so nothing received is hidden.
-    pub fn build(spans: &[Span]) -> Self {
+    pub fn build(spans: &[SpanOutline]) -> Self {
         let by_id: HashMap<&str, usize> = spans
             .iter()
             .enumerate()
@@ -42,11 +83,26 @@ impl SpanTree {
                 None => roots.push(index),
             }
         }
-        let order = |list: &mut Vec<usize>| {
-            list.sort_by(|&a, &b| {
-                (spans[a].start_ns, &spans[a].name).cmp(&(spans[b].start_ns, &spans[b].name))
-            });
+        // A task's attempts stay together, placed by the first one's start: a retry follows
+        // the attempt that failed instead of whatever started in between.
+        let mut first_attempt: HashMap<&str, i64> = HashMap::new();
+        for span in spans.iter().filter(|s| s.name.starts_with("task/")) {
+            if let Some(task) = span.task_id.as_deref() {
+                let start = first_attempt.entry(task).or_insert(span.start_ns);
+                *start = (*start).min(span.start_ns);
+            }
+        }
+        let key = |index: usize| {
+            let span = &spans[index];
+            let group = span
+                .task_id
+                .as_deref()
+                .filter(|_| span.name.starts_with("task/"))
+                .and_then(|task| first_attempt.get(task).copied())
+                .unwrap_or(span.start_ns);
+            (group, span.task_id.as_deref(), span.start_ns, &span.name)
         };
+        let order = |list: &mut Vec<usize>| list.sort_by(|&a, &b| key(a).cmp(&key(b)));
         order(&mut roots);
         children.iter_mut().for_each(order);
         // Spans in a parent cycle have no root above them: the first unreachable one of each
@@ -74,7 +130,7 @@ impl SpanTree {
 
     /// The time a span spent outside its children: its duration minus the union of its
     /// children's intervals (clipped to the span), as Jaeger's "self time".
-    pub fn self_time_ns(&self, spans: &[Span], index: usize) -> i64 {
+    pub fn self_time_ns(&self, spans: &[SpanOutline], index: usize) -> i64 {
         let span = &spans[index];
         let mut intervals: Vec<(i64, i64)> = self.children[index]
             .iter()
@@ -98,7 +154,7 @@ impl SpanTree {
     }
 
     /// Rows in depth-first order, skipping the descendants of collapsed spans (by span id).
-    pub fn rows(&self, spans: &[Span], collapsed: &HashSet<String>) -> Vec<TreeRow> {
+    pub fn rows(&self, spans: &[SpanOutline], collapsed: &HashSet<String>) -> Vec<TreeRow> {
         self.rows_where(spans, collapsed, None)
     }
 
@@ -138,16 +194,79 @@ impl SpanTree {
     /// Like [`SpanTree::rows`], showing only spans with `keep[index]` when a mask is given.
     pub fn rows_where(
         &self,
-        spans: &[Span],
+        spans: &[SpanOutline],
         collapsed: &HashSet<String>,
         keep: Option<&[bool]>,
     ) -> Vec<TreeRow> {
+        self.rows_folded(spans, collapsed, keep, None)
+    }
+
+    /// Like [`SpanTree::rows_where`]; with `folding`, runs of at least [`FOLD_AT`] shown
+    /// siblings of one name become one row each, unless the run's first span id is in the set
+    /// (unfolded by the reader).
+    pub fn rows_folded(
+        &self,
+        spans: &[SpanOutline],
+        collapsed: &HashSet<String>,
+        keep: Option<&[bool]>,
+        folding: Option<&HashSet<String>>,
+    ) -> Vec<TreeRow> {
+        enum Entry {
+            Span(usize),
+            Fold(Vec<usize>),
+        }
+        let shown = |index: usize| keep.is_none_or(|k| k[index]);
+        // The children of a row as stack entries, runs folded, last first (the stack pops).
+        let entries = |kids: &[usize]| -> Vec<Entry> {
+            let mut out: Vec<Entry> = Vec::new();
+            let Some(unfolded) = folding else {
+                return kids.iter().rev().map(|&kid| Entry::Span(kid)).collect();
+            };
+            let kids: Vec<usize> = kids.iter().copied().filter(|&kid| shown(kid)).collect();
+            let mut at = 0;
+            while at < kids.len() {
+                let name = &spans[kids[at]].name;
+                let run = kids[at..]
+                    .iter()
+                    .take_while(|&&kid| spans[kid].name == *name)
+                    .count();
+                let members = &kids[at..at + run];
+                if run >= FOLD_AT && !unfolded.contains(&spans[members[0]].span_id) {
+                    out.push(Entry::Fold(members.to_vec()));
+                } else {
+                    out.extend(members.iter().map(|&kid| Entry::Span(kid)));
+                }
+                at += run;
+            }
+            out.reverse();
+            out
+        };
         let mut rows = Vec::with_capacity(spans.len());
         // Explicit stack: traces can nest deeper than the call stack allows.
-        let mut stack: Vec<(usize, usize)> = self.roots.iter().rev().map(|&r| (r, 0)).collect();
+        let mut stack: Vec<(Entry, usize)> = self
+            .roots
+            .iter()
+            .rev()
+            .map(|&r| (Entry::Span(r), 0))
+            .collect();
         let mut seen = vec![false; spans.len()];
-        while let Some((index, depth)) = stack.pop() {
-            if std::mem::replace(&mut seen[index], true) || keep.is_some_and(|k| !k[index]) {
+        while let Some((entry, depth)) = stack.pop() {
+            let index = match entry {
+                Entry::Fold(members) => {
+                    for &member in &members {
+                        seen[member] = true;
+                    }
+                    rows.push(TreeRow {
+                        index: members[0],
+                        depth,
+                        child_count: 0,
+                        fold: Some(Arc::new(members)),
+                    });
+                    continue;
+                }
+                Entry::Span(index) => index,
+            };
+            if std::mem::replace(&mut seen[index], true) || !shown(index) {
                 continue;
             }
             let kids = &self.children[index];
@@ -155,9 +274,10 @@ impl SpanTree {
                 index,
                 depth,
                 child_count: kids.len(),
+                fold: None,
             });
             if !collapsed.contains(&spans[index].span_id) {
-                stack.extend(kids.iter().rev().map(|&kid| (kid, depth + 1)));
+                stack.extend(entries(kids).into_iter().map(|entry| (entry, depth + 1)));
             }
         }
         rows
@@ -167,28 +287,106 @@ impl SpanTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attributes, StatusCode};
+    use crate::model::{StatusCode, test_outline};
 
-    fn span(id: &str, parent: Option<&str>, start: i64) -> Span {
-        Span {
-            trace_id: "t".into(),
-            span_id: id.into(),
-            parent_span_id: parent.map(Into::into),
-            name: format!("span-{id}"),
-            kind: 0,
-            start_ns: start,
-            end_ns: start + 10,
-            status_code: StatusCode::Unset,
-            status_message: String::new(),
-            attributes: Attributes::new(),
-            events: Vec::new(),
-            resource: Attributes::new(),
-            scope_name: String::new(),
-            scope_version: String::new(),
-        }
+    fn span(id: &str, parent: Option<&str>, start: i64) -> SpanOutline {
+        test_outline(id, parent, &format!("span-{id}"), start, start + 10)
     }
 
-    fn ids(spans: &[Span], rows: &[TreeRow]) -> Vec<(String, usize)> {
+    #[test]
+    fn test_attempts_of_a_task_stay_together() {
+        let attempt = |id: &str, task: &str, start: i64| {
+            let mut span =
+                test_outline(id, Some("root"), &format!("task/{task}"), start, start + 3);
+            span.task_id = Some(task.into());
+            span
+        };
+        let spans = vec![
+            test_outline("root", None, "job/x", 0, 100),
+            attempt("a1", "a", 0),
+            attempt("b1", "b", 5),
+            attempt("a2", "a", 10),
+            attempt("c1", "c", 7),
+        ];
+        let tree = SpanTree::build(&spans);
+        let order: Vec<String> = ids(&spans, &tree.rows(&spans, &HashSet::new()))
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(order, vec!["root", "a1", "a2", "b1", "c1"]);
+    }
+
+    #[test]
+    fn test_runs_of_one_name_fold_unless_unfolded() {
+        let mut spans = vec![test_outline("root", None, "job/tiles", 0, 1000)];
+        for n in 0..6 {
+            let mut tile = test_outline(
+                &format!("t{n}"),
+                Some("root"),
+                "ProcessTile",
+                n * 10,
+                n * 10 + 5 + n,
+            );
+            if n == 2 {
+                tile.status_code = StatusCode::Error;
+            }
+            spans.push(tile);
+        }
+        spans.push(test_outline("merge", Some("root"), "Merge", 100, 110));
+        // Fewer than FOLD_AT of one name never fold.
+        for n in 0..2 {
+            spans.push(test_outline(
+                &format!("u{n}"),
+                Some("root"),
+                "Upload",
+                200 + n,
+                205 + n,
+            ));
+        }
+        let tree = SpanTree::build(&spans);
+        let none = HashSet::new();
+        let rows = tree.rows_folded(&spans, &none, None, Some(&none));
+        let shape: Vec<(String, usize)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    spans[r.index].span_id.clone(),
+                    r.fold.as_ref().map_or(1, |f| f.len()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("root".to_owned(), 1),
+                ("t0".to_owned(), 6),
+                ("merge".to_owned(), 1),
+                ("u0".to_owned(), 1),
+                ("u1".to_owned(), 1)
+            ]
+        );
+        let fold = rows[1].fold.as_ref().unwrap();
+        let summary = FoldSummary::of(&spans, fold);
+        // Durations 5..=10 ns: the lower middle is 7.
+        assert_eq!((summary.count, summary.p50_ns, summary.failed), (6, 7, 1));
+        assert_eq!((summary.start_ns, summary.end_ns), (0, 60));
+        // Unfolded by its first span: every tile is a row again.
+        let unfolded: HashSet<String> = ["t0".to_owned()].into();
+        assert_eq!(
+            tree.rows_folded(&spans, &none, None, Some(&unfolded)).len(),
+            10
+        );
+        // Without folding, as before.
+        assert_eq!(tree.rows(&spans, &none).len(), 10);
+        // A filter that hides some tiles folds only what is shown.
+        let mut keep = vec![true; spans.len()];
+        keep[3] = false;
+        keep[4] = false;
+        let rows = tree.rows_folded(&spans, &none, Some(&keep), Some(&none));
+        assert_eq!(rows.len(), 8, "four tiles are under FOLD_AT: no fold");
+    }
+
+    fn ids(spans: &[SpanOutline], rows: &[TreeRow]) -> Vec<(String, usize)> {
         rows.iter()
             .map(|row| (spans[row.index].span_id.clone(), row.depth))
             .collect()

@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
-use super::{Span, SpanTree, StatusCode, TaskView, value_text};
+use super::{Span, SpanOutline, SpanTree, StatusCode, TaskView, value_text};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
 /// substring of the span name or service.
+///
+/// The page holds span skeletons only, so `key=value` terms are answered by the server
+/// ([`SpanQuery::attribute_terms`] → `search_spans`); the rest here ([`SpanQuery::matches`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpanQuery {
     terms: Vec<Term>,
@@ -49,20 +50,39 @@ impl SpanQuery {
         self.terms.is_empty()
     }
 
-    pub fn matches(&self, span: &Span) -> bool {
+    /// The `key=value` terms, which only the server can answer.
+    pub fn attribute_terms(&self) -> Vec<(String, String)> {
+        self.terms
+            .iter()
+            .filter_map(|term| match term {
+                Term::Attribute(key, value) => Some((key.clone(), value.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the span passes the status and text terms (`key=value` terms aside).
+    pub fn matches(&self, span: &SpanOutline) -> bool {
         self.terms.iter().all(|term| match term {
             Term::Status(status) => span.status_code == *status,
-            Term::Attribute(key, value) => span
-                .attributes
-                .get(key)
-                .or_else(|| span.resource.get(key))
-                .is_some_and(|found| value_text(found) == *value),
+            Term::Attribute(..) => true,
             Term::Text(text) => {
                 span.name.to_lowercase().contains(text)
-                    || span.service_name().to_lowercase().contains(text)
+                    || span.service.to_lowercase().contains(text)
             }
         })
     }
+}
+
+/// Whether a full span has every attribute (or resource attribute) `key=value` as text: the
+/// server's side of a search's attribute terms.
+pub fn has_attributes(span: &Span, terms: &[(String, String)]) -> bool {
+    terms.iter().all(|(key, value)| {
+        span.attributes
+            .get(key)
+            .or_else(|| span.resource.get(key))
+            .is_some_and(|found| value_text(found) == *value)
+    })
 }
 
 /// One runner's task executions over time.
@@ -73,11 +93,16 @@ pub struct Lane {
     pub service: String,
     /// Indices of task spans, by start time.
     pub spans: Vec<usize>,
+    /// Per span (as in `spans`): its row within the lane. Tasks the runner ran at the same time
+    /// (a runner with several slots) get rows of their own instead of overlapping.
+    pub slots: Vec<usize>,
+    /// How many rows the lane needs (at least 1).
+    pub slot_count: usize,
 }
 
 /// Task spans (`task/…`) grouped by the runner that executed them, lanes ordered by their
 /// first task's start.
-pub fn runner_lanes(spans: &[Span]) -> Vec<Lane> {
+pub fn runner_lanes(spans: &[SpanOutline]) -> Vec<Lane> {
     let mut lanes: Vec<Lane> = Vec::new();
     let mut by_runner: HashMap<String, usize> = HashMap::new();
     let mut tasks: Vec<usize> = (0..spans.len())
@@ -86,11 +111,8 @@ pub fn runner_lanes(spans: &[Span]) -> Vec<Lane> {
     tasks.sort_by_key(|&i| (spans[i].start_ns, spans[i].end_ns));
     for index in tasks {
         let span = &spans[index];
-        let service = span.service_name().to_owned();
-        let runner = span
-            .resource
-            .get("service.instance.id")
-            .map(value_text)
+        let service = span.service.clone();
+        let runner = Some(span.runner.clone())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| {
                 if service.is_empty() {
@@ -104,17 +126,36 @@ pub fn runner_lanes(spans: &[Span]) -> Vec<Lane> {
                 runner,
                 service,
                 spans: Vec::new(),
+                slots: Vec::new(),
+                slot_count: 1,
             });
             lanes.len() - 1
         });
         lanes[lane].spans.push(index);
+    }
+    // Spans come by start time: each takes the first row free again by its start.
+    for lane in &mut lanes {
+        let mut free_at: Vec<i64> = Vec::new();
+        for &index in &lane.spans {
+            let span = &spans[index];
+            let slot = match free_at.iter().position(|&end| end <= span.start_ns) {
+                Some(slot) => slot,
+                None => {
+                    free_at.push(i64::MIN);
+                    free_at.len() - 1
+                }
+            };
+            free_at[slot] = span.end_ns.max(span.start_ns);
+            lane.slots.push(slot);
+        }
+        lane.slot_count = free_at.len().max(1);
     }
     lanes
 }
 
 /// How many of `spans[indices]` ran at each moment: `(time, count)` steps, the count holding
 /// from its time to the next step's; ends at 0.
-pub fn concurrency(spans: &[Span], indices: &[usize]) -> Vec<(i64, usize)> {
+pub fn concurrency(spans: &[SpanOutline], indices: &[usize]) -> Vec<(i64, usize)> {
     let mut edges: Vec<(i64, i32)> = Vec::with_capacity(indices.len() * 2);
     for &index in indices {
         let span = &spans[index];
@@ -152,7 +193,7 @@ pub struct TaskOverlay {
 }
 
 impl TaskOverlay {
-    pub fn build(spans: &[Span], tasks: &[TaskView]) -> Self {
+    pub fn build(spans: &[SpanOutline], tasks: &[TaskView]) -> Self {
         let task_index: HashMap<&str, usize> = tasks
             .iter()
             .enumerate()
@@ -163,11 +204,7 @@ impl TaskOverlay {
             if !span.name.starts_with("task/") {
                 continue;
             }
-            let task = span
-                .attributes
-                .get("task_id")
-                .and_then(Value::as_str)
-                .and_then(|id| task_index.get(id));
+            let task = span.task_id.as_deref().and_then(|id| task_index.get(id));
             if let Some(&task) = task {
                 attempts[task].push(index);
             }
@@ -218,14 +255,10 @@ impl TaskOverlay {
 /// until then the attempt (known from the task's state) is drawn from its start, growing with
 /// the clock. Named `task/<display>`, id `running-<task id>`, under the job's root span; `end_ns`
 /// is its start (the page extends it).
-pub fn running_attempts(spans: &[Span], tasks: &[TaskView]) -> Vec<Span> {
+pub fn running_attempts(spans: &[SpanOutline], tasks: &[TaskView]) -> Vec<SpanOutline> {
     let root = spans
         .iter()
         .find(|s| s.parent_span_id.is_none() && s.name.starts_with("job/"));
-    let trace_id = spans
-        .first()
-        .map(|s| s.trace_id.clone())
-        .unwrap_or_default();
     tasks
         .iter()
         .filter_map(|task| {
@@ -237,29 +270,23 @@ pub fn running_attempts(spans: &[Span], tasks: &[TaskView]) -> Vec<Span> {
             let arrived = spans.iter().any(|s| {
                 s.name.starts_with("task/")
                     && s.start_ns >= attempt.started_ns - 1_000_000
-                    && s.attributes.get("task_id").and_then(Value::as_str) == Some(&task.id)
+                    && s.task_id.as_deref() == Some(&task.id)
             });
             if arrived {
                 return None;
             }
-            let mut attributes = super::Attributes::new();
-            attributes.insert("task_id".into(), Value::from(task.id.clone()));
-            attributes.insert("runner".into(), Value::from(attempt.runner.clone()));
-            Some(Span {
-                trace_id: trace_id.clone(),
+            Some(SpanOutline {
                 span_id: format!("running-{}", task.id),
                 parent_span_id: root.map(|r| r.span_id.clone()),
                 name: format!("task/{}", task.display),
-                kind: 0,
                 start_ns: attempt.started_ns,
                 end_ns: attempt.started_ns,
                 status_code: StatusCode::Unset,
                 status_message: "running".into(),
-                attributes,
-                events: Vec::new(),
-                resource: super::Attributes::new(),
-                scope_name: String::new(),
-                scope_version: String::new(),
+                service: String::new(),
+                runner: attempt.runner.clone(),
+                task_id: Some(task.id.clone()),
+                has_events: false,
             })
         })
         .collect()
@@ -270,7 +297,7 @@ pub fn running_attempts(spans: &[Span], tasks: &[TaskView]) -> Vec<Span> {
 /// dependency (the queue wait after it) or an earlier sibling — recursively inside each.
 pub fn critical_path(
     tree: &SpanTree,
-    spans: &[Span],
+    spans: &[SpanOutline],
     overlay: &TaskOverlay,
 ) -> std::collections::HashSet<usize> {
     // A task attempt's predecessors by dependency: the dependencies' last attempts.
@@ -335,54 +362,73 @@ pub fn critical_path(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::model::Attributes;
+    use serde_json::Value;
 
-    fn span(name: &str, runner: &str, start: i64, end: i64) -> Span {
-        let mut resource = Attributes::new();
-        resource.insert("service.name".into(), Value::from("svc"));
-        if !runner.is_empty() {
-            resource.insert("service.instance.id".into(), Value::from(runner));
-        }
-        Span {
-            trace_id: "t".into(),
-            span_id: format!("{name}-{start}"),
-            parent_span_id: None,
-            name: name.into(),
-            kind: 0,
-            start_ns: start,
-            end_ns: end,
-            status_code: StatusCode::Unset,
-            status_message: String::new(),
-            attributes: Attributes::new(),
-            events: Vec::new(),
-            resource,
-            scope_name: String::new(),
-            scope_version: String::new(),
-        }
+    use super::*;
+    use crate::model::{Attributes, test_outline};
+
+    fn span(name: &str, runner: &str, start: i64, end: i64) -> SpanOutline {
+        let mut span = test_outline(&format!("{name}-{start}"), None, name, start, end);
+        span.service = "svc".into();
+        span.runner = runner.into();
+        span
     }
 
     #[test]
     fn test_query_terms_all_must_match() {
-        let mut download = span("download-scene", "r1", 0, 10);
-        download
-            .attributes
-            .insert("scene_id".into(), Value::from("S2A_001"));
-        download.attributes.insert("retries".into(), Value::from(2));
+        let download = span("download-scene", "r1", 0, 10);
         let mut failed = span("compute-index", "r1", 10, 20);
         failed.status_code = StatusCode::Error;
         let q = SpanQuery::parse;
         assert!(q("DOWNLOAD").matches(&download));
-        assert!(q("scene_id=S2A_001").matches(&download));
-        assert!(q("retries=2 download").matches(&download));
-        assert!(!q("retries=3").matches(&download));
+        assert!(q("SVC").matches(&download), "the service too");
         assert!(q("status:error").matches(&failed));
         assert!(!q("status:error").matches(&download));
-        assert!(
-            q("service.instance.id=r1").matches(&failed),
-            "resource attributes too"
-        );
+        assert!(!q("status:error download").matches(&failed));
         assert!(q("").is_empty() && q("").matches(&download));
+        // Attribute terms are left to the server.
+        let mixed = q("scene_id=S2A_001 download retries=2");
+        assert!(mixed.matches(&download));
+        assert_eq!(
+            mixed.attribute_terms(),
+            vec![
+                ("scene_id".to_owned(), "S2A_001".to_owned()),
+                ("retries".to_owned(), "2".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn test_attribute_terms_match_attributes_and_resource_as_text() {
+        let mut full = Span {
+            trace_id: "t".into(),
+            span_id: "s".into(),
+            parent_span_id: None,
+            name: "download".into(),
+            kind: 0,
+            start_ns: 0,
+            end_ns: 1,
+            status_code: StatusCode::Unset,
+            status_message: String::new(),
+            attributes: Attributes::new(),
+            events: Vec::new(),
+            resource: Attributes::new(),
+            scope_name: String::new(),
+            scope_version: String::new(),
+        };
+        full.attributes
+            .insert("scene_id".into(), Value::from("S2A_001"));
+        full.attributes.insert("retries".into(), Value::from(2));
+        full.resource
+            .insert("service.instance.id".into(), Value::from("r1"));
+        let terms = |text: &str| SpanQuery::parse(text).attribute_terms();
+        assert!(has_attributes(&full, &terms("scene_id=S2A_001 retries=2")));
+        assert!(!has_attributes(&full, &terms("retries=3")));
+        assert!(
+            has_attributes(&full, &terms("service.instance.id=r1")),
+            "resource too"
+        );
+        assert!(!has_attributes(&full, &terms("missing=x")));
     }
 
     #[test]
@@ -394,16 +440,24 @@ mod tests {
             span("task/C", "r1", 35, 50),
             span("custom", "r1", 12, 14),
             span("task/D", "", 60, 70),
+            span("task/E", "r1", 15, 33),
         ];
         let lanes = runner_lanes(&spans);
-        let shape: Vec<(&str, Vec<usize>)> = lanes
+        let shape: Vec<(&str, Vec<usize>, Vec<usize>)> = lanes
             .iter()
-            .map(|l| (l.runner.as_str(), l.spans.clone()))
+            .map(|l| (l.runner.as_str(), l.spans.clone(), l.slots.clone()))
             .collect();
+        // E overlaps A on r1: a second row; C starts after both ended: back to the first.
         assert_eq!(
             shape,
-            vec![("r1", vec![2, 3]), ("r2", vec![1]), ("svc", vec![5])]
+            vec![
+                ("r1", vec![2, 6, 3], vec![0, 1, 0]),
+                ("r2", vec![1], vec![0]),
+                ("svc", vec![5], vec![0])
+            ]
         );
+        assert_eq!(lanes[0].slot_count, 2);
+        assert_eq!(lanes[1].slot_count, 1);
     }
 
     fn task(id: &str, depends_on: &[&str]) -> TaskView {
@@ -426,11 +480,10 @@ mod tests {
         }
     }
 
-    fn attempt(task_id: &str, parent: &str, start: i64, end: i64) -> Span {
+    fn attempt(task_id: &str, parent: &str, start: i64, end: i64) -> SpanOutline {
         let mut span = span(&format!("task/{task_id}"), "r1", start, end);
         span.parent_span_id = Some(parent.into());
-        span.attributes
-            .insert("task_id".into(), Value::from(task_id));
+        span.task_id = Some(task_id.into());
         span
     }
 

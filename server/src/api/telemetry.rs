@@ -84,6 +84,20 @@ impl Params {
             .transpose()
     }
 
+    /// `span_id`: one or more span ids (16 hex digits), comma-separated.
+    fn span_ids(&self) -> Result<Vec<SpanId>, ApiError> {
+        let Some(list) = self.get("span_id") else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(|id| {
+                SpanId::parse_hex(id.trim()).ok_or_else(|| {
+                    ApiError::BadRequest(format!("span_id {id:?} is not 16 hex digits"))
+                })
+            })
+            .collect()
+    }
+
     /// The keyset position: a sort time and a tie-breaker.
     fn cursor(&self) -> Result<Option<(i64, String)>, ApiError> {
         let Some(cursor) = self.get("cursor") else {
@@ -135,6 +149,7 @@ fn span_query(params: &Params) -> Result<SpanPageQuery, ApiError> {
         status,
         service: params.get("service").map(str::to_owned),
         attributes,
+        span_ids: params.span_ids()?,
         from_ns: params.time("from")?,
         to_ns: params.time("to")?,
         after,
@@ -175,6 +190,8 @@ fn log_query(params: &Params) -> Result<LogPageQuery, ApiError> {
         severities: severity_ranges(params)?,
         text: params.get("text").map(str::to_owned),
         service: params.get("service").map(str::to_owned),
+        span_ids: params.span_ids()?,
+        unattached: false,
         from_ns: params.time("from")?,
         to_ns: params.time("to")?,
         after,

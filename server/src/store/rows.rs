@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::model::{Attributes, Job, JobState, LogRecord, Span, SpanEvent, StatusCode};
+use app::model::{Attributes, Job, JobState, LogRecord, Span, SpanEvent, SpanOutline, StatusCode};
 
 use super::{NewSpan, StoreError, TraceId};
 
@@ -104,6 +104,49 @@ impl SpanRow {
             scope_version: self.scope_version,
         })
     }
+}
+
+/// A span's skeleton columns; its runner comes from its resource ([`OutlineRow::into_model`]).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OutlineRow {
+    pub span_id: Vec<u8>,
+    pub parent_span_id: Option<Vec<u8>>,
+    pub name: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: i32,
+    pub status_message: String,
+    pub service_name: String,
+    pub task_key: Option<String>,
+    pub resource_id: i64,
+    pub has_events: i32,
+}
+
+impl OutlineRow {
+    /// `runners`: `service.instance.id` by resource id.
+    pub fn into_model(self, runners: &HashMap<i64, String>) -> SpanOutline {
+        SpanOutline {
+            span_id: hex::encode(&self.span_id),
+            parent_span_id: self.parent_span_id.as_deref().map(hex::encode),
+            name: self.name,
+            start_ns: self.start_ns,
+            end_ns: self.end_ns,
+            status_code: StatusCode::from_code(self.status_code),
+            status_message: self.status_message,
+            service: self.service_name,
+            runner: runners.get(&self.resource_id).cloned().unwrap_or_default(),
+            task_id: self.task_key,
+            has_events: self.has_events != 0,
+        }
+    }
+}
+
+/// `service.instance.id` of a stored resource ("" when absent).
+pub(super) fn runner_of(attributes: &str) -> Result<String, StoreError> {
+    Ok(parse_json::<Attributes>("resource attributes", attributes)?
+        .get("service.instance.id")
+        .map(app::model::value_text)
+        .unwrap_or_default())
 }
 
 #[derive(Debug, sqlx::FromRow)]

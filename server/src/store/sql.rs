@@ -263,6 +263,57 @@ macro_rules! impl_trace_store {
                     .collect()
             }
 
+            async fn trace_outline(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::SpanOutline>, StoreError> {
+                let resources: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, attributes FROM resources WHERE id IN \
+                     (SELECT DISTINCT resource_id FROM spans WHERE trace_id = $1)",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                let runners = resources
+                    .into_iter()
+                    .map(|(id, attributes)| Ok((id, super::rows::runner_of(&attributes)?)))
+                    .collect::<Result<HashMap<i64, String>, StoreError>>()?;
+                let rows: Vec<super::rows::OutlineRow> = sqlx::query_as(
+                    "SELECT span_id, parent_span_id, name, start_ns, end_ns, status_code, \
+                     status_message, service_name, task_key, resource_id, \
+                     CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
+                     FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| row.into_model(&runners))
+                    .collect())
+            }
+
+            async fn trace_log_marks(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::LogMark>, StoreError> {
+                let rows: Vec<(Option<Vec<u8>>, i64, i32)> = sqlx::query_as(
+                    "SELECT span_id, time_ns, severity_number FROM logs \
+                     WHERE trace_id = $1 ORDER BY time_ns, id",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(span_id, time_ns, severity_number)| app::model::LogMark {
+                        span_id: span_id.as_deref().map(hex::encode),
+                        time_ns,
+                        severity_number,
+                    })
+                    .collect())
+            }
+
             async fn stats(&self) -> Result<app::model::Stats, StoreError> {
                 let (jobs, spans, logs): (i64, i64, i64) = sqlx::query_as(
                     "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM spans), \
@@ -308,6 +359,14 @@ macro_rules! impl_trace_store {
                 if let Some(status) = query.status {
                     select.push(" AND s.status_code = ").push_bind(status);
                 }
+                if !query.span_ids.is_empty() {
+                    select.push(" AND s.span_id IN (");
+                    let mut list = select.separated(", ");
+                    for span_id in &query.span_ids {
+                        list.push_bind(span_id.0.to_vec());
+                    }
+                    select.push(")");
+                }
                 if let Some(from_ns) = query.from_ns {
                     select.push(" AND s.start_ns >= ").push_bind(from_ns);
                 }
@@ -348,6 +407,17 @@ macro_rules! impl_trace_store {
                 }
                 if let Some(task_id) = &query.task_id {
                     select.push(" AND l.task_id = ").push_bind(task_id.as_str());
+                }
+                if !query.span_ids.is_empty() {
+                    select.push(" AND l.span_id IN (");
+                    let mut list = select.separated(", ");
+                    for span_id in &query.span_ids {
+                        list.push_bind(span_id.0.to_vec());
+                    }
+                    select.push(")");
+                }
+                if query.unattached {
+                    select.push(" AND l.span_id IS NULL");
                 }
                 if let Some(text) = &query.text {
                     select
