@@ -681,7 +681,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
         }),
     };
     let panel = {
-        let (spans, trace_id) = (spans.clone(), trace_id.clone());
+        let spans = spans.clone();
         move || {
             selected.get().map(|index| {
                 let span = spans[index].clone();
@@ -1208,7 +1208,7 @@ fn FoldRow(
             role="treeitem"
             aria-expanded="false"
             style=format!("top: {top}px")
-            data-span-id=first.span_id.clone()
+            data-span-id=first.span_id
             data-fold-count=count.to_string()
             title="Folded: click to show each span"
             on:click=move |_| unfold.run(id.clone())
