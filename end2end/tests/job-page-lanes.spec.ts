@@ -35,6 +35,23 @@ test('runner lanes show each runner\'s tasks over time and how many ran at once'
   await expect(jobPage.row(b1)).toHaveAttribute('aria-selected', 'true');
 });
 
+test('tasks one runner ran at the same time stack in its lane instead of overlapping', async ({ page, request }) => {
+  const [job, a1, a2, a3] = [hex(8), hex(8), hex(8), hex(8)];
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/slots-${Date.now()}`, startMs: 0, endMs: 3000 },
+    { id: a1, parent: job, name: 'task/Tile', startMs: 0, endMs: 1000, runner: 'runner-a' },
+    { id: a2, parent: job, name: 'task/Tile', startMs: 200, endMs: 1200, runner: 'runner-a' },
+    { id: a3, parent: job, name: 'task/Tile', startMs: 1500, endMs: 2500, runner: 'runner-a' },
+  ]);
+  await page.goto(`/jobs/${traceId}?view=lanes`);
+  const lane = page.locator('.lanes__lane[data-runner="runner-a"]');
+  await expect(lane.locator('.lanes__track')).toHaveAttribute('data-slots', '2');
+  const box = (id: string) => lane.locator(`.lanes__bar[data-span-id="${id}"]`).evaluate((bar) => bar.getBoundingClientRect().toJSON());
+  const [one, two, three] = [await box(a1), await box(a2), await box(a3)];
+  expect(two.top, 'the overlapping task gets a row of its own').toBeGreaterThanOrEqual(one.bottom);
+  expect(three.top, 'a later task reuses the first row').toBe(one.top);
+});
+
 test('copy link gives the collapsed, selected view to a new browser', async ({ page, request, context, browser }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const job = hex(8);

@@ -6,6 +6,7 @@ mod records;
 mod rows;
 mod span_write;
 mod sql;
+mod sqlite_read;
 mod sqlite_write;
 pub mod workflow;
 mod workflow_sql;

@@ -186,6 +186,15 @@ async fn test_pages_render_on_the_server() {
     let html = page.text();
     assert!(html.contains("task/ProcessScene"));
     assert!(
+        !html.contains("onerror=alert(1)"),
+        "log bodies are not part of the page's skeleton"
+    );
+    // With the span selected in the link, its details and log lines are rendered too.
+    let page = get(&app, &format!("/jobs/{TRACE}?span=00000000000000a2")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("S2A_001"), "the selected span's attributes");
+    assert!(
         html.contains("&lt;img src=x onerror=alert(1)&gt;"),
         "log body escaped"
     );

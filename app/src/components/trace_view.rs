@@ -600,18 +600,33 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     // tripped Leptos' hydration, and without JavaScript there is no selection to follow anyway.
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
+    // Where each task attempt's row is among the shown rows: computed when the rows change,
+    // not on every scrolled frame (a trace without dependencies needs none of it).
+    let positions = {
+        let overlay = overlay.clone();
+        Memo::new(move |_| {
+            if overlay.edges.is_empty() {
+                return Arc::new((0, HashMap::new()));
+            }
+            rows.with(|rows| {
+                let position: HashMap<usize, usize> = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, row)| overlay.attempt_of.contains_key(&row.index))
+                    .map(|(at, row)| (row.index, at))
+                    .collect();
+                Arc::new((rows.len(), position))
+            })
+        })
+    };
     let edges = {
         let spans = spans.clone();
         move || {
-            if !mounted.get() {
+            if !mounted.get() || overlay.edges.is_empty() {
                 return ().into_any();
             }
-            let visible = rows.get();
-            let position: HashMap<usize, usize> = visible
-                .iter()
-                .enumerate()
-                .map(|(at, row)| (row.index, at))
-                .collect();
+            let shown = positions.get();
+            let (shown_rows, position) = (shown.0, &shown.1);
             // Edges with an end in the rendered window (or crossing it) only.
             let (low, high) = window_rows.with(|w| {
                 (
@@ -655,7 +670,7 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                     })
                 })
                 .collect_view();
-            let height = (visible.len() as f64 * ROW_PX).max(1.0);
+            let height = (shown_rows as f64 * ROW_PX).max(1.0);
             view! {
                 <div class="waterfall__edges" aria-hidden="true">
                     <span></span>
@@ -1133,15 +1148,34 @@ fn SpanRow(
     let attempt = task.attempt.map(|(n, total)| {
         view! { <span class="waterfall__attempt">{format!("attempt {n}/{total}")}</span> }
     });
+    // One class effect per row, not one per modifier: rows are created while scrolling.
+    let retry = task.attempt.is_some_and(|(n, _)| n > 1);
+    let row_class = move || {
+        let mut class = String::from("waterfall__row");
+        let mut add = |on: bool, modifier: &str| {
+            if on {
+                class.push_str(" waterfall__row--");
+                class.push_str(modifier);
+            }
+        };
+        add(selected.get() == Some(index), "selected");
+        neighbours.with(|n| {
+            add(n.0.contains(&index), "waited-for");
+            add(n.1.contains(&index), "waiting");
+        });
+        add(critical.with(|path| path.contains(&index)), "critical");
+        add(growing, "running");
+        add(retry, "retry");
+        class
+    };
+    let duration = if growing {
+        (move || format_duration_ns(until() - start_ns)).into_any()
+    } else {
+        format_duration_ns(end_ns - start_ns).into_any()
+    };
     view! {
         <div
-            class="waterfall__row"
-            class:waterfall__row--selected=move || selected.get() == Some(index)
-            class:waterfall__row--waited-for=move || neighbours.with(|n| n.0.contains(&index))
-            class:waterfall__row--waiting=move || neighbours.with(|n| n.1.contains(&index))
-            class:waterfall__row--critical=move || critical.with(|path| path.contains(&index))
-            class:waterfall__row--running=growing
-            class:waterfall__row--retry=task.attempt.is_some_and(|(n, _)| n > 1)
+            class=row_class
             role="treeitem"
             style=format!("top: {top}px")
             data-span-id=span_id
@@ -1162,9 +1196,7 @@ fn SpanRow(
                 ></div>
                 {ticks}
             </div>
-            <span class="waterfall__duration">
-                {move || format_duration_ns(until() - start_ns)}
-            </span>
+            <span class="waterfall__duration">{duration}</span>
         </div>
     }
 }

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 use super::StoreError;
 use super::span_write::JOB_COLUMNS;
+use super::sqlite_read::SqliteReader;
 use super::sqlite_write::SqliteWriter;
 use app::model::JobSort;
 
@@ -24,6 +25,12 @@ const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.nam
     s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
     r.attributes AS resource, s.scope_name, s.scope_version \
     FROM spans s JOIN resources r ON r.id = s.resource_id";
+
+/// The skeleton of a trace's spans (`rows::OutlineRow`), `$1` the trace id.
+pub(super) const OUTLINE_SELECT: &str = "SELECT span_id, parent_span_id, name, start_ns, end_ns, \
+    status_code, status_message, service_name, task_key, resource_id, \
+    CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
+    FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id";
 
 const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
@@ -69,6 +76,8 @@ pub struct SqliteStore {
     pub(super) read: SqlitePool,
     /// Spans and logs (rusqlite, group commit).
     writer: SqliteWriter,
+    /// Bulk reads (rusqlite).
+    reader: SqliteReader,
     /// Workflow transactions waiting for or holding the write lock (the writer yields to them).
     pub(super) workflow_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -109,8 +118,30 @@ impl SqliteStore {
             write,
             read,
             writer,
+            reader: SqliteReader::new(path),
             workflow_waiting,
         })
+    }
+}
+
+impl PostgresStore {
+    async fn outline_rows(
+        &self,
+        trace_id: super::TraceId,
+    ) -> Result<Vec<super::rows::OutlineRow>, StoreError> {
+        Ok(sqlx::query_as(OUTLINE_SELECT)
+            .bind(&trace_id.0[..])
+            .fetch_all(&self.read)
+            .await?)
+    }
+}
+
+impl SqliteStore {
+    async fn outline_rows(
+        &self,
+        trace_id: super::TraceId,
+    ) -> Result<Vec<super::rows::OutlineRow>, StoreError> {
+        self.reader.outline_rows(trace_id).await
     }
 }
 
@@ -267,26 +298,30 @@ macro_rules! impl_trace_store {
                 &self,
                 trace_id: super::TraceId,
             ) -> Result<Vec<app::model::SpanOutline>, StoreError> {
-                let resources: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT id, attributes FROM resources WHERE id IN \
-                     (SELECT DISTINCT resource_id FROM spans WHERE trace_id = $1)",
-                )
-                .bind(&trace_id.0[..])
-                .fetch_all(&self.read)
-                .await?;
-                let runners = resources
+                let rows = self.outline_rows(trace_id).await?;
+                // The runner identity lives in the few resources the spans share.
+                let resource_ids: Vec<i64> = rows
+                    .iter()
+                    .map(|row| row.resource_id)
+                    .collect::<std::collections::BTreeSet<i64>>()
                     .into_iter()
-                    .map(|(id, attributes)| Ok((id, super::rows::runner_of(&attributes)?)))
-                    .collect::<Result<HashMap<i64, String>, StoreError>>()?;
-                let rows: Vec<super::rows::OutlineRow> = sqlx::query_as(
-                    "SELECT span_id, parent_span_id, name, start_ns, end_ns, status_code, \
-                     status_message, service_name, task_key, resource_id, \
-                     CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
-                     FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id",
-                )
-                .bind(&trace_id.0[..])
-                .fetch_all(&self.read)
-                .await?;
+                    .collect();
+                let mut runners = HashMap::new();
+                for chunk in resource_ids.chunks(1000) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, attributes FROM resources WHERE id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    select.push(")");
+                    let resources: Vec<(i64, String)> =
+                        select.build_query_as().fetch_all(&self.read).await?;
+                    for (id, attributes) in resources {
+                        runners.insert(id, super::rows::runner_of(&attributes)?);
+                    }
+                }
                 Ok(rows
                     .into_iter()
                     .map(|row| row.into_model(&runners))

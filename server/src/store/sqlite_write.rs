@@ -53,7 +53,7 @@ pub(super) struct SqliteWriter {
 }
 
 impl StoreError {
-    fn from_rusqlite(error: rusqlite::Error) -> Self {
+    pub(super) fn from_rusqlite(error: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(failure, _) = &error
             && matches!(
                 failure.code,
