@@ -41,6 +41,8 @@ try {
   const spans = await (await fetch(`${base}/api/v1/jobs/${fanOut}/spans?status=error`)).json();
   await page.goto(`${base}/jobs/${fanOut}?span=${spans.spans[0].span_id}`);
   await shot('job-page');
+  await page.goto(`${base}/jobs/${fanOut}?fold=1`);
+  await shot('job-page-folded');
   await page.goto(`${base}/jobs/${fanOut}?view=lanes`);
   await shot('runner-lanes');
   const mosaic = await (await fetch(`${base}/api/v1/jobs/${workflowJob}/spans?name=Mosaic`)).json();
