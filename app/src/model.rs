@@ -11,8 +11,7 @@ pub use format::{format_duration_ns, format_time_ns};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};
 pub use waterfall::{
-    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, has_attributes, runner_lanes,
-    running_attempts,
+    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes, running_attempts,
 };
 
 use serde::{Deserialize, Serialize};

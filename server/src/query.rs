@@ -4,7 +4,7 @@ use app::api::QueryPort;
 use app::error::AppError;
 use app::model::{
     Job, JobFilter, JobListQuery, JobPage, JobSort, JobTrace, LogRecord, Span, TaskAttempt,
-    TaskView, UNATTACHED_LOGS, has_attributes,
+    TaskView, UNATTACHED_LOGS,
 };
 
 use crate::store::workflow::TaskRecord;
@@ -191,8 +191,6 @@ impl QueryPort for StoreQueries {
         Ok(logs.into_iter().map(|(_, log)| log).collect())
     }
 
-    /// Walks the trace a page at a time, comparing in Rust: the terms may name resource
-    /// attributes, which the store's attribute filter does not look at.
     async fn spans_with_attributes(
         &self,
         trace_id: &str,
@@ -200,33 +198,9 @@ impl QueryPort for StoreQueries {
     ) -> Result<Vec<String>, AppError> {
         let trace = TraceId::parse_hex(trace_id)
             .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
-        let mut query = SpanPageQuery {
-            limit: 10_000,
-            ..SpanPageQuery::default()
-        };
-        let mut ids = Vec::new();
-        loop {
-            let page = self
-                .0
-                .span_page(Some(trace), &query)
-                .await
-                .map_err(to_app_error)?;
-            let Some(last) = page.last() else { break };
-            query.after = Some((
-                last.start_ns,
-                SpanId::parse_hex(&last.span_id)
-                    .ok_or_else(|| to_app_error(StoreError::Corrupt("span id".to_owned())))?,
-            ));
-            let full = page.len() == query.limit as usize;
-            ids.extend(
-                page.into_iter()
-                    .filter(|span| has_attributes(span, terms))
-                    .map(|span| span.span_id),
-            );
-            if !full {
-                break;
-            }
-        }
-        Ok(ids)
+        self.0
+            .span_ids_with_attributes(trace, terms)
+            .await
+            .map_err(to_app_error)
     }
 }

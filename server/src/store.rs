@@ -99,6 +99,14 @@ pub trait TraceStore: Send + Sync + 'static {
     async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
     /// The skeleton of every span of a trace, by start time: what the job page loads first.
     async fn trace_outline(&self, trace_id: TraceId) -> Result<Vec<SpanOutline>, StoreError>;
+    /// The ids of a trace's spans (by start time) that have, for every `(key, value)` term, the
+    /// attribute or their resource's attribute `key` equal to `value` compared as text: a
+    /// search's `key=value` terms.
+    async fn span_ids_with_attributes(
+        &self,
+        trace_id: TraceId,
+        terms: &[(String, String)],
+    ) -> Result<Vec<String>, StoreError>;
     /// Where every log record of a trace sits (span, time, severity), by time.
     async fn trace_log_marks(&self, trace_id: TraceId) -> Result<Vec<LogMark>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;

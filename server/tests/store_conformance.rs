@@ -931,6 +931,78 @@ async fn outline_marks_and_details_on_demand(store: SharedStore) {
     assert_eq!(lines(outside).await, vec!["between spans"]);
 }
 
+/// A search's `key=value` terms: a span attribute or its resource's, compared as text, every
+/// term at once.
+async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
+    let mut request = trace_json(
+        TRACE,
+        "runner-a",
+        &[
+            ("00000000000000a1", None, "job/x", 0, 100, 0),
+            (
+                "00000000000000c1",
+                Some("00000000000000a1"),
+                "tile",
+                10,
+                20,
+                1,
+            ),
+            (
+                "00000000000000c2",
+                Some("00000000000000a1"),
+                "tile",
+                30,
+                40,
+                1,
+            ),
+        ],
+    );
+    let tile = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][2];
+    tile["attributes"] = serde_json::json!([
+        {"key": "scene_id", "value": {"stringValue": "S2B_002"}},
+        {"key": "retries", "value": {"intValue": "2"}},
+        {"key": "final", "value": {"boolValue": true}}
+    ]);
+    write(&store, request).await;
+    let found = |terms: &[(&str, &str)]| {
+        let store = store.clone();
+        let terms: Vec<(String, String)> = terms
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        async move {
+            store
+                .span_ids_with_attributes(trace_id(TRACE), &terms)
+                .await
+                .unwrap()
+        }
+    };
+    let (a1, c1, c2) = ("00000000000000a1", "00000000000000c1", "00000000000000c2");
+    assert_eq!(found(&[("scene_id", "S2A_001")]).await, vec![a1, c1]);
+    assert_eq!(
+        found(&[("retries", "2")]).await,
+        vec![c2],
+        "a number as text"
+    );
+    assert_eq!(
+        found(&[("final", "true")]).await,
+        vec![c2],
+        "a boolean as text"
+    );
+    assert_eq!(
+        found(&[("service.instance.id", "instance-1")]).await,
+        vec![a1, c1, c2],
+        "resource attributes too"
+    );
+    assert_eq!(
+        found(&[("service.name", "runner-a"), ("scene_id", "S2B_002")]).await,
+        vec![c2],
+        "every term"
+    );
+    assert!(found(&[("scene_id", "nope")]).await.is_empty());
+    assert!(found(&[("missing", "x")]).await.is_empty());
+}
+
 both_backends!(
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,
@@ -947,4 +1019,5 @@ both_backends!(
     job_is_found_by_uuid_or_trace_id,
     logs_read_back_by_trace_in_time_order,
     outline_marks_and_details_on_demand,
+    spans_match_attribute_terms_on_span_or_resource,
 );

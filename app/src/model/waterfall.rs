@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 
-use super::{Span, SpanOutline, SpanTree, StatusCode, TaskView, value_text};
+use super::{SpanOutline, SpanTree, StatusCode, TaskView};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
 /// substring of the span name or service.
 ///
 /// The page holds span skeletons only, so `key=value` terms are answered by the server
-/// ([`SpanQuery::attribute_terms`] → `search_spans`); the rest here ([`SpanQuery::matches`]).
+/// ([`SpanQuery::attribute_terms`] → `search_spans` → the store's `span_ids_with_attributes`);
+/// the rest here ([`SpanQuery::matches`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpanQuery {
     terms: Vec<Term>,
@@ -72,17 +73,6 @@ impl SpanQuery {
             }
         })
     }
-}
-
-/// Whether a full span has every attribute (or resource attribute) `key=value` as text: the
-/// server's side of a search's attribute terms.
-pub fn has_attributes(span: &Span, terms: &[(String, String)]) -> bool {
-    terms.iter().all(|(key, value)| {
-        span.attributes
-            .get(key)
-            .or_else(|| span.resource.get(key))
-            .is_some_and(|found| value_text(found) == *value)
-    })
 }
 
 /// One runner's task executions over time.
@@ -362,10 +352,8 @@ pub fn critical_path(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-
     use super::*;
-    use crate::model::{Attributes, test_outline};
+    use crate::model::test_outline;
 
     fn span(name: &str, runner: &str, start: i64, end: i64) -> SpanOutline {
         let mut span = test_outline(&format!("{name}-{start}"), None, name, start, end);
@@ -396,39 +384,6 @@ mod tests {
                 ("retries".to_owned(), "2".to_owned())
             ]
         );
-    }
-
-    #[test]
-    fn test_attribute_terms_match_attributes_and_resource_as_text() {
-        let mut full = Span {
-            trace_id: "t".into(),
-            span_id: "s".into(),
-            parent_span_id: None,
-            name: "download".into(),
-            kind: 0,
-            start_ns: 0,
-            end_ns: 1,
-            status_code: StatusCode::Unset,
-            status_message: String::new(),
-            attributes: Attributes::new(),
-            events: Vec::new(),
-            resource: Attributes::new(),
-            scope_name: String::new(),
-            scope_version: String::new(),
-        };
-        full.attributes
-            .insert("scene_id".into(), Value::from("S2A_001"));
-        full.attributes.insert("retries".into(), Value::from(2));
-        full.resource
-            .insert("service.instance.id".into(), Value::from("r1"));
-        let terms = |text: &str| SpanQuery::parse(text).attribute_terms();
-        assert!(has_attributes(&full, &terms("scene_id=S2A_001 retries=2")));
-        assert!(!has_attributes(&full, &terms("retries=3")));
-        assert!(
-            has_attributes(&full, &terms("service.instance.id=r1")),
-            "resource too"
-        );
-        assert!(!has_attributes(&full, &terms("missing=x")));
     }
 
     #[test]

@@ -328,6 +328,59 @@ macro_rules! impl_trace_store {
                     .collect())
             }
 
+            async fn span_ids_with_attributes(
+                &self,
+                trace_id: super::TraceId,
+                terms: &[(String, String)],
+            ) -> Result<Vec<String>, StoreError> {
+                // Resource attributes are matched here, over the trace's few resources; span
+                // attributes in SQL.
+                let resources: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, attributes FROM resources WHERE id IN \
+                     (SELECT DISTINCT resource_id FROM spans WHERE trace_id = $1)",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                let resources = resources
+                    .into_iter()
+                    .map(|(id, text)| {
+                        serde_json::from_str::<app::model::Attributes>(&text)
+                            .map(|attributes| (id, attributes))
+                            .map_err(|e| StoreError::Corrupt(format!("resource attributes: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
+                );
+                select.push_bind(trace_id.0.to_vec());
+                for (key, value) in terms {
+                    select.push(" AND (");
+                    $attribute_equals(&mut select, key, value);
+                    let matching: Vec<i64> = resources
+                        .iter()
+                        .filter(|(_, attributes)| {
+                            attributes
+                                .get(key)
+                                .is_some_and(|found| app::model::value_text(found) == *value)
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    if !matching.is_empty() {
+                        select.push(" OR s.resource_id IN (");
+                        let mut list = select.separated(", ");
+                        for id in matching {
+                            list.push_bind(id);
+                        }
+                        select.push(")");
+                    }
+                    select.push(")");
+                }
+                select.push(" ORDER BY s.start_ns, s.span_id");
+                let rows: Vec<(Vec<u8>,)> = select.build_query_as().fetch_all(&self.read).await?;
+                Ok(rows.into_iter().map(|(id,)| hex::encode(id)).collect())
+            }
+
             async fn trace_log_marks(
                 &self,
                 trace_id: super::TraceId,
