@@ -320,7 +320,10 @@ pub struct SpanOutline {
     pub service: String,
     /// `service.instance.id` of its resource, "" when absent: the runner that executed it.
     pub runner: String,
-    /// The `task_id` attribute (task spans and what the task's code recorded).
+    /// The task it belongs to: the `task_id` attribute (task spans and what the task's code
+    /// recorded); for a `task/…` span without one, the store's stand-in key (parent span and
+    /// name), so same-name task spans under one parent count as attempts of one task, as the
+    /// job's state does (`store/rows.rs`).
     pub task_id: Option<String>,
     /// Whether it carries events (exceptions among them); they come with its details.
     pub has_events: bool,

@@ -53,6 +53,11 @@ test('runs of same-name siblings fold into one row with count, median and failur
   await expect(page.locator('.waterfall__row')).toHaveCount(15);
   await page.goBack();
   await expect(page.locator('.waterfall__row--fold')).toHaveCount(1);
+
+  // A selected span is never hidden inside a fold: a link to one of the tiles shows its row.
+  await page.goto(`/jobs/${traceId}?fold=1&span=${tiles[6]}`);
+  await expect(job.row(tiles[6])).toHaveAttribute('aria-selected', 'true');
+  await expect(page.locator('.waterfall__row--fold')).toHaveCount(0);
 });
 
 test('the page ships span skeletons; attributes and log lines load for the selected span', async ({ page, request }) => {

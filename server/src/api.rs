@@ -15,7 +15,7 @@ use axum::routing::get;
 use app::error::AppError;
 use app::model::{JobFilter, JobListQuery, JobSort};
 
-use crate::query::load_job_trace;
+use crate::query;
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::http::header;
@@ -140,8 +140,9 @@ async fn job_tasks(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let trace = load_job_trace(&state.store, &id).await?;
-    Ok(Json(serde_json::json!({ "tasks": trace.tasks })))
+    let (job, _) = telemetry::job_of(&state, &id).await?;
+    let tasks = query::job_tasks(&state.store, &job).await?;
+    Ok(Json(serde_json::json!({ "tasks": tasks })))
 }
 
 /// The API described in OpenAPI 3.1 (docs/openapi.json, served as is).

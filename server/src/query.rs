@@ -33,32 +33,43 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
         .ok_or_else(not_found)?;
     let trace_id = TraceId::parse_hex(&job.trace_id)
         .ok_or_else(|| to_app_error(StoreError::Corrupt("job trace id".to_owned())))?;
-    let tasks = async {
-        match (&job.tasks, uuid::Uuid::parse_str(&job.id)) {
-            (Some(_), Ok(id)) => store.job_tasks(id).await,
-            _ => Ok(Vec::new()),
-        }
-    };
+    let tasks = job_tasks(store, &job);
     let unattached = LogPageQuery {
         unattached: true,
         limit: UNATTACHED_LOGS,
         ..LogPageQuery::default()
     };
-    let (spans, log_marks, unattached_logs, tasks) = tokio::try_join!(
-        store.trace_outline(trace_id),
-        store.trace_log_marks(trace_id),
-        store.log_page(Some(trace_id), &unattached),
-        tasks
-    )
-    .map_err(to_app_error)?;
+    let outline = async {
+        tokio::try_join!(
+            store.trace_outline(trace_id),
+            store.trace_log_marks(trace_id),
+            store.log_page(Some(trace_id), &unattached),
+        )
+        .map_err(to_app_error)
+    };
+    let ((spans, log_marks, unattached_logs), tasks) = tokio::try_join!(outline, tasks)?;
     Ok(JobTrace {
         job,
         spans,
         log_marks,
         unattached_logs: unattached_logs.into_iter().map(|(_, log)| log).collect(),
-        tasks: tasks.into_iter().map(task_view).collect(),
+        tasks,
         previous_run: None,
     })
+}
+
+/// A workflow job's tasks with their attempts (none for a trace-only job).
+pub async fn job_tasks(store: &SharedStore, job: &Job) -> Result<Vec<TaskView>, AppError> {
+    match (&job.tasks, uuid::Uuid::parse_str(&job.id)) {
+        (Some(_), Ok(id)) => Ok(store
+            .job_tasks(id)
+            .await
+            .map_err(to_app_error)?
+            .into_iter()
+            .map(task_view)
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// The latest job of the same name that started before `job`.

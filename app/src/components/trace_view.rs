@@ -161,9 +161,11 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
     let width = (end - origin).max(1);
     // Where each span's log lines are (their bodies load with the selected span).
     let mut by_span: HashMap<String, Vec<LogMark>> = HashMap::new();
+    let mut unattached_total = 0;
     for mark in log_marks {
-        if let Some(span_id) = &mark.span_id {
-            by_span.entry(span_id.clone()).or_default().push(mark);
+        match &mark.span_id {
+            Some(span_id) => by_span.entry(span_id.clone()).or_default().push(mark),
+            None => unattached_total += 1,
         }
     }
     let by_span = Arc::new(by_span);
@@ -397,8 +399,11 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             }
             let open = unfolded.get();
             let folding = folding.get().then_some(&open);
-            collapsed
-                .with(|collapsed| tree.rows_folded(&spans, collapsed, keep.as_deref(), folding))
+            // The selected span is never hidden inside a fold.
+            let open_with = folding.and_then(|_| selected.get());
+            collapsed.with(|collapsed| {
+                tree.rows_folded(&spans, collapsed, keep.as_deref(), folding, open_with)
+            })
         })
     };
     // Only the rows in (and near) the scrolled-to window exist in the DOM: a trace of 100,000
@@ -609,11 +614,18 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                 return Arc::new((0, HashMap::new()));
             }
             rows.with(|rows| {
+                // A folded row stands for each of its spans.
                 let position: HashMap<usize, usize> = rows
                     .iter()
                     .enumerate()
-                    .filter(|(_, row)| overlay.attempt_of.contains_key(&row.index))
-                    .map(|(at, row)| (row.index, at))
+                    .flat_map(|(at, row)| {
+                        let members: Vec<usize> = match &row.fold {
+                            Some(members) => members.to_vec(),
+                            None => vec![row.index],
+                        };
+                        members.into_iter().map(move |index| (index, at))
+                    })
+                    .filter(|(index, _)| overlay.attempt_of.contains_key(index))
                     .collect();
                 Arc::new((rows.len(), position))
             })
@@ -918,7 +930,10 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
                             {edges.clone()}
                             <For
                                 each=move || window_rows.get()
-                                key=|(at, row)| (*at, row.index, row.fold.is_some())
+                                key=|(at, row)| {
+                                    let fold = row.fold.as_ref().map(|f| (f.len(), f.last().copied()));
+                                    (*at, row.index, fold)
+                                }
                                 children=row_view.clone()
                             />
                         </div>
@@ -1019,8 +1034,20 @@ pub fn TraceView(trace: JobTrace) -> impl IntoView {
             <div class="trace-view__body">{waterfall} {panel}</div>
             {(!unattached_logs.is_empty())
                 .then(|| {
+                    let shown = unattached_logs.len();
+                    let cut = (unattached_total > shown)
+                        .then(|| {
+                            view! {
+                                <p class="muted">
+                                    {format!(
+                                        "The first {shown} of {unattached_total} lines; the logs download has them all.",
+                                    )}
+                                </p>
+                            }
+                        });
                     view! {
                         <h2>"Logs outside any span"</h2>
+                        {cut}
                         <LogList logs=unattached_logs />
                     }
                 })}

@@ -198,18 +198,19 @@ impl SpanTree {
         collapsed: &HashSet<String>,
         keep: Option<&[bool]>,
     ) -> Vec<TreeRow> {
-        self.rows_folded(spans, collapsed, keep, None)
+        self.rows_folded(spans, collapsed, keep, None, None)
     }
 
     /// Like [`SpanTree::rows_where`]; with `folding`, runs of at least [`FOLD_AT`] shown
     /// siblings of one name become one row each, unless the run's first span id is in the set
-    /// (unfolded by the reader).
+    /// (unfolded by the reader) or the run holds `open_with` (the selected span stays a row).
     pub fn rows_folded(
         &self,
         spans: &[SpanOutline],
         collapsed: &HashSet<String>,
         keep: Option<&[bool]>,
         folding: Option<&HashSet<String>>,
+        open_with: Option<usize>,
     ) -> Vec<TreeRow> {
         enum Entry {
             Span(usize),
@@ -231,7 +232,9 @@ impl SpanTree {
                     .take_while(|&&kid| spans[kid].name == *name)
                     .count();
                 let members = &kids[at..at + run];
-                if run >= FOLD_AT && !unfolded.contains(&spans[members[0]].span_id) {
+                let open = unfolded.contains(&spans[members[0]].span_id)
+                    || open_with.is_some_and(|index| members.contains(&index));
+                if run >= FOLD_AT && !open {
                     out.push(Entry::Fold(members.to_vec()));
                 } else {
                     out.extend(members.iter().map(|&kid| Entry::Span(kid)));
@@ -345,7 +348,7 @@ mod tests {
         }
         let tree = SpanTree::build(&spans);
         let none = HashSet::new();
-        let rows = tree.rows_folded(&spans, &none, None, Some(&none));
+        let rows = tree.rows_folded(&spans, &none, None, Some(&none), None);
         let shape: Vec<(String, usize)> = rows
             .iter()
             .map(|r| {
@@ -373,7 +376,14 @@ mod tests {
         // Unfolded by its first span: every tile is a row again.
         let unfolded: HashSet<String> = ["t0".to_owned()].into();
         assert_eq!(
-            tree.rows_folded(&spans, &none, None, Some(&unfolded)).len(),
+            tree.rows_folded(&spans, &none, None, Some(&unfolded), None)
+                .len(),
+            10
+        );
+        // The selected span (t3, index 4) is never hidden inside a fold.
+        assert_eq!(
+            tree.rows_folded(&spans, &none, None, Some(&none), Some(4))
+                .len(),
             10
         );
         // Without folding, as before.
@@ -382,7 +392,7 @@ mod tests {
         let mut keep = vec![true; spans.len()];
         keep[3] = false;
         keep[4] = false;
-        let rows = tree.rows_folded(&spans, &none, Some(&keep), Some(&none));
+        let rows = tree.rows_folded(&spans, &none, Some(&keep), Some(&none), None);
         assert_eq!(rows.len(), 8, "four tiles are under FOLD_AT: no fold");
     }
 

@@ -3,7 +3,8 @@
 //! trace take 1.4 s; rusqlite on a blocking thread reads the same rows in a fraction of that
 //! (docs/BENCHMARKS.md). WAL lets this connection read beside the writer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -11,13 +12,33 @@ use rusqlite::{Connection, OpenFlags};
 use super::rows::OutlineRow;
 use super::{StoreError, TraceId};
 
+/// Idle read connections kept for the next read (their page caches stay warm).
+const IDLE: usize = 4;
+
 pub(super) struct SqliteReader {
     path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl SqliteReader {
     pub(super) fn new(path: PathBuf) -> Self {
-        SqliteReader { path }
+        SqliteReader {
+            path,
+            idle: Arc::default(),
+        }
+    }
+
+    fn open(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(StoreError::from_rusqlite)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(StoreError::from_rusqlite)?;
+        conn.execute_batch("PRAGMA cache_size = -65536;")
+            .map_err(StoreError::from_rusqlite)?;
+        Ok(conn)
     }
 
     /// The skeleton columns of a trace's spans, by start time (`sql::OUTLINE_SELECT`).
@@ -25,17 +46,28 @@ impl SqliteReader {
         &self,
         trace_id: TraceId,
     ) -> Result<Vec<OutlineRow>, StoreError> {
-        let path = self.path.clone();
+        let (path, idle) = (self.path.clone(), Arc::clone(&self.idle));
         tokio::task::spawn_blocking(move || {
-            let conn = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(StoreError::from_rusqlite)?;
-            conn.busy_timeout(Duration::from_secs(10))
-                .map_err(StoreError::from_rusqlite)?;
+            let taken = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let conn = match taken {
+                Some(conn) => conn,
+                None => Self::open(&path)?,
+            };
+            let rows = Self::read_outline(&conn, trace_id)?;
+            let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE {
+                idle.push(conn);
+            }
+            Ok(rows)
+        })
+        .await
+        .map_err(|e| StoreError::Shared(format!("outline read stopped: {e}")))?
+    }
+
+    fn read_outline(conn: &Connection, trace_id: TraceId) -> Result<Vec<OutlineRow>, StoreError> {
+        {
             let mut statement = conn
-                .prepare(&super::sql::OUTLINE_SELECT.replace("$1", "?1"))
+                .prepare_cached(&super::sql::OUTLINE_SELECT.replace("$1", "?1"))
                 .map_err(StoreError::from_rusqlite)?;
             let rows = statement
                 .query_map([&trace_id.0[..]], |row| {
@@ -56,8 +88,6 @@ impl SqliteReader {
                 .map_err(StoreError::from_rusqlite)?;
             rows.collect::<Result<Vec<_>, _>>()
                 .map_err(StoreError::from_rusqlite)
-        })
-        .await
-        .map_err(|e| StoreError::Shared(format!("outline read stopped: {e}")))?
+        }
     }
 }
