@@ -1,32 +1,48 @@
 # jobtrace: `make run` serves the dashboard with demo jobs; `make test` runs every test.
-.PHONY: deps build run test test-rust test-python test-e2e bench bench-ui lint
+.PHONY: deps build build-all run test lint test-rust test-python test-e2e bench bench-ui
 
 BIN := target/release/jobtrace
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
+# Every cargo command of `make test` selects the same packages and features, so each crate is
+# compiled once: the build below makes the binaries, examples, tests and benches, and
+# `cargo test` afterwards only runs them. Clippy runs *inside* that build (as `cargo clippy`
+# itself does, through RUSTC_WORKSPACE_WRAPPER) instead of a second, check-only pass over
+# every dependency. docs/BUILD.md has the timings.
+CARGO_SET := --release -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/polars
+CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustup which clippy-driver 2>/dev/null || echo clippy-driver) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
 deps:
 	@scripts/deps.sh
 
+# What `make run` needs and nothing more: the server binary and the browser bundle.
 build: deps
 	cargo build --release -p server --bin jobtrace
-	cargo build --release -p jobtrace-workflows --examples
 	scripts/build-site.sh
 
 run: build
 	$(BIN) serve --demo
 
-# Formatting and clippy (server, Rust SDK; app as wasm), Rust unit, store-conformance (SQLite
-# and PostgreSQL), router and SDK tests; then the real Python clients (with Rust runners) against
-# the real binary; then Playwright in Debian's Chromium.
-test: build lint test-rust test-python test-e2e
+# Formatting; every Rust target built once with clippy's lints as errors (server, app for the
+# server, the Rust SDK with polars; the browser bundle for wasm32); Rust unit, store-conformance
+# (SQLite and PostgreSQL), router and SDK tests; then the real Python clients (with Rust
+# runners) against the real binary; then Playwright in Debian's Chromium.
+test: lint test-rust test-python test-e2e
 
-test-rust:
-	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) cargo test --release -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/polars
+lint: deps
+	cargo fmt --check
+	$(CLIPPY_ENV) cargo build $(CARGO_SET) --all-targets
+	$(CLIPPY_ENV) scripts/build-site.sh
 
-test-python:
+build-all: lint
+
+test-rust: build-all
+	JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) $(CLIPPY_ENV) cargo test $(CARGO_SET)
+
+test-python: build-all
 	JOBTRACE_BIN=$(CURDIR)/$(BIN) JOBTRACE_TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) .venv/bin/python -m pytest -q tests/python
 
-test-e2e:
+test-e2e: build-all
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node run.mjs
 
 bench:
@@ -35,8 +51,3 @@ bench:
 # The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
 bench-ui: build
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node bench/waterfall.mjs 10000 100000
-
-lint:
-	cargo fmt --check
-	cargo clippy --release -p server -p jobtrace-workflows --all-targets --features jobtrace-workflows/polars -- -D warnings
-	cargo clippy -p app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings

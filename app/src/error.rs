@@ -23,3 +23,15 @@ impl FromServerFnError for AppError {
         AppError::ServerFn(value)
     }
 }
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// The HTTP status of a page that could not be rendered for this error.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
+            AppError::Store | AppError::ServerFn(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}

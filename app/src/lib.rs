@@ -15,6 +15,12 @@ pub use routes::App;
 
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    security::set_content_security_policy();
+    let nonce = leptos::nonce::use_nonce();
+    // The browser reads this to render the same topbar as the server (`components::signed_in`).
+    let session_mark = crate::components::signed_in()
+        .then(|| view! { <meta name="jobtrace-session" content="1" /> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -22,8 +28,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
-                <script inner_html=crate::components::THEME_SCRIPT></script>
+                <script nonce=nonce inner_html=crate::components::THEME_SCRIPT></script>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                {session_mark}
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -40,7 +47,92 @@ pub fn Head() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="jobtrace" href="/pkg/jobtrace.css" />
-        <Title formatter=|page: String| format!("{page} · jobtrace") />
+        <Title formatter=|page: String| page_title(&page) />
+    }
+}
+
+/// The document title of a page. leptos_meta writes the server's `<title>` as it is given
+/// (no escaping), and a job's name comes from a span name anyone can send: on the server the
+/// title is escaped here; in the browser it is set as text and must not be.
+fn page_title(page: &str) -> String {
+    let title = format!("{page} · jobtrace");
+    #[cfg(feature = "ssr")]
+    let title = security::escape_html(&title);
+    title
+}
+
+#[cfg(feature = "ssr")]
+pub mod security {
+    //! What the server adds to every page against injected content: escaping where a library
+    //! writes raw text, and a Content-Security-Policy that runs only this page's own scripts.
+
+    use leptos::prelude::use_context;
+
+    /// `&`, `<`, `>`, `"` and `'` as entities: safe inside element text and quoted attributes.
+    pub fn escape_html(text: &str) -> String {
+        let mut escaped = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => escaped.push_str("&amp;"),
+                '<' => escaped.push_str("&lt;"),
+                '>' => escaped.push_str("&gt;"),
+                '"' => escaped.push_str("&quot;"),
+                '\'' => escaped.push_str("&#39;"),
+                _ => escaped.push(c),
+            }
+        }
+        escaped
+    }
+
+    /// The policy of a rendered page: scripts only from this origin or carrying the request's
+    /// nonce (the hydration script, the theme script, resolved resources), WebAssembly
+    /// compilation for the app itself, inline styles (bars are positioned by `style`), no
+    /// plugins, frames, foreign forms or base URL changes.
+    pub fn policy(nonce: Option<&str>) -> String {
+        let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+        format!(
+            "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        )
+    }
+
+    pub(crate) fn set_content_security_policy() {
+        let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
+        if let Ok(value) = http::HeaderValue::from_str(&policy(nonce.as_deref())) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn test_escape_html_leaves_no_markup() {
+            let escaped = escape_html("</title><script>alert('x' & \"y\")</script>");
+            assert_eq!(
+                escaped,
+                "&lt;/title&gt;&lt;script&gt;alert(&#39;x&#39; &amp; &quot;y&quot;)&lt;/script&gt;"
+            );
+        }
+
+        #[test]
+        fn test_policy_allows_only_nonce_scripts() {
+            let policy = policy(Some("abc"));
+            let scripts = policy
+                .split(';')
+                .find(|directive| directive.trim().starts_with("script-src"))
+                .unwrap_or_default();
+            assert_eq!(
+                scripts.trim(),
+                "script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'"
+            );
+            assert!(policy.contains("object-src 'none'"));
+        }
     }
 }
 

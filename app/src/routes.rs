@@ -5,7 +5,7 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::Head;
-use crate::components::ThemeToggle;
+use crate::components::{SignOut, ThemeToggle};
 use crate::pages::{ComparePage, JobListPage, JobPage, NotFoundPage};
 
 #[component]
@@ -27,6 +27,7 @@ pub fn App() -> impl IntoView {
                     <A href="/">"Jobs"</A>
                 </nav>
                 <ThemeToggle />
+                <SignOut />
             </header>
             <main class="main">
                 // Async: the page is sent whole, so it reads without JavaScript and a

@@ -39,6 +39,17 @@ pub struct ServeConfig {
     /// Largest accepted OTLP request body, in bytes, after gzip decompression.
     #[arg(long, env = "JOBTRACE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Most spans or log records one OTLP request may hold (counted before decoding); larger
+    /// requests get 413 and should be split.
+    #[arg(
+        long,
+        env = "JOBTRACE_MAX_ITEMS_PER_REQUEST",
+        default_value_t = 100_000
+    )]
+    pub max_items_per_request: usize,
+    /// OTLP requests decoded and stored at once; more wait up to 5 s, then get 503.
+    #[arg(long, env = "JOBTRACE_MAX_CONCURRENT_INGEST", default_value_t = 8)]
+    pub max_concurrent_ingest: usize,
     /// Lease of a claimed task, in seconds: a runner that stops extending it (because it died)
     /// loses the task to the queue after this long. Extensions are granted up to this length.
     #[arg(long, env = "JOBTRACE_TASK_LEASE_SECS", default_value_t = 300)]
@@ -46,7 +57,42 @@ pub struct ServeConfig {
     /// How long an idle task runner is told to wait before asking for work again, in ms.
     #[arg(long, env = "JOBTRACE_RUNNER_IDLE_MS", default_value_t = 1000)]
     pub runner_idle_ms: u64,
+    /// API token that clients (gRPC, OTLP, REST) send as `Authorization: Bearer <token>` and
+    /// people type to sign in to the dashboard; repeat for several. Without any token nothing
+    /// is checked, and the server listens on loopback addresses only (see
+    /// `--insecure-public`). The environment variable takes tokens separated by commas.
+    #[arg(
+        long = "api-token",
+        env = "JOBTRACE_API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_tokens: Vec<String>,
+    /// A file with one API token per line (blank lines and `#` comments skipped).
+    #[arg(long, env = "JOBTRACE_API_TOKEN_FILE")]
+    pub api_token_file: Option<std::path::PathBuf>,
+    /// Listen on a non-loopback address without any API token: anyone who reaches the port can
+    /// submit and cancel jobs, claim tasks, send spans and read everything.
+    #[arg(long, env = "JOBTRACE_INSECURE_PUBLIC")]
+    pub insecure_public: bool,
     /// Directory holding the built site (pkg/jobtrace.js, .wasm, .css, static files).
     #[arg(long, env = "JOBTRACE_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+impl ServeConfig {
+    /// The configured API tokens: `--api-token`s and the lines of `--api-token-file`.
+    pub fn tokens(&self) -> std::io::Result<Vec<String>> {
+        let mut tokens = self.api_tokens.clone();
+        if let Some(path) = &self.api_token_file {
+            let text = std::fs::read_to_string(path)?;
+            tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        Ok(tokens)
+    }
 }

@@ -1,5 +1,6 @@
 //! OTLP ingest: pure conversion of OTLP requests into store batches, and the HTTP endpoints.
 
+pub mod budget;
 pub mod http;
 mod otlp;
 

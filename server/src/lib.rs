@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod ingest;
@@ -10,6 +11,8 @@ pub mod router;
 pub mod state;
 pub mod store;
 pub mod workflow;
+
+use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
 
@@ -27,11 +30,57 @@ pub fn leptos_options(config: &ServeConfig) -> LeptosOptions {
         .build()
 }
 
+/// Why the server will not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the store at {url}: {source}")]
+    Store {
+        url: String,
+        source: store::StoreError,
+    },
+    #[error("reading the API token file: {0}")]
+    TokenFile(std::io::Error),
+    #[error("invalid API token: {0}")]
+    Token(#[from] auth::AuthConfigError),
+    #[error(
+        "refusing to listen on {0} without an API token: anyone who reaches it could run and \
+         read everything. Give --api-token (or JOBTRACE_API_TOKENS / --api-token-file), listen \
+         on 127.0.0.1, or pass --insecure-public to accept that"
+    )]
+    PublicWithoutToken(std::net::SocketAddr),
+}
+
+/// The configured tokens, checked against the address: no token on a public address only
+/// with `--insecure-public`.
+pub fn auth_from_config(config: &ServeConfig) -> Result<Option<Arc<auth::Auth>>, StartError> {
+    let tokens = config.tokens().map_err(StartError::TokenFile)?;
+    let auth = auth::Auth::new(tokens.iter().map(String::as_str))?;
+    if auth.is_none() && !config.addr.ip().is_loopback() && !config.insecure_public {
+        return Err(StartError::PublicWithoutToken(config.addr));
+    }
+    Ok(auth.map(Arc::new))
+}
+
+/// The OTLP requests ingested at once (at least one).
+pub fn ingest_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(
+        config.max_concurrent_ingest.max(1),
+    ))
+}
+
 /// Opens the store and assembles the state the router serves.
-pub async fn build_state(config: &ServeConfig) -> Result<AppState, store::StoreError> {
-    let store = store::open(&config.database_url).await?;
+pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
+    let auth = auth_from_config(config)?;
+    let store = store::open(&config.database_url)
+        .await
+        .map_err(|source| StartError::Store {
+            url: config.database_url.clone(),
+            source,
+        })?;
     Ok(AppState {
         store,
+        auth,
+        ingest_permits: ingest_permits(config),
         limits: Limits::from_config(config),
         leptos_options: leptos_options(config),
     })

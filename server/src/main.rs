@@ -18,9 +18,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let state = jobtrace::build_state(&config)
-        .await
-        .with_context(|| format!("opening the store at {}", config.database_url))?;
+    let state = jobtrace::build_state(&config).await?;
+    if state.auth.is_some() {
+        tracing::info!("API tokens configured: clients and the dashboard must authenticate");
+    } else if config.insecure_public {
+        tracing::warn!(
+            addr = %config.addr,
+            "no API token and --insecure-public: anyone who reaches this port can use it"
+        );
+    } else {
+        tracing::warn!(
+            addr = %config.addr,
+            "no API token: listening on a loopback address only (give --api-token to serve others)"
+        );
+    }
     if config.demo {
         let loaded = jobtrace::demo::load_if_empty(&state.store)
             .await

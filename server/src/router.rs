@@ -1,18 +1,21 @@
 //! One router for everything on the port: dashboard pages and server functions, the REST API,
 //! OTLP/HTTP ingest, the Tilebox Workflows gRPC services, static files and the health check.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::api::SharedQueryPort;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth;
 use crate::ingest::http::{export_logs, export_traces};
 use crate::query::StoreQueries;
 use crate::state::AppState;
@@ -35,21 +38,66 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/signout", post(auth::sign_out))
         .merge(ingest)
         .merge(crate::api::routes())
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            provide_queries.clone(),
-            move || shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, route_list(), provide_queries.clone(), move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
         >(provide_queries, shell))
         .layer(CompressionLayer::new())
+        .layer(header_if_absent(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(header_if_absent(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_if_absent(header::REFERRER_POLICY, "same-origin"))
         .merge(grpc)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .with_state(state)
+}
+
+/// A NUL in a path or query parameter matches nothing anyone stored (ingest cleans NUL out of
+/// text) and PostgreSQL refuses it in a bound string: a clear 400 instead of a failed query.
+async fn refuse_nul(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = request.uri();
+    let has_nul = |text: &str| text.contains("%00") || text.contains('\0');
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        use axum::response::IntoResponse;
+        let body =
+            serde_json::json!({ "error": "parameters may not contain NUL characters (%00)" });
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    next.run(request).await
+}
+
+/// The app's routes, listed once per process.
+///
+/// Listing runs the whole app with resource loading switched off by a process-wide flag
+/// (`leptos_server::SuppressResourceLoad`): a resource whose future is first polled while any
+/// thread lists routes waits forever, and with it the page render awaiting it. Listing again
+/// for every router (as each router test did) hung renders running beside it; listed once,
+/// before any router exists, no render can ever overlap it.
+pub fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Pages set their own Content-Security-Policy (with the request's script nonce, see
+/// `app::security`); everything else (JSON, files, errors) gets one that allows nothing to run.
+fn header_if_absent(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// 200 once the store answers.

@@ -8,6 +8,8 @@ use crate::store::SharedStore;
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// What one OTLP request may hold (counted before decoding).
+    pub budget: crate::ingest::budget::Budget,
     /// Lease of a claimed task (and the longest extension), in nanoseconds.
     pub task_lease_ns: i64,
     /// Suggested wait for idle runners, in nanoseconds.
@@ -19,6 +21,10 @@ impl Limits {
         let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Limits {
             max_body_bytes: config.max_body_bytes,
+            budget: crate::ingest::budget::Budget {
+                items: config.max_items_per_request,
+                ..crate::ingest::budget::Budget::default()
+            },
             // Two seconds to a week: the client reads leases in whole seconds, and lease
             // arithmetic stays far from overflow.
             task_lease_ns: secs(config.task_lease_secs.clamp(2, 7 * 24 * 3600)),
@@ -31,6 +37,10 @@ impl Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub store: SharedStore,
+    /// OTLP requests decoded and stored at once.
+    pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// API tokens; `None`: nothing is checked.
+    pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
     pub limits: Limits,
     pub leptos_options: LeptosOptions,
 }

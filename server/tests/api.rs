@@ -4,6 +4,10 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use axum::http::StatusCode;
 
 use common::{get, logs_json, post, router, sqlite_store, trace_json};
@@ -206,6 +210,113 @@ async fn test_pages_render_on_the_server() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.text().contains("Not found"));
     assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
+    store.teardown().await;
+}
+
+/// Building a router lists the app's routes. That used to switch resource loading off for the
+/// whole process while it ran, and a page whose data was first requested meanwhile never
+/// finished rendering (this file's tests hung 2 runs in 13, each building its own router).
+/// Pages rendered while other routers are being built must all finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_pages_render_while_other_routers_are_built() {
+    let (store, app) = seeded().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let builder = {
+        let (shared, stop) = (store.store.clone(), Arc::clone(&stop));
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            let _entered = runtime.enter();
+            let mut built = 0_u32;
+            while !stop.load(Ordering::Relaxed) {
+                drop(router(shared.clone(), 1 << 20));
+                built += 1;
+            }
+            built
+        })
+    };
+    for round in 0..200 {
+        let page = tokio::time::timeout(
+            Duration::from_secs(20),
+            get(&app, &format!("/jobs/{TRACE}")),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            stop.store(true, Ordering::Relaxed);
+            panic!("render {round} never finished while routers were being built")
+        });
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("task/ProcessScene"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(builder.join().unwrap() > 0, "routers were built meanwhile");
+    store.teardown().await;
+}
+
+#[tokio::test]
+async fn test_hostile_job_name_stays_text_in_the_page_title() {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 1 << 20);
+    let hostile = "</title><script>alert(1)</script><title>";
+    let spans = trace_json(
+        TRACE,
+        "runner-a",
+        &[(
+            "00000000000000a1",
+            None,
+            &format!("job/{hostile}"),
+            0,
+            100,
+            0,
+        )],
+    );
+    let reply = post(
+        &app,
+        "/v1/traces",
+        "application/json",
+        serde_json::to_vec(&spans).unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for path in [format!("/jobs/{TRACE}"), "/".to_owned()] {
+        let page = get(&app, &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let html = page.text();
+        assert!(
+            !html.contains("<script>alert(1)"),
+            "{path}: the job name became markup"
+        );
+        let policy = page.header("content-security-policy").unwrap_or_default();
+        let scripts = policy
+            .split(';')
+            .find(|directive| directive.trim().starts_with("script-src"))
+            .unwrap_or_default();
+        assert!(
+            scripts.contains("'nonce-") && !scripts.contains("unsafe-inline"),
+            "{path}: a page runs only its own scripts: {policy}"
+        );
+        let nonce = scripts
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "{path}: the page's own scripts carry the nonce"
+        );
+    }
+    let title = get(&app, &format!("/jobs/{TRACE}")).await.text();
+    assert!(
+        title.contains("<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;title&gt; · jobtrace</title>"),
+        "the title shows the name as text"
+    );
+    let api = get(&app, "/api/v1/jobs").await;
+    assert_eq!(
+        api.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(api.header("x-content-type-options"), Some("nosniff"));
     store.teardown().await;
 }
 

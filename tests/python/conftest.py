@@ -39,16 +39,8 @@ class Server:
             return f.read()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def server(request, tmp_path):
-    backend = request.param
-    database = None
-    if backend == "sqlite":
-        database_url = f"sqlite:{tmp_path / 'jobtrace.db'}"
-    else:
-        database = f"jobtrace_py_{uuid.uuid4().hex}"
-        psql(f"CREATE DATABASE {database}")
-        database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+def launch(tmp_path, database_url: str, *extra: str) -> tuple[Server, subprocess.Popen]:
+    """Starts `jobtrace serve` on a free port and waits for /healthz."""
     port = free_port()
     log_path = str(tmp_path / "server.log")
     with open(log_path, "w") as log:
@@ -56,7 +48,7 @@ def server(request, tmp_path):
             # Short leases so a killed runner's task returns to the queue within the test.
             [
                 BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-                "--task-lease-secs", "3", "--runner-idle-ms", "200",
+                "--task-lease-secs", "3", "--runner-idle-ms", "200", *extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -74,11 +66,40 @@ def server(request, tmp_path):
         if process.poll() is not None or time.time() > deadline:
             raise RuntimeError(f"jobtrace did not start:\n{server.log()}")
         time.sleep(0.1)
-    yield server
+    return server, process
+
+
+def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request, tmp_path):
+    backend = request.param
+    database = None
+    if backend == "sqlite":
+        database_url = f"sqlite:{tmp_path / 'jobtrace.db'}"
+    else:
+        database = f"jobtrace_py_{uuid.uuid4().hex}"
+        psql(f"CREATE DATABASE {database}")
+        database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    server, process = launch(tmp_path, database_url)
+    yield server
+    stop(process)
     if database:
         psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+API_TOKEN = "py-test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    """A server (SQLite) that requires the API token `API_TOKEN`."""
+    server, process = launch(tmp_path, f"sqlite:{tmp_path / 'jobtrace.db'}", "--api-token", API_TOKEN)
+    yield server
+    stop(process)

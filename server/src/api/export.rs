@@ -196,6 +196,16 @@ fn encode_batch(batch: &RecordBatch, parquet: bool) -> Result<Vec<u8>, ExportErr
     Ok(out)
 }
 
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a leading tab or carriage
+/// return) gets a leading `'`, which spreadsheets show as text (OWASP's CSV injection advice).
+/// Span names, attributes and log bodies come from anyone who can send spans.
+fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 fn csv_of(
     headers: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
@@ -203,7 +213,7 @@ fn csv_of(
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(headers)?;
     for row in rows {
-        writer.write_record(&row)?;
+        writer.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))?;
     }
     writer.flush()?;
     writer
@@ -296,5 +306,29 @@ pub fn logs(logs: &[LogRecord], format: Format) -> Result<Vec<u8>, ExportError> 
             &logs.iter().map(|l| ApiLog::of(l, None)).collect::<Vec<_>>(),
         )
         .unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_csv_cells_that_spreadsheets_would_run_are_text() {
+        let csv = csv_of(
+            &["name", "body"],
+            [
+                vec!["=HYPERLINK(\"http://x\")".to_owned(), "+1".to_owned()],
+                vec!["-2+3".to_owned(), "@SUM(A1)".to_owned()],
+                vec!["plain".to_owned(), "{\"a\":1}".to_owned()],
+            ]
+            .into_iter(),
+        )
+        .unwrap_or_default();
+        let text = String::from_utf8(csv).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://x\"\")\",'+1");
+        assert_eq!(lines[2], "'-2+3,'@SUM(A1)");
+        assert_eq!(lines[3], "plain,\"{\"\"a\"\":1}\"");
     }
 }

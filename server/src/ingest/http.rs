@@ -16,8 +16,9 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::budget::{self, BudgetError, Signal};
 use super::{logs_from_request, spans_from_request};
-use crate::state::AppState;
+use crate::state::{AppState, Limits};
 use crate::store::StoreError;
 
 /// The two encodings OTLP/HTTP allows; the response uses the request's.
@@ -41,6 +42,10 @@ pub enum IngestError {
     Protobuf(#[from] prost::DecodeError),
     #[error("malformed JSON body: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
+    #[error("too many requests are being ingested at once; retry later")]
+    Overloaded,
     #[error("storing failed, nothing was stored: {0}")]
     Store(#[from] StoreError),
 }
@@ -60,12 +65,19 @@ impl IngestError {
             IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::Gzip(_) | IngestError::Protobuf(_) | IngestError::Json(_) => {
-                StatusCode::BAD_REQUEST
+            IngestError::TooLarge { .. }
+            | IngestError::Budget(BudgetError::TooManyItems { .. })
+            | IngestError::Budget(BudgetError::TooManyMessages { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
             }
-            // Busy is retryable: OTLP clients retry 503 with backoff.
-            IngestError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Gzip(_)
+            | IngestError::Protobuf(_)
+            | IngestError::Json(_)
+            | IngestError::Budget(_) => StatusCode::BAD_REQUEST,
+            // Retryable: OTLP clients retry 503 with backoff.
+            IngestError::Overloaded | IngestError::Store(StoreError::Busy) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -153,28 +165,53 @@ fn decode<T: Message + Default + DeserializeOwned>(
     })
 }
 
-/// Content type and encoding are checked before the body is read further.
+/// Content type and encoding are checked before the body is read further, and what it holds is
+/// counted against the budget before anything of it is decoded.
 fn read_request<T: Message + Default + DeserializeOwned>(
     headers: &HeaderMap,
     body: Bytes,
-    limit: usize,
+    limits: &Limits,
+    signal: Signal,
 ) -> Result<(Encoding, T), (Encoding, IngestError)> {
     let encoding = request_encoding(headers).map_err(|e| (Encoding::Json, e))?;
     let fail = |e| (encoding, e);
-    let body = inflate(headers, body, limit).map_err(fail)?;
+    let body = inflate(headers, body, limits.max_body_bytes).map_err(fail)?;
+    match encoding {
+        Encoding::Protobuf => budget::count_protobuf(&body, signal, limits.budget),
+        Encoding::Json => budget::count_json(&body, limits.budget),
+    }
+    .map_err(|e| fail(e.into()))?;
     let request = decode(encoding, &body).map_err(fail)?;
     Ok((encoding, request))
 }
+
+/// A turn to ingest: requests beyond the configured number at once wait a little, then are
+/// told to retry (OTLP clients retry 503 with backoff) instead of piling up in memory.
+async fn ingest_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+    let permits = std::sync::Arc::clone(&state.ingest_permits);
+    tokio::time::timeout(INGEST_WAIT, permits.acquire_owned())
+        .await
+        .map_err(|_| IngestError::Overloaded)?
+        .map_err(|_| IngestError::Overloaded)
+}
+
+/// How long a request waits for its turn to ingest.
+const INGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn export_traces(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _turn = match ingest_turn(&state).await {
+        Ok(turn) => turn,
+        Err(error) => return error.into_response_as(Encoding::Json),
+    };
     let (encoding, request) = match read_request::<ExportTraceServiceRequest>(
         &headers,
         body,
-        state.limits.max_body_bytes,
+        &state.limits,
+        Signal::Traces,
     ) {
         Ok(decoded) => decoded,
         Err((encoding, error)) => return error.into_response_as(encoding),
@@ -184,7 +221,9 @@ pub async fn export_traces(
     if let Err(error) = state.store.write_spans(converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
-    let partial_success = (converted.rejected > 0).then_some(ExportTracePartialSuccess {
+    // Nothing rejected but something cut: a partial success with a message is OTLP's warning.
+    let warn = converted.rejected > 0 || !converted.error_message.is_empty();
+    let partial_success = warn.then_some(ExportTracePartialSuccess {
         rejected_spans: converted.rejected,
         error_message: converted.error_message,
     });
@@ -200,8 +239,12 @@ pub async fn export_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _turn = match ingest_turn(&state).await {
+        Ok(turn) => turn,
+        Err(error) => return error.into_response_as(Encoding::Json),
+    };
     let (encoding, request) =
-        match read_request::<ExportLogsServiceRequest>(&headers, body, state.limits.max_body_bytes)
+        match read_request::<ExportLogsServiceRequest>(&headers, body, &state.limits, Signal::Logs)
         {
             Ok(decoded) => decoded,
             Err((encoding, error)) => return error.into_response_as(encoding),
@@ -211,7 +254,8 @@ pub async fn export_logs(
     if let Err(error) = state.store.write_logs(converted.batch).await {
         return IngestError::from(error).into_response_as(encoding);
     }
-    let partial_success = (converted.rejected > 0).then_some(ExportLogsPartialSuccess {
+    let warn = converted.rejected > 0 || !converted.error_message.is_empty();
+    let partial_success = warn.then_some(ExportLogsPartialSuccess {
         rejected_log_records: converted.rejected,
         error_message: converted.error_message,
     });

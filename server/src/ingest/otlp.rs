@@ -1,5 +1,7 @@
 //! OTLP requests → store batches: ids checked, attributes and events encoded as JSON once.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -28,51 +30,138 @@ impl<T> Converted<T> {
     }
 }
 
+/// What one span, event or log record may hold, as OpenTelemetry SDKs limit it: beyond these,
+/// names, values and bodies are cut and attributes and events dropped, and the response says so
+/// (an OTLP partial success with nothing rejected is a warning).
+pub mod limits {
+    pub const NAME_BYTES: usize = 1024;
+    pub const KEY_BYTES: usize = 256;
+    pub const VALUE_BYTES: usize = 64 * 1024;
+    pub const LOG_BODY_BYTES: usize = 64 * 1024;
+    pub const ATTRIBUTES: usize = 128;
+    pub const EVENTS: usize = 128;
+}
+
+/// What the conversion of one request had to cut.
+#[derive(Default)]
+struct Notes {
+    truncated: Cell<u64>,
+    dropped: Cell<u64>,
+    clamped: Cell<u64>,
+}
+
+impl Notes {
+    fn summary(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            (self.truncated.get(), "texts cut to their length limit"),
+            (
+                self.dropped.get(),
+                "attributes or events dropped over the count limit",
+            ),
+            (
+                self.clamped.get(),
+                "spans ending before they started, ended at their start",
+            ),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// Text as the store keeps it: NUL (which PostgreSQL refuses in text) as U+FFFD, and at most
+/// `max` bytes (cut at a character boundary).
+fn clean<'a>(text: &'a str, max: usize, notes: &Notes) -> Cow<'a, str> {
+    let mut text = Cow::Borrowed(text);
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text = Cow::Owned(text[..end].to_owned());
+        notes.truncated.set(notes.truncated.get() + 1);
+    }
+    if text.contains('\0') {
+        text = Cow::Owned(text.replace('\0', "\u{FFFD}"));
+    }
+    text
+}
+
 /// Serializes OTLP attributes as a JSON object without building an intermediate map.
-struct AttributesJson<'a>(&'a [KeyValue]);
+struct AttributesJson<'a> {
+    attributes: &'a [KeyValue],
+    notes: &'a Notes,
+}
 
 impl Serialize for AttributesJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for kv in self.0 {
-            map.serialize_entry(&kv.key, &ValueJson(kv.value.as_ref()))?;
+        let kept = self.attributes.len().min(limits::ATTRIBUTES);
+        let dropped = (self.attributes.len() - kept) as u64;
+        if dropped > 0 {
+            self.notes.dropped.set(self.notes.dropped.get() + dropped);
+        }
+        let mut map = serializer.serialize_map(Some(kept))?;
+        for kv in &self.attributes[..kept] {
+            map.serialize_entry(
+                &clean(&kv.key, limits::KEY_BYTES, self.notes),
+                &ValueJson {
+                    value: kv.value.as_ref(),
+                    notes: self.notes,
+                },
+            )?;
         }
         map.end()
     }
 }
 
 /// An AnyValue as plain JSON: strings, numbers, booleans, arrays, objects; bytes as base64.
-struct ValueJson<'a>(Option<&'a AnyValue>);
+struct ValueJson<'a> {
+    value: Option<&'a AnyValue>,
+    notes: &'a Notes,
+}
 
 impl Serialize for ValueJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use any_value::Value;
-        match self.0.and_then(|v| v.value.as_ref()) {
+        match self.value.and_then(|v| v.value.as_ref()) {
             // String-table indices only mean something in OTLP profiles, which have the table.
             None | Some(Value::StringValueStrindex(_)) => serializer.serialize_none(),
-            Some(Value::StringValue(s)) => serializer.serialize_str(s),
+            Some(Value::StringValue(s)) => {
+                serializer.serialize_str(&clean(s, limits::VALUE_BYTES, self.notes))
+            }
             Some(Value::BoolValue(b)) => serializer.serialize_bool(*b),
             Some(Value::IntValue(i)) => serializer.serialize_i64(*i),
             Some(Value::DoubleValue(d)) => serializer.serialize_f64(*d),
             Some(Value::BytesValue(bytes)) => {
                 use base64::Engine;
+                let bytes = &bytes[..bytes.len().min(limits::VALUE_BYTES)];
                 serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
             }
             Some(Value::ArrayValue(array)) => {
-                let mut seq = serializer.serialize_seq(Some(array.values.len()))?;
-                for value in &array.values {
-                    seq.serialize_element(&ValueJson(Some(value)))?;
+                let kept = array.values.len().min(limits::ATTRIBUTES);
+                let mut seq = serializer.serialize_seq(Some(kept))?;
+                for value in &array.values[..kept] {
+                    seq.serialize_element(&ValueJson {
+                        value: Some(value),
+                        notes: self.notes,
+                    })?;
                 }
                 seq.end()
             }
-            Some(Value::KvlistValue(list)) => AttributesJson(&list.values).serialize(serializer),
+            Some(Value::KvlistValue(list)) => AttributesJson {
+                attributes: &list.values,
+                notes: self.notes,
+            }
+            .serialize(serializer),
         }
     }
 }
 
-fn attributes_json(attributes: &[KeyValue]) -> String {
+fn attributes_json(attributes: &[KeyValue], notes: &Notes) -> String {
     // Serializing these types cannot fail: keys are strings and floats become null if not finite.
-    serde_json::to_string(&AttributesJson(attributes)).unwrap_or_else(|_| "{}".to_owned())
+    serde_json::to_string(&AttributesJson { attributes, notes }).unwrap_or_else(|_| "{}".to_owned())
 }
 
 fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -85,11 +174,16 @@ fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str
 }
 
 /// A log body as text: strings as they are, other values as JSON.
-fn body_text(body: Option<&AnyValue>) -> String {
+fn body_text(body: Option<&AnyValue>, notes: &Notes) -> String {
     match body.and_then(|b| b.value.as_ref()) {
         None => String::new(),
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(_) => serde_json::to_string(&ValueJson(body)).unwrap_or_default(),
+        Some(any_value::Value::StringValue(s)) => {
+            clean(s, limits::LOG_BODY_BYTES, notes).into_owned()
+        }
+        Some(_) => {
+            let json = serde_json::to_string(&ValueJson { value: body, notes }).unwrap_or_default();
+            clean(&json, limits::LOG_BODY_BYTES, notes).into_owned()
+        }
     }
 }
 
@@ -112,15 +206,18 @@ struct Resources {
 
 impl Resources {
     /// The resource's id and service name.
-    fn add(&mut self, resource: Option<&Resource>) -> (i64, String) {
+    fn add(&mut self, resource: Option<&Resource>, notes: &Notes) -> (i64, String) {
         let attributes = resource
             .map(|r| r.attributes.as_slice())
             .unwrap_or_default();
-        let json = attributes_json(attributes);
+        let json = attributes_json(attributes, notes);
         let id = stable_hash(&json);
-        let service_name = string_attribute(attributes, "service.name")
-            .unwrap_or_default()
-            .to_owned();
+        let service_name = clean(
+            string_attribute(attributes, "service.name").unwrap_or_default(),
+            limits::NAME_BYTES,
+            notes,
+        )
+        .into_owned();
         if !self.seen.contains_key(&id) {
             self.seen.insert(id, self.list.len());
             self.list.push(NewResource {
@@ -135,7 +232,7 @@ impl Resources {
 
 #[derive(Serialize)]
 struct EventJson<'a> {
-    name: &'a str,
+    name: Cow<'a, str>,
     time_ns: i64,
     attributes: AttributesJson<'a>,
 }
@@ -145,11 +242,25 @@ fn nanos(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+impl<T> Converted<T> {
+    /// What was cut, said after what was rejected (a warning when nothing was).
+    fn note(&mut self, notes: &Notes) {
+        if let Some(summary) = notes.summary() {
+            if self.error_message.is_empty() {
+                self.error_message = summary;
+            } else {
+                self.error_message = format!("{}; {summary}", self.error_message);
+            }
+        }
+    }
+}
+
 pub fn spans_from_request(request: &ExportTraceServiceRequest) -> Converted<SpanBatch> {
     let mut out = Converted::<SpanBatch>::default();
     let mut resources = Resources::default();
+    let notes = Notes::default();
     for resource_spans in &request.resource_spans {
-        let (resource_id, service_name) = resources.add(resource_spans.resource.as_ref());
+        let (resource_id, service_name) = resources.add(resource_spans.resource.as_ref(), &notes);
         for scope_spans in &resource_spans.scope_spans {
             let (scope_name, scope_version) = scope_spans
                 .scope
@@ -184,63 +295,88 @@ pub fn spans_from_request(request: &ExportTraceServiceRequest) -> Converted<Span
                     ));
                     continue;
                 };
-                let events: Vec<EventJson<'_>> = span
-                    .events
+                if span.start_time_unix_nano == 0 {
+                    out.reject(format!("span {:?}: start time missing", span.name));
+                    continue;
+                }
+                let start_ns = nanos(span.start_time_unix_nano);
+                let mut end_ns = nanos(span.end_time_unix_nano);
+                if end_ns < start_ns {
+                    end_ns = start_ns;
+                    notes.clamped.set(notes.clamped.get() + 1);
+                }
+                let kept_events = span.events.len().min(limits::EVENTS);
+                if kept_events < span.events.len() {
+                    let dropped = (span.events.len() - kept_events) as u64;
+                    notes.dropped.set(notes.dropped.get() + dropped);
+                }
+                let events: Vec<EventJson<'_>> = span.events[..kept_events]
                     .iter()
                     .map(|event| EventJson {
-                        name: &event.name,
+                        name: clean(&event.name, limits::NAME_BYTES, &notes),
                         time_ns: nanos(event.time_unix_nano),
-                        attributes: AttributesJson(&event.attributes),
+                        attributes: AttributesJson {
+                            attributes: &event.attributes,
+                            notes: &notes,
+                        },
                     })
                     .collect();
                 let (status_code, status_message) = span
                     .status
                     .as_ref()
-                    .map(|s| (s.code, s.message.clone()))
+                    .map(|s| {
+                        (
+                            s.code,
+                            clean(&s.message, limits::VALUE_BYTES, &notes).into_owned(),
+                        )
+                    })
                     .unwrap_or_default();
+                let name = clean(&span.name, limits::NAME_BYTES, &notes).into_owned();
                 let task_key = string_attribute(&span.attributes, "task_id")
-                    .map(str::to_owned)
+                    .map(|id| clean(id, limits::KEY_BYTES, &notes).into_owned())
                     .or_else(|| {
-                        span.name.starts_with("task/").then(|| {
+                        name.starts_with("task/").then(|| {
                             let parent = parent_span_id.map(|p| p.to_string()).unwrap_or_default();
-                            format!("{parent}/{}", span.name)
+                            format!("{parent}/{name}")
                         })
                     });
                 out.batch.spans.push(NewSpan {
                     trace_id,
                     span_id,
                     parent_span_id,
-                    name: span.name.clone(),
+                    name,
                     kind: span.kind,
-                    start_ns: nanos(span.start_time_unix_nano),
-                    end_ns: nanos(span.end_time_unix_nano),
+                    start_ns,
+                    end_ns,
                     status_code,
                     status_message,
-                    attributes_json: attributes_json(&span.attributes),
+                    attributes_json: attributes_json(&span.attributes, &notes),
                     events_json: serde_json::to_string(&events).unwrap_or_else(|_| "[]".to_owned()),
                     resource_id,
                     service_name: service_name.clone(),
-                    scope_name: scope_name.to_owned(),
-                    scope_version: scope_version.to_owned(),
+                    scope_name: clean(scope_name, limits::NAME_BYTES, &notes).into_owned(),
+                    scope_version: clean(scope_version, limits::NAME_BYTES, &notes).into_owned(),
                     task_key,
                 });
             }
         }
     }
     out.batch.resources = resources.list;
+    out.note(&notes);
     out
 }
 
 pub fn logs_from_request(request: &ExportLogsServiceRequest) -> Converted<LogBatch> {
     let mut out = Converted::<LogBatch>::default();
     let mut resources = Resources::default();
+    let notes = Notes::default();
     for resource_logs in &request.resource_logs {
-        let (resource_id, _) = resources.add(resource_logs.resource.as_ref());
+        let (resource_id, _) = resources.add(resource_logs.resource.as_ref(), &notes);
         for scope_logs in &resource_logs.scope_logs {
             let scope_name = scope_logs
                 .scope
                 .as_ref()
-                .map(|s| s.name.clone())
+                .map(|s| clean(&s.name, limits::NAME_BYTES, &notes).into_owned())
                 .unwrap_or_default();
             for log in &scope_logs.log_records {
                 // Logs outside a trace are kept; a malformed id is an error, not "no trace".
@@ -271,21 +407,25 @@ pub fn logs_from_request(request: &ExportLogsServiceRequest) -> Converted<LogBat
                     time_ns: nanos(time_ns),
                     observed_ns: nanos(log.observed_time_unix_nano),
                     severity_number: log.severity_number,
-                    severity_text: log.severity_text.clone(),
-                    body: body_text(log.body.as_ref()),
-                    attributes_json: attributes_json(&log.attributes),
+                    severity_text: clean(&log.severity_text, limits::KEY_BYTES, &notes)
+                        .into_owned(),
+                    body: body_text(log.body.as_ref(), &notes),
+                    attributes_json: attributes_json(&log.attributes, &notes),
                     resource_id,
                     scope_name: scope_name.clone(),
-                    task_id: string_attribute(&log.attributes, "task_id").map(str::to_owned),
+                    task_id: string_attribute(&log.attributes, "task_id")
+                        .map(|id| clean(id, limits::KEY_BYTES, &notes).into_owned()),
                 });
             }
         }
     }
     out.batch.resources = resources.list;
+    out.note(&notes);
     out
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -333,11 +473,16 @@ mod tests {
             r#"{"resourceSpans":[{"scopeSpans":[{"spans":[
                 {"traceId":"00000000000000000000000000000000","spanId":"0102030405060708","name":"zero-trace"},
                 {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102","name":"short-span"},
-                {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"good"}
+                {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"no-start"},
+                {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"good",
+                 "startTimeUnixNano":"5","endTimeUnixNano":"9"}
             ]}]}]}"#,
         );
         let converted = spans_from_request(&request);
-        assert_eq!(converted.rejected, 2);
+        assert_eq!(
+            converted.rejected, 3,
+            "two bad ids and a span without a start"
+        );
         assert!(
             converted.error_message.contains("zero-trace"),
             "{}",
@@ -384,6 +529,68 @@ mod tests {
             "observed time stands in for a missing time"
         );
         assert_eq!(logs[1].trace_id, None);
+    }
+
+    #[test]
+    fn test_oversized_and_nul_text_is_cut_cleaned_and_reported() {
+        let long_name = "n".repeat(limits::NAME_BYTES + 10);
+        let long_value = "é".repeat(limits::VALUE_BYTES);
+        let attributes: Vec<String> = (0..limits::ATTRIBUTES + 5)
+            .map(|i| format!(r#"{{"key":"k{i}","value":{{"intValue":"1"}}}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[
+                {{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",
+                  "name":"{long_name}","startTimeUnixNano":"10","endTimeUnixNano":"3",
+                  "attributes":[{{"key":"nul\u0000key","value":{{"stringValue":"a\u0000b"}}}},
+                                {{"key":"long","value":{{"stringValue":"{long_value}"}}}}]}},
+                {{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060709",
+                  "name":"many\u0000","startTimeUnixNano":"10","endTimeUnixNano":"20",
+                  "attributes":[{}]}}
+            ]}}]}}]}}"#,
+            attributes.join(",")
+        );
+        let converted = spans_from_request(&json_request(&text));
+        assert_eq!(converted.rejected, 0);
+        let spans = &converted.batch.spans;
+        assert_eq!(spans[0].name.len(), limits::NAME_BYTES);
+        assert_eq!(
+            (spans[0].start_ns, spans[0].end_ns),
+            (10, 10),
+            "end clamped to start"
+        );
+        assert!(!spans[0].attributes_json.contains("\\u0000"));
+        let attributes: serde_json::Value =
+            serde_json::from_str(&spans[0].attributes_json).unwrap();
+        assert_eq!(attributes["nul\u{FFFD}key"], "a\u{FFFD}b");
+        let long = attributes["long"].as_str().unwrap();
+        assert!(long.len() <= limits::VALUE_BYTES && long.len() > limits::VALUE_BYTES - 2);
+        assert_eq!(spans[1].name, "many\u{FFFD}");
+        let many: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&spans[1].attributes_json).unwrap();
+        assert_eq!(many.len(), limits::ATTRIBUTES);
+        let message = &converted.error_message;
+        assert!(message.contains("2 texts cut"), "{message}");
+        assert!(
+            message.contains("5 attributes or events dropped"),
+            "{message}"
+        );
+        assert!(message.contains("1 spans ending before"), "{message}");
+    }
+
+    #[test]
+    fn test_log_bodies_are_cleaned_and_cut() {
+        let body = "x".repeat(limits::LOG_BODY_BYTES + 1);
+        let text = format!(
+            r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[
+                {{"timeUnixNano":"5","body":{{"stringValue":"{body}"}}}},
+                {{"timeUnixNano":"5","body":{{"stringValue":"nul\u0000"}}}}
+            ]}}]}}]}}"#
+        );
+        let converted = logs_from_request(&json_request(&text));
+        assert_eq!(converted.batch.logs[0].body.len(), limits::LOG_BODY_BYTES);
+        assert_eq!(converted.batch.logs[1].body, "nul\u{FFFD}");
+        assert!(converted.error_message.contains("1 texts cut"));
     }
 
     #[test]

@@ -81,17 +81,37 @@ impl TestStore {
 }
 
 pub fn router(store: SharedStore, max_body_bytes: usize) -> Router {
-    let config = jobtrace::config::ServeConfig {
+    router_with_tokens(store, max_body_bytes, &[])
+}
+
+/// The server's configuration in tests: loopback, short leases, the given API tokens.
+pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
+    jobtrace::config::ServeConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: String::new(),
         demo: false,
-        max_body_bytes,
+        max_body_bytes: 1 << 20,
+        max_items_per_request: 100_000,
+        max_concurrent_ingest: 8,
         task_lease_secs: 5,
         runner_idle_ms: 100,
         site_root: "target/site".to_owned(),
+        api_tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
+        api_token_file: None,
+        insecure_public: false,
+    }
+}
+
+/// The router with API tokens configured.
+pub fn router_with_tokens(store: SharedStore, max_body_bytes: usize, tokens: &[&str]) -> Router {
+    let config = jobtrace::config::ServeConfig {
+        max_body_bytes,
+        ..serve_config(tokens)
     };
     jobtrace::router::router(AppState {
         store: Arc::clone(&store),
+        auth: jobtrace::auth_from_config(&config).unwrap(),
+        ingest_permits: jobtrace::ingest_permits(&config),
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
     })
@@ -100,6 +120,7 @@ pub fn router(store: SharedStore, max_body_bytes: usize) -> Router {
 pub struct Reply {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -107,6 +128,10 @@ impl Reply {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn text(&self) -> String {
@@ -122,6 +147,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
@@ -132,6 +158,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
     Reply {
         status,
         content_type,
+        headers,
         body,
     }
 }

@@ -1,0 +1,420 @@
+//! What one OTLP request may cost before it is decoded: a pass over the raw bytes counts the
+//! items (spans or log records) and all messages inside (attributes, events, values…) without
+//! allocating any of them, so a request of 16 MB of empty spans is refused for what it holds
+//! instead of growing into gigabytes of decoded structs.
+
+/// Limits of one request's contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Spans or log records.
+    pub items: usize,
+    /// Every message at any depth: items, resources, scopes, attributes, events, links, values.
+    pub messages: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            items: 100_000,
+            messages: 2_000_000,
+        }
+    }
+}
+
+/// What a request holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub items: usize,
+    pub messages: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BudgetError {
+    #[error("the request holds more than {limit} spans or log records; send smaller batches")]
+    TooManyItems { limit: usize },
+    #[error(
+        "the request holds more than {limit} messages (attributes, events, values); send smaller batches"
+    )]
+    TooManyMessages { limit: usize },
+    #[error("malformed protobuf body: {0}")]
+    Malformed(&'static str),
+    #[error("the request is nested more than {0} levels deep")]
+    TooDeep(usize),
+}
+
+const MAX_DEPTH: usize = 64;
+
+/// The message types of OTLP trace and log requests, as far as they hold other messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Request,
+    ResourceItems,
+    Resource,
+    ScopeItems,
+    Scope,
+    Span,
+    Event,
+    Link,
+    Log,
+    KeyValue,
+    AnyValue,
+    ArrayValue,
+    KeyValueList,
+    /// A message without message fields we need to look into (status).
+    Leaf,
+}
+
+impl Kind {
+    /// The kind of message field `field` of this message holds, if it is one.
+    fn child(self, field: u64) -> Option<Kind> {
+        use Kind::*;
+        Some(match (self, field) {
+            (Request, 1) => ResourceItems,
+            (ResourceItems, 1) => Resource,
+            (ResourceItems, 2) => ScopeItems,
+            (Resource | KeyValueList, 1)
+            | (Scope | Event, 3)
+            | (Span, 9)
+            | (Link, 4)
+            | (Log, 6) => KeyValue,
+            (ScopeItems, 1) => Scope,
+            // ScopeSpans.spans and ScopeLogs.log_records are both field 2: the caller's signal
+            // says which (see `count_protobuf`).
+            (ScopeItems, 2) => Span,
+            (Span, 11) => Event,
+            (Span, 13) => Link,
+            (Span, 15) => Leaf,
+            (Log, 5) | (KeyValue, 2) | (ArrayValue, 1) => AnyValue,
+            (AnyValue, 5) => ArrayValue,
+            (AnyValue, 6) => KeyValueList,
+            _ => return None,
+        })
+    }
+}
+
+/// Which OTLP signal a body carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Logs,
+}
+
+struct Walk {
+    signal: Signal,
+    budget: Budget,
+    counted: Counted,
+}
+
+/// Counts the items and messages of a protobuf OTLP request, refusing it as soon as it goes
+/// over `budget`.
+pub fn count_protobuf(body: &[u8], signal: Signal, budget: Budget) -> Result<Counted, BudgetError> {
+    let mut walk = Walk {
+        signal,
+        budget,
+        counted: Counted::default(),
+    };
+    walk.message(body, Kind::Request, 0)?;
+    Ok(walk.counted)
+}
+
+fn varint(bytes: &[u8], at: &mut usize) -> Result<u64, BudgetError> {
+    let mut value: u64 = 0;
+    for shift in 0..10 {
+        let byte = *bytes
+            .get(*at)
+            .ok_or(BudgetError::Malformed("truncated varint"))?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << (shift * 7);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(BudgetError::Malformed("varint longer than 10 bytes"))
+}
+
+impl Walk {
+    fn message(&mut self, bytes: &[u8], kind: Kind, depth: usize) -> Result<(), BudgetError> {
+        if depth > MAX_DEPTH {
+            return Err(BudgetError::TooDeep(MAX_DEPTH));
+        }
+        let mut at = 0;
+        while at < bytes.len() {
+            let key = varint(bytes, &mut at)?;
+            let (field, wire_type) = (key >> 3, key & 7);
+            match wire_type {
+                0 => {
+                    varint(bytes, &mut at)?;
+                }
+                1 => at += 8,
+                5 => at += 4,
+                2 => {
+                    let len = usize::try_from(varint(bytes, &mut at)?)
+                        .map_err(|_| BudgetError::Malformed("length too large"))?;
+                    let end = at
+                        .checked_add(len)
+                        .filter(|end| *end <= bytes.len())
+                        .ok_or(BudgetError::Malformed("length beyond the body"))?;
+                    if let Some(child) = kind.child(field) {
+                        let child = match (child, self.signal) {
+                            (Kind::Span, Signal::Logs) => Kind::Log,
+                            (child, _) => child,
+                        };
+                        self.count(child)?;
+                        self.message(&bytes[at..end], child, depth + 1)?;
+                    }
+                    at = end;
+                }
+                _ => return Err(BudgetError::Malformed("unsupported wire type")),
+            }
+            if at > bytes.len() {
+                return Err(BudgetError::Malformed("field beyond the body"));
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, kind: Kind) -> Result<(), BudgetError> {
+        self.counted.messages += 1;
+        if self.counted.messages > self.budget.messages {
+            return Err(BudgetError::TooManyMessages {
+                limit: self.budget.messages,
+            });
+        }
+        if matches!(kind, Kind::Span | Kind::Log) {
+            self.counted.items += 1;
+            if self.counted.items > self.budget.items {
+                return Err(BudgetError::TooManyItems {
+                    limit: self.budget.items,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts the items (objects in a `spans` or `logRecords` array) and objects of an OTLP/JSON
+/// request, refusing it as soon as it goes over `budget`. Malformed JSON is left to the parser.
+pub fn count_json(body: &[u8], budget: Budget) -> Result<Counted, BudgetError> {
+    let mut counted = Counted::default();
+    // Per open container: is it an array of items?
+    let mut stack: Vec<bool> = Vec::new();
+    // The last string closed, whether it named an item array, and whether a ':' followed it.
+    let mut item_key = false;
+    let mut after_item_key = false;
+    let mut at = 0;
+    while at < body.len() {
+        let byte = body[at];
+        match byte {
+            b'"' => {
+                let start = at + 1;
+                at += 1;
+                while at < body.len() && body[at] != b'"' {
+                    at += if body[at] == b'\\' { 2 } else { 1 };
+                }
+                let text = body.get(start..at.min(body.len())).unwrap_or_default();
+                item_key = text == b"spans" || text == b"logRecords";
+                after_item_key = false;
+            }
+            b':' => {
+                after_item_key = item_key;
+                item_key = false;
+            }
+            b'[' => {
+                stack.push(after_item_key);
+                after_item_key = false;
+            }
+            b'{' => {
+                counted.messages += 1;
+                if counted.messages > budget.messages {
+                    return Err(BudgetError::TooManyMessages {
+                        limit: budget.messages,
+                    });
+                }
+                if stack.last() == Some(&true) {
+                    counted.items += 1;
+                    if counted.items > budget.items {
+                        return Err(BudgetError::TooManyItems {
+                            limit: budget.items,
+                        });
+                    }
+                }
+                stack.push(false);
+                after_item_key = false;
+            }
+            b']' | b'}' => {
+                stack.pop();
+                item_key = false;
+                after_item_key = false;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => {
+                item_key = false;
+                after_item_key = false;
+            }
+        }
+        at += 1;
+    }
+    Ok(counted)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::trace::v1::span::Event;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    use super::*;
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+        }
+    }
+
+    fn spans(n: usize, attributes: usize) -> ExportTraceServiceRequest {
+        let span = Span {
+            name: "s".to_owned(),
+            attributes: (0..attributes)
+                .map(|i| kv(&format!("k{i}"), any_value::Value::IntValue(1)))
+                .collect(),
+            events: vec![Event::default()],
+            ..Span::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span; n],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn test_protobuf_counts_items_and_every_message() {
+        let body = spans(3, 2).encode_to_vec();
+        let counted = count_protobuf(&body, Signal::Traces, Budget::default()).unwrap();
+        // resource spans, scope spans, and per span: itself, 2 attributes with a value each,
+        // one event.
+        assert_eq!(
+            counted,
+            Counted {
+                items: 3,
+                messages: 2 + 3 * (1 + 2 * 2 + 1)
+            }
+        );
+        let json = serde_json::to_vec(&spans(3, 2)).unwrap();
+        assert_eq!(count_json(&json, Budget::default()).unwrap().items, 3);
+    }
+
+    #[test]
+    fn test_empty_spans_are_refused_before_decoding() {
+        // 200,001 empty spans are 400 KB on the wire: refused by count, not by size.
+        let mut scope = Vec::new();
+        for _ in 0..200_001 {
+            scope.extend_from_slice(&[0x12, 0x00]);
+        }
+        let mut resource = vec![0x12];
+        prost::encoding::encode_varint(scope.len() as u64, &mut resource);
+        resource.extend_from_slice(&scope);
+        let mut body = vec![0x0a];
+        prost::encoding::encode_varint(resource.len() as u64, &mut body);
+        body.extend_from_slice(&resource);
+        assert_eq!(
+            count_protobuf(&body, Signal::Traces, Budget::default()),
+            Err(BudgetError::TooManyItems { limit: 100_000 })
+        );
+        let json = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}]}}]}}]}}"#,
+            vec!["{}"; 100_001].join(",")
+        );
+        assert_eq!(
+            count_json(json.as_bytes(), Budget::default()),
+            Err(BudgetError::TooManyItems { limit: 100_000 })
+        );
+    }
+
+    #[test]
+    fn test_many_attributes_are_messages_over_budget() {
+        let body = spans(1, 1_000).encode_to_vec();
+        let budget = Budget {
+            items: 10,
+            messages: 1_500,
+        };
+        assert_eq!(
+            count_protobuf(&body, Signal::Traces, budget),
+            Err(BudgetError::TooManyMessages { limit: 1_500 })
+        );
+    }
+
+    #[test]
+    fn test_logs_count_log_records_and_nested_values() {
+        let nested = AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue::default(); 4],
+            })),
+        };
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![
+                        LogRecord {
+                            body: Some(nested),
+                            ..LogRecord::default()
+                        };
+                        2
+                    ],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let counted =
+            count_protobuf(&request.encode_to_vec(), Signal::Logs, Budget::default()).unwrap();
+        // Empty AnyValues are encoded as zero-length messages and counted too.
+        assert_eq!(
+            counted,
+            Counted {
+                items: 2,
+                messages: 2 + 2 * (1 + 1 + 1 + 4)
+            }
+        );
+        let json = serde_json::to_vec(&request).unwrap();
+        assert_eq!(count_json(&json, Budget::default()).unwrap().items, 2);
+    }
+
+    #[test]
+    fn test_malformed_and_deep_bodies_are_errors_not_panics() {
+        assert!(count_protobuf(&[0x0a, 0xff], Signal::Traces, Budget::default()).is_err());
+        assert!(count_protobuf(&[0x0a], Signal::Traces, Budget::default()).is_err());
+        assert!(count_protobuf(&[0x0b], Signal::Traces, Budget::default()).is_err());
+        // AnyValue arrays nested 100 deep.
+        let mut value = AnyValue::default();
+        for _ in 0..100 {
+            value = AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![value],
+                })),
+            };
+        }
+        let mut request = spans(1, 0);
+        request.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue {
+            key: "deep".to_owned(),
+            value: Some(value),
+        }];
+        assert_eq!(
+            count_protobuf(&request.encode_to_vec(), Signal::Traces, Budget::default()),
+            Err(BudgetError::TooDeep(MAX_DEPTH))
+        );
+        // Strings that look like keys or brackets inside strings do not count.
+        let json = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"spans\"[{"}]}]}]}"#;
+        assert_eq!(count_json(json, Budget::default()).unwrap().items, 1);
+    }
+}
