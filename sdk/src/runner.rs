@@ -1,4 +1,4 @@
-//! The task runner: claims tasks of its registered types from a cluster and reports their outcomes.
+//! The task runner: claims tasks of its registered types from a cluster, runs them, reports back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,9 +8,11 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 
 use crate::client::Client;
+use crate::context::{CurrentTask, JobRef};
 use crate::error::Error;
 use crate::ids::{id_of, id_proto};
 use crate::proto::workflows::v1 as wf;
+use crate::subtasks::submissions;
 use crate::task::{Registered, Task, TaskIdentifier};
 
 mod attempt;
@@ -18,9 +20,10 @@ mod lease;
 mod retry;
 mod stop;
 
-use lease::duration_of;
+use attempt::Outcome;
+use lease::{duration_of, keep_lease};
 use retry::{Backoff, is_transient};
-use stop::{sleep_or_stop, spawn_signal_watch};
+use stop::{sleep_or_stop, spawn_signal_watch, wait_stop};
 
 /// Why [`TaskRunner::run`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +232,116 @@ impl TaskRunner {
                 .clamp(Duration::from_millis(1), Duration::from_secs(300));
             if sleep_or_stop(idle, &mut stop).await {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Executes one claimed task; returns its computed report (with its lease still kept), or
+    /// `None` when the failure was already reported.
+    async fn execute(
+        &self,
+        task: wf::Task,
+        cluster: &str,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Pending> {
+        let Ok(task_id) = id_of(task.id.as_ref()) else {
+            tracing::warn!("the server handed out a task without a valid id; skipped");
+            return None;
+        };
+        let identifier = task
+            .identifier
+            .clone()
+            .map(|i| TaskIdentifier::new(i.name, i.version))
+            .unwrap_or_else(|| TaskIdentifier::new("", ""));
+        let job = task.job.clone().unwrap_or_default();
+        let display = task.display.clone().unwrap_or_default();
+        let registered = self.tasks.get(&identifier).cloned().or_else(|| {
+            // Claimed under a compatible version (same name and major version).
+            self.tasks
+                .iter()
+                .find(|(known, _)| known.name == identifier.name)
+                .map(|(_, r)| r.clone())
+        });
+        let Some(registered) = registered else {
+            self.report_failed(task_id, &display, false).await;
+            return None;
+        };
+        let current = CurrentTask {
+            id: task_id,
+            identifier,
+            retry_count: task.retry_count,
+            job: JobRef {
+                id: id_of(job.id.as_ref()).unwrap_or_default(),
+                name: job.name,
+                trace_parent: job.trace_parent,
+            },
+        };
+        let lease = tokio::spawn(keep_lease(
+            self.service(),
+            self.client.clone(),
+            task_id,
+            task.lease.unwrap_or_default(),
+        ));
+        let shown = task.display.clone().unwrap_or_default();
+        let interrupted = format!("{shown}\nRunnerShutdown('Task was interrupted')");
+        if *stop.borrow() {
+            // Stopped while the claim was in flight: hand it back without starting it.
+            lease.abort();
+            self.report_failed(task_id, &interrupted, false).await;
+            return None;
+        }
+        let telemetry = self.client.telemetry().clone();
+        let input = task.input.unwrap_or_default();
+        let display = if display.is_empty() {
+            registered.display.clone()
+        } else {
+            display
+        };
+        let done_rx = match attempt::start(telemetry, registered, current, display, input) {
+            Ok(done_rx) => done_rx,
+            Err(error) => {
+                lease.abort();
+                let display = format!("{shown}\nRunnerError({:?})", error.to_string());
+                self.report_failed(task_id, &display, false).await;
+                return None;
+            }
+        };
+        // A result that is ready wins over a stop arriving at the same moment.
+        let outcome = tokio::select! {
+            biased;
+            outcome = done_rx => Some(outcome),
+            () = wait_stop(stop) => None,
+        };
+        match outcome {
+            Some(Ok(Outcome::Computed { display, subtasks })) => Some(Pending {
+                computed: wf::ComputedTask {
+                    id: Some(id_proto(task_id)),
+                    display,
+                    sub_tasks: submissions(&subtasks, cluster),
+                    progress_updates: Vec::new(),
+                    legacy_sub_tasks: Vec::new(),
+                },
+                tries: 0,
+                lease,
+            }),
+            Some(Ok(Outcome::Failed { display })) => {
+                lease.abort();
+                self.report_failed(task_id, &display, true).await;
+                None
+            }
+            Some(Err(_)) => {
+                // The task's thread ended without a result: count it against the task's retries,
+                // so a task that kills its thread cannot loop forever.
+                lease.abort();
+                let display = format!("{shown}\nRunnerError('the task thread died')");
+                self.report_failed(task_id, &display, true).await;
+                None
+            }
+            None => {
+                // Stopping: give the task back; its thread may still finish on its own.
+                lease.abort();
+                self.report_failed(task_id, &interrupted, false).await;
+                None
             }
         }
     }

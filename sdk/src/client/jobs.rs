@@ -7,7 +7,7 @@ use opentelemetry::trace::{Status as SpanStatus, TraceContextExt as _, Tracer as
 use opentelemetry::{Context, KeyValue};
 use tonic::transport::Channel;
 
-use super::{Client, PAGE};
+use super::connection::Client;
 use crate::error::Error;
 use crate::ids::{id_of, id_proto, uuid_of};
 use crate::propagation::{parent_context, trace_parent_of};
@@ -106,10 +106,21 @@ pub struct JobQuery {
     pub submitted: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
+/// Page size of every paged query.
+pub(super) const PAGE: i64 = 1000;
+
 /// Job operations (`client.jobs()`); its span and log queries are in `spans.rs` and `logs.rs`.
 #[derive(Clone)]
 pub struct JobClient {
     pub(super) client: Client,
+}
+
+impl Client {
+    pub fn jobs(&self) -> JobClient {
+        JobClient {
+            client: self.clone(),
+        }
+    }
 }
 
 impl JobClient {

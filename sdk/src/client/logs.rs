@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::jobs::{JobClient, PAGE};
 use super::otlp::{attributes_json, time_of, value_json};
-use super::{JobClient, PAGE};
 use crate::error::Error;
 use crate::ids::id_proto;
 use crate::proto::tilebox::v1 as tb;

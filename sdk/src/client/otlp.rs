@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as OtlpKeyValue, any_value};
 use tonic::transport::Channel;
 
-use super::JobClient;
+use super::jobs::JobClient;
 use crate::proto::workflows::v1 as wf;
 
 impl JobClient {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::jobs::{JobClient, PAGE};
 use super::otlp::{attributes_json, time_of};
-use super::{JobClient, PAGE};
 use crate::error::Error;
 use crate::ids::id_proto;
 use crate::proto::tilebox::v1 as tb;

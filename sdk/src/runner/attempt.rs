@@ -1,26 +1,19 @@
-//! One attempt at a claimed task: run on its own thread, in its `task/<Name>` span, to an outcome.
-//!
-//! Task bodies are synchronous (like the Python client's), so each runs on a dedicated thread;
-//! the runner's async loop only talks to the server and keeps the lease meanwhile.
+//! One attempt at a claimed task: on its own thread, in its `task/<Name>` span, to an outcome.
+
+use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Status as SpanStatus, TraceContextExt as _, Tracer as _};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
-use super::lease::keep_lease;
-use super::stop::wait_stop;
-use super::{Pending, TaskRunner};
-use crate::context::{CurrentTask, ExecutionContext, JobRef, Subtask};
+use crate::context::{CurrentTask, ExecutionContext, Subtask};
 use crate::error::TaskError;
-use crate::ids::{id_of, id_proto};
 use crate::propagation::parent_context;
-use crate::proto::workflows::v1 as wf;
-use crate::subtasks::submissions;
-use crate::task::{Registered, TaskIdentifier};
+use crate::task::Registered;
 use crate::telemetry::{Telemetry, enter_task};
 
 /// What executing one attempt produced.
-enum Outcome {
+pub(super) enum Outcome {
     Computed {
         display: String,
         subtasks: Vec<Subtask>,
@@ -30,120 +23,24 @@ enum Outcome {
     },
 }
 
-impl TaskRunner {
-    /// Executes one claimed task; returns its computed report (with its lease still kept), or
-    /// `None` when the failure was already reported.
-    pub(super) async fn execute(
-        &self,
-        task: wf::Task,
-        cluster: &str,
-        stop: &mut watch::Receiver<bool>,
-    ) -> Option<Pending> {
-        let Ok(task_id) = id_of(task.id.as_ref()) else {
-            tracing::warn!("the server handed out a task without a valid id; skipped");
-            return None;
-        };
-        let identifier = task
-            .identifier
-            .clone()
-            .map(|i| TaskIdentifier::new(i.name, i.version))
-            .unwrap_or_else(|| TaskIdentifier::new("", ""));
-        let job = task.job.clone().unwrap_or_default();
-        let display = task.display.clone().unwrap_or_default();
-        let registered = self.tasks.get(&identifier).cloned().or_else(|| {
-            // Claimed under a compatible version (same name and major version).
-            self.tasks
-                .iter()
-                .find(|(known, _)| known.name == identifier.name)
-                .map(|(_, r)| r.clone())
-        });
-        let Some(registered) = registered else {
-            self.report_failed(task_id, &display, false).await;
-            return None;
-        };
-        let current = CurrentTask {
-            id: task_id,
-            identifier,
-            retry_count: task.retry_count,
-            job: JobRef {
-                id: id_of(job.id.as_ref()).unwrap_or_default(),
-                name: job.name,
-                trace_parent: job.trace_parent,
-            },
-        };
-        let lease = tokio::spawn(keep_lease(
-            self.service(),
-            self.client.clone(),
-            task_id,
-            task.lease.unwrap_or_default(),
-        ));
-        let shown = task.display.clone().unwrap_or_default();
-        let interrupted = format!("{shown}\nRunnerShutdown('Task was interrupted')");
-        if *stop.borrow() {
-            // Stopped while the claim was in flight: hand it back without starting it.
-            lease.abort();
-            self.report_failed(task_id, &interrupted, false).await;
-            return None;
-        }
-        let (done_tx, done_rx) = oneshot::channel();
-        let telemetry = self.client.telemetry().clone();
-        let input = task.input.unwrap_or_default();
-        let display = if display.is_empty() {
-            registered.display.clone()
-        } else {
-            display
-        };
-        let started = std::thread::Builder::new()
-            .name(format!("task-{task_id}"))
-            .spawn(move || {
-                let outcome = run_attempt(&telemetry, &registered, current, display, &input);
-                let _ = done_tx.send(outcome);
-            });
-        if let Err(error) = started {
-            lease.abort();
-            let display = format!("{shown}\nRunnerError({:?})", error.to_string());
-            self.report_failed(task_id, &display, false).await;
-            return None;
-        }
-        // A result that is ready wins over a stop arriving at the same moment.
-        let outcome = tokio::select! {
-            biased;
-            outcome = done_rx => Some(outcome),
-            () = wait_stop(stop) => None,
-        };
-        match outcome {
-            Some(Ok(Outcome::Computed { display, subtasks })) => Some(Pending {
-                computed: wf::ComputedTask {
-                    id: Some(id_proto(task_id)),
-                    display,
-                    sub_tasks: submissions(&subtasks, cluster),
-                    progress_updates: Vec::new(),
-                    legacy_sub_tasks: Vec::new(),
-                },
-                tries: 0,
-                lease,
-            }),
-            Some(Ok(Outcome::Failed { display })) => {
-                lease.abort();
-                self.report_failed(task_id, &display, true).await;
-                None
-            }
-            Some(Err(_)) => {
-                // The task's thread ended without a result: count it against the task's retries,
-                // so a task that kills its thread cannot loop forever.
-                lease.abort();
-                let display = format!("{shown}\nRunnerError('the task thread died')");
-                self.report_failed(task_id, &display, true).await;
-                None
-            }
-            None => {
-                // Stopping: give the task back; its thread may still finish on its own.
-                lease.abort();
-                self.report_failed(task_id, &interrupted, false).await;
-                None
-            }
-        }
-    }
+/// Starts the attempt on its own thread; its outcome arrives on the returned receiver (which
+/// errs if the thread dies without one). Task bodies are synchronous (like the Python client's),
+/// so the runner's async loop only talks to the server and keeps the lease meanwhile.
+pub(super) fn start(
+    telemetry: Telemetry,
+    registered: Arc<Registered>,
+    task: CurrentTask,
+    display: String,
+    input: Vec<u8>,
+) -> std::io::Result<oneshot::Receiver<Outcome>> {
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("task-{}", task.id))
+        .spawn(move || {
+            let outcome = run_attempt(&telemetry, &registered, task, display, &input);
+            let _ = done_tx.send(outcome);
+        })?;
+    Ok(done_rx)
 }
 
 /// One attempt, on the task's own thread: the `task/<Name>` span, `tracing` routed to the
