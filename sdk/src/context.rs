@@ -58,7 +58,7 @@ pub(crate) struct Subtask {
     pub depends_on: Vec<usize>,
 }
 
-/// Handed to [`Task::execute`].
+/// Handed to [`Task::execute`](crate::task::Task::execute).
 pub struct ExecutionContext {
     task: CurrentTask,
     display: String,
