@@ -1,5 +1,4 @@
-//! What a task sees while it executes: itself, its job, a tracer, a logger, and where its
-//! subtasks are collected until the runner reports the task computed.
+//! What a task sees while it executes: itself, its job, a tracer, a logger, its subtasks so far.
 
 use std::time::SystemTime;
 
@@ -7,8 +6,8 @@ use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider 
 use opentelemetry::trace::{Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::error::{Error, TaskError};
-use crate::task::{Task, TaskIdentifier, encode_input, type_display};
+use crate::error::TaskError;
+use crate::task_identifier::TaskIdentifier;
 use crate::telemetry::Telemetry;
 
 /// The task being executed.
@@ -59,7 +58,7 @@ pub(crate) struct Subtask {
     pub depends_on: Vec<usize>,
 }
 
-/// Handed to [`Task::execute`].
+/// Handed to [`Task::execute`](crate::task::Task::execute).
 pub struct ExecutionContext {
     task: CurrentTask,
     display: String,
@@ -112,50 +111,9 @@ impl ExecutionContext {
         &self.logger
     }
 
-    /// Submits a subtask with default options.
-    pub fn submit_subtask<T: Task>(&mut self, task: &T) -> Result<FutureTask, Error> {
-        self.submit_subtask_with(task, SubtaskOptions::default())
-    }
-
-    /// Submits a subtask that may depend on earlier subtasks of this task.
-    pub fn submit_subtask_with<T: Task>(
-        &mut self,
-        task: &T,
-        options: SubtaskOptions,
-    ) -> Result<FutureTask, Error> {
-        let identifier = T::identifier();
-        identifier.validate()?;
-        let index = self.subtasks.len();
-        if let Some(FutureTask(bad)) = options.depends_on.iter().find(|d| d.0 >= index) {
-            return Err(Error::Submission(format!(
-                "subtask {index} depends on subtask {bad}, which was not submitted before it"
-            )));
-        }
-        let mut depends_on: Vec<usize> = options.depends_on.iter().map(|d| d.0).collect();
-        depends_on.sort_unstable();
-        depends_on.dedup();
-        self.subtasks.push(Subtask {
-            identifier,
-            input: encode_input(task)?,
-            display: type_display::<T>(),
-            cluster: options.cluster,
-            max_retries: options.max_retries,
-            optional: options.optional,
-            depends_on,
-        });
-        Ok(FutureTask(index))
-    }
-
-    /// Submits several subtasks with the same options.
-    pub fn submit_subtasks<T: Task>(
-        &mut self,
-        tasks: &[T],
-        options: &SubtaskOptions,
-    ) -> Result<Vec<FutureTask>, Error> {
-        tasks
-            .iter()
-            .map(|task| self.submit_subtask_with(task, options.clone()))
-            .collect()
+    /// The subtasks submitted so far, in order (`subtasks.rs` submits them).
+    pub(crate) fn subtasks_mut(&mut self) -> &mut Vec<Subtask> {
+        &mut self.subtasks
     }
 
     pub(crate) fn into_result(self) -> (String, Vec<Subtask>) {

@@ -13,6 +13,10 @@ pub mod telemetry;
 
 #[cfg(feature = "polars")]
 mod frame;
+mod ids;
+mod propagation;
+mod subtasks;
+mod task_identifier;
 
 /// The polars types `to_polars()` returns (feature `polars`).
 #[cfg(feature = "polars")]

@@ -1,26 +1,29 @@
-//! The task runner: claims tasks of its registered types from a cluster, executes each attempt
-//! in a span of the job's trace, keeps the lease alive, and reports the outcome.
-//!
-//! Tasks execute on a dedicated thread each (task bodies are synchronous, like the Python
-//! client's); the runner's async loop only talks to the server. A signal (SIGTERM/SIGINT) stops
-//! claiming and hands a running task back to the server to be queued again; an unreachable
-//! server (restarting, network) is retried with backoff instead of ending the runner.
+//! The task runner: claims tasks of its registered types from a cluster, runs them, reports back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Status as SpanStatus, TraceContextExt as _, Tracer as _};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tonic::transport::Channel;
 
-use crate::client::{Client, id_of, id_proto, parent_context};
-use crate::context::{CurrentTask, ExecutionContext, JobRef, Subtask};
-use crate::error::{Error, TaskError};
+use crate::client::Client;
+use crate::context::{CurrentTask, JobRef};
+use crate::error::Error;
+use crate::ids::{id_of, id_proto};
 use crate::proto::workflows::v1 as wf;
+use crate::subtasks::submissions;
 use crate::task::{Registered, Task, TaskIdentifier};
-use crate::telemetry::{Telemetry, enter_task};
+
+mod attempt;
+mod lease;
+mod retry;
+mod stop;
+
+use attempt::Outcome;
+use lease::{duration_of, keep_lease};
+use retry::{Backoff, is_transient};
+use stop::{sleep_or_stop, spawn_signal_watch, wait_stop};
 
 /// Why [`TaskRunner::run`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,19 +59,15 @@ impl Drop for Pending {
     }
 }
 
-/// What executing one attempt produced.
-enum Outcome {
-    Computed {
-        display: String,
-        subtasks: Vec<Subtask>,
-    },
-    Failed {
-        display: String,
-    },
+impl Client {
+    /// A runner for `cluster` (`""`: the default cluster); register task types on it, then run.
+    pub fn runner(&self, cluster: &str) -> TaskRunner {
+        TaskRunner::new(self.clone(), cluster)
+    }
 }
 
 impl TaskRunner {
-    pub(crate) fn new(client: Client, cluster: &str) -> Self {
+    fn new(client: Client, cluster: &str) -> Self {
         TaskRunner {
             client,
             cluster: cluster.to_owned(),
@@ -291,7 +290,6 @@ impl TaskRunner {
             self.report_failed(task_id, &interrupted, false).await;
             return None;
         }
-        let (done_tx, done_rx) = oneshot::channel();
         let telemetry = self.client.telemetry().clone();
         let input = task.input.unwrap_or_default();
         let display = if display.is_empty() {
@@ -299,18 +297,15 @@ impl TaskRunner {
         } else {
             display
         };
-        let started = std::thread::Builder::new()
-            .name(format!("task-{task_id}"))
-            .spawn(move || {
-                let outcome = run_attempt(&telemetry, &registered, current, display, &input);
-                let _ = done_tx.send(outcome);
-            });
-        if let Err(error) = started {
-            lease.abort();
-            let display = format!("{shown}\nRunnerError({:?})", error.to_string());
-            self.report_failed(task_id, &display, false).await;
-            return None;
-        }
+        let done_rx = match attempt::start(telemetry, registered, current, display, input) {
+            Ok(done_rx) => done_rx,
+            Err(error) => {
+                lease.abort();
+                let display = format!("{shown}\nRunnerError({:?})", error.to_string());
+                self.report_failed(task_id, &display, false).await;
+                return None;
+            }
+        };
         // A result that is ready wins over a stop arriving at the same moment.
         let outcome = tokio::select! {
             biased;
@@ -375,296 +370,5 @@ impl TaskRunner {
                 }
             }
         }
-    }
-}
-
-/// One attempt, on the task's own thread: the `task/<Name>` span, `tracing` routed to the
-/// exporters, panics caught and recorded like errors.
-fn run_attempt(
-    telemetry: &Telemetry,
-    registered: &Registered,
-    task: CurrentTask,
-    display: String,
-    input: &[u8],
-) -> Outcome {
-    tracing::dispatcher::with_default(telemetry.dispatch(), || {
-        let parent = parent_context(&task.job.trace_parent);
-        let span = telemetry
-            .tracer()
-            .span_builder(format!("task/{}", registered.display))
-            .with_attributes([
-                KeyValue::new("task_id", task.id.to_string()),
-                KeyValue::new("identifier.name", task.identifier.name.clone()),
-                KeyValue::new("identifier.version", task.identifier.version.clone()),
-                KeyValue::new("job_id", task.job.id.to_string()),
-                KeyValue::new("retry_count", task.retry_count),
-            ])
-            .start_with_context(telemetry.tracer(), &parent);
-        let cx = parent.with_span(span);
-        let attached = cx.clone().attach();
-        let mark = enter_task(task.id.to_string());
-        let mut ctx = ExecutionContext::new(task, display, telemetry);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (registered.run)(input, &mut ctx)
-        }))
-        .unwrap_or_else(|panic| Err(TaskError::panic(panic_message(panic.as_ref()))));
-        let outcome = match result {
-            Ok(()) => {
-                let (display, subtasks) = ctx.into_result();
-                Outcome::Computed { display, subtasks }
-            }
-            Err(error) => {
-                let span = cx.span();
-                span.add_event(
-                    "exception",
-                    vec![
-                        KeyValue::new("exception.type", error.kind().to_owned()),
-                        KeyValue::new("exception.message", error.message().to_owned()),
-                        KeyValue::new("exception.escaped", true),
-                    ],
-                );
-                span.set_status(SpanStatus::error("Task failed with exception"));
-                ctx.logger().error(&format!(
-                    "task failed: {}: {}",
-                    error.kind(),
-                    error.message()
-                ));
-                // The Python client's format: display, newline, the exception's repr.
-                let (display, _) = ctx.into_result();
-                Outcome::Failed {
-                    display: truncate(
-                        &format!("{display}\n{}({:?})", error.kind(), error.message()),
-                        1024,
-                    ),
-                }
-            }
-        };
-        drop(mark);
-        cx.span().end();
-        drop(attached);
-        outcome
-    })
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without message".to_owned())
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    let mut cut = text.len().min(max);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text[..cut].to_owned()
-}
-
-/// Subtasks as the Python client groups them: one group per task here (each group's
-/// dependencies are exactly its task's), lookups deduplicated in first-seen order.
-fn submissions(subtasks: &[Subtask], runner_cluster: &str) -> Option<wf::TaskSubmissions> {
-    if subtasks.is_empty() {
-        return None;
-    }
-    let mut out = wf::TaskSubmissions::default();
-    let lookup = |list: &mut Vec<String>, value: &str| -> u64 {
-        let index = list.iter().position(|v| v == value).unwrap_or_else(|| {
-            list.push(value.to_owned());
-            list.len() - 1
-        });
-        index as u64
-    };
-    let mut identifiers: Vec<TaskIdentifier> = Vec::new();
-    for subtask in subtasks {
-        let cluster = subtask.cluster.as_deref().unwrap_or(runner_cluster);
-        let identifier = identifiers
-            .iter()
-            .position(|i| *i == subtask.identifier)
-            .unwrap_or_else(|| {
-                identifiers.push(subtask.identifier.clone());
-                identifiers.len() - 1
-            });
-        out.task_groups.push(wf::TaskSubmissionGroup {
-            dependencies_on_other_groups: subtask
-                .depends_on
-                .iter()
-                .map(|d| u32::try_from(*d).unwrap_or(u32::MAX))
-                .collect(),
-            inputs: vec![subtask.input.clone()],
-            identifier_pointers: vec![identifier as u64],
-            cluster_slug_pointers: vec![lookup(&mut out.cluster_slug_lookup, cluster)],
-            display_pointers: vec![lookup(&mut out.display_lookup, &subtask.display)],
-            max_retries_values: vec![subtask.max_retries],
-            optional_values: vec![subtask.optional],
-        });
-    }
-    out.identifier_lookup = identifiers
-        .into_iter()
-        .map(|i| wf::TaskIdentifier {
-            name: i.name,
-            version: i.version,
-        })
-        .collect();
-    Some(out)
-}
-
-/// Extends the lease as the server recommends until aborted or the server says the task is
-/// no longer ours (lease 0). Failed extensions are retried at the next interval.
-async fn keep_lease(
-    mut service: wf::task_service_client::TaskServiceClient<Channel>,
-    client: Client,
-    task_id: uuid::Uuid,
-    lease: wf::TaskLease,
-) {
-    let mut lease = lease;
-    loop {
-        let wait = lease
-            .recommended_wait_until_next_extension
-            .map_or(Duration::from_secs(5), duration_of)
-            .max(Duration::from_millis(100));
-        tokio::time::sleep(wait).await;
-        let current = lease.lease.map_or(Duration::from_secs(10), duration_of);
-        let request = wf::TaskLeaseRequest {
-            task_id: Some(id_proto(task_id)),
-            requested_lease: Some(duration_proto(current * 2)),
-        };
-        match service.extend_task_lease(client.request(request)).await {
-            Ok(answer) => {
-                let answer = answer.into_inner();
-                if answer.lease.map_or(Duration::ZERO, duration_of).is_zero() {
-                    return;
-                }
-                lease = answer;
-            }
-            Err(status) => tracing::warn!(%status, %task_id, "lease extension failed"),
-        }
-    }
-}
-
-fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable
-            | tonic::Code::Unknown
-            | tonic::Code::Internal
-            | tonic::Code::Cancelled
-            | tonic::Code::DeadlineExceeded
-            | tonic::Code::ResourceExhausted
-    )
-}
-
-/// 0.2 s doubling to 10 s.
-struct Backoff(Duration);
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff(Duration::from_millis(200))
-    }
-}
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        let now = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(10));
-        now
-    }
-}
-
-/// Sleeps; returns early with `true` when asked to stop.
-async fn sleep_or_stop(duration: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => *stop.borrow(),
-        () = wait_stop(stop) => true,
-    }
-}
-
-async fn wait_stop(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|stopped| *stopped).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// SIGTERM/SIGINT set the stop flag once; a second signal is the process default (exit).
-fn spawn_signal_watch(stop: watch::Sender<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            for signals in 0.. {
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = int.recv() => {},
-                }
-                if signals > 0 {
-                    // Tokio's handler replaced the default one: a second signal exits here.
-                    std::process::exit(130);
-                }
-                tracing::info!("stopping: no new tasks, a running task goes back to the queue");
-                let _ = stop.send(true);
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            let _ = stop.send(true);
-        }
-    })
-}
-
-fn duration_of(d: prost_types::Duration) -> Duration {
-    Duration::new(
-        u64::try_from(d.seconds).unwrap_or_default(),
-        u32::try_from(d.nanos).unwrap_or_default(),
-    )
-}
-
-fn duration_proto(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(d.subsec_nanos()).unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn subtask(name: &str, depends_on: Vec<usize>, cluster: Option<&str>) -> Subtask {
-        Subtask {
-            identifier: TaskIdentifier::new(name, "v0.0"),
-            input: b"1".to_vec(),
-            display: name.to_owned(),
-            cluster: cluster.map(str::to_owned),
-            max_retries: 2,
-            optional: false,
-            depends_on,
-        }
-    }
-
-    #[test]
-    fn test_subtasks_become_groups_with_deduplicated_lookups() {
-        let subtasks = [
-            subtask("Tile", vec![], None),
-            subtask("Tile", vec![], Some("gpu")),
-            subtask("Merge", vec![0, 1], None),
-        ];
-        let out = submissions(&subtasks, "cpu").unwrap();
-        assert_eq!(out.task_groups.len(), 3);
-        assert_eq!(out.cluster_slug_lookup, ["cpu", "gpu"]);
-        assert_eq!(out.identifier_lookup.len(), 2);
-        assert_eq!(out.display_lookup, ["Tile", "Merge"]);
-        assert_eq!(out.task_groups[2].dependencies_on_other_groups, [0, 1]);
-        assert_eq!(out.task_groups[1].cluster_slug_pointers, [1]);
-        assert_eq!(out.task_groups[2].identifier_pointers, [1]);
-        assert!(submissions(&[], "cpu").is_none());
     }
 }

@@ -1,9 +1,4 @@
-//! Tasks: the `Task` trait, identifiers, and the input encoding shared with the Python client.
-//!
-//! The Python client encodes a task's fields as JSON: nothing for a task without fields, the bare
-//! value for a task with one field, an object for several. Serde cannot say how many fields a
-//! type has without a value, so [`struct_fields`] asks the type's `Deserialize` implementation
-//! which field names it expects.
+//! Tasks: the `Task` trait, and its input encoding shared with the Python client.
 
 use std::fmt;
 
@@ -11,7 +6,9 @@ use serde::Serialize;
 use serde::de::{self, DeserializeOwned, Visitor};
 
 use crate::context::ExecutionContext;
-use crate::error::{Error, TaskError, short_type_name};
+use crate::error::{Error, TaskError};
+pub use crate::task_identifier::TaskIdentifier;
+use crate::task_identifier::type_display;
 
 /// A unit of work: its fields are its input, [`Task::execute`] its body.
 ///
@@ -41,56 +38,10 @@ pub trait Task: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError>;
 }
 
-/// What a runner matches tasks on: a name and a `vMAJOR.MINOR` version.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TaskIdentifier {
-    pub name: String,
-    pub version: String,
-}
-
-impl TaskIdentifier {
-    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        TaskIdentifier {
-            name: name.into(),
-            version: version.into(),
-        }
-    }
-
-    /// The Python client's rules: a name of 1–256 characters, a version `v<major>.<minor>`.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.name.is_empty() || self.name.chars().count() > 256 {
-            return Err(Error::Submission(format!(
-                "task name {:?} must have 1 to 256 characters",
-                self.name
-            )));
-        }
-        let valid_version = self.version.strip_prefix('v').is_some_and(|rest| {
-            rest.split_once('.').is_some_and(|(major, minor)| {
-                [major, minor]
-                    .iter()
-                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
-            })
-        });
-        if !valid_version {
-            return Err(Error::Submission(format!(
-                "task version {:?} must look like v1.2",
-                self.version
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for TaskIdentifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.name, self.version)
-    }
-}
-
-/// The type's name without module path: the task's display name and span name (`task/<name>`).
-pub(crate) fn type_display<T: ?Sized>() -> String {
-    short_type_name(std::any::type_name::<T>())
-}
+// The Python client encodes a task's fields as JSON: nothing for a task without fields, the bare
+// value for a task with one field, an object for several. Serde cannot say how many fields a type
+// has without a value, so `struct_fields` asks the type's `Deserialize` implementation which
+// field names it expects.
 
 /// Encodes a task's input as the Python client does.
 pub fn encode_input<T: Task>(task: &T) -> Result<Vec<u8>, Error> {
