@@ -26,13 +26,11 @@ fn to_app_error(error: StoreError) -> AppError {
 pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, AppError> {
     let not_found = || AppError::NotFound(format!("job {id:?}"));
     let job_ref = JobRef::parse(id).ok_or_else(not_found)?;
-    let job = store
-        .find_job(job_ref)
+    let (job, trace_id) = store
+        .find_job_trace(job_ref)
         .await
         .map_err(to_app_error)?
         .ok_or_else(not_found)?;
-    let trace_id = TraceId::parse_hex(&job.trace_id)
-        .ok_or_else(|| to_app_error(StoreError::Corrupt("job trace id".to_owned())))?;
     let tasks = job_tasks(store, &job);
     let unattached = LogPageQuery {
         unattached: true,

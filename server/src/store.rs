@@ -1,6 +1,8 @@
 //! The trace store: one trait, an SQLite and a PostgreSQL backend, picked by URL at start-up.
 
+mod error;
 mod ids;
+mod job_filter;
 mod postgres_write;
 mod records;
 mod rows;
@@ -9,7 +11,6 @@ mod sql;
 mod sqlite_read;
 mod sqlite_write;
 pub mod workflow;
-mod workflow_sql;
 
 use std::sync::Arc;
 
@@ -17,65 +18,11 @@ use app::model::{
     Job, JobFilter, JobListQuery, JobPage, LogMark, LogRecord, Span, SpanOutline, StateCount, Stats,
 };
 
+pub use error::StoreError;
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
 pub use sql::{PostgresStore, SqliteStore};
 pub use workflow::WorkflowStore;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("invalid database url {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error("invalid cursor")]
-    InvalidCursor,
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("database is busy, try again")]
-    Busy,
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
-    #[error("the SQLite writer stopped")]
-    WriterStopped,
-    /// An error passed on to several waiting requests (the original cannot be cloned).
-    #[error("{0}")]
-    Shared(String),
-}
-
-impl StoreError {
-    /// The same error for one more waiting request.
-    fn clone_for_reply(&self) -> Self {
-        match self {
-            StoreError::Busy => StoreError::Busy,
-            other => StoreError::Shared(other.to_string()),
-        }
-    }
-
-    /// Classify driver errors by SQLSTATE / SQLite result code where a caller can act on them.
-    fn from_sqlx(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error {
-            let code = db.code();
-            // 40001 serialization_failure, 40P01 deadlock, 55P03 lock_not_available (PostgreSQL);
-            // 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
-            if matches!(
-                code.as_deref(),
-                Some("40001" | "40P01" | "55P03" | "5" | "6")
-            ) {
-                return StoreError::Busy;
-            }
-        }
-        StoreError::Database(error)
-    }
-}
 
 /// Everything jobtrace persists, behind one interface so SQLite and PostgreSQL behave alike.
 #[async_trait::async_trait]
@@ -93,6 +40,16 @@ pub trait TraceStore: Send + Sync + 'static {
     /// How many jobs match `filter` (its states aside), per state.
     async fn job_state_counts(&self, filter: &JobFilter) -> Result<Vec<StateCount>, StoreError>;
     async fn find_job(&self, job: JobRef) -> Result<Option<Job>, StoreError>;
+    /// [`TraceStore::find_job`] with the job's trace id, which everything about the job's
+    /// telemetry is looked up by.
+    async fn find_job_trace(&self, job: JobRef) -> Result<Option<(Job, TraceId)>, StoreError> {
+        let Some(job) = self.find_job(job).await? else {
+            return Ok(None);
+        };
+        let trace_id = TraceId::parse_hex(&job.trace_id)
+            .ok_or_else(|| StoreError::Corrupt("job trace id".to_owned()))?;
+        Ok(Some((job, trace_id)))
+    }
     /// All spans of a trace, by start time.
     async fn trace_spans(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;
     /// All log records of a trace, by time.

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use app::model::JobState;
+use app::model::{JobFilter, JobListQuery, JobState};
 use jobtrace::store::workflow::{
     AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, TaskSpec, TaskState,
 };
@@ -543,11 +543,63 @@ async fn job_queries_page_newest_first(store: SharedStore) {
     );
 }
 
+async fn name_filter_matches_like_wildcards_literally(store: SharedStore) {
+    for (i, name) in ["50%_done", "50 percent done", "500_done", "50x_done"]
+        .into_iter()
+        .enumerate()
+    {
+        store
+            .submit_job(job(name, vec![task("A", "v0.0", vec![])]), T0 + i as i64)
+            .await
+            .unwrap();
+    }
+    for (filter, expected) in [
+        ("50%", vec!["50%_done"]),
+        ("_done", vec!["50%_done", "500_done", "50x_done"]),
+        ("%_D", vec!["50%_done"]),
+    ] {
+        let query = jobtrace::store::workflow::WorkflowJobQuery {
+            limit: 10,
+            ascending: true,
+            name: Some(filter.to_owned()),
+            ..Default::default()
+        };
+        let workflow: Vec<String> = store
+            .query_workflow_jobs(&query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        assert_eq!(workflow, expected, "workflow query for {filter:?}");
+        // The job list's name filter is the same condition.
+        let list = JobListQuery {
+            filter: JobFilter {
+                name: Some(filter.to_owned()),
+                ..JobFilter::default()
+            },
+            limit: 10,
+            ..JobListQuery::default()
+        };
+        let mut listed: Vec<String> = store
+            .list_jobs(&list)
+            .await
+            .unwrap()
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        listed.reverse();
+        assert_eq!(listed, expected, "job list for {filter:?}");
+    }
+}
+
 both_backends!(
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,
     incompatible_old_tasks_do_not_starve_a_runner,
     job_queries_page_newest_first,
+    name_filter_matches_like_wildcards_literally,
     task_is_claimed_under_the_runners_version_and_completes,
     dependents_wait_for_their_dependencies,
     subtasks_join_the_job_under_their_parent,

@@ -368,7 +368,7 @@ mod tests {
                 ("u1".to_owned(), 1)
             ]
         );
-        let fold = rows[1].fold.as_ref().unwrap();
+        let fold = rows[1].fold.as_ref().expect("row 1 folds the repeats");
         let summary = FoldSummary::of(&spans, fold);
         // Durations 5..=10 ns: the lower middle is 7.
         assert_eq!((summary.count, summary.p50_ns, summary.failed), (6, 7, 1));

@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(stand_ins[0].parent_span_id.as_deref(), Some("root"));
         assert_eq!(stand_ins[0].start_ns, 50);
         // Once its span arrived, no stand-in.
-        let mut arrived = spans.clone();
+        let mut arrived = spans;
         arrived.push(attempt("slow", "root", 50, 90));
         assert!(running_attempts(&arrived, &[waiting]).is_empty());
     }

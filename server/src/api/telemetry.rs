@@ -202,9 +202,11 @@ fn log_query(params: &Params) -> Result<LogPageQuery, ApiError> {
 pub(super) async fn job_of(state: &AppState, id: &str) -> Result<(Job, TraceId), ApiError> {
     let not_found = || ApiError::NotFound(format!("job {id:?}"));
     let job_ref = JobRef::parse(id).ok_or_else(not_found)?;
-    let job = state.store.find_job(job_ref).await?.ok_or_else(not_found)?;
-    let trace_id = TraceId::parse_hex(&job.trace_id).ok_or(ApiError::Internal)?;
-    Ok((job, trace_id))
+    state
+        .store
+        .find_job_trace(job_ref)
+        .await?
+        .ok_or_else(not_found)
 }
 
 fn file_response(name: &str, what: &str, format: Format, body: Vec<u8>) -> Response {

@@ -32,11 +32,7 @@ async fn insert_resources(
                 .push_bind(resource.service_name.as_str());
         });
         insert.push(" ON CONFLICT (id) DO NOTHING");
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -59,15 +55,13 @@ impl SpanTx for PgSpanTx<'_> {
         )
         .bind(&trace_id.0[..])
         .execute(&mut *self.0)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        sqlx::query_as(&format!(
+        .await?;
+        Ok(sqlx::query_as(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE trace_id = $1 FOR UPDATE"
         ))
         .bind(&trace_id.0[..])
         .fetch_optional(&mut *self.0)
-        .await
-        .map_err(StoreError::from_sqlx)
+        .await?)
     }
 
     async fn stored_span_ids(
@@ -85,11 +79,7 @@ impl SpanTx for PgSpanTx<'_> {
                 list.push_bind(&span.span_id.0[..]);
             }
             select.push(")");
-            let ids: Vec<Vec<u8>> = select
-                .build_query_scalar()
-                .fetch_all(&mut *self.0)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            let ids: Vec<Vec<u8>> = select.build_query_scalar().fetch_all(&mut *self.0).await?;
             stored.extend(ids.iter().filter_map(|id| SpanId::from_bytes(id)));
         }
         Ok(stored)
@@ -122,12 +112,7 @@ impl SpanTx for PgSpanTx<'_> {
                     .push_bind(span.task_key.as_deref());
             });
             insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING");
-            affected += insert
-                .build()
-                .execute(&mut *self.0)
-                .await
-                .map_err(StoreError::from_sqlx)?
-                .rows_affected();
+            affected += insert.build().execute(&mut *self.0).await?.rows_affected();
         }
         Ok(Inserted::Count(affected))
     }
@@ -148,11 +133,7 @@ impl SpanTx for PgSpanTx<'_> {
                 list.push_bind(*key);
             }
             select.push(") GROUP BY task_key");
-            let rows: Vec<(String, i64)> = select
-                .build_query_as()
-                .fetch_all(&mut *self.0)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&mut *self.0).await?;
             latest.extend(rows);
         }
         Ok(latest)
@@ -174,8 +155,7 @@ impl SpanTx for PgSpanTx<'_> {
             .bind(&job.failed_tasks)
             .bind(&job.services)
             .execute(&mut *self.0)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            .await?;
         Ok(())
     }
 }
@@ -186,12 +166,12 @@ impl PostgresStore {
         // A concurrent request may store one of our spans between the lookup and the insert:
         // then that transaction is dropped (rolled back) and the write starts over.
         for careful in [false, true, true, true] {
-            let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+            let mut tx = self.write.begin().await?;
             let written =
                 span_write::write_spans(&mut PgSpanTx(&mut tx), &spans, &batch.resources, careful)
                     .await?;
             if let Some(written) = written {
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                tx.commit().await?;
                 return Ok(WriteSummary {
                     written,
                     duplicates: batch.spans.len() as u64 - written,
@@ -202,7 +182,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn store_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError> {
-        let mut tx = self.write.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut tx = self.write.begin().await?;
         insert_resources(&mut tx, &batch.resources).await?;
         for chunk in batch.logs.chunks(CHUNK) {
             let mut insert = QueryBuilder::<Postgres>::new(
@@ -222,13 +202,9 @@ impl PostgresStore {
                     .push_bind(log.scope_name.as_str())
                     .push_bind(log.task_id.as_deref());
             });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+            insert.build().execute(&mut *tx).await?;
         }
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        tx.commit().await?;
         Ok(WriteSummary {
             written: batch.logs.len() as u64,
             duplicates: 0,

@@ -57,9 +57,7 @@ impl JobRow {
 }
 
 fn uuid_text(bytes: &[u8]) -> Result<String, StoreError> {
-    uuid::Uuid::from_slice(bytes)
-        .map(|uuid| uuid.to_string())
-        .map_err(|e| StoreError::Corrupt(format!("job id: {e}")))
+    super::error::uuid_of(bytes).map(|uuid| uuid.to_string())
 }
 
 #[derive(Debug, sqlx::FromRow)]

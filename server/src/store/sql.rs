@@ -2,7 +2,11 @@
 //!
 //! Both backends accept the same statements (`$n` parameters, `ON CONFLICT`, `RETURNING`, row
 //! values), so the code is shared through a macro over the concrete sqlx types instead of
-//! generic bounds over `sqlx::Database`. Backend differences live in `connect` only.
+//! generic bounds over `sqlx::Database`. Backend differences live in: `connect` (pools,
+//! pragmas, migrations), the span and log writers (`sqlite_write.rs` on rusqlite with group
+//! commit, `postgres_write.rs` with row locks), the outline read (`sqlite_read.rs` on SQLite),
+//! the attribute comparisons below (`sqlite_attribute_equals`, `postgres_attribute_equals`),
+//! and how workflow transactions lock (`workflow/backend.rs`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -16,6 +20,7 @@ use sqlx::sqlite::{
 };
 
 use super::StoreError;
+use super::job_filter::{push_contains, push_job_filter};
 use super::span_write::JOB_COLUMNS;
 use super::sqlite_read::SqliteReader;
 use super::sqlite_write::SqliteWriter;
@@ -439,10 +444,7 @@ macro_rules! impl_trace_store {
                         .push_bind(task_id.as_str());
                 }
                 if let Some(name) = &query.name {
-                    select
-                        .push(" AND lower(s.name) LIKE ")
-                        .push_bind(like_pattern(name));
-                    select.push(" ESCAPE '\\'");
+                    push_contains(&mut select, "s.name", name);
                 }
                 if let Some(status) = query.status {
                     select.push(" AND s.status_code = ").push_bind(status);
@@ -508,10 +510,7 @@ macro_rules! impl_trace_store {
                     select.push(" AND l.span_id IS NULL");
                 }
                 if let Some(text) = &query.text {
-                    select
-                        .push(" AND lower(l.body) LIKE ")
-                        .push_bind(like_pattern(text));
-                    select.push(" ESCAPE '\\'");
+                    push_contains(&mut select, "l.body", text);
                 }
                 if let Some(from_ns) = query.from_ns {
                     select.push(" AND l.time_ns >= ").push_bind(from_ns);
@@ -571,8 +570,7 @@ macro_rules! impl_trace_store {
                 let mut summaries: HashMap<Vec<u8>, app::model::TaskSummary> = HashMap::new();
                 for (job_id, state, cluster, count) in rows {
                     let summary = summaries.entry(job_id).or_default();
-                    let state = super::workflow::TaskState::from_code(i64::from(state))
-                        .ok_or_else(|| StoreError::Corrupt(format!("task state {state}")))?;
+                    let state = super::error::task_state_of(state)?;
                     summary.add(state.as_str(), count);
                     if !summary.clusters.contains(&cluster) {
                         summary.clusters.push(cluster);
@@ -587,91 +585,6 @@ macro_rules! impl_trace_store {
             }
         }
     };
-}
-
-/// `%text%` for a case-insensitive substring match on `lower(column) LIKE … ESCAPE '\'`, with
-/// LIKE's wildcards in `text` matched literally.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-/// The WHERE conditions of a job filter (after `WHERE 1 = 1`); `with_states` false leaves the
-/// state filter out (the state chips count every state).
-fn push_job_filter<'a, DB>(
-    select: &mut sqlx::QueryBuilder<'a, DB>,
-    filter: &'a app::model::JobFilter,
-    with_states: bool,
-) where
-    DB: sqlx::Database,
-    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    if with_states && !filter.states.is_empty() {
-        select.push(" AND state IN (");
-        let mut list = select.separated(", ");
-        for state in &filter.states {
-            list.push_bind(state.code());
-        }
-        select.push(")");
-    }
-    if let Some(name) = &filter.name {
-        select
-            .push(" AND lower(name) LIKE ")
-            .push_bind(like_pattern(name));
-        select.push(" ESCAPE '\\'");
-    }
-    if let Some(from_ns) = filter.from_ns {
-        select.push(" AND start_ns >= ").push_bind(from_ns);
-    }
-    if let Some(to_ns) = filter.to_ns {
-        select.push(" AND start_ns < ").push_bind(to_ns);
-    }
-    if let Some(min) = filter.min_duration_ns {
-        select.push(" AND (end_ns - start_ns) >= ").push_bind(min);
-    }
-    if let Some(max) = filter.max_duration_ns {
-        select.push(" AND (end_ns - start_ns) <= ").push_bind(max);
-    }
-    if let Some(cluster) = &filter.cluster {
-        select
-            .push(
-                " AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.cluster_slug = ",
-            )
-            .push_bind(cluster.clone())
-            .push(")");
-    }
-    if let Some(service) = &filter.service {
-        // `services` is a JSON array of names: match one element exactly.
-        let quoted = serde_json::to_string(service).unwrap_or_default();
-        select
-            .push(" AND services LIKE ")
-            .push_bind(like_pattern_exact(&quoted));
-        select.push(" ESCAPE '\\'");
-    }
-    match filter.has_errors {
-        Some(true) => {
-            select.push(" AND error_count > 0");
-        }
-        Some(false) => {
-            select.push(" AND error_count = 0");
-        }
-        None => {}
-    }
-}
-
-/// `%text%` matching `text` literally and case-sensitively.
-fn like_pattern_exact(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 /// Turns `limit + 1` fetched rows into a page and the cursor after its last row.

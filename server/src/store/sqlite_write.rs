@@ -52,20 +52,6 @@ pub(super) struct SqliteWriter {
     commands: mpsc::Sender<Command>,
 }
 
-impl StoreError {
-    pub(super) fn from_rusqlite(error: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(failure, _) = &error
-            && matches!(
-                failure.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            )
-        {
-            return StoreError::Busy;
-        }
-        StoreError::Sqlite(error)
-    }
-}
-
 impl SqliteWriter {
     /// Opens the writer's connection (the database exists and is migrated) and starts it.
     pub(super) fn start(

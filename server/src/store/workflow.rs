@@ -1,9 +1,21 @@
-//! The workflow side of the store: jobs submitted with tasks, the task queue, leases, retries,
-//! clusters. Shared types and rules here; the SQL is in `workflow_sql.rs`.
+//! The workflow side of the store: its types and rules here, the SQL per aggregate below.
+
+mod backend;
+mod claims;
+mod clusters;
+mod jobs;
+mod rows;
+mod tasks;
+mod validate;
 
 use app::model::JobState;
 
-use super::{StoreError, TraceId};
+use super::TraceId;
+
+pub use claims::TaskQueue;
+pub use clusters::WorkflowClusters;
+pub use jobs::WorkflowJobs;
+pub use tasks::WorkflowTasks;
 
 /// `workflows.v1.TaskState` numbers, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -277,50 +289,11 @@ pub struct WorkflowJobQuery {
     pub ascending: bool,
 }
 
-/// The workflow operations, one transaction each.
-#[async_trait::async_trait]
-pub trait WorkflowStore: Send + Sync + 'static {
-    async fn submit_job(&self, job: NewJob, now_ns: i64) -> Result<WorkflowJob, StoreError>;
-    async fn workflow_job(&self, id: uuid::Uuid) -> Result<Option<WorkflowJob>, StoreError>;
-    async fn query_workflow_jobs(
-        &self,
-        query: &WorkflowJobQuery,
-    ) -> Result<Vec<WorkflowJob>, StoreError>;
-    /// Completes `computed` (storing its subtasks) and claims the next runnable task, in one
-    /// transaction. Tasks whose lease expired go back to the queue first.
-    async fn next_task(
-        &self,
-        computed: Option<ComputedTask>,
-        claim: Option<&ClaimRequest>,
-        now_ns: i64,
-    ) -> Result<Option<ClaimedTask>, StoreError>;
-    /// Records a failed attempt: re-queued while retries are left, else failed. A failure that
-    /// is not the task's own (`workflow_error == false`: the runner is shutting down) re-queues
-    /// the task without using a retry.
-    async fn task_failed(
-        &self,
-        task_id: uuid::Uuid,
-        error: &str,
-        workflow_error: bool,
-        now_ns: i64,
-    ) -> Result<TaskState, StoreError>;
-    /// Extends a running task's lease; `None` if the task is no longer running.
-    async fn extend_lease(
-        &self,
-        task_id: uuid::Uuid,
-        lease_ns: i64,
-        now_ns: i64,
-    ) -> Result<Option<i64>, StoreError>;
-    /// Re-queues failed tasks; returns how many.
-    async fn retry_job(&self, id: uuid::Uuid, now_ns: i64) -> Result<i64, StoreError>;
-    async fn cancel_job(&self, id: uuid::Uuid, now_ns: i64) -> Result<(), StoreError>;
-    async fn job_tasks(&self, id: uuid::Uuid) -> Result<Vec<TaskRecord>, StoreError>;
-    /// `""` is the default cluster.
-    async fn cluster(&self, slug: &str) -> Result<Option<Cluster>, StoreError>;
-    async fn clusters(&self) -> Result<Vec<Cluster>, StoreError>;
-    async fn create_cluster(&self, cluster: &Cluster, now_ns: i64) -> Result<Cluster, StoreError>;
-    async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError>;
-}
+/// The workflow operations, one transaction each, written once for SQLite and PostgreSQL
+/// (`jobs`, `tasks`, `claims`, `clusters`; how transactions lock: `backend`).
+pub trait WorkflowStore: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters {}
+
+impl<T: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters> WorkflowStore for T {}
 
 #[cfg(test)]
 mod tests {

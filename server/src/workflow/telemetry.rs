@@ -60,14 +60,13 @@ fn severity_range(group: i32) -> Option<(i32, i32)> {
 impl WorkflowApi {
     async fn job_trace(&self, job_id: Option<&tilebox::Id>) -> Result<TraceId, Status> {
         let id = convert::uuid_of(job_id, "job_id")?;
-        let job = self
+        let (_, trace_id) = self
             .store
-            .find_job(JobRef(*id.as_bytes()))
+            .find_job_trace(JobRef(*id.as_bytes()))
             .await
             .map_err(status)?
             .ok_or_else(|| Status::not_found(format!("job {id} not found")))?;
-        TraceId::parse_hex(&job.trace_id)
-            .ok_or_else(|| Status::internal("job has no valid trace id"))
+        Ok(trace_id)
     }
 }
 

@@ -1,0 +1,305 @@
+//! Handing tasks to runners: claims, leases, and putting tasks with expired leases back.
+
+use std::collections::BTreeMap;
+
+use app::model::JobState;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use uuid::Uuid;
+
+use super::{AttemptOutcome, ClaimRequest, ClaimedTask, ComputedTask, version_compatible};
+use crate::store::error::uuid_of;
+use crate::store::{PostgresStore, SqliteStore, StoreError};
+
+/// Candidates fetched per claim before version filtering.
+const CLAIM_CANDIDATES: i64 = 64;
+/// Pages of candidates a claim looks through before telling the runner to idle.
+const CLAIM_PAGES: usize = 16;
+
+/// The queue side of the workflow store.
+#[async_trait::async_trait]
+pub trait TaskQueue: Send + Sync + 'static {
+    /// Completes `computed` (storing its subtasks) and claims the next runnable task, in one
+    /// transaction. Tasks whose lease expired go back to the queue first.
+    async fn next_task(
+        &self,
+        computed: Option<ComputedTask>,
+        claim: Option<&ClaimRequest>,
+        now_ns: i64,
+    ) -> Result<Option<ClaimedTask>, StoreError>;
+    /// Extends a running task's lease; `None` if the task is no longer running.
+    async fn extend_lease(
+        &self,
+        task_id: Uuid,
+        lease_ns: i64,
+        now_ns: i64,
+    ) -> Result<Option<i64>, StoreError>;
+}
+
+/// A claim candidate: task id, job id, identifier name and version, submitted at.
+type Candidate = (Vec<u8>, Vec<u8>, String, String, i64);
+
+/// What a claimed task's row gives back: attempts, display, input, parent id, retry count.
+type ClaimedRow = (i64, String, Vec<u8>, Option<Vec<u8>>, i64);
+
+/// The task names a runner can run, each once.
+fn claim_names(claim: &ClaimRequest) -> Vec<&str> {
+    let mut names: Vec<&str> = claim.identifiers.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Runnable tasks of `names` on the claim's cluster in submission order, after `after`
+/// (`(submitted_ns, task id)`), one page.
+fn push_candidates<'a, DB>(
+    select: &mut QueryBuilder<'a, DB>,
+    claim: &ClaimRequest,
+    names: &[&str],
+    after: Option<&(i64, Vec<u8>)>,
+) where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    Vec<u8>: Encode<'a, DB> + Type<DB>,
+{
+    select.push_bind(JobState::Failed.code());
+    select
+        .push(" AND t.cluster_slug = ")
+        .push_bind(claim.cluster_slug.clone());
+    select.push(" AND t.identifier_name IN (");
+    let mut list = select.separated(", ");
+    for name in names {
+        list.push_bind((*name).to_owned());
+    }
+    select.push(")");
+    if let Some((submitted_ns, id)) = after {
+        select
+            .push(" AND (t.submitted_ns, t.id) > (")
+            .push_bind(*submitted_ns);
+        select.push(", ").push_bind(id.clone()).push(")");
+    }
+    select
+        .push(" ORDER BY t.submitted_ns, t.id LIMIT ")
+        .push_bind(CLAIM_CANDIDATES);
+}
+
+/// The runner looks tasks up by exact (name, version): the identifier to hand the task out
+/// under is the runner's compatible version, if it has one.
+fn runner_identifier<'c>(
+    claim: &'c ClaimRequest,
+    name: &str,
+    version: &str,
+) -> Option<&'c (String, String)> {
+    claim
+        .identifiers
+        .iter()
+        .find(|(n, v)| n == name && version_compatible(version, v))
+}
+
+macro_rules! impl_task_queue {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Puts tasks whose runner stopped extending their lease back in the queue, one
+            /// transaction per job (each locks just that job: no lock-order cycles).
+            async fn requeue_expired(&self, now_ns: i64) -> Result<(), StoreError> {
+                let expired: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, job_id FROM tasks WHERE state = 2 AND lease_expires_ns < $1",
+                )
+                .bind(now_ns)
+                .fetch_all(&self.read)
+                .await?;
+                let mut by_job: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+                for (task_id, job_id) in expired {
+                    by_job.entry(job_id).or_default().push(task_id);
+                }
+                for (job_id, tasks) in by_job {
+                    let (mut tx, _turn) = self.write_tx().await?;
+                    let job = Self::lock_job(&mut tx, &job_id).await?;
+                    for task_id in tasks {
+                        // Only if still expired now that the job is locked.
+                        let attempt: Option<i64> = sqlx::query_scalar(
+                            "UPDATE tasks SET state = 1, lease_expires_ns = NULL, stopped_ns = $2 \
+                             WHERE id = $1 AND state = 2 AND lease_expires_ns < $2 \
+                             RETURNING attempts",
+                        )
+                        .bind(&task_id)
+                        .bind(now_ns)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(attempt) = attempt {
+                            let outcome = AttemptOutcome::LeaseExpired;
+                            let error = "lease expired: the runner stopped extending it";
+                            Self::end_attempt(&mut tx, &task_id, attempt, outcome, error, now_ns)
+                                .await?;
+                        }
+                    }
+                    Self::refresh_job(&mut tx, &job, now_ns).await?;
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+
+            /// Hands the oldest runnable task the runner can run to it. Candidates are read
+            /// without locks, page by page (so tasks of incompatible versions cannot starve the
+            /// runner); each is tried in a transaction of its own that locks its job, then the
+            /// task itself skipping rows another claim holds (PostgreSQL): a task goes to one
+            /// runner, concurrent runners do not block each other, and locks always go job
+            /// first.
+            async fn claim(
+                &self,
+                claim: &ClaimRequest,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
+                let names = claim_names(claim);
+                if names.is_empty() {
+                    return Ok(None);
+                }
+                let mut after: Option<(i64, Vec<u8>)> = None;
+                for _page in 0..CLAIM_PAGES {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, \
+                         t.submitted_ns FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                         WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
+                         AND j.state <> ",
+                    );
+                    push_candidates(&mut select, claim, &names, after.as_ref());
+                    let candidates: Vec<Candidate> =
+                        select.build_query_as().fetch_all(&self.write).await?;
+                    let Some(last) = candidates.last() else {
+                        return Ok(None);
+                    };
+                    after = Some((last.4, last.0.clone()));
+                    let full_page = candidates.len() as i64 == CLAIM_CANDIDATES;
+                    for (task_id, job_id, name, version, _) in candidates {
+                        let Some(identifier) = runner_identifier(claim, &name, &version) else {
+                            continue;
+                        };
+                        let identifier = identifier.clone();
+                        if let Some(claimed) =
+                            self.try_claim(&task_id, &job_id, identifier, claim, now_ns).await?
+                        {
+                            return Ok(Some(claimed));
+                        }
+                    }
+                    if !full_page {
+                        break;
+                    }
+                }
+                Ok(None)
+            }
+
+            async fn try_claim(
+                &self,
+                task_id: &[u8],
+                job_id: &[u8],
+                identifier: (String, String),
+                claim: &ClaimRequest,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
+                let (mut tx, _turn) = self.write_tx().await?;
+                let job = Self::lock_job(&mut tx, job_id).await?;
+                if job.canceled != 0 || job.state == JobState::Failed.code() {
+                    return Ok(None);
+                }
+                let locked: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM tasks WHERE id = $1 AND state = 1 AND pending_deps = 0{}",
+                    Self::SKIP_LOCKED
+                ))
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if locked.is_none() {
+                    return Ok(None);
+                }
+                let (attempts, display, input, parent_id, retry_count): ClaimedRow =
+                    sqlx::query_as(
+                        "UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, \
+                         lease_expires_ns = $3, runner = $4, attempts = attempts + 1 \
+                         WHERE id = $1 RETURNING attempts, display, input, parent_id, retry_count",
+                    )
+                    .bind(task_id)
+                    .bind(now_ns)
+                    .bind(now_ns.saturating_add(claim.lease_ns))
+                    .bind(claim.runner.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO task_attempts (task_id, attempt, runner, started_ns, stopped_ns, \
+                     outcome, error) VALUES ($1, $2, $3, $4, NULL, 0, '')",
+                )
+                .bind(task_id)
+                .bind(attempts)
+                .bind(claim.runner.as_str())
+                .bind(now_ns)
+                .execute(&mut *tx)
+                .await?;
+                let depends_on: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT depends_on FROM task_dependencies WHERE task_id = $1",
+                )
+                .bind(task_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                Self::refresh_job(&mut tx, &job, now_ns).await?;
+                tx.commit().await?;
+                Ok(Some(ClaimedTask {
+                    id: uuid_of(task_id)?,
+                    job_id: uuid_of(&job.id)?,
+                    job_name: job.name.clone(),
+                    job_trace_parent: job.trace_parent.clone().unwrap_or_default(),
+                    identifier,
+                    display,
+                    input,
+                    parent_id: parent_id.as_deref().map(uuid_of).transpose()?,
+                    depends_on: depends_on.iter().map(|d| uuid_of(d)).collect::<Result<_, _>>()?,
+                    retry_count,
+                    lease_ns: claim.lease_ns,
+                }))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl TaskQueue for $store {
+            async fn next_task(
+                &self,
+                computed: Option<ComputedTask>,
+                claim: Option<&ClaimRequest>,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
+                // Completing and claiming are separate transactions: each locks one job, so no
+                // two transactions can wait on each other's jobs.
+                if let Some(computed) = &computed {
+                    let (mut tx, _turn) = self.write_tx().await?;
+                    Self::complete_task(&mut tx, computed, now_ns).await?;
+                    tx.commit().await?;
+                }
+                match claim {
+                    Some(claim) => {
+                        self.requeue_expired(now_ns).await?;
+                        self.claim(claim, now_ns).await
+                    }
+                    None => Ok(None),
+                }
+            }
+
+            async fn extend_lease(
+                &self,
+                task_id: Uuid,
+                lease_ns: i64,
+                now_ns: i64,
+            ) -> Result<Option<i64>, StoreError> {
+                let updated = sqlx::query(
+                    "UPDATE tasks SET lease_expires_ns = $2 WHERE id = $1 AND state = 2",
+                )
+                .bind(task_id.as_bytes().as_slice())
+                .bind(now_ns.saturating_add(lease_ns))
+                .execute(&self.write)
+                .await?;
+                Ok((updated.rows_affected() > 0).then_some(lease_ns))
+            }
+        }
+    };
+}
+
+impl_task_queue!(SqliteStore, sqlx::Sqlite);
+impl_task_queue!(PostgresStore, sqlx::Postgres);

@@ -1,0 +1,97 @@
+//! Clusters: the named queues tasks are submitted to and runners take work from.
+
+use super::Cluster;
+use super::rows::{CLUSTERS, ClusterRow};
+use super::validate::new_cluster;
+use crate::store::{PostgresStore, SqliteStore, StoreError};
+
+/// The cluster side of the workflow store.
+#[async_trait::async_trait]
+pub trait WorkflowClusters: Send + Sync + 'static {
+    /// `""` is the default cluster.
+    async fn cluster(&self, slug: &str) -> Result<Option<Cluster>, StoreError>;
+    async fn clusters(&self) -> Result<Vec<Cluster>, StoreError>;
+    async fn create_cluster(&self, cluster: &Cluster, now_ns: i64) -> Result<Cluster, StoreError>;
+    async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError>;
+}
+
+macro_rules! impl_workflow_clusters {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(super) async fn default_cluster(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<Cluster, StoreError> {
+                let row: Option<ClusterRow> = sqlx::query_as(&format!(
+                    "{CLUSTERS} WHERE is_default = 1 ORDER BY slug LIMIT 1"
+                ))
+                .fetch_optional(&mut *conn)
+                .await?;
+                row.map(Cluster::from)
+                    .ok_or_else(|| StoreError::NotFound("default cluster".to_owned()))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl WorkflowClusters for $store {
+            async fn cluster(&self, slug: &str) -> Result<Option<Cluster>, StoreError> {
+                let mut conn = self.read.acquire().await?;
+                if slug.is_empty() {
+                    return Self::default_cluster(&mut *conn).await.map(Some);
+                }
+                let row: Option<ClusterRow> =
+                    sqlx::query_as(&format!("{CLUSTERS} WHERE slug = $1"))
+                        .bind(slug)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                Ok(row.map(Cluster::from))
+            }
+
+            async fn clusters(&self) -> Result<Vec<Cluster>, StoreError> {
+                let rows: Vec<ClusterRow> = sqlx::query_as(&format!("{CLUSTERS} ORDER BY slug"))
+                    .fetch_all(&self.read)
+                    .await?;
+                Ok(rows.into_iter().map(Cluster::from).collect())
+            }
+
+            async fn create_cluster(
+                &self,
+                cluster: &Cluster,
+                now_ns: i64,
+            ) -> Result<Cluster, StoreError> {
+                let cluster = new_cluster(cluster)?;
+                let inserted = sqlx::query(
+                    "INSERT INTO clusters (slug, display_name, description, is_default, \
+                     created_ns) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (slug) DO NOTHING",
+                )
+                .bind(cluster.slug.as_str())
+                .bind(cluster.display_name.as_str())
+                .bind(cluster.description.as_str())
+                .bind(now_ns)
+                .execute(&self.write)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    let slug = &cluster.slug;
+                    return Err(StoreError::Conflict(format!(
+                        "cluster {slug:?} already exists"
+                    )));
+                }
+                Ok(cluster)
+            }
+
+            async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError> {
+                let deleted =
+                    sqlx::query("DELETE FROM clusters WHERE slug = $1 AND is_default = 0")
+                        .bind(slug)
+                        .execute(&self.write)
+                        .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("deletable cluster {slug:?}")));
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_workflow_clusters!(SqliteStore, sqlx::Sqlite);
+impl_workflow_clusters!(PostgresStore, sqlx::Postgres);

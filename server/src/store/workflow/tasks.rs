@@ -1,0 +1,313 @@
+//! A job's tasks: inserting submissions and subtasks, dependencies, attempts, completion and
+//! failure, and reading them back.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use super::rows::{AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TaskFacts, TaskRow, task_records};
+use super::validate::validate_dependencies;
+use super::{AttemptOutcome, ComputedTask, TaskRecord, TaskSpec, TaskState};
+use crate::store::error::task_state_of;
+use crate::store::{PostgresStore, SqliteStore, StoreError};
+
+/// Rows per multi-row task insert (15 parameters each).
+const TASK_CHUNK: usize = 500;
+/// Rows per multi-row dependency insert.
+const EDGE_CHUNK: usize = 1000;
+
+/// The task side of the workflow store, one transaction each.
+#[async_trait::async_trait]
+pub trait WorkflowTasks: Send + Sync + 'static {
+    /// Records a failed attempt: re-queued while retries are left, else failed. A failure that
+    /// is not the task's own (`workflow_error == false`: the runner is shutting down) re-queues
+    /// the task without using a retry.
+    async fn task_failed(
+        &self,
+        task_id: Uuid,
+        error: &str,
+        workflow_error: bool,
+        now_ns: i64,
+    ) -> Result<TaskState, StoreError>;
+    async fn job_tasks(&self, id: Uuid) -> Result<Vec<TaskRecord>, StoreError>;
+}
+
+/// Each task's dependencies, sorted: a dependency listed twice is one edge and one wait.
+fn distinct_dependencies(tasks: &[TaskSpec]) -> Vec<Vec<usize>> {
+    tasks
+        .iter()
+        .map(|task| {
+            let mut deps = task.depends_on.clone();
+            deps.sort_unstable();
+            deps.dedup();
+            deps
+        })
+        .collect()
+}
+
+/// The cluster a task runs on: its own, else the submitter's.
+fn cluster_of<'a>(task: &'a TaskSpec, fallback: &'a str) -> &'a str {
+    if task.cluster_slug.is_empty() {
+        fallback
+    } else {
+        task.cluster_slug.as_str()
+    }
+}
+
+/// Where a running task goes when an attempt fails: back to the queue while retries are left
+/// (a runner shutting down uses none), else failed, optional tasks without failing the job.
+fn state_after_failure(task: &TaskFacts, workflow_error: bool) -> TaskState {
+    if !workflow_error || task.retry_count < task.max_retries {
+        TaskState::Queued
+    } else if task.optional != 0 {
+        TaskState::FailedOptional
+    } else {
+        TaskState::Failed
+    }
+}
+
+macro_rules! impl_workflow_tasks {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Inserts a submission's tasks; returns their ids in submission order.
+            pub(super) async fn insert_tasks(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &[u8],
+                parent_id: Option<&[u8]>,
+                fallback_cluster: &str,
+                tasks: &[TaskSpec],
+                now_ns: i64,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                validate_dependencies(tasks)?;
+                let depends_on = distinct_dependencies(tasks);
+                let slugs: HashSet<&str> = tasks
+                    .iter()
+                    .map(|t| cluster_of(t, fallback_cluster))
+                    .collect();
+                for slug in &slugs {
+                    let known: Option<String> =
+                        sqlx::query_scalar("SELECT slug FROM clusters WHERE slug = $1")
+                            .bind(*slug)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    if known.is_none() {
+                        return Err(StoreError::NotFound(format!("cluster {slug:?}")));
+                    }
+                }
+                let ids: Vec<Uuid> = tasks.iter().map(|_| Uuid::now_v7()).collect();
+                for (chunk_index, chunk) in tasks.chunks(TASK_CHUNK).enumerate() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO tasks (id, job_id, parent_id, cluster_slug, identifier_name, \
+                         identifier_version, display, input, state, optional, max_retries, \
+                         retry_count, pending_deps, submitted_ns, attempts) ",
+                    );
+                    insert.push_values(chunk.iter().enumerate(), |mut row, (offset, task)| {
+                        let index = chunk_index * TASK_CHUNK + offset;
+                        row.push_bind(ids[index].as_bytes().to_vec())
+                            .push_bind(job_id)
+                            .push_bind(parent_id)
+                            .push_bind(cluster_of(task, fallback_cluster))
+                            .push_bind(task.identifier_name.as_str())
+                            .push_bind(task.identifier_version.as_str())
+                            .push_bind(task.display.as_str())
+                            .push_bind(task.input.as_slice())
+                            .push_bind(TaskState::Queued.code())
+                            .push_bind(i32::from(task.optional))
+                            .push_bind(task.max_retries.max(0))
+                            .push_bind(0_i64)
+                            .push_bind(depends_on[index].len() as i64)
+                            .push_bind(now_ns)
+                            .push_bind(0_i64);
+                    });
+                    insert.build().execute(&mut **tx).await?;
+                }
+                let edges: Vec<(Uuid, Uuid)> = depends_on
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(index, deps)| deps.iter().map(move |&d| (index, d)))
+                    .map(|(index, dependency)| (ids[index], ids[dependency]))
+                    .collect();
+                for chunk in edges.chunks(EDGE_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO task_dependencies (task_id, depends_on) ",
+                    );
+                    insert.push_values(chunk, |mut row, (task, dependency)| {
+                        row.push_bind(task.as_bytes().to_vec())
+                            .push_bind(dependency.as_bytes().to_vec());
+                    });
+                    insert.push(" ON CONFLICT DO NOTHING");
+                    insert.build().execute(&mut **tx).await?;
+                }
+                Ok(ids)
+            }
+
+            /// A dependency is satisfied: its dependents wait for one task less.
+            pub(super) async fn release_dependents(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE tasks SET pending_deps = pending_deps - 1 WHERE id IN \
+                     (SELECT task_id FROM task_dependencies WHERE depends_on = $1)",
+                )
+                .bind(task_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn task_facts(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+            ) -> Result<TaskFacts, StoreError> {
+                sqlx::query_as(
+                    "SELECT job_id, state, attempts, retry_count, max_retries, optional, \
+                     cluster_slug FROM tasks WHERE id = $1",
+                )
+                .bind(task_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| {
+                    let id = Uuid::from_slice(task_id).unwrap_or_default();
+                    StoreError::NotFound(format!("task {id}"))
+                })
+            }
+
+            /// A task and its job, the job locked; the task read again under the job's lock
+            /// (every change to a task holds it).
+            async fn lock_task(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+            ) -> Result<(super::rows::JobFacts, TaskFacts), StoreError> {
+                let job_id = Self::task_facts(tx, task_id).await?.job_id;
+                let job = Self::lock_job(tx, &job_id).await?;
+                Ok((job, Self::task_facts(tx, task_id).await?))
+            }
+
+            pub(super) async fn end_attempt(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+                attempt: i64,
+                outcome: AttemptOutcome,
+                error: &str,
+                now_ns: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE task_attempts SET outcome = $3, error = $4, stopped_ns = $5 \
+                     WHERE task_id = $1 AND attempt = $2 AND outcome = 0",
+                )
+                .bind(task_id)
+                .bind(attempt)
+                .bind(outcome as i32)
+                .bind(error)
+                .bind(now_ns)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Marks a task computed, stores its subtasks and releases its dependents.
+            pub(super) async fn complete_task(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                computed: &ComputedTask,
+                now_ns: i64,
+            ) -> Result<(), StoreError> {
+                let task_id = computed.task_id.as_bytes().as_slice();
+                let (job, facts) = Self::lock_task(tx, task_id).await?;
+                // A task re-queued after its lease expired still counts as computed by the
+                // runner that finishes it first; reports for finished tasks change nothing.
+                let state = task_state_of(facts.state)?;
+                if !matches!(state, TaskState::Running | TaskState::Queued) {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL \
+                     WHERE id = $1 AND state IN (1, 2)",
+                )
+                .bind(task_id)
+                .bind(TaskState::Computed.code())
+                .bind(now_ns)
+                .execute(&mut **tx)
+                .await?;
+                let computed_outcome = AttemptOutcome::Computed;
+                Self::end_attempt(tx, task_id, facts.attempts, computed_outcome, "", now_ns)
+                    .await?;
+                let subtasks = &computed.subtasks;
+                let cluster = &facts.cluster_slug;
+                Self::insert_tasks(tx, &facts.job_id, Some(task_id), cluster, subtasks, now_ns)
+                    .await?;
+                Self::release_dependents(tx, task_id).await?;
+                Self::refresh_job(tx, &job, now_ns).await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl WorkflowTasks for $store {
+            async fn task_failed(
+                &self,
+                task_id: Uuid,
+                error: &str,
+                workflow_error: bool,
+                now_ns: i64,
+            ) -> Result<TaskState, StoreError> {
+                let id = task_id.as_bytes().as_slice();
+                let (mut tx, _turn) = self.write_tx().await?;
+                let (job, facts) = Self::lock_task(&mut tx, id).await?;
+                let state = task_state_of(facts.state)?;
+                if state != TaskState::Running {
+                    return Ok(state);
+                }
+                let outcome = if workflow_error {
+                    AttemptOutcome::Failed
+                } else {
+                    AttemptOutcome::Released
+                };
+                Self::end_attempt(&mut tx, id, facts.attempts, outcome, error, now_ns).await?;
+                let next = state_after_failure(&facts, workflow_error);
+                let retried = i64::from(workflow_error && next == TaskState::Queued);
+                sqlx::query(
+                    "UPDATE tasks SET state = $2, retry_count = retry_count + $3, \
+                     stopped_ns = $4, lease_expires_ns = NULL WHERE id = $1 AND state = 2",
+                )
+                .bind(id)
+                .bind(next.code())
+                .bind(retried)
+                .bind(now_ns)
+                .execute(&mut *tx)
+                .await?;
+                if next == TaskState::FailedOptional {
+                    // Optional tasks may fail without holding up what depends on them.
+                    Self::release_dependents(&mut tx, id).await?;
+                }
+                Self::refresh_job(&mut tx, &job, now_ns).await?;
+                tx.commit().await?;
+                Ok(next)
+            }
+
+            async fn job_tasks(&self, id: Uuid) -> Result<Vec<TaskRecord>, StoreError> {
+                let job_id = id.as_bytes().as_slice();
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<TaskRow> = sqlx::query_as(JOB_TASKS)
+                    .bind(job_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let edges: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                    "SELECT d.task_id, d.depends_on FROM task_dependencies d \
+                     JOIN tasks t ON t.id = d.task_id WHERE t.job_id = $1",
+                )
+                .bind(job_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let attempts: Vec<AttemptRow> = sqlx::query_as(JOB_ATTEMPTS)
+                    .bind(job_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                task_records(rows, edges, attempts)
+            }
+        }
+    };
+}
+
+impl_workflow_tasks!(SqliteStore, sqlx::Sqlite);
+impl_workflow_tasks!(PostgresStore, sqlx::Postgres);
