@@ -91,15 +91,17 @@ pub type AttributeHits = (String, Result<HashSet<String>, String>);
 /// What the server said about the search as it reads now: `Some(Ok(None))` when the search asks
 /// the server nothing, `Some(Ok(Some(ids)))` or `Some(Err(..))` once the answer for exactly this
 /// text is in, `None` while it is pending (the latest answer may be for an older text).
+///
+/// `fetched` reads the latest answer; it is read only when the search asks the server.
 pub fn current_answer(
     text: &str,
-    fetched: Option<&AttributeHits>,
+    fetched: impl FnOnce() -> Option<AttributeHits>,
 ) -> Option<Result<Option<Arc<HashSet<String>>>, String>> {
     if !SpanQuery::parse(text).needs_server() {
         return Some(Ok(None));
     }
-    match fetched {
-        Some((asked, hits)) if asked == text => Some(hits.clone().map(|ids| Some(Arc::new(ids)))),
+    match fetched() {
+        Some((asked, hits)) if asked == text => Some(hits.map(|ids| Some(Arc::new(ids)))),
         _ => None,
     }
 }
@@ -185,20 +187,21 @@ mod tests {
     fn test_answer_is_pending_until_it_is_for_the_current_text() {
         let ids: HashSet<String> = ["s1".to_owned()].into();
         // Nothing to ask: answered at once, without ids.
-        assert_eq!(current_answer("download", None), Some(Ok(None)));
+        let unread = || -> Option<AttributeHits> { panic!("asked the server for nothing") };
+        assert_eq!(current_answer("download", unread), Some(Ok(None)));
         // Asked, not answered yet, or answered for an older text: pending.
-        assert_eq!(current_answer("k=v", None), None);
+        assert_eq!(current_answer("k=v", || None), None);
         let old = ("k=old".to_owned(), Ok(ids.clone()));
-        assert_eq!(current_answer("k=v", Some(&old)), None);
+        assert_eq!(current_answer("k=v", || Some(old.clone())), None);
         // The answer for this text.
         let fresh = ("k=v".to_owned(), Ok(ids.clone()));
         assert_eq!(
-            current_answer("k=v", Some(&fresh)),
+            current_answer("k=v", || Some(fresh.clone())),
             Some(Ok(Some(Arc::new(ids))))
         );
         let failed = ("k=v".to_owned(), Err("store down".to_owned()));
         assert_eq!(
-            current_answer("k=v", Some(&failed)),
+            current_answer("k=v", || Some(failed.clone())),
             Some(Err("store down".to_owned()))
         );
     }

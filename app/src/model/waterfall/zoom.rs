@@ -58,12 +58,12 @@ pub fn zoom_param(window: Option<(i64, i64)>, width: i64) -> Option<String> {
         .map(|(from, to)| format!("{from}-{to}"))
 }
 
-/// The whole-trace window's width: while tasks run (`running`), it reaches a little past now.
-pub fn live_width(width: i64, origin: i64, now: i64, running: bool) -> i64 {
-    if running {
-        width.max((now - origin) * 11 / 10)
-    } else {
-        width
+/// The whole-trace window's width: while tasks run (`now` is the clock then), it reaches a
+/// little past now.
+pub fn live_width(width: i64, origin: i64, now: Option<i64>) -> i64 {
+    match now {
+        Some(now) => width.max((now - origin) * 11 / 10),
+        None => width,
     }
 }
 
@@ -171,9 +171,10 @@ mod tests {
 
     #[test]
     fn test_live_width_reaches_past_now_while_running() {
-        assert_eq!(live_width(100, 0, 500, false), 100);
-        assert_eq!(live_width(100, 0, 500, true), 550);
-        assert_eq!(live_width(1_000, 0, 500, true), 1_000, "never shrinks");
+        assert_eq!(live_width(100, 0, None), 100);
+        assert_eq!(live_width(100, 0, Some(500)), 550);
+        assert_eq!(live_width(100, 50, Some(500)), 495);
+        assert_eq!(live_width(1_000, 0, Some(500)), 1_000, "never shrinks");
     }
 
     #[test]
