@@ -28,4 +28,4 @@ pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};
 pub use task_table::TaskTable;
 pub use theme_toggle::{THEME_SCRIPT, ThemeToggle};
 pub use time_axis::{TimeAxis, axis_ticks, axis_ticks_in};
-pub use trace_view::TraceView;
+pub use trace_view::{QueryWriter, SpanDetail, SpanLogs, TraceLoads, TraceView};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SpanOutline, SpanTree, StatusCode};
+use super::{Job, SpanOutline, SpanTree, StatusCode};
 
 /// A run slower than this factor (and by at least [`MIN_REGRESSION_NS`]) is a regression.
 pub const REGRESSION_FACTOR: f64 = 1.2;
@@ -15,6 +15,14 @@ pub const MIN_REGRESSION_NS: i64 = 1_000_000;
 pub struct Side {
     pub duration_ns: i64,
     pub status: StatusCode,
+}
+
+/// Two runs side by side (`/compare?a=…&b=…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobComparison {
+    pub a: Job,
+    pub b: Job,
+    pub rows: Vec<CompareRow>,
 }
 
 /// One matched position in the two runs' trees.

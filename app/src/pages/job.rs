@@ -2,20 +2,31 @@
 //! While the job runs, the page follows it: the server pushes changes
 //! (`/api/v1/jobs/{id}/events`, server-sent events) and the page refetches the trace in place.
 
+#[cfg(feature = "hydrate")]
+mod live;
+mod trace_loads;
+
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
 
 use crate::api::jobs::get_job_trace;
-use crate::components::{ErrorNotice, JobHeader, TaskTable, TraceView};
+use crate::components::{ErrorNotice, JobHeader, QueryWriter, TaskTable, TraceView};
 use crate::error::AppError;
+use crate::model::waterfall::PreparedTrace;
 use crate::pages::NotFoundPage;
+use trace_loads::trace_loads;
 
 #[component]
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let trace = Resource::new(id, get_job_trace);
+    let url = query_writer();
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| live::follow(id(), trace));
     view! {
@@ -33,12 +44,15 @@ pub fn JobPage() -> impl IntoView {
                                 </a>
                             }
                         });
+                        let (name, job) = (trace.job.name.clone(), trace.job.clone());
+                        let trace = Arc::new(PreparedTrace::build(trace));
+                        let loads = trace_loads(&trace, url);
                         view! {
-                            <Title text=trace.job.name.clone() />
-                            <JobHeader job=trace.job.clone() />
+                            <Title text=name />
+                            <JobHeader job />
                             {compare}
                             {tasks}
-                            <TraceView trace />
+                            <TraceView trace url loads />
                         }
                             .into_any()
                     }
@@ -50,60 +64,23 @@ pub fn JobPage() -> impl IntoView {
     }
 }
 
-#[cfg(feature = "hydrate")]
-mod live {
-    //! The browser side of live updates: an EventSource per open job page.
-
-    use leptos::prelude::*;
-    use leptos::wasm_bindgen::JsCast;
-    use leptos::wasm_bindgen::closure::Closure;
-    use send_wrapper::SendWrapper;
-
-    use crate::error::AppError;
-    use crate::model::{JobTrace, TaskSummary};
-
-    /// The fields of a `job` event that tell whether the page is stale.
-    #[derive(serde::Deserialize, PartialEq)]
-    struct Pushed {
-        state: String,
-        span_count: i64,
-        error_count: i64,
-        end_time_unix_nano: i64,
-        tasks: Option<TaskSummary>,
-    }
-
-    pub fn follow(id: String, trace: Resource<Result<JobTrace, AppError>>) {
-        let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/jobs/{id}/events")) else {
-            return;
-        };
-        let on_job =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let Some(data) = ev.data().as_string() else {
-                    return;
-                };
-                let Ok(pushed) = serde_json::from_str::<Pushed>(&data) else {
-                    return;
-                };
-                let shown = trace.with_untracked(|t| match t {
-                    Some(Ok(t)) => Some(Pushed {
-                        state: t.job.state.as_str().to_owned(),
-                        span_count: t.job.span_count,
-                        error_count: t.job.error_count,
-                        end_time_unix_nano: t.job.end_ns,
-                        tasks: t.job.tasks.clone(),
-                    }),
-                    _ => None,
-                });
-                if shown.as_ref() != Some(&pushed) {
-                    trace.refetch();
-                }
-            });
-        let closing = source.clone();
-        // Finished: no more events; closing stops EventSource from reconnecting.
-        let on_done = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| closing.close());
-        let _ = source.add_event_listener_with_callback("job", on_job.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("done", on_done.as_ref().unchecked_ref());
-        let held = SendWrapper::new((source, on_job, on_done));
-        on_cleanup(move || held.take().0.close());
-    }
+/// The page's URL query as the trace view reads and writes it: changes keep the path and do
+/// not scroll.
+fn query_writer() -> QueryWriter {
+    let location = use_location();
+    let navigate = use_navigate();
+    QueryWriter::new(
+        use_query_map(),
+        Callback::new(move |(params, replace): (ParamsMap, bool)| {
+            let path = location.pathname.get_untracked();
+            navigate(
+                &format!("{path}{}", params.to_query_string()),
+                NavigateOptions {
+                    scroll: false,
+                    replace,
+                    ..NavigateOptions::default()
+                },
+            );
+        }),
+    )
 }

@@ -1,0 +1,132 @@
+//! The trace view's toolbar: waterfall or runner lanes, critical path, folding, expand and
+//! collapse all, the minimum duration, the span search with its count, and the link to copy.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use super::ViewState;
+use super::keyboard::SEARCH_ID;
+use crate::components::CopyButton;
+use crate::model::FOLD_AT;
+use crate::model::waterfall::{PreparedTrace, collapsible_ids, count_text, on_param, view_param};
+
+#[component]
+pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
+    let ViewState {
+        url,
+        lanes_view,
+        show_critical,
+        folding,
+        min_ns,
+        search,
+        set_collapsed,
+        ..
+    } = state;
+    let set_view = move |lanes: bool| url.set("view", view_param(lanes), false);
+    let expand_all = move |_| url.set("collapsed", None, false);
+    let collapse_all = {
+        let trace = trace.clone();
+        move |_| set_collapsed.run(collapsible_ids(&trace.tree, &trace.spans))
+    };
+    let on_search = move |ev: leptos::ev::Event| {
+        // Typing replaces the history entry: Back leaves the search, not each keystroke.
+        url.set("q", Some(event_target_value(&ev)), true);
+    };
+    let on_search_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            url.set("q", None, false);
+        }
+    };
+    let count = move || {
+        let total = trace.spans.len();
+        // Without a search, how many rows the tree shows.
+        let shown = if state.matching.with(Option::is_none) {
+            state.rows.with(Vec::len)
+        } else {
+            0
+        };
+        state.matching.with(|matching| {
+            state.attribute_answer.with(|answer| {
+                let answer = answer
+                    .as_ref()
+                    .map(|a| a.as_ref().map(|_| ()).map_err(String::as_str));
+                count_text(matching.as_deref(), answer, shown, total)
+            })
+        })
+    };
+    view! {
+        <div class="trace-view__toolbar">
+            <div class="trace-view__views" role="group" aria-label="View">
+                <button
+                    class="button"
+                    aria-pressed=move || (!lanes_view.get()).to_string()
+                    on:click=move |_| set_view(false)
+                >
+                    "Waterfall"
+                </button>
+                <button
+                    class="button"
+                    aria-pressed=move || lanes_view.get().to_string()
+                    on:click=move |_| set_view(true)
+                >
+                    "Runner lanes"
+                </button>
+            </div>
+            <button
+                class="button"
+                aria-pressed=move || show_critical.get().to_string()
+                title="Mark the chain of spans that decided when the job ended"
+                on:click=move |_| {
+                    url.set("critical", on_param(!show_critical.get_untracked()), false);
+                }
+            >
+                "Critical path"
+            </button>
+            <button
+                class="button"
+                aria-pressed=move || folding.get().to_string()
+                title=format!("Fold runs of {FOLD_AT} or more siblings of one name into one row")
+                on:click=move |_| {
+                    url.set("fold", on_param(!folding.get_untracked()), false);
+                }
+            >
+                "Fold repeats"
+            </button>
+            <button class="button" on:click=expand_all>
+                "Expand all"
+            </button>
+            <button class="button" on:click=collapse_all>
+                "Collapse all"
+            </button>
+            <select
+                class="trace-view__min"
+                aria-label="Hide spans shorter than"
+                title="Hide spans shorter than this (with their children)"
+                prop:value=move || min_ns.get().map(|m| m.to_string()).unwrap_or_default()
+                on:change=move |ev| url.set("min", Some(event_target_value(&ev)), false)
+            >
+                <option value="">"all durations"</option>
+                <option value="1000000">"≥ 1 ms"</option>
+                <option value="10000000">"≥ 10 ms"</option>
+                <option value="100000000">"≥ 100 ms"</option>
+                <option value="1000000000">"≥ 1 s"</option>
+                <option value="10000000000">"≥ 10 s"</option>
+            </select>
+            <input
+                id=SEARCH_ID
+                class="trace-view__search"
+                type="search"
+                aria-label="Filter spans"
+                placeholder="Filter: name, key=value, status:error  ( / )"
+                prop:value=move || search.get()
+                on:input=on_search
+                on:keydown=on_search_key
+            />
+            <span class="trace-view__count muted" aria-live="polite">
+                {count}
+            </span>
+            <CopyButton label="Copy link" copied="Link copied" text=None />
+        </div>
+    }
+}

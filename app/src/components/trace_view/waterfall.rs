@@ -1,0 +1,66 @@
+//! The span tree as a waterfall (minimap, zoomable time axis, virtualised rows), or the same job
+//! as runner lanes.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use super::keyboard::tree_keys;
+use super::{Minimap, RowWindow, Rows, ViewState, ZoomAxis, ZoomDrag};
+use crate::components::RunnerLanes;
+use crate::model::waterfall::{FIRST_ROWS, PreparedTrace, SERVER_ROWS};
+
+#[component]
+pub fn Waterfall(
+    trace: Arc<PreparedTrace>,
+    state: ViewState,
+    window: RowWindow,
+    drag: ZoomDrag,
+) -> impl IntoView {
+    let on_key = tree_keys(trace.clone(), state);
+    move || {
+        if state.lanes_view.get() {
+            return view! {
+                <RunnerLanes
+                    spans=trace.spans.clone()
+                    origin=trace.origin
+                    width=trace.width
+                    selected=state.selected
+                    select=state.select
+                />
+            }
+            .into_any();
+        }
+        let total = trace.spans.len();
+        view! {
+            <div
+                class="waterfall"
+                role="tree"
+                tabindex="0"
+                aria-label="Spans (↑/↓ move, ←/→ collapse/expand, Esc clears)"
+                on:keydown=on_key.clone()
+            >
+                <Minimap trace=trace.clone() state drag />
+                <div class="waterfall__header">
+                    <span class="waterfall__label">"Span"</span>
+                    <ZoomAxis trace=trace.clone() state drag />
+                    <span class="waterfall__duration">"Duration"</span>
+                </div>
+                <Rows trace=trace.clone() state window />
+                {(total > SERVER_ROWS)
+                    .then(|| {
+                        view! {
+                            <noscript>
+                                <p class="muted waterfall__noscript">
+                                    {format!(
+                                        "Without JavaScript only the first {FIRST_ROWS} of {total} spans are shown; the spans download (CSV, JSON) above has them all.",
+                                    )}
+                                </p>
+                            </noscript>
+                        }
+                    })}
+            </div>
+        }
+        .into_any()
+    }
+}

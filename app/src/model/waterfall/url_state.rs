@@ -1,0 +1,109 @@
+//! The trace view's state in the URL: each parameter's text form, read and written.
+//!
+//! `span` (selected span id), `q` (search), `collapsed` and `unfold` (span ids, `.`-separated),
+//! `fold`, `critical` and `logsub` (`1` or absent), `view` (`lanes` or absent), `zoom` (see
+//! [`super::parse_zoom`]), `min` (ns), `logs` (severity floor), `logq` (log search).
+
+use std::collections::HashSet;
+
+/// The `view` parameter's value for the runner lanes.
+const LANES: &str = "lanes";
+/// The value of a parameter that is on.
+const ON: &str = "1";
+
+/// A `.`-separated list of span ids as a set (none when absent).
+pub fn parse_id_set(list: Option<&str>) -> HashSet<String> {
+    list.map(|list| list.split('.').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A set of span ids as the URL writes it: sorted, so one set is one URL.
+pub fn id_set_param(set: HashSet<String>) -> String {
+    let mut ids: Vec<String> = set.into_iter().collect();
+    ids.sort();
+    ids.join(".")
+}
+
+/// The set with `id` removed if it held it, else added.
+pub fn toggled(mut set: HashSet<String>, id: String) -> HashSet<String> {
+    if !set.remove(&id) {
+        set.insert(id);
+    }
+    set
+}
+
+/// Whether an on/off parameter is on.
+pub fn is_on(value: Option<&str>) -> bool {
+    value == Some(ON)
+}
+
+/// An on/off parameter's value: absent when off.
+pub fn on_param(on: bool) -> Option<String> {
+    on.then(|| ON.to_owned())
+}
+
+/// Whether `view` asks for the runner lanes (else the waterfall).
+pub fn is_lanes(view: Option<&str>) -> bool {
+    view == Some(LANES)
+}
+
+/// The `view` parameter: absent for the waterfall.
+pub fn view_param(lanes: bool) -> Option<String> {
+    lanes.then(|| LANES.to_owned())
+}
+
+/// `min`: spans shorter than this many ns are hidden; absent, unreadable or not positive: none.
+pub fn parse_min_ns(value: Option<&str>) -> Option<i64> {
+    value.and_then(|m| m.parse::<i64>().ok()).filter(|m| *m > 0)
+}
+
+/// `logs`: the log panel's severity floor (an OTLP severity number; 0, all, when absent).
+pub fn parse_log_floor(value: Option<&str>) -> i32 {
+    value.and_then(|f| f.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_id_sets_round_trip_in_one_order() {
+        let set = parse_id_set(Some("b.a.c"));
+        assert_eq!(set, HashSet::from(["a", "b", "c"].map(str::to_owned)));
+        assert_eq!(id_set_param(set.clone()), "a.b.c");
+        assert_eq!(parse_id_set(Some(&id_set_param(set.clone()))), set);
+        assert!(parse_id_set(None).is_empty());
+        assert_eq!(id_set_param(HashSet::new()), "");
+    }
+
+    #[test]
+    fn test_toggle_adds_or_removes() {
+        let set = parse_id_set(Some("a"));
+        let with_b = toggled(set.clone(), "b".into());
+        assert_eq!(id_set_param(with_b.clone()), "a.b");
+        assert_eq!(toggled(with_b, "b".into()), set);
+    }
+
+    #[test]
+    fn test_flags_and_view() {
+        assert!(is_on(Some("1")));
+        assert!(!is_on(Some("0")) && !is_on(Some("true")) && !is_on(None));
+        assert_eq!(on_param(true).as_deref(), Some("1"));
+        assert_eq!(on_param(false), None);
+        assert!(is_lanes(view_param(true).as_deref()));
+        assert!(!is_lanes(view_param(false).as_deref()));
+        assert!(!is_lanes(Some("waterfall")));
+    }
+
+    #[test]
+    fn test_numbers_fall_back_when_unreadable() {
+        assert_eq!(parse_min_ns(Some("1000000")), Some(1_000_000));
+        assert_eq!(parse_min_ns(Some("0")), None);
+        assert_eq!(parse_min_ns(Some("-5")), None);
+        assert_eq!(parse_min_ns(Some("1ms")), None);
+        assert_eq!(parse_min_ns(None), None);
+        assert_eq!(parse_log_floor(Some("13")), 13);
+        assert_eq!(parse_log_floor(Some("warn")), 0);
+        assert_eq!(parse_log_floor(None), 0);
+    }
+}
