@@ -19,13 +19,14 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::state::AppState;
-
 /// The dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "jobtrace_session";
 
 /// How long a dashboard session lasts.
 const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The configured API tokens, `None` when there are none: then nothing is checked.
+pub type SharedAuth = Option<std::sync::Arc<Auth>>;
 
 /// The configured API tokens.
 pub struct Auth {
@@ -174,8 +175,8 @@ fn is_open(path: &str) -> bool {
 
 /// The middleware in front of everything: passes what is allowed, turns the rest away in the
 /// caller's own terms (gRPC status, sign-in redirect for a browser, JSON 401 otherwise).
-pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(auth) = state.auth.as_deref() else {
+pub async fn require(State(auth): State<SharedAuth>, request: Request, next: Next) -> Response {
+    let Some(auth) = auth.as_deref() else {
         return next.run(request).await;
     };
     if is_open(request.uri().path()) || auth.allows(request.headers()) {
@@ -262,19 +263,19 @@ fn local_path(next: Option<&str>) -> &str {
 
 /// `GET /signin`: the sign-in form.
 pub async fn sign_in_page(
-    State(state): State<AppState>,
+    State(auth): State<SharedAuth>,
     Query(query): Query<SignInQuery>,
 ) -> Response {
-    if state.auth.is_none() {
+    if auth.is_none() {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     }
     sign_in_form(local_path(query.next.as_deref()), None)
 }
 
 /// `POST /signin`: a right token sets the session cookie and goes on to `next`.
-pub async fn sign_in(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Response {
+pub async fn sign_in(State(auth): State<SharedAuth>, Form(form): Form<SignInForm>) -> Response {
     let next = local_path(form.next.as_deref());
-    let Some(auth) = state.auth.as_deref() else {
+    let Some(auth) = auth.as_deref() else {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, next.to_owned())]).into_response();
     };
     let expiry = unix_now() + SESSION_LIFETIME.as_secs();

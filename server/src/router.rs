@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
         .layer(header_if_absent(header::REFERRER_POLICY, "same-origin"))
         .merge(grpc)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.auth.clone(),
             auth::require,
         ))
         .layer(axum::middleware::from_fn(refuse_nul))

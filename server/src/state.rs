@@ -3,13 +3,19 @@
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::auth::SharedAuth;
 use crate::store::SharedStore;
+
+/// Messages one OTLP request may hold: 2 M at ~100 bytes decoded is the worst a request can cost.
+pub const MAX_MESSAGES_PER_REQUEST: usize = 2_000_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
-    /// What one OTLP request may hold (counted before decoding).
-    pub budget: crate::ingest::budget::Budget,
+    /// Spans or log records one OTLP request may hold (counted before decoding).
+    pub max_items_per_request: usize,
+    /// Messages at any depth one OTLP request may hold (attributes, events, values…).
+    pub max_messages_per_request: usize,
     /// Lease of a claimed task (and the longest extension), in nanoseconds.
     pub task_lease_ns: i64,
     /// Suggested wait for idle runners, in nanoseconds.
@@ -21,10 +27,8 @@ impl Limits {
         let secs = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
         Limits {
             max_body_bytes: config.max_body_bytes,
-            budget: crate::ingest::budget::Budget {
-                items: config.max_items_per_request,
-                ..crate::ingest::budget::Budget::default()
-            },
+            max_items_per_request: config.max_items_per_request,
+            max_messages_per_request: MAX_MESSAGES_PER_REQUEST,
             // Two seconds to a week: the client reads leases in whole seconds, and lease
             // arithmetic stays far from overflow.
             task_lease_ns: secs(config.task_lease_secs.clamp(2, 7 * 24 * 3600)),
@@ -40,9 +44,15 @@ pub struct AppState {
     /// OTLP requests decoded and stored at once.
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// API tokens; `None`: nothing is checked.
-    pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
+    pub auth: SharedAuth,
     pub limits: Limits,
     pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for SharedAuth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

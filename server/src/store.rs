@@ -50,10 +50,6 @@ pub trait TraceStore: Send + Sync + 'static {
             .ok_or_else(|| StoreError::Corrupt("job trace id".to_owned()))?;
         Ok(Some((job, trace_id)))
     }
-    /// All spans of a trace, by start time.
-    async fn trace_spans(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;
-    /// All log records of a trace, by time.
-    async fn trace_logs(&self, trace_id: TraceId) -> Result<Vec<LogRecord>, StoreError>;
     /// The skeleton of every span of a trace, by start time: what the job page loads first.
     async fn trace_outline(&self, trace_id: TraceId) -> Result<Vec<SpanOutline>, StoreError>;
     /// The ids of a trace's spans (by start time) that have, for every `(key, value)` term, the

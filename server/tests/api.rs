@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use common::{get, logs_json, post, router, sqlite_store, trace_json};
+use common::{get, logs_json, post, post_json, router, sqlite_store, trace_json};
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
 
@@ -32,13 +32,7 @@ async fn seeded() -> (common::TestStore, axum::Router) {
             ),
         ],
     );
-    let reply = post(
-        &app,
-        "/v1/traces",
-        "application/json",
-        serde_json::to_vec(&spans).unwrap(),
-    )
-    .await;
+    let reply = post_json(&app, "/v1/traces", &spans).await;
     assert_eq!(reply.status, StatusCode::OK);
     let logs = logs_json(&[(
         TRACE,
@@ -47,13 +41,7 @@ async fn seeded() -> (common::TestStore, axum::Router) {
         9,
         "<img src=x onerror=alert(1)>",
     )]);
-    let reply = post(
-        &app,
-        "/v1/logs",
-        "application/json",
-        serde_json::to_vec(&logs).unwrap(),
-    )
-    .await;
+    let reply = post_json(&app, "/v1/logs", &logs).await;
     assert_eq!(reply.status, StatusCode::OK);
     (store, app)
 }
@@ -269,13 +257,7 @@ async fn test_hostile_job_name_stays_text_in_the_page_title() {
             0,
         )],
     );
-    let reply = post(
-        &app,
-        "/v1/traces",
-        "application/json",
-        serde_json::to_vec(&spans).unwrap(),
-    )
-    .await;
+    let reply = post_json(&app, "/v1/traces", &spans).await;
     assert_eq!(reply.status, StatusCode::OK);
     for path in [format!("/jobs/{TRACE}"), "/".to_owned()] {
         let page = get(&app, &path).await;

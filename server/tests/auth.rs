@@ -30,6 +30,15 @@ fn spans() -> Vec<u8> {
     serde_json::to_vec(&spans).unwrap()
 }
 
+/// The job's spans sent with an `authorization` header.
+async fn send_spans(app: &axum::Router, authorization: &str) -> Reply {
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", authorization),
+    ];
+    send(app, request("POST", "/v1/traces", &headers, spans())).await
+}
+
 #[tokio::test]
 async fn test_without_a_token_nothing_gets_in() {
     let store = sqlite_store().await;
@@ -40,19 +49,7 @@ async fn test_without_a_token_nothing_gets_in() {
     let refused = post(&app, "/v1/traces", "application/json", spans()).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert!(refused.json()["error"].as_str().unwrap().contains("token"));
-    let wrong = send(
-        &app,
-        request(
-            "POST",
-            "/v1/traces",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", "Bearer wrong-token-0000000000"),
-            ],
-            spans(),
-        ),
-    )
-    .await;
+    let wrong = send_spans(&app, "Bearer wrong-token-0000000000").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(
         wrong.json()["error"]
@@ -60,20 +57,7 @@ async fn test_without_a_token_nothing_gets_in() {
             .unwrap()
             .contains("not valid")
     );
-    let stored = send(
-        &app,
-        request(
-            "POST",
-            "/v1/traces",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &bearer),
-            ],
-            spans(),
-        ),
-    )
-    .await;
-    assert_eq!(stored.status, StatusCode::OK);
+    assert_eq!(send_spans(&app, &bearer).await.status, StatusCode::OK);
 
     // REST: nothing is read without the token, not even through a server function.
     let list = get(&app, "/api/v1/jobs").await;
@@ -161,19 +145,7 @@ async fn test_the_dashboard_signs_in_with_a_token_and_out_again() {
         &["another-token-0123456789", TOKEN],
     );
     let bearer = format!("Bearer {TOKEN}");
-    send(
-        &app,
-        request(
-            "POST",
-            "/v1/traces",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &bearer),
-            ],
-            spans(),
-        ),
-    )
-    .await;
+    assert_eq!(send_spans(&app, &bearer).await.status, StatusCode::OK);
 
     let wrong = sign_in(&app, "not-the-token-0123456789", "/").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);

@@ -10,7 +10,7 @@ mod common;
 use axum::http::StatusCode;
 use jobtrace::store::SharedStore;
 
-use common::{get, post, router, trace_json};
+use common::{get, post, post_json, router, trace_json};
 
 const TRACE: &str = "6c8efff798038103d269b633813fc60c";
 
@@ -39,13 +39,7 @@ async fn test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch(store: Sha
     );
     spans["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] =
         serde_json::json!([{"key": "k\u{0}", "value": {"stringValue": "v\u{0}"}}]);
-    let reply = post(
-        &app,
-        "/v1/traces",
-        "application/json",
-        serde_json::to_vec(&spans).unwrap(),
-    )
-    .await;
+    let reply = post_json(&app, "/v1/traces", &spans).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let stored = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))
         .await

@@ -19,6 +19,28 @@ fn trace_id(hex: &str) -> TraceId {
     TraceId::parse_hex(hex).unwrap()
 }
 
+/// Every span of a trace, by start (one page).
+async fn all_spans(store: &SharedStore, trace: &str) -> Vec<app::model::Span> {
+    let query = SpanPageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    store
+        .span_page(Some(trace_id(trace)), &query)
+        .await
+        .unwrap()
+}
+
+/// Every log record of a trace, by time (one page).
+async fn all_logs(store: &SharedStore, trace: &str) -> Vec<app::model::LogRecord> {
+    let query = LogPageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let page = store.log_page(Some(trace_id(trace)), &query).await.unwrap();
+    page.into_iter().map(|(_, log)| log).collect()
+}
+
 async fn write(store: &SharedStore, json: serde_json::Value) -> jobtrace::store::WriteSummary {
     store
         .write_spans(spans_from_request(&trace_request(&json)).batch)
@@ -60,7 +82,7 @@ async fn spans_read_back_with_tree_attributes_and_resource(store: SharedStore) {
     )
     .await;
     assert_eq!((summary.written, summary.duplicates), (2, 0));
-    let spans = store.trace_spans(trace_id(TRACE)).await.unwrap();
+    let spans = all_spans(&store, TRACE).await;
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].name, "job/process-scene", "ordered by start");
     assert_eq!(spans[0].parent_span_id, None);
@@ -800,7 +822,7 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(summary.written, 4);
-    let logs = store.trace_logs(trace_id(TRACE)).await.unwrap();
+    let logs = all_logs(&store, TRACE).await;
     let bodies: Vec<_> = logs.iter().map(|l| l.body.as_str()).collect();
     assert_eq!(bodies, vec!["first", "second <b>not html</b>"]);
     assert_eq!(logs[0].span_id.as_deref(), Some("00000000000000a1"));

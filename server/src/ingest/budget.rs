@@ -13,6 +13,7 @@ pub struct Budget {
 }
 
 impl Default for Budget {
+    /// The server's defaults (`--max-items-per-request`, `state::MAX_MESSAGES_PER_REQUEST`).
     fn default() -> Self {
         Budget {
             items: 100_000,
@@ -274,6 +275,7 @@ mod tests {
         KeyValue {
             key: key.to_owned(),
             value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
         }
     }
 
@@ -408,6 +410,7 @@ mod tests {
         request.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue {
             key: "deep".to_owned(),
             value: Some(value),
+            ..KeyValue::default()
         }];
         assert_eq!(
             count_protobuf(&request.encode_to_vec(), Signal::Traces, Budget::default()),

@@ -16,7 +16,7 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::budget::{self, BudgetError, Signal};
+use super::budget::{self, Budget, BudgetError, Signal};
 use super::{logs_from_request, spans_from_request};
 use crate::state::{AppState, Limits};
 use crate::store::StoreError;
@@ -176,9 +176,13 @@ fn read_request<T: Message + Default + DeserializeOwned>(
     let encoding = request_encoding(headers).map_err(|e| (Encoding::Json, e))?;
     let fail = |e| (encoding, e);
     let body = inflate(headers, body, limits.max_body_bytes).map_err(fail)?;
+    let budget = Budget {
+        items: limits.max_items_per_request,
+        messages: limits.max_messages_per_request,
+    };
     match encoding {
-        Encoding::Protobuf => budget::count_protobuf(&body, signal, limits.budget),
-        Encoding::Json => budget::count_json(&body, limits.budget),
+        Encoding::Protobuf => budget::count_protobuf(&body, signal, budget),
+        Encoding::Json => budget::count_json(&body, budget),
     }
     .map_err(|e| fail(e.into()))?;
     let request = decode(encoding, &body).map_err(fail)?;

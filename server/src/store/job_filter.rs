@@ -30,6 +30,26 @@ where
     select.push(" ESCAPE '\\'");
 }
 
+/// ` AND column IN (…)` over `span_ids` (none: no condition).
+pub(super) fn push_span_ids<'a, DB>(
+    select: &mut QueryBuilder<'a, DB>,
+    column: &str,
+    span_ids: &[super::SpanId],
+) where
+    DB: Database,
+    Vec<u8>: Encode<'a, DB> + Type<DB>,
+{
+    if span_ids.is_empty() {
+        return;
+    }
+    select.push(format!(" AND {column} IN ("));
+    let mut list = select.separated(", ");
+    for span_id in span_ids {
+        list.push_bind(span_id.0.to_vec());
+    }
+    select.push(")");
+}
+
 /// ` AND` the job is in one of `states` (none: no condition).
 pub(super) fn push_states<'a, DB>(select: &mut QueryBuilder<'a, DB>, states: &[JobState])
 where

@@ -104,6 +104,12 @@ impl SpanRow {
     }
 }
 
+/// The skeleton of a trace's spans (an [`OutlineRow`] each; both backends read it), `$1` the trace id.
+pub(super) const OUTLINE_SELECT: &str = "SELECT span_id, parent_span_id, name, start_ns, end_ns, \
+    status_code, status_message, service_name, task_key, resource_id, \
+    CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
+    FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id";
+
 /// A span's skeleton columns; its runner comes from its resource ([`OutlineRow::into_model`]).
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct OutlineRow {
@@ -161,10 +167,6 @@ pub(super) struct LogRow {
 }
 
 impl LogRow {
-    pub fn into_model(self) -> Result<LogRecord, StoreError> {
-        self.into_model_with_id().map(|(_, log)| log)
-    }
-
     /// The record and its store id (the tie-breaker of log pagination).
     pub fn into_model_with_id(self) -> Result<(i64, LogRecord), StoreError> {
         Ok((

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 use super::StoreError;
-use super::job_filter::{push_contains, push_job_filter};
+use super::job_filter::{push_contains, push_job_filter, push_span_ids};
 use super::span_write::JOB_COLUMNS;
 use super::sqlite_read::SqliteReader;
 use super::sqlite_write::SqliteWriter;
@@ -30,12 +30,6 @@ const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.nam
     s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
     r.attributes AS resource, s.scope_name, s.scope_version \
     FROM spans s JOIN resources r ON r.id = s.resource_id";
-
-/// The skeleton of a trace's spans (`rows::OutlineRow`), `$1` the trace id.
-pub(super) const OUTLINE_SELECT: &str = "SELECT span_id, parent_span_id, name, start_ns, end_ns, \
-    status_code, status_message, service_name, task_key, resource_id, \
-    CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
-    FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id";
 
 const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
@@ -134,7 +128,7 @@ impl PostgresStore {
         &self,
         trace_id: super::TraceId,
     ) -> Result<Vec<super::rows::OutlineRow>, StoreError> {
-        Ok(sqlx::query_as(OUTLINE_SELECT)
+        Ok(sqlx::query_as(super::rows::OUTLINE_SELECT)
             .bind(&trace_id.0[..])
             .fetch_all(&self.read)
             .await?)
@@ -267,36 +261,6 @@ macro_rules! impl_trace_store {
                     .collect();
                 self.attach_task_summaries(&mut jobs).await?;
                 Ok(jobs.pop())
-            }
-
-            async fn trace_spans(
-                &self,
-                trace_id: super::TraceId,
-            ) -> Result<Vec<app::model::Span>, StoreError> {
-                let rows: Vec<super::rows::SpanRow> = sqlx::query_as(&format!(
-                    "{SPAN_SELECT} WHERE s.trace_id = $1 ORDER BY s.start_ns, s.span_id"
-                ))
-                .bind(&trace_id.0[..])
-                .fetch_all(&self.read)
-                .await?;
-                rows.into_iter()
-                    .map(super::rows::SpanRow::into_model)
-                    .collect()
-            }
-
-            async fn trace_logs(
-                &self,
-                trace_id: super::TraceId,
-            ) -> Result<Vec<app::model::LogRecord>, StoreError> {
-                let rows: Vec<super::rows::LogRow> = sqlx::query_as(&format!(
-                    "{LOG_SELECT} WHERE l.trace_id = $1 ORDER BY l.time_ns, l.id"
-                ))
-                .bind(&trace_id.0[..])
-                .fetch_all(&self.read)
-                .await?;
-                rows.into_iter()
-                    .map(super::rows::LogRow::into_model)
-                    .collect()
             }
 
             async fn trace_outline(
@@ -449,14 +413,7 @@ macro_rules! impl_trace_store {
                 if let Some(status) = query.status {
                     select.push(" AND s.status_code = ").push_bind(status);
                 }
-                if !query.span_ids.is_empty() {
-                    select.push(" AND s.span_id IN (");
-                    let mut list = select.separated(", ");
-                    for span_id in &query.span_ids {
-                        list.push_bind(span_id.0.to_vec());
-                    }
-                    select.push(")");
-                }
+                push_span_ids(&mut select, "s.span_id", &query.span_ids);
                 if let Some(from_ns) = query.from_ns {
                     select.push(" AND s.start_ns >= ").push_bind(from_ns);
                 }
@@ -498,14 +455,7 @@ macro_rules! impl_trace_store {
                 if let Some(task_id) = &query.task_id {
                     select.push(" AND l.task_id = ").push_bind(task_id.as_str());
                 }
-                if !query.span_ids.is_empty() {
-                    select.push(" AND l.span_id IN (");
-                    let mut list = select.separated(", ");
-                    for span_id in &query.span_ids {
-                        list.push_bind(span_id.0.to_vec());
-                    }
-                    select.push(")");
-                }
+                push_span_ids(&mut select, "l.span_id", &query.span_ids);
                 if query.unattached {
                     select.push(" AND l.span_id IS NULL");
                 }

@@ -41,7 +41,7 @@ impl SqliteReader {
         Ok(conn)
     }
 
-    /// The skeleton columns of a trace's spans, by start time (`sql::OUTLINE_SELECT`).
+    /// The skeleton columns of a trace's spans, by start time (`rows::OUTLINE_SELECT`).
     pub(super) async fn outline_rows(
         &self,
         trace_id: TraceId,
@@ -67,7 +67,7 @@ impl SqliteReader {
     fn read_outline(conn: &Connection, trace_id: TraceId) -> Result<Vec<OutlineRow>, StoreError> {
         {
             let mut statement = conn
-                .prepare_cached(&super::sql::OUTLINE_SELECT.replace("$1", "?1"))
+                .prepare_cached(&super::rows::OUTLINE_SELECT.replace("$1", "?1"))
                 .map_err(StoreError::from_rusqlite)?;
             let rows = statement
                 .query_map([&trace_id.0[..]], |row| {

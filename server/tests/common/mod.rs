@@ -167,6 +167,17 @@ pub async fn get(router: &Router, uri: &str) -> Reply {
     send(router, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// POSTs `value` as JSON (an OTLP/JSON request, typically).
+pub async fn post_json(router: &Router, uri: &str, value: &serde_json::Value) -> Reply {
+    post(
+        router,
+        uri,
+        "application/json",
+        serde_json::to_vec(value).unwrap(),
+    )
+    .await
+}
+
 pub async fn post(router: &Router, uri: &str, content_type: &str, body: Vec<u8>) -> Reply {
     send(
         router,

@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(late.len(), 1);
         assert_eq!((late[0].from, late[0].to), (2, 3));
         // An edge whose end has no row (filtered away) is not drawn.
-        let mut hidden = at.clone();
+        let mut hidden = at;
         hidden.remove(&2);
         assert!(edge_paths(&overlay, &spans, &hidden, (0, 4), scale, None).is_empty());
     }
