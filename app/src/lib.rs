@@ -15,8 +15,6 @@ pub use routes::App;
 
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    security::set_content_security_policy();
     let nonce = leptos::nonce::use_nonce();
     // The browser reads this to render the same topbar as the server (`components::signed_in`).
     let session_mark = crate::components::signed_in()
@@ -84,8 +82,8 @@ pub mod security {
         escaped
     }
 
-    /// The policy of a rendered page: scripts only from this origin or carrying the request's
-    /// nonce (the hydration script, the theme script, resolved resources), WebAssembly
+    /// The policy of a rendered page (set by the server's `csp` middleware): scripts only from
+    /// this origin or carrying the request's nonce (the hydration script, the theme script, resolved resources), WebAssembly
     /// compilation for the app itself, inline styles (bars are positioned by `style`), no
     /// plugins, frames, foreign forms or base URL changes.
     pub fn policy(nonce: Option<&str>) -> String {
@@ -97,13 +95,14 @@ pub mod security {
         )
     }
 
-    pub(crate) fn set_content_security_policy() {
-        let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
-            return;
-        };
-        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
-        if let Ok(value) = http::HeaderValue::from_str(&policy(nonce.as_deref())) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    /// The script nonce the server chose for this request (`Parts` extension), provided to the
+    /// app so its scripts carry the nonce the response's policy names. Call from the server's
+    /// per-request context.
+    pub fn provide_request_nonce() {
+        let nonce = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned());
+        if let Some(nonce) = nonce {
+            leptos::prelude::provide_context(nonce);
         }
     }
 

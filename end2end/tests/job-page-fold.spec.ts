@@ -1,4 +1,4 @@
-import { test, expect, hex, seedTrace } from './fixtures';
+import { test, expect, hex, seedTrace, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
 /** A task fanning out 12 tiles (2 failed) and a merge, each tile with an attribute and a log line. */
@@ -45,6 +45,7 @@ test('runs of same-name siblings fold into one row with count, median and failur
 
   // A fresh page with the link folds the same way.
   await page.reload();
+  await hydrated(page);
   await expect(page.locator('.waterfall__row--fold')).toHaveCount(1);
 
   await page.locator('.waterfall__row--fold').click();

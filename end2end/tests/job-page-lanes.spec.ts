@@ -1,4 +1,4 @@
-import { test, expect, hex, seedTrace } from './fixtures';
+import { test, expect, hex, seedTrace, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
 test('runner lanes show each runner\'s tasks over time and how many ran at once', async ({ page, request }) => {
@@ -30,6 +30,7 @@ test('runner lanes show each runner\'s tasks over time and how many ran at once'
   await lanes.nth(1).locator('.lanes__bar').click();
   await expect(jobPage.panel.getByText(b1)).toBeVisible();
   await page.reload();
+  await hydrated(page);
   await expect(page.locator('.lanes__lane[data-runner]')).toHaveCount(2);
   await page.getByRole('button', { name: 'Waterfall' }).click();
   await expect(jobPage.row(b1)).toHaveAttribute('aria-selected', 'true');

@@ -1,4 +1,4 @@
-import { test, expect, seedExampleJob } from './fixtures';
+import { test, expect, seedExampleJob, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
 test('search filters the span tree, counts matches and lives in the URL', async ({ page, request }) => {
@@ -31,6 +31,7 @@ test('search filters the span tree, counts matches and lives in the URL', async 
 
   // The filtered view survives a reload.
   await page.reload();
+  await hydrated(page);
   await expect(page.getByRole('searchbox', { name: 'Filter spans' })).toHaveValue('status:ok');
   await expect(job.row(spans.download)).toHaveCount(0);
 
@@ -52,6 +53,7 @@ test('spans shorter than a chosen duration are hidden, the choice in the URL', a
   await min.selectOption('≥ 1 s'); // task 2.8 s and download 1.35 s stay, compute 1.2 s too
   await expect(job.row(spans.download)).toBeVisible();
   await page.reload();
+  await hydrated(page);
   await expect(page.getByRole('combobox', { name: 'Hide spans shorter than' })).toHaveValue('1000000000');
   await page.getByRole('combobox', { name: 'Hide spans shorter than' }).selectOption('all durations');
   await expect(page).not.toHaveURL(/min=/);

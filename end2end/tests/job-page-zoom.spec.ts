@@ -1,4 +1,4 @@
-import { test, expect, hex, seedTrace } from './fixtures';
+import { test, expect, hex, seedTrace, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
 test('drag across the axis zooms into a time range; pan, reset and the link keep it', async ({ page, request }) => {
@@ -33,6 +33,7 @@ test('drag across the axis zooms into a time range; pan, reset and the link keep
   // The link restores the zoom; pan moves the window; Reset shows everything again.
   const zoomed = page.url();
   await page.reload();
+  await hydrated(page);
   await expect.poll(() => widthOf(late)).toBeGreaterThan(before * 3);
   await page.getByRole('button', { name: 'Pan left' }).click();
   await expect(page).not.toHaveURL(zoomed);

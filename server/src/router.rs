@@ -23,7 +23,10 @@ use crate::workflow::WorkflowApi;
 
 pub fn router(state: AppState) -> Router {
     let queries: SharedQueryPort = Arc::new(StoreQueries(state.store.clone()));
-    let provide_queries = move || provide_context(queries.clone());
+    let provide_queries = move || {
+        provide_context(queries.clone());
+        app::security::provide_request_nonce();
+    };
     let ingest = Router::new()
         .route("/v1/traces", post(export_traces))
         .route("/v1/logs", post(export_logs))
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             _,
         >(provide_queries, shell))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(content_security_policy))
         .layer(header_if_absent(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'",
@@ -94,8 +98,38 @@ pub fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// Pages set their own Content-Security-Policy (with the request's script nonce, see
-/// `app::security`); everything else (JSON, files, errors) gets one that allows nothing to run.
+/// Every HTML page gets a Content-Security-Policy naming a script nonce made for its request;
+/// the nonce goes to the page through the request (`app::security::provide_request_nonce`), so
+/// the scripts the page renders carry the one the header names. Pages with their own policy (the
+/// sign-in form) keep it.
+async fn content_security_policy(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let nonce = leptos::nonce::Nonce::new();
+    request.extensions_mut().insert(nonce.clone());
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if is_html
+        && !response
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
+        let policy = app::security::policy(Some(&nonce));
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    response
+}
+
+/// Everything that is not a page (JSON, files, errors) gets a policy that allows nothing to run.
 fn header_if_absent(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
