@@ -3,7 +3,7 @@
 mod dto;
 mod export;
 mod live;
-mod telemetry;
+mod spans_logs;
 
 use axum::Json;
 use axum::Router;
@@ -73,10 +73,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/jobs", get(list_jobs))
         .route("/api/v1/jobs/{id}", get(get_job))
-        .route("/api/v1/jobs/{id}/spans", get(telemetry::job_spans))
-        .route("/api/v1/jobs/{id}/logs", get(telemetry::job_logs))
-        .route("/api/v1/spans", get(telemetry::spans))
-        .route("/api/v1/logs", get(telemetry::logs))
+        .route("/api/v1/jobs/{id}/spans", get(spans_logs::job_spans))
+        .route("/api/v1/jobs/{id}/logs", get(spans_logs::job_logs))
+        .route("/api/v1/spans", get(spans_logs::spans))
+        .route("/api/v1/logs", get(spans_logs::logs))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/jobs/{id}/tasks", get(job_tasks))
         .route("/api/v1/jobs/{id}/events", get(live::job_events))
@@ -105,7 +105,7 @@ async fn list_jobs(
     };
     let filter = JobFilter::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(ApiError::BadRequest)?
-        .resolved(crate::workflow::now_ns());
+        .resolved(crate::now_ns());
     let sort = JobSort::parse(get("sort").unwrap_or("")).map_err(ApiError::BadRequest)?;
     let query = JobListQuery {
         filter,
@@ -131,7 +131,7 @@ async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiJob>, ApiError> {
-    let (job, _) = telemetry::job_of(&state, &id).await?;
+    let (job, _) = spans_logs::job_of(&state, &id).await?;
     Ok(Json(ApiJob::from(&job)))
 }
 
@@ -140,7 +140,7 @@ async fn job_tasks(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (job, _) = telemetry::job_of(&state, &id).await?;
+    let (job, _) = spans_logs::job_of(&state, &id).await?;
     let tasks = query::job_tasks(&state.store, &job).await?;
     Ok(Json(serde_json::json!({ "tasks": tasks })))
 }

@@ -5,14 +5,15 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod grpc;
 pub mod ingest;
 pub mod query;
 pub mod router;
 pub mod state;
 pub mod store;
-pub mod workflow;
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use leptos::config::LeptosOptions;
 
@@ -59,6 +60,14 @@ pub fn auth_from_config(config: &ServeConfig) -> Result<Option<Arc<auth::Auth>>,
         return Err(StartError::PublicWithoutToken(config.addr));
     }
     Ok(auth.map(Arc::new))
+}
+
+/// Now, in unix nanoseconds (the store's time unit).
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// The OTLP requests ingested at once (at least one).

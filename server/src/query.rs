@@ -127,7 +127,7 @@ pub fn task_view(task: TaskRecord) -> TaskView {
 impl QueryPort for StoreQueries {
     /// The first page also counts the filter's jobs by state (the list's chips).
     async fn list_jobs(&self, mut query: JobListQuery) -> Result<JobPage, AppError> {
-        query.filter = query.filter.resolved(crate::workflow::now_ns());
+        query.filter = query.filter.resolved(crate::now_ns());
         let mut page = self.0.list_jobs(&query).await.map_err(to_app_error)?;
         if query.cursor.is_none() {
             page.state_counts = self

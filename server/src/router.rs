@@ -16,10 +16,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth;
+use crate::grpc::WorkflowApi;
 use crate::ingest::http::{export_logs, export_traces};
 use crate::query::StoreQueries;
 use crate::state::AppState;
-use crate::workflow::WorkflowApi;
 
 pub fn router(state: AppState) -> Router {
     let queries: SharedQueryPort = Arc::new(StoreQueries(state.store.clone()));
@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     // gRPC (h2c, `/workflows.v1.*`) shares the port; it is merged after the HTTP layers so
     // response compression never touches gRPC frames.
-    let grpc = crate::workflow::routes(WorkflowApi {
+    let grpc = crate::grpc::routes(WorkflowApi {
         store: state.store.clone(),
         lease_ns: state.limits.task_lease_ns,
         idle_ns: state.limits.runner_idle_ns,

@@ -18,7 +18,7 @@ use futures::Stream;
 
 use app::model::JobState;
 
-use super::telemetry::job_of;
+use super::spans_logs::job_of;
 use super::{ApiError, ApiJob};
 use crate::state::AppState;
 use crate::store::JobRef;

@@ -107,8 +107,11 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        // A read waits at most this long for a connection: under a flood of page renders a
+        // request fails with "busy" instead of queueing for sqlx's default 30 s.
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.read_only(true))
             .await?;
         let workflow_waiting = std::sync::Arc::default();
@@ -142,6 +145,22 @@ impl SqliteStore {
     ) -> Result<Vec<super::rows::OutlineRow>, StoreError> {
         self.reader.outline_rows(trace_id).await
     }
+
+    /// Healthy: the span writer thread runs and the file answers a read. The read goes through
+    /// the rusqlite reader, not the sqlx pool that page renders may hold all of.
+    async fn health(&self) -> Result<(), StoreError> {
+        if !self.writer.is_running() {
+            return Err(StoreError::WriterStopped);
+        }
+        self.reader.ping().await
+    }
+}
+
+impl PostgresStore {
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
 }
 
 /// PostgreSQL: one pool for reads and writes.
@@ -174,8 +193,7 @@ macro_rules! impl_trace_store {
             }
 
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.read).await?;
-                Ok(())
+                self.health().await
             }
 
             async fn write_spans(

@@ -41,11 +41,13 @@ impl SqliteReader {
         Ok(conn)
     }
 
-    /// The skeleton columns of a trace's spans, by start time (`rows::OUTLINE_SELECT`).
-    pub(super) async fn outline_rows(
+    /// Runs `read` on an idle read connection (or a new one) on a blocking thread, and keeps the
+    /// connection for the next read.
+    async fn with_connection<T: Send + 'static>(
         &self,
-        trace_id: TraceId,
-    ) -> Result<Vec<OutlineRow>, StoreError> {
+        what: &'static str,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (path, idle) = (self.path.clone(), Arc::clone(&self.idle));
         tokio::task::spawn_blocking(move || {
             let taken = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
@@ -53,15 +55,35 @@ impl SqliteReader {
                 Some(conn) => conn,
                 None => Self::open(&path)?,
             };
-            let rows = Self::read_outline(&conn, trace_id)?;
+            let value = read(&conn)?;
             let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < IDLE {
                 idle.push(conn);
             }
-            Ok(rows)
+            Ok(value)
         })
         .await
-        .map_err(|e| StoreError::Shared(format!("outline read stopped: {e}")))?
+        .map_err(|e| StoreError::Shared(format!("{what} stopped: {e}")))?
+    }
+
+    /// `SELECT 1` on a read connection of its own: the health check.
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        self.with_connection("health check", |conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(StoreError::from_rusqlite)
+        })
+        .await
+    }
+
+    /// The skeleton columns of a trace's spans, by start time (`rows::OUTLINE_SELECT`).
+    pub(super) async fn outline_rows(
+        &self,
+        trace_id: TraceId,
+    ) -> Result<Vec<OutlineRow>, StoreError> {
+        self.with_connection("outline read", move |conn| {
+            Self::read_outline(conn, trace_id)
+        })
+        .await
     }
 
     fn read_outline(conn: &Connection, trace_id: TraceId) -> Result<Vec<OutlineRow>, StoreError> {

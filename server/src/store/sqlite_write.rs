@@ -82,6 +82,11 @@ impl SqliteWriter {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Whether the writer thread still takes commands (it stops only if it panicked).
+    pub(super) fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     pub(super) async fn write_spans(&self, batch: SpanBatch) -> Result<WriteSummary, StoreError> {
         self.submit(Payload::Spans(batch)).await
     }

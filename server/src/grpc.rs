@@ -23,7 +23,6 @@ mod tasks;
 mod telemetry;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use proto::workflows::v1::job_service_server::JobServiceServer;
 use proto::workflows::v1::task_service_server::TaskServiceServer;
@@ -42,12 +41,7 @@ pub struct WorkflowApi {
     pub idle_ns: i64,
 }
 
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
+pub use crate::now_ns;
 
 /// Who sent a request: the peer address of its connection (each runner process has its own).
 fn peer<T>(request: &tonic::Request<T>) -> String {
