@@ -16,7 +16,7 @@ pub use compare::{
 pub use format::{format_duration_ns, format_time_ns};
 pub use job::{Job, JobListQuery, JobPage, JobState, Stats, TaskAttempt, TaskSummary, TaskView};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
-pub use log::{LogMark, LogRecord, PANEL_LOGS, severity_name};
+pub use log::{LogMark, LogRecord, PANEL_LOGS, SEVERITY_BANDS, severity_band, severity_name};
 #[cfg(test)]
 pub(crate) use span::test_outline;
 pub use span::{Attributes, Span, SpanEvent, SpanOutline, StatusCode, value_text};

@@ -75,6 +75,9 @@ pub struct ServeConfig {
     /// submit and cancel jobs, claim tasks, send spans and read everything.
     #[arg(long, env = "JOBTRACE_INSECURE_PUBLIC")]
     pub insecure_public: bool,
+    /// On SIGTERM, how long requests in flight may take before the server exits without them.
+    #[arg(long, env = "JOBTRACE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
     /// Directory holding the built site (pkg/jobtrace.js, .wasm, .css, static files).
     #[arg(long, env = "JOBTRACE_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -47,10 +47,34 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Connect info: the peer address identifies a task runner's connection.
     let app = jobtrace::router::router(state)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")
+    // On SIGTERM/SIGINT: stop accepting, let requests in flight finish (their writes are
+    // acknowledged only after commit), and exit after the grace period even if some never do (a
+    // stalled upload, an open live stream): what they had not been told is stored is not lost
+    // to them, their clients retry.
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stopping.send(true);
+    };
+    let server = std::future::IntoFuture::into_future(
+        axum::serve(listener, app).with_graceful_shutdown(signal),
+    );
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    let deadline = async move {
+        let _ = stopped.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving"),
+        () = deadline => {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still open after the shutdown grace period: exiting without them"
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {

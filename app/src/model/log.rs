@@ -38,17 +38,37 @@ impl LogMark {
     }
 }
 
+/// OTLP's severity bands (inclusive severity-number ranges) and their names: the one place
+/// the server's filters, the gRPC log groups and the pages read them from.
+pub const SEVERITY_BANDS: [(&str, i32, i32); 6] = [
+    ("TRACE", 1, 4),
+    ("DEBUG", 5, 8),
+    ("INFO", 9, 12),
+    ("WARN", 13, 16),
+    ("ERROR", 17, 20),
+    ("FATAL", 21, 24),
+];
+
 /// OTLP's name for a severity number's range.
 pub fn severity_name(number: i32) -> &'static str {
-    match number {
-        1..=4 => "TRACE",
-        5..=8 => "DEBUG",
-        9..=12 => "INFO",
-        13..=16 => "WARN",
-        17..=20 => "ERROR",
-        21..=24 => "FATAL",
-        _ => "UNSPECIFIED",
-    }
+    SEVERITY_BANDS
+        .iter()
+        .find(|(_, low, high)| (*low..=*high).contains(&number))
+        .map_or("UNSPECIFIED", |(name, _, _)| name)
+}
+
+/// The severity-number range of a band's name, any case; `warning` and `critical` (Python's
+/// logging names) count as WARN and FATAL.
+pub fn severity_band(name: &str) -> Option<(i32, i32)> {
+    let name = match name.trim().to_ascii_uppercase().as_str() {
+        "WARNING" => "WARN".to_owned(),
+        "CRITICAL" => "FATAL".to_owned(),
+        other => other.to_owned(),
+    };
+    SEVERITY_BANDS
+        .iter()
+        .find(|(band, _, _)| *band == name)
+        .map(|(_, low, high)| (*low, *high))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,3 +96,19 @@ impl LogRecord {
 
 /// How many log lines the span panel loads at once.
 pub const PANEL_LOGS: u32 = 5000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_severity_bands_name_numbers_and_names_give_ranges() {
+        assert_eq!(severity_name(9), "INFO");
+        assert_eq!(severity_name(24), "FATAL");
+        assert_eq!(severity_name(0), "UNSPECIFIED");
+        assert_eq!(severity_band("warning"), Some((13, 16)));
+        assert_eq!(severity_band("Error"), Some((17, 20)));
+        assert_eq!(severity_band("critical"), Some((21, 24)));
+        assert_eq!(severity_band("loud"), None);
+    }
+}

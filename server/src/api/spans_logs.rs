@@ -162,16 +162,12 @@ fn severity_ranges(params: &Params) -> Result<Vec<(i32, i32)>, ApiError> {
         return Ok(Vec::new());
     };
     text.split(',')
-        .map(|name| match name.trim().to_ascii_lowercase().as_str() {
-            "trace" => Ok((1, 4)),
-            "debug" => Ok((5, 8)),
-            "info" => Ok((9, 12)),
-            "warn" | "warning" => Ok((13, 16)),
-            "error" => Ok((17, 20)),
-            "fatal" | "critical" => Ok((21, 24)),
-            other => Err(ApiError::BadRequest(format!(
-                "unknown severity {other:?}: use trace, debug, info, warn, error or fatal"
-            ))),
+        .map(|name| {
+            app::model::severity_band(name).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "unknown severity {name:?}: use trace, debug, info, warn, error or fatal"
+                ))
+            })
         })
         .collect()
 }

@@ -46,15 +46,17 @@ fn limit_of(page: Option<&tilebox::Pagination>) -> i64 {
 }
 
 /// Inclusive OTLP severity-number ranges of a severity group.
+/// Tilebox's Error group takes OTLP's ERROR and FATAL bands together.
 fn severity_range(group: i32) -> Option<(i32, i32)> {
-    Some(match wf::LogSeverityGroup::try_from(group).ok()? {
-        wf::LogSeverityGroup::Trace => (1, 4),
-        wf::LogSeverityGroup::Debug => (5, 8),
-        wf::LogSeverityGroup::Info => (9, 12),
-        wf::LogSeverityGroup::Warning => (13, 16),
-        wf::LogSeverityGroup::Error => (17, 24),
-        wf::LogSeverityGroup::Unspecified => return None,
-    })
+    let band = app::model::severity_band;
+    match wf::LogSeverityGroup::try_from(group).ok()? {
+        wf::LogSeverityGroup::Trace => band("trace"),
+        wf::LogSeverityGroup::Debug => band("debug"),
+        wf::LogSeverityGroup::Info => band("info"),
+        wf::LogSeverityGroup::Warning => band("warn"),
+        wf::LogSeverityGroup::Error => Some((band("error")?.0, band("fatal")?.1)),
+        wf::LogSeverityGroup::Unspecified => None,
+    }
 }
 
 impl WorkflowApi {

@@ -99,6 +99,7 @@ pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
         api_tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
         api_token_file: None,
         insecure_public: false,
+        shutdown_grace_secs: 10,
     }
 }
 
