@@ -1,6 +1,4 @@
-//! `to_polars()`: spans and logs as polars DataFrames with the Python client's `to_pandas()`
-//! columns (feature `polars`). Times are UTC nanosecond datetimes, `duration` a nanosecond
-//! duration; attributes, runner attributes and events are JSON text (their keys differ per row).
+//! `to_polars()`: spans and logs as polars DataFrames with the Python client's `to_pandas()` columns.
 
 use polars_core::prelude::{
     Column, DataFrame, Int32Chunked, Int64Chunked, IntoColumn as _, IntoSeries as _,
@@ -30,7 +28,10 @@ fn json(map: &serde_json::Map<String, serde_json::Value>) -> String {
 
 impl Spans {
     /// Columns `start_time, end_time, trace_id, span_id, parent_span_id, name, status_code,
-    /// status_message, attributes, runner_attributes, events, duration`.
+    /// status_message, attributes, runner_attributes, events, duration` (feature `polars`).
+    ///
+    /// Times are UTC nanosecond datetimes, `duration` a nanosecond duration; attributes, runner
+    /// attributes and events are JSON text (their keys differ per row).
     pub fn to_polars(&self) -> PolarsResult<DataFrame> {
         let spans = &self.0;
         let events: Vec<String> = spans
@@ -107,7 +108,10 @@ impl Spans {
 
 impl Logs {
     /// Columns `time, severity_number, severity_text, body, trace_id, span_id, attributes,
-    /// runner_attributes`.
+    /// runner_attributes` (feature `polars`).
+    ///
+    /// `time` is a UTC nanosecond datetime; attributes and runner attributes are JSON text (their
+    /// keys differ per row).
     pub fn to_polars(&self) -> PolarsResult<DataFrame> {
         let logs = &self.0;
         DataFrame::new_infer_height(vec![

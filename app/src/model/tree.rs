@@ -1,9 +1,13 @@
 //! SpanOutline tree order: parents before children, siblings by start time, orphans as extra roots.
 
+mod fold;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::{SpanOutline, StatusCode};
+use super::SpanOutline;
+
+pub use fold::{FOLD_AT, FoldSummary};
 
 /// One visible row of the span tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,44 +18,6 @@ pub struct TreeRow {
     pub child_count: usize,
     /// A folded run of siblings of one name, shown as one row: their indices, by start.
     pub fold: Option<Arc<Vec<usize>>>,
-}
-
-/// Siblings of one name that follow each other fold into one row once there are this many.
-pub const FOLD_AT: usize = 5;
-
-/// What a folded row says about its spans.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoldSummary {
-    pub count: usize,
-    /// The median duration (the lower middle of an even count).
-    pub p50_ns: i64,
-    pub failed: usize,
-    pub start_ns: i64,
-    pub end_ns: i64,
-}
-
-impl FoldSummary {
-    pub fn of(spans: &[SpanOutline], members: &[usize]) -> Self {
-        let mut durations: Vec<i64> = members.iter().map(|&i| spans[i].duration_ns()).collect();
-        durations.sort_unstable();
-        FoldSummary {
-            count: members.len(),
-            p50_ns: durations
-                .get(durations.len().saturating_sub(1) / 2)
-                .copied()
-                .unwrap_or(0),
-            failed: members
-                .iter()
-                .filter(|&&i| spans[i].status_code == StatusCode::Error)
-                .count(),
-            start_ns: members
-                .iter()
-                .map(|&i| spans[i].start_ns)
-                .min()
-                .unwrap_or(0),
-            end_ns: members.iter().map(|&i| spans[i].end_ns).max().unwrap_or(0),
-        }
-    }
 }
 
 /// The spans of one trace arranged as a forest, computed once per trace.
@@ -200,97 +166,12 @@ impl SpanTree {
     ) -> Vec<TreeRow> {
         self.rows_folded(spans, collapsed, keep, None, None)
     }
-
-    /// Like [`SpanTree::rows_where`]; with `folding`, runs of at least [`FOLD_AT`] shown
-    /// siblings of one name become one row each, unless the run's first span id is in the set
-    /// (unfolded by the reader) or the run holds `open_with` (the selected span stays a row).
-    pub fn rows_folded(
-        &self,
-        spans: &[SpanOutline],
-        collapsed: &HashSet<String>,
-        keep: Option<&[bool]>,
-        folding: Option<&HashSet<String>>,
-        open_with: Option<usize>,
-    ) -> Vec<TreeRow> {
-        enum Entry {
-            Span(usize),
-            Fold(Vec<usize>),
-        }
-        let shown = |index: usize| keep.is_none_or(|k| k[index]);
-        // The children of a row as stack entries, runs folded, last first (the stack pops).
-        let entries = |kids: &[usize]| -> Vec<Entry> {
-            let mut out: Vec<Entry> = Vec::new();
-            let Some(unfolded) = folding else {
-                return kids.iter().rev().map(|&kid| Entry::Span(kid)).collect();
-            };
-            let kids: Vec<usize> = kids.iter().copied().filter(|&kid| shown(kid)).collect();
-            let mut at = 0;
-            while at < kids.len() {
-                let name = &spans[kids[at]].name;
-                let run = kids[at..]
-                    .iter()
-                    .take_while(|&&kid| spans[kid].name == *name)
-                    .count();
-                let members = &kids[at..at + run];
-                let open = unfolded.contains(&spans[members[0]].span_id)
-                    || open_with.is_some_and(|index| members.contains(&index));
-                if run >= FOLD_AT && !open {
-                    out.push(Entry::Fold(members.to_vec()));
-                } else {
-                    out.extend(members.iter().map(|&kid| Entry::Span(kid)));
-                }
-                at += run;
-            }
-            out.reverse();
-            out
-        };
-        let mut rows = Vec::with_capacity(spans.len());
-        // Explicit stack: traces can nest deeper than the call stack allows.
-        let mut stack: Vec<(Entry, usize)> = self
-            .roots
-            .iter()
-            .rev()
-            .map(|&r| (Entry::Span(r), 0))
-            .collect();
-        let mut seen = vec![false; spans.len()];
-        while let Some((entry, depth)) = stack.pop() {
-            let index = match entry {
-                Entry::Fold(members) => {
-                    for &member in &members {
-                        seen[member] = true;
-                    }
-                    rows.push(TreeRow {
-                        index: members[0],
-                        depth,
-                        child_count: 0,
-                        fold: Some(Arc::new(members)),
-                    });
-                    continue;
-                }
-                Entry::Span(index) => index,
-            };
-            if std::mem::replace(&mut seen[index], true) || !shown(index) {
-                continue;
-            }
-            let kids = &self.children[index];
-            rows.push(TreeRow {
-                index,
-                depth,
-                child_count: kids.len(),
-                fold: None,
-            });
-            if !collapsed.contains(&spans[index].span_id) {
-                stack.extend(entries(kids).into_iter().map(|entry| (entry, depth + 1)));
-            }
-        }
-        rows
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{StatusCode, test_outline};
+    use crate::model::test_outline;
 
     fn span(id: &str, parent: Option<&str>, start: i64) -> SpanOutline {
         test_outline(id, parent, &format!("span-{id}"), start, start + 10)
@@ -317,83 +198,6 @@ mod tests {
             .map(|(id, _)| id)
             .collect();
         assert_eq!(order, vec!["root", "a1", "a2", "b1", "c1"]);
-    }
-
-    #[test]
-    fn test_runs_of_one_name_fold_unless_unfolded() {
-        let mut spans = vec![test_outline("root", None, "job/tiles", 0, 1000)];
-        for n in 0..6 {
-            let mut tile = test_outline(
-                &format!("t{n}"),
-                Some("root"),
-                "ProcessTile",
-                n * 10,
-                n * 10 + 5 + n,
-            );
-            if n == 2 {
-                tile.status_code = StatusCode::Error;
-            }
-            spans.push(tile);
-        }
-        spans.push(test_outline("merge", Some("root"), "Merge", 100, 110));
-        // Fewer than FOLD_AT of one name never fold.
-        for n in 0..2 {
-            spans.push(test_outline(
-                &format!("u{n}"),
-                Some("root"),
-                "Upload",
-                200 + n,
-                205 + n,
-            ));
-        }
-        let tree = SpanTree::build(&spans);
-        let none = HashSet::new();
-        let rows = tree.rows_folded(&spans, &none, None, Some(&none), None);
-        let shape: Vec<(String, usize)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    spans[r.index].span_id.clone(),
-                    r.fold.as_ref().map_or(1, |f| f.len()),
-                )
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            vec![
-                ("root".to_owned(), 1),
-                ("t0".to_owned(), 6),
-                ("merge".to_owned(), 1),
-                ("u0".to_owned(), 1),
-                ("u1".to_owned(), 1)
-            ]
-        );
-        let fold = rows[1].fold.as_ref().expect("row 1 folds the repeats");
-        let summary = FoldSummary::of(&spans, fold);
-        // Durations 5..=10 ns: the lower middle is 7.
-        assert_eq!((summary.count, summary.p50_ns, summary.failed), (6, 7, 1));
-        assert_eq!((summary.start_ns, summary.end_ns), (0, 60));
-        // Unfolded by its first span: every tile is a row again.
-        let unfolded: HashSet<String> = ["t0".to_owned()].into();
-        assert_eq!(
-            tree.rows_folded(&spans, &none, None, Some(&unfolded), None)
-                .len(),
-            10
-        );
-        // The selected span (t3, index 4) is never hidden inside a fold.
-        assert_eq!(
-            tree.rows_folded(&spans, &none, None, Some(&none), Some(4))
-                .len(),
-            10
-        );
-        // Without folding, as before.
-        assert_eq!(tree.rows(&spans, &none).len(), 10);
-        // A filter that hides some tiles folds only what is shown.
-        let mut keep = vec![true; spans.len()];
-        keep[3] = false;
-        keep[4] = false;
-        let rows = tree.rows_folded(&spans, &none, Some(&keep), Some(&none), None);
-        assert_eq!(rows.len(), 8, "four tiles are under FOLD_AT: no fold");
     }
 
     fn ids(spans: &[SpanOutline], rows: &[TreeRow]) -> Vec<(String, usize)> {
