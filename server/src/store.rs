@@ -3,6 +3,7 @@
 mod error;
 mod ids;
 mod job_filter;
+mod job_rollup;
 mod postgres_write;
 mod records;
 mod rows;
