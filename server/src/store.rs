@@ -1,8 +1,11 @@
 //! The trace store: one trait, an SQLite and a PostgreSQL backend, picked by URL at start-up.
 
+mod backends;
 mod error;
 mod ids;
 mod job_filter;
+mod job_reads;
+mod job_rollup;
 mod postgres_write;
 mod records;
 mod rows;
@@ -10,6 +13,7 @@ mod span_write;
 mod sql;
 mod sqlite_read;
 mod sqlite_write;
+mod telemetry_reads;
 pub mod workflow;
 
 use std::sync::Arc;
@@ -18,10 +22,10 @@ use app::model::{
     Job, JobFilter, JobListQuery, JobPage, LogMark, LogRecord, Span, SpanOutline, StateCount, Stats,
 };
 
+pub use backends::{PostgresStore, SqliteStore};
 pub use error::StoreError;
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
-pub use sql::{PostgresStore, SqliteStore};
 pub use workflow::WorkflowStore;
 
 /// Everything jobtrace persists, behind one interface so SQLite and PostgreSQL behave alike.

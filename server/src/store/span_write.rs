@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::rows::{FailedTasks, JobRow, TraceDelta};
+use super::job_rollup::{FailedTasks, TraceDelta};
+use super::rows::JobRow;
 use super::{NewResource, NewSpan, SpanId, StoreError, TraceId};
 
 pub(super) const JOB_COLUMNS: &str = "id, trace_id, kind, name, name_source, root_status, state, \
@@ -73,7 +74,7 @@ pub(super) async fn write_spans<T: SpanTx>(
     tx.insert_resources(resources).await?;
     // Per trace: its job as stored, and which of its spans are new.
     let mut plans: Vec<(TraceId, Option<JobRow>, bool, Vec<&NewSpan>)> = Vec::new();
-    for (trace_id, trace_spans) in super::rows::by_trace(spans) {
+    for (trace_id, trace_spans) in super::job_rollup::by_trace(spans) {
         let existing = tx.job_by_trace(trace_id).await?;
         // A trace whose job has no spans has none stored: job and spans are written together.
         let known = existing.as_ref().is_some_and(|job| job.span_count > 0);
@@ -114,7 +115,7 @@ pub(super) async fn write_spans<T: SpanTx>(
         if new_spans.is_empty() {
             continue;
         }
-        let mut job = super::rows::merge_job(trace_id, existing, &TraceDelta::of(&new_spans));
+        let mut job = super::job_rollup::merge_job(trace_id, existing, &TraceDelta::of(&new_spans));
         let mut failed = FailedTasks::parse(&job.failed_tasks)?;
         let to_check = failed.apply(&new_spans);
         // A failure counts unless a stored attempt that did not fail started later; a trace
@@ -128,7 +129,7 @@ pub(super) async fn write_spans<T: SpanTx>(
         failed.confirm(&to_check, &latest_success);
         job.failed_tasks = failed.to_json();
         if job.kind == super::rows::KIND_TRACE {
-            job.state = super::rows::derive_state(&job, &failed).code();
+            job.state = super::job_rollup::derive_state(&job, &failed).code();
         }
         tx.upsert_job(&job).await?;
     }

@@ -1,0 +1,135 @@
+//! The two backends' handles: pools, pragmas and migrations at connect, health, and which
+//! reads and writes SQLite sends to rusqlite instead of sqlx.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::rows::OutlineRow;
+use super::sqlite_read::SqliteReader;
+use super::sqlite_write::SqliteWriter;
+use super::{LogBatch, SpanBatch, StoreError, TraceId, WriteSummary};
+
+/// SQLite: one writer connection (writes are serialized anyway; this avoids SQLITE_BUSY
+/// between our own connections) and a pool of readers. WAL with synchronous=NORMAL: a commit
+/// survives a process crash; the last commits may be lost on power loss.
+pub struct SqliteStore {
+    /// Workflow operations (sqlx, `BEGIN IMMEDIATE`).
+    pub(super) write: SqlitePool,
+    pub(super) read: SqlitePool,
+    /// Spans and logs (rusqlite, group commit).
+    writer: SqliteWriter,
+    /// Bulk reads (rusqlite).
+    reader: SqliteReader,
+    /// Workflow transactions waiting for or holding the write lock (the writer yields to them).
+    pub(super) workflow_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::InvalidUrl {
+                url: url.to_owned(),
+                reason: format!("cannot create {}: {e}", parent.display()),
+            })?;
+        }
+        let path = options.get_filename().to_path_buf();
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        // A read waits at most this long for a connection: under a flood of page renders a
+        // request fails with "busy" instead of queueing for sqlx's default 30 s.
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await?;
+        let workflow_waiting = std::sync::Arc::default();
+        let writer = SqliteWriter::start(&path, std::sync::Arc::clone(&workflow_waiting))?;
+        Ok(SqliteStore {
+            write,
+            read,
+            writer,
+            reader: SqliteReader::new(path),
+            workflow_waiting,
+        })
+    }
+
+    pub(super) async fn outline_rows(
+        &self,
+        trace_id: TraceId,
+    ) -> Result<Vec<OutlineRow>, StoreError> {
+        self.reader.outline_rows(trace_id).await
+    }
+
+    /// Healthy: the span writer thread runs and the file answers a read. The read goes through
+    /// the rusqlite reader, not the sqlx pool that page renders may hold all of.
+    pub(super) async fn health(&self) -> Result<(), StoreError> {
+        if !self.writer.is_running() {
+            return Err(StoreError::WriterStopped);
+        }
+        self.reader.ping().await
+    }
+
+    pub(super) async fn store_spans(&self, batch: SpanBatch) -> Result<WriteSummary, StoreError> {
+        self.writer.write_spans(batch).await
+    }
+
+    pub(super) async fn store_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError> {
+        self.writer.write_logs(batch).await
+    }
+}
+
+/// PostgreSQL: one pool for reads and writes.
+pub struct PostgresStore {
+    pub(super) write: PgPool,
+    pub(super) read: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore {
+            write: pool.clone(),
+            read: pool,
+        })
+    }
+
+    pub(super) async fn outline_rows(
+        &self,
+        trace_id: TraceId,
+    ) -> Result<Vec<OutlineRow>, StoreError> {
+        Ok(sqlx::query_as(super::rows::OUTLINE_SELECT)
+            .bind(&trace_id.0[..])
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    pub(super) async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! The job list and stats reads of [`TraceStore`](super::TraceStore), for both backends:
+//! filters, keyset cursors, state counts, task summaries of workflow jobs.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::job_filter::push_job_filter;
+use super::span_write::JOB_COLUMNS;
+use super::{PostgresStore, SqliteStore, StoreError};
+use app::model::JobSort;
+
+fn sort_tag(sort: JobSort) -> &'static str {
+    match sort {
+        JobSort::Newest => "n",
+        JobSort::Longest => "d",
+    }
+}
+
+/// Keyset cursor of the job list: the order and the last row's (sort key, id).
+fn encode_cursor(sort: JobSort, key: i64, id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{key}:{}", sort_tag(sort), hex::encode(id)))
+}
+
+/// A cursor is only valid for the order it was made in.
+fn decode_cursor(cursor: &str, sort: JobSort) -> Result<(i64, Vec<u8>), StoreError> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let text = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let text = text
+        .strip_prefix(sort_tag(sort))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .ok_or(StoreError::InvalidCursor)?;
+    let (start, id) = text.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let start = start.parse().map_err(|_| StoreError::InvalidCursor)?;
+    let id = hex::decode(id).map_err(|_| StoreError::InvalidCursor)?;
+    if id.len() != 16 {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((start, id))
+}
+
+/// The job reads over the concrete sqlx types of one backend (see `sql.rs` for why a macro).
+macro_rules! impl_job_reads {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(super) async fn select_jobs(
+                &self,
+                query: &app::model::JobListQuery,
+            ) -> Result<app::model::JobPage, StoreError> {
+                let limit = i64::from(query.limit.clamp(1, 1000));
+                // The sort key and its keyset position; the id breaks ties.
+                let key = match query.sort {
+                    JobSort::Newest => "start_ns",
+                    JobSort::Longest => "(end_ns - start_ns)",
+                };
+                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"
+                ));
+                push_job_filter(&mut select, &query.filter, true);
+                if let Some(cursor) = &query.cursor {
+                    let (value, id) = decode_cursor(cursor, query.sort)?;
+                    select
+                        .push(format!(" AND ({key}, id) < ("))
+                        .push_bind(value);
+                    select.push(", ").push_bind(id).push(")");
+                }
+                select
+                    .push(format!(" ORDER BY {key} DESC, id DESC LIMIT "))
+                    .push_bind(limit + 1);
+                let rows: Vec<super::rows::JobRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                let mut page = page_of(rows, limit, query.sort)?;
+                self.attach_task_summaries(&mut page.jobs).await?;
+                Ok(page)
+            }
+
+            pub(super) async fn count_job_states(
+                &self,
+                filter: &app::model::JobFilter,
+            ) -> Result<Vec<app::model::StateCount>, StoreError> {
+                let mut select =
+                    sqlx::QueryBuilder::<$db>::new("SELECT state, count(*) FROM jobs WHERE 1 = 1");
+                push_job_filter(&mut select, filter, false);
+                select.push(" GROUP BY state");
+                let rows: Vec<(i32, i64)> = select.build_query_as().fetch_all(&self.read).await?;
+                let mut counts: Vec<app::model::StateCount> = rows
+                    .into_iter()
+                    .filter_map(|(state, count)| {
+                        app::model::JobState::from_code(state)
+                            .map(|state| app::model::StateCount { state, count })
+                    })
+                    .collect();
+                counts.sort_by_key(|c| c.state.code());
+                Ok(counts)
+            }
+
+            pub(super) async fn select_job(
+                &self,
+                job: super::JobRef,
+            ) -> Result<Option<app::model::Job>, StoreError> {
+                let row: Option<super::rows::JobRow> = sqlx::query_as(&format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 OR trace_id = $1 \
+                     ORDER BY (id = $1) DESC LIMIT 1"
+                ))
+                .bind(&job.0[..])
+                .fetch_optional(&self.read)
+                .await?;
+                let mut jobs: Vec<app::model::Job> = row
+                    .map(super::rows::JobRow::into_model)
+                    .transpose()?
+                    .into_iter()
+                    .collect();
+                self.attach_task_summaries(&mut jobs).await?;
+                Ok(jobs.pop())
+            }
+
+            pub(super) async fn count_rows(&self) -> Result<app::model::Stats, StoreError> {
+                let (jobs, spans, logs): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM spans), \
+                     (SELECT count(*) FROM logs)",
+                )
+                .fetch_one(&self.read)
+                .await?;
+                Ok(app::model::Stats { jobs, spans, logs })
+            }
+
+            /// Task counts by state and clusters, for the workflow jobs among `jobs`.
+            async fn attach_task_summaries(
+                &self,
+                jobs: &mut [app::model::Job],
+            ) -> Result<(), StoreError> {
+                let ids: Vec<Vec<u8>> = jobs
+                    .iter()
+                    .filter_map(|job| uuid::Uuid::parse_str(&job.id).ok())
+                    .map(|id| id.as_bytes().to_vec())
+                    .collect();
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT job_id, state, cluster_slug, count(*) FROM tasks WHERE job_id IN (",
+                );
+                let mut list = select.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.as_slice());
+                }
+                select.push(") GROUP BY job_id, state, cluster_slug");
+                let rows: Vec<(Vec<u8>, i32, String, i64)> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                let mut summaries: HashMap<Vec<u8>, app::model::TaskSummary> = HashMap::new();
+                for (job_id, state, cluster, count) in rows {
+                    let summary = summaries.entry(job_id).or_default();
+                    let state = super::error::task_state_of(state)?;
+                    summary.add(state.as_str(), count);
+                    if !summary.clusters.contains(&cluster) {
+                        summary.clusters.push(cluster);
+                    }
+                }
+                for job in jobs.iter_mut() {
+                    if let Ok(id) = uuid::Uuid::parse_str(&job.id) {
+                        job.tasks = summaries.remove(id.as_bytes().as_slice());
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+/// Turns `limit + 1` fetched rows into a page and the cursor after its last row.
+fn page_of(
+    mut rows: Vec<super::rows::JobRow>,
+    limit: i64,
+    sort: JobSort,
+) -> Result<app::model::JobPage, StoreError> {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more {
+        rows.last().map(|row| {
+            let key = match sort {
+                JobSort::Newest => row.start_ns,
+                JobSort::Longest => row.end_ns - row.start_ns,
+            };
+            encode_cursor(sort, key, &row.id)
+        })
+    } else {
+        None
+    };
+    let jobs = rows
+        .into_iter()
+        .map(super::rows::JobRow::into_model)
+        .collect::<Result<_, _>>()?;
+    Ok(app::model::JobPage {
+        jobs,
+        next_cursor,
+        state_counts: Vec::new(),
+    })
+}
+
+impl_job_reads!(SqliteStore, sqlx::Sqlite);
+impl_job_reads!(PostgresStore, sqlx::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cursor_round_trip() {
+        let cursor = encode_cursor(JobSort::Longest, -42, &[9; 16]);
+        assert_eq!(
+            decode_cursor(&cursor, JobSort::Longest).ok(),
+            Some((-42, vec![9; 16]))
+        );
+        assert!(
+            decode_cursor(&cursor, JobSort::Newest).is_err(),
+            "made for another order"
+        );
+    }
+
+    #[test]
+    fn test_garbage_cursor_is_rejected() {
+        for bad in [
+            "",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("12:abcd"),
+            &URL_SAFE_NO_PAD.encode("x:00"),
+        ] {
+            assert!(
+                matches!(
+                    decode_cursor(bad, JobSort::Newest),
+                    Err(StoreError::InvalidCursor)
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

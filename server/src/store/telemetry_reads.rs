@@ -1,0 +1,277 @@
+//! The span, log and trace-outline reads of [`TraceStore`](super::TraceStore), for both
+//! backends: span and log pages, attribute search, log marks.
+
+use std::collections::HashMap;
+
+use super::job_filter::{push_contains, push_span_ids};
+use super::{PostgresStore, SqliteStore, StoreError};
+
+const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
+    s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
+    r.attributes AS resource, s.scope_name, s.scope_version \
+    FROM spans s JOIN resources r ON r.id = s.resource_id";
+
+const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
+    l.severity_text, l.body, l.attributes, r.attributes AS resource \
+    FROM logs l JOIN resources r ON r.id = l.resource_id";
+
+/// The telemetry reads over the concrete sqlx types of one backend (see `sql.rs` for why a
+/// macro); `$attribute_equals` writes the backend's JSON attribute comparison.
+macro_rules! impl_telemetry_reads {
+    ($store:ty, $db:ty, $attribute_equals:path) => {
+        impl $store {
+            pub(super) async fn select_outline(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::SpanOutline>, StoreError> {
+                let rows = self.outline_rows(trace_id).await?;
+                // The runner identity lives in the few resources the spans share.
+                let resource_ids: Vec<i64> = rows
+                    .iter()
+                    .map(|row| row.resource_id)
+                    .collect::<std::collections::BTreeSet<i64>>()
+                    .into_iter()
+                    .collect();
+                let mut runners = HashMap::new();
+                for chunk in resource_ids.chunks(1000) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, attributes FROM resources WHERE id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    select.push(")");
+                    let resources: Vec<(i64, String)> =
+                        select.build_query_as().fetch_all(&self.read).await?;
+                    for (id, attributes) in resources {
+                        runners.insert(id, super::rows::runner_of(&attributes)?);
+                    }
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|row| row.into_model(&runners))
+                    .collect())
+            }
+
+            pub(super) async fn select_span_ids_with_attributes(
+                &self,
+                trace_id: super::TraceId,
+                terms: &[(String, String)],
+            ) -> Result<Vec<String>, StoreError> {
+                // Resource attributes are matched here, over the trace's few resources; span
+                // attributes in SQL.
+                let resources: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT id, attributes FROM resources WHERE id IN \
+                     (SELECT DISTINCT resource_id FROM spans WHERE trace_id = $1)",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                let resources = resources
+                    .into_iter()
+                    .map(|(id, text)| {
+                        serde_json::from_str::<app::model::Attributes>(&text)
+                            .map(|attributes| (id, attributes))
+                            .map_err(|e| StoreError::Corrupt(format!("resource attributes: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
+                );
+                select.push_bind(trace_id.0.to_vec());
+                for (key, value) in terms {
+                    select.push(" AND (");
+                    $attribute_equals(&mut select, key, value);
+                    let matching: Vec<i64> = resources
+                        .iter()
+                        .filter(|(_, attributes)| {
+                            attributes
+                                .get(key)
+                                .is_some_and(|found| app::model::value_text(found) == *value)
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    if !matching.is_empty() {
+                        select.push(" OR s.resource_id IN (");
+                        let mut list = select.separated(", ");
+                        for id in matching {
+                            list.push_bind(id);
+                        }
+                        select.push(")");
+                    }
+                    select.push(")");
+                }
+                select.push(" ORDER BY s.start_ns, s.span_id");
+                let rows: Vec<(Vec<u8>,)> = select.build_query_as().fetch_all(&self.read).await?;
+                Ok(rows.into_iter().map(|(id,)| hex::encode(id)).collect())
+            }
+
+            pub(super) async fn select_log_marks(
+                &self,
+                trace_id: super::TraceId,
+            ) -> Result<Vec<app::model::LogMark>, StoreError> {
+                let rows: Vec<(Option<Vec<u8>>, i64, i32)> = sqlx::query_as(
+                    "SELECT span_id, time_ns, severity_number FROM logs \
+                     WHERE trace_id = $1 ORDER BY time_ns, id",
+                )
+                .bind(&trace_id.0[..])
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(span_id, time_ns, severity_number)| app::model::LogMark {
+                        span_id: span_id.as_deref().map(hex::encode),
+                        time_ns,
+                        severity_number,
+                    })
+                    .collect())
+            }
+
+            pub(super) async fn select_span_page(
+                &self,
+                trace_id: Option<super::TraceId>,
+                query: &super::SpanPageQuery,
+            ) -> Result<Vec<app::model::Span>, StoreError> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(SPAN_SELECT);
+                select.push(" WHERE 1 = 1");
+                if let Some(trace_id) = &trace_id {
+                    select
+                        .push(" AND s.trace_id = ")
+                        .push_bind(trace_id.0.to_vec());
+                }
+                if let Some(service) = &query.service {
+                    select
+                        .push(" AND s.service_name = ")
+                        .push_bind(service.as_str());
+                }
+                for (key, value) in &query.attributes {
+                    select.push(" AND ");
+                    $attribute_equals(&mut select, key, value);
+                }
+                if let Some(task_id) = &query.task_id {
+                    select
+                        .push(" AND s.task_key = ")
+                        .push_bind(task_id.as_str());
+                }
+                if let Some(name) = &query.name {
+                    push_contains(&mut select, "s.name", name);
+                }
+                if let Some(status) = query.status {
+                    select.push(" AND s.status_code = ").push_bind(status);
+                }
+                push_span_ids(&mut select, "s.span_id", &query.span_ids);
+                if let Some(from_ns) = query.from_ns {
+                    select.push(" AND s.start_ns >= ").push_bind(from_ns);
+                }
+                if let Some(to_ns) = query.to_ns {
+                    select.push(" AND s.start_ns < ").push_bind(to_ns);
+                }
+                if let Some((start_ns, span_id)) = &query.after {
+                    select
+                        .push(" AND (s.start_ns, s.span_id) > (")
+                        .push_bind(*start_ns);
+                    select.push(", ").push_bind(&span_id.0[..]).push(")");
+                }
+                select.push(" ORDER BY s.start_ns, s.span_id LIMIT ");
+                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
+                let rows: Vec<super::rows::SpanRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                rows.into_iter()
+                    .map(super::rows::SpanRow::into_model)
+                    .collect()
+            }
+
+            pub(super) async fn select_log_page(
+                &self,
+                trace_id: Option<super::TraceId>,
+                query: &super::LogPageQuery,
+            ) -> Result<Vec<(i64, app::model::LogRecord)>, StoreError> {
+                let mut select = sqlx::QueryBuilder::<$db>::new(LOG_SELECT);
+                select.push(" WHERE 1 = 1");
+                if let Some(trace_id) = &trace_id {
+                    select
+                        .push(" AND l.trace_id = ")
+                        .push_bind(trace_id.0.to_vec());
+                }
+                if let Some(service) = &query.service {
+                    select
+                        .push(" AND r.service_name = ")
+                        .push_bind(service.as_str());
+                }
+                if let Some(task_id) = &query.task_id {
+                    select.push(" AND l.task_id = ").push_bind(task_id.as_str());
+                }
+                push_span_ids(&mut select, "l.span_id", &query.span_ids);
+                if query.unattached {
+                    select.push(" AND l.span_id IS NULL");
+                }
+                if let Some(text) = &query.text {
+                    push_contains(&mut select, "l.body", text);
+                }
+                if let Some(from_ns) = query.from_ns {
+                    select.push(" AND l.time_ns >= ").push_bind(from_ns);
+                }
+                if let Some(to_ns) = query.to_ns {
+                    select.push(" AND l.time_ns < ").push_bind(to_ns);
+                }
+                if !query.severities.is_empty() {
+                    select.push(" AND (");
+                    for (index, (low, high)) in query.severities.iter().enumerate() {
+                        if index > 0 {
+                            select.push(" OR ");
+                        }
+                        select.push("l.severity_number BETWEEN ").push_bind(*low);
+                        select.push(" AND ").push_bind(*high);
+                    }
+                    select.push(")");
+                }
+                if let Some((time_ns, id)) = query.after {
+                    select.push(" AND (l.time_ns, l.id) > (").push_bind(time_ns);
+                    select.push(", ").push_bind(id).push(")");
+                }
+                select.push(" ORDER BY l.time_ns, l.id LIMIT ");
+                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
+                let rows: Vec<super::rows::LogRow> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                rows.into_iter()
+                    .map(super::rows::LogRow::into_model_with_id)
+                    .collect()
+            }
+        }
+    };
+}
+
+/// `attributes[key]` equals `value` as text. SQLite: a JSON path, booleans as `true`/`false`
+/// (not 1/0) so both backends agree.
+fn sqlite_attribute_equals<'a>(
+    select: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>,
+    key: &str,
+    value: &'a str,
+) {
+    let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+    select
+        .push("(CASE json_type(s.attributes, ")
+        .push_bind(path.clone())
+        .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ")
+        .push("ELSE CAST(json_extract(s.attributes, ")
+        .push_bind(path)
+        .push(") AS TEXT) END) = ")
+        .push_bind(value);
+}
+
+/// `attributes[key]` equals `value` as text (`->>` gives JSON scalars as text).
+fn postgres_attribute_equals<'a>(
+    select: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>,
+    key: &str,
+    value: &'a str,
+) {
+    select
+        .push("(s.attributes::jsonb ->> ")
+        .push_bind(key.to_owned())
+        .push(") = ")
+        .push_bind(value);
+}
+
+impl_telemetry_reads!(SqliteStore, sqlx::Sqlite, sqlite_attribute_equals);
+impl_telemetry_reads!(PostgresStore, sqlx::Postgres, postgres_attribute_equals);
