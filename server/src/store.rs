@@ -9,11 +9,11 @@ mod job_rollup;
 mod postgres_write;
 mod records;
 mod rows;
+mod span_log_reads;
 mod span_write;
 mod sql;
 mod sqlite_read;
 mod sqlite_write;
-mod telemetry_reads;
 pub mod workflow;
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! [`TraceStore`] for SQLite and PostgreSQL, written once: each method hands over to the reads
-//! in `job_reads.rs` and `telemetry_reads.rs` or to the backend's writer.
+//! in `job_reads.rs` and `span_log_reads.rs` or to the backend's writer.
 //!
 //! Both backends accept the same statements (`$n` parameters, `ON CONFLICT`, `RETURNING`, row
 //! values), so the code is shared through macros over the concrete sqlx types instead of
@@ -7,7 +7,7 @@
 //! pragmas, migrations), the span and log writers (`sqlite_write.rs` on rusqlite with group
 //! commit, `postgres_write.rs` with row locks), the outline read (`sqlite_read.rs` on SQLite),
 //! the attribute comparisons (`sqlite_attribute_equals`, `postgres_attribute_equals` in
-//! `telemetry_reads.rs`), and how workflow transactions lock (`workflow/backend.rs`).
+//! `span_log_reads.rs`), and how workflow transactions lock (`workflow/backend.rs`).
 
 use super::{PostgresStore, SqliteStore, StoreError};
 

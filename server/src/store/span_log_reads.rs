@@ -17,7 +17,7 @@ const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.sever
 
 /// The telemetry reads over the concrete sqlx types of one backend (see `sql.rs` for why a
 /// macro); `$attribute_equals` writes the backend's JSON attribute comparison.
-macro_rules! impl_telemetry_reads {
+macro_rules! impl_span_log_reads {
     ($store:ty, $db:ty, $attribute_equals:path) => {
         impl $store {
             pub(super) async fn select_outline(
@@ -273,5 +273,5 @@ fn postgres_attribute_equals<'a>(
         .push_bind(value);
 }
 
-impl_telemetry_reads!(SqliteStore, sqlx::Sqlite, sqlite_attribute_equals);
-impl_telemetry_reads!(PostgresStore, sqlx::Postgres, postgres_attribute_equals);
+impl_span_log_reads!(SqliteStore, sqlx::Sqlite, sqlite_attribute_equals);
+impl_span_log_reads!(PostgresStore, sqlx::Postgres, postgres_attribute_equals);
