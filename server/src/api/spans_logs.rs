@@ -235,6 +235,20 @@ fn export_failed(error: export::ExportError) -> ApiError {
     ApiError::Internal
 }
 
+/// Cuts a page fetched with one row more than `limit` back to `limit`; the cursor after its last
+/// row if that extra row showed more follow.
+fn page_end<T>(
+    rows: &mut Vec<T>,
+    limit: usize,
+    cursor: impl FnOnce(&T) -> String,
+) -> Option<String> {
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().map(cursor)
+}
+
 /// Spans of one trace or all: a JSON page (`limit + 1` fetched to know if more follow), or
 /// every match as a file.
 async fn serve_spans(
@@ -249,12 +263,7 @@ async fn serve_spans(
         let limit = query.limit as usize;
         query.limit += 1;
         let mut spans = state.store.span_page(trace_id, &query).await?;
-        let next_cursor = (spans.len() > limit)
-            .then(|| {
-                spans.truncate(limit);
-                spans.last().map(|s| cursor_of(s.start_ns, &s.span_id))
-            })
-            .flatten();
+        let next_cursor = page_end(&mut spans, limit, |s| cursor_of(s.start_ns, &s.span_id));
         let spans: Vec<ApiSpan> = spans.iter().map(ApiSpan::from).collect();
         return Ok(
             Json(serde_json::json!({ "spans": spans, "next_cursor": next_cursor })).into_response(),
@@ -310,13 +319,9 @@ async fn serve_logs(
         let limit = query.limit as usize;
         query.limit += 1;
         let mut logs = state.store.log_page(trace_id, &query).await?;
-        let next_cursor = (logs.len() > limit)
-            .then(|| {
-                logs.truncate(limit);
-                logs.last()
-                    .map(|(id, log)| cursor_of(log.time_ns, &id.to_string()))
-            })
-            .flatten();
+        let next_cursor = page_end(&mut logs, limit, |(id, log)| {
+            cursor_of(log.time_ns, &id.to_string())
+        });
         let jobs = jobs_of(state, &logs).await?;
         let logs: Vec<ApiLog> = logs
             .iter()
