@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 log() { echo "deps: $*"; }
 
+# Clippy runs inside the builds (RUSTC_WORKSPACE_WRAPPER, see the Makefile); rustfmt checks.
+for component in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    log "adding the $component component"
+    rustup component add "$component"
+  fi
+done
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding the wasm32 target"
   rustup target add wasm32-unknown-unknown
