@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Spans or log records one OTLP request may hold unless `--max-items-per-request` says otherwise.
+pub const DEFAULT_MAX_ITEMS_PER_REQUEST: usize = 100_000;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "jobtrace",
@@ -44,7 +47,7 @@ pub struct ServeConfig {
     #[arg(
         long,
         env = "JOBTRACE_MAX_ITEMS_PER_REQUEST",
-        default_value_t = 100_000
+        default_value_t = DEFAULT_MAX_ITEMS_PER_REQUEST
     )]
     pub max_items_per_request: usize,
     /// OTLP requests decoded and stored at once; more wait up to 5 s, then get 503.

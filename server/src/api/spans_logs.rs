@@ -347,6 +347,11 @@ async fn serve_logs(
     Ok(file_response(file_name, "logs", format, body))
 }
 
+/// A job's export files are named for the job and the start of its id.
+fn file_stem(job: &Job) -> String {
+    format!("{}-{}", job.name, &job.id[..8.min(job.id.len())])
+}
+
 /// `GET /api/v1/jobs/{id}/spans`
 pub(super) async fn job_spans(
     State(state): State<AppState>,
@@ -354,7 +359,7 @@ pub(super) async fn job_spans(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let (job, trace_id) = job_of(&state, &id).await?;
-    let name = format!("{}-{}", job.name, &job.id[..8.min(job.id.len())]);
+    let name = file_stem(&job);
     serve_spans(&state, Some(trace_id), &name, &Params(params)).await
 }
 
@@ -365,7 +370,7 @@ pub(super) async fn job_logs(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let (job, trace_id) = job_of(&state, &id).await?;
-    let name = format!("{}-{}", job.name, &job.id[..8.min(job.id.len())]);
+    let name = file_stem(&job);
     serve_logs(&state, Some(trace_id), &name, &Params(params)).await
 }
 

@@ -12,12 +12,13 @@ pub struct Budget {
     pub messages: usize,
 }
 
+/// The server's defaults, for tests of the counting alone.
+#[cfg(test)]
 impl Default for Budget {
-    /// The server's defaults (`--max-items-per-request`, `state::MAX_MESSAGES_PER_REQUEST`).
     fn default() -> Self {
         Budget {
-            items: 100_000,
-            messages: 2_000_000,
+            items: crate::config::DEFAULT_MAX_ITEMS_PER_REQUEST,
+            messages: crate::state::MAX_MESSAGES_PER_REQUEST,
         }
     }
 }
