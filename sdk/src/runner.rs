@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 use crate::client::Client;
 use crate::context::{CurrentTask, JobRef};
@@ -16,11 +15,13 @@ use crate::subtasks::submissions;
 use crate::task::{Registered, Task, TaskIdentifier};
 
 mod attempt;
+mod caller;
 mod lease;
 mod retry;
 mod stop;
 
 use attempt::Outcome;
+use caller::{Caller, attempt_of};
 use lease::{duration_of, keep_lease};
 use retry::{Backoff, is_transient};
 use stop::{sleep_or_stop, spawn_signal_watch, wait_stop};
@@ -36,7 +37,7 @@ pub enum RunUntil {
 
 /// Runs tasks of the registered types from one cluster.
 pub struct TaskRunner {
-    client: Client,
+    caller: Caller,
     cluster: String,
     tasks: HashMap<TaskIdentifier, Arc<Registered>>,
     stop: watch::Sender<bool>,
@@ -49,6 +50,7 @@ const MAX_REPORT_TRIES: u32 = 30;
 /// A computed task not yet acknowledged by the server, and the lease keeper it needs until then.
 struct Pending {
     computed: wf::ComputedTask,
+    attempt: Option<i64>,
     tries: u32,
     lease: tokio::task::JoinHandle<()>,
 }
@@ -69,7 +71,7 @@ impl Client {
 impl TaskRunner {
     fn new(client: Client, cluster: &str) -> Self {
         TaskRunner {
-            client,
+            caller: Caller::new(client),
             cluster: cluster.to_owned(),
             tasks: HashMap::new(),
             stop: watch::channel(false).0,
@@ -83,6 +85,12 @@ impl TaskRunner {
         self.tasks
             .insert(registered.identifier.clone(), Arc::new(registered));
         self
+    }
+
+    /// The name this runner reports under (`host:pid:random`), as recorded on the attempts
+    /// it runs.
+    pub fn id(&self) -> &str {
+        &self.caller.id
     }
 
     /// A handle that stops the runner as a signal would (for embedding and tests).
@@ -112,12 +120,8 @@ impl TaskRunner {
             Err(error) => Err(error),
         };
         signals.abort();
-        self.client.telemetry().flush_async().await;
+        self.caller.client.telemetry().flush_async().await;
         result
-    }
-
-    fn service(&self) -> wf::task_service_client::TaskServiceClient<Channel> {
-        wf::task_service_client::TaskServiceClient::new(self.client.channel.clone())
     }
 
     /// The cluster's slug as the server knows it (`""` names the default cluster), as the
@@ -130,9 +134,12 @@ impl TaskRunner {
                 cluster_slug: self.cluster.clone(),
             };
             let mut service = wf::workflows_service_client::WorkflowsServiceClient::new(
-                self.client.channel.clone(),
+                self.caller.client.channel.clone(),
             );
-            match service.get_cluster(self.client.request(request)).await {
+            match service
+                .get_cluster(self.caller.request(request, None))
+                .await
+            {
                 Ok(cluster) => return Ok(Some(cluster.into_inner().slug)),
                 Err(status) if is_transient(&status) => {
                     tracing::warn!(%status, "jobtrace unreachable, retrying");
@@ -176,9 +183,18 @@ impl TaskRunner {
                 computed_task: pending.as_ref().map(|p| p.computed.clone()),
                 next_task_to_run: (!stopping).then(|| self.to_run(cluster)),
             };
-            let answer = self.service().next_task(self.client.request(request)).await;
-            let answer = match answer {
-                Ok(answer) => answer.into_inner(),
+            // A computed report names its attempt; the claim in the same call starts a new one.
+            let reported = pending.as_ref().and_then(|p| p.attempt);
+            let answer = self
+                .caller
+                .service()
+                .next_task(self.caller.request(request, reported))
+                .await;
+            let (answer, attempt) = match answer {
+                Ok(answer) => {
+                    let attempt = attempt_of(&answer);
+                    (answer.into_inner(), attempt)
+                }
                 Err(status) if is_transient(&status) => {
                     tracing::warn!(%status, "jobtrace unreachable, retrying");
                     match &mut pending {
@@ -210,7 +226,8 @@ impl TaskRunner {
                             report.computed.display,
                             status.message()
                         );
-                        self.report_failed(task_id, &display, true).await;
+                        self.report_failed(task_id, report.attempt, &display, true)
+                            .await;
                         continue;
                     }
                     None => return Err(Error::status("next task")(status)),
@@ -219,7 +236,7 @@ impl TaskRunner {
             backoff = Backoff::default();
             pending = None;
             if let Some(task) = answer.next_task.filter(|t| t.id.is_some()) {
-                pending = self.execute(task, cluster, &mut stop).await;
+                pending = self.execute(task, attempt, cluster, &mut stop).await;
                 continue;
             }
             if until == RunUntil::Idle {
@@ -241,6 +258,7 @@ impl TaskRunner {
     async fn execute(
         &self,
         task: wf::Task,
+        attempt: Option<i64>,
         cluster: &str,
         stop: &mut watch::Receiver<bool>,
     ) -> Option<Pending> {
@@ -263,7 +281,7 @@ impl TaskRunner {
                 .map(|(_, r)| r.clone())
         });
         let Some(registered) = registered else {
-            self.report_failed(task_id, &display, false).await;
+            self.report_failed(task_id, attempt, &display, false).await;
             return None;
         };
         let current = CurrentTask {
@@ -277,8 +295,8 @@ impl TaskRunner {
             },
         };
         let lease = tokio::spawn(keep_lease(
-            self.service(),
-            self.client.clone(),
+            self.caller.clone(),
+            attempt,
             task_id,
             task.lease.unwrap_or_default(),
         ));
@@ -287,10 +305,11 @@ impl TaskRunner {
         if *stop.borrow() {
             // Stopped while the claim was in flight: hand it back without starting it.
             lease.abort();
-            self.report_failed(task_id, &interrupted, false).await;
+            self.report_failed(task_id, attempt, &interrupted, false)
+                .await;
             return None;
         }
-        let telemetry = self.client.telemetry().clone();
+        let telemetry = self.caller.client.telemetry().clone();
         let input = task.input.unwrap_or_default();
         let display = if display.is_empty() {
             registered.display.clone()
@@ -302,7 +321,7 @@ impl TaskRunner {
             Err(error) => {
                 lease.abort();
                 let display = format!("{shown}\nRunnerError({:?})", error.to_string());
-                self.report_failed(task_id, &display, false).await;
+                self.report_failed(task_id, attempt, &display, false).await;
                 return None;
             }
         };
@@ -321,12 +340,13 @@ impl TaskRunner {
                     progress_updates: Vec::new(),
                     legacy_sub_tasks: Vec::new(),
                 },
+                attempt,
                 tries: 0,
                 lease,
             }),
             Some(Ok(Outcome::Failed { display })) => {
                 lease.abort();
-                self.report_failed(task_id, &display, true).await;
+                self.report_failed(task_id, attempt, &display, true).await;
                 None
             }
             Some(Err(_)) => {
@@ -334,13 +354,14 @@ impl TaskRunner {
                 // so a task that kills its thread cannot loop forever.
                 lease.abort();
                 let display = format!("{shown}\nRunnerError('the task thread died')");
-                self.report_failed(task_id, &display, true).await;
+                self.report_failed(task_id, attempt, &display, true).await;
                 None
             }
             None => {
                 // Stopping: give the task back; its thread may still finish on its own.
                 lease.abort();
-                self.report_failed(task_id, &interrupted, false).await;
+                self.report_failed(task_id, attempt, &interrupted, false)
+                    .await;
                 None
             }
         }
@@ -348,7 +369,13 @@ impl TaskRunner {
 
     /// Reports a failed attempt, retrying while the server is unreachable (bounded, so a
     /// server that never comes back cannot hold the runner: the lease then expires instead).
-    async fn report_failed(&self, task_id: uuid::Uuid, display: &str, workflow_error: bool) {
+    async fn report_failed(
+        &self,
+        task_id: uuid::Uuid,
+        attempt: Option<i64>,
+        display: &str,
+        workflow_error: bool,
+    ) {
         let mut backoff = Backoff::default();
         for _ in 0..8 {
             let request = wf::TaskFailedRequest {
@@ -358,8 +385,9 @@ impl TaskRunner {
                 progress_updates: Vec::new(),
             };
             match self
+                .caller
                 .service()
-                .task_failed(self.client.request(request))
+                .task_failed(self.caller.request(request, attempt))
                 .await
             {
                 Ok(_) => return,

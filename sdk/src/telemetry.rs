@@ -4,6 +4,8 @@ mod config;
 mod dispatch;
 mod exporters;
 
+pub(crate) use exporters::hostname;
+
 use std::sync::Arc;
 
 use opentelemetry_sdk::logs::SdkLoggerProvider;

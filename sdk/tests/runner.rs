@@ -359,6 +359,58 @@ async fn killed_runner_loses_its_task_to_another_runner(backend: Backend) {
     );
 }
 
+/// Sends `signal` (`STOP`, `CONT`, …) to a runner process.
+fn signal(runner: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &runner.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// The runner name an attempt was recorded under holds its process id (`host:pid:random`).
+fn ran_in(attempt: &serde_json::Value, runner: &std::process::Child) -> bool {
+    let name = attempt["runner"].as_str().unwrap_or_default();
+    name.contains(&format!(":{}:", runner.id()))
+}
+
+async fn a_frozen_runner_that_wakes_cannot_finish_the_task_another_runner_took(backend: Backend) {
+    let server = Server::start(backend).await;
+    let nap = 5.0;
+    let job = submit_nap(&server, nap);
+    let mut first = spawn_runner(&server.url, "runner-a");
+    wait_running(&server, job).await;
+    // Frozen (a long GC pause, a suspended VM): its lease (2 s) expires and B takes over.
+    signal(&first, "STOP");
+    let mut second = spawn_runner(&server.url, "runner-b");
+    eventually(WAIT, "the second runner to claim the task", || async {
+        let attempts = attempts(&server, job);
+        (attempts.len() == 2 && ran_in(&attempts[1], &second)).then_some(())
+    })
+    .await;
+    // A wakes up: its nap is over, so it reports the task computed and extends its lease;
+    // neither may count while B's attempt runs.
+    signal(&first, "CONT");
+    let outcomes = wait_outcomes(&server, job).await;
+    for runner in [&mut first, &mut second] {
+        runner.kill().unwrap();
+        runner.wait().unwrap();
+    }
+    assert_eq!(outcomes, ["lease expired", "computed"]);
+    let attempts = attempts(&server, job);
+    assert!(ran_in(&attempts[0], &first), "{attempts:?}");
+    assert!(ran_in(&attempts[1], &second), "{attempts:?}");
+    let ran_ns =
+        attempts[1]["stopped_ns"].as_i64().unwrap() - attempts[1]["started_ns"].as_i64().unwrap();
+    assert!(
+        ran_ns as f64 >= (nap - 0.5) * 1e9,
+        "B's attempt ran its whole nap, not ended by A's stale report: {attempts:?}"
+    );
+    let client = client(&server, "test-reader");
+    let done = client.jobs().get(job).await.unwrap();
+    assert_eq!(done.state, JobState::Completed);
+}
+
 async fn stopped_runner_hands_its_task_back(backend: Backend) {
     let server = Server::start(backend).await;
     let job = submit_nap(&server, 30.0);
@@ -472,6 +524,7 @@ both_backends!(
     subtasks_dependencies_retries_and_logs,
     killed_runner_loses_its_task_to_another_runner,
     lease_is_extended_while_a_long_task_runs,
+    a_frozen_runner_that_wakes_cannot_finish_the_task_another_runner_took,
     stopped_runner_hands_its_task_back,
     runner_reconnects_after_server_restart,
     extra_endpoint_receives_the_same_spans,

@@ -30,6 +30,7 @@ use proto::workflows::v1::telemetry_query_service_server::TelemetryQueryServiceS
 use proto::workflows::v1::workflows_service_server::WorkflowsServiceServer;
 
 use crate::store::SharedStore;
+use crate::store::workflow::Reporter;
 
 /// What the gRPC services share.
 #[derive(Clone)]
@@ -43,13 +44,61 @@ pub struct WorkflowApi {
 
 pub use crate::now_ns;
 
-/// Who sent a request: the peer address of its connection (each runner process has its own).
-fn peer<T>(request: &tonic::Request<T>) -> String {
-    request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+/// The metadata a runner names itself with (the Rust SDK: `host:pid:random`). Without it,
+/// a runner is known by its connection's peer address (the Python client).
+pub const RUNNER_HEADER: &str = "x-jobtrace-runner";
+/// The attempt a runner reports on: sent back with a claimed task, named by the runner in its
+/// lease extensions, results and failures (a fencing token: see `store/workflow/holder.rs`).
+pub const ATTEMPT_HEADER: &str = "x-jobtrace-attempt";
+/// Longest runner name kept.
+const MAX_RUNNER_LEN: usize = 128;
+
+/// Who sent a request: its `x-jobtrace-runner` and `x-jobtrace-attempt` metadata, else the peer
+/// address of its connection (each Python runner process has its own). Malformed metadata is
+/// refused rather than guessed at.
+fn reporter<T>(request: &tonic::Request<T>) -> Result<Reporter, tonic::Status> {
+    let metadata = request.metadata();
+    let text = |name: &str| -> Result<Option<&str>, tonic::Status> {
+        metadata
+            .get(name)
+            .map(|value| {
+                value.to_str().map_err(|_| {
+                    tonic::Status::invalid_argument(format!("{name} must be printable ASCII"))
+                })
+            })
+            .transpose()
+    };
+    let runner = match text(RUNNER_HEADER)? {
+        Some(name) => {
+            let printable = name.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+            if name.is_empty() || name.len() > MAX_RUNNER_LEN || !printable {
+                return Err(tonic::Status::invalid_argument(format!(
+                    "{RUNNER_HEADER} must be 1 to {MAX_RUNNER_LEN} printable ASCII characters"
+                )));
+            }
+            name.to_owned()
+        }
+        None => request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.to_string())
+            .unwrap_or_else(|| "unknown".to_owned()),
+    };
+    let attempt = match text(ATTEMPT_HEADER)? {
+        Some(value) => Some(
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|a| *a > 0)
+                .ok_or_else(|| {
+                    tonic::Status::invalid_argument(format!(
+                        "{ATTEMPT_HEADER} must be a positive integer"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Reporter::new(runner, attempt))
 }
 
 /// The four services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`).

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 
 use app::model::{JobFilter, JobListQuery, JobState};
 use jobtrace::store::workflow::{
-    AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, TaskSpec, TaskState,
+    AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, Reporter, TaskSpec,
+    TaskState,
 };
 use jobtrace::store::{SharedStore, StoreError, TraceId};
 
@@ -47,9 +48,17 @@ fn runner(identifiers: &[(&str, &str)]) -> ClaimRequest {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
-        runner: "127.0.0.1:5000".to_owned(),
+        runner: RUNNER.to_owned(),
         lease_ns: 10 * SECOND,
     }
+}
+
+/// The runner the tests' claims come from.
+const RUNNER: &str = "127.0.0.1:5000";
+
+/// The runner holding `task`'s attempt, as its reports name it.
+fn holder(task: &ClaimedTask) -> Reporter {
+    Reporter::new(RUNNER, Some(task.attempt))
 }
 
 async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<ClaimedTask> {
@@ -59,6 +68,7 @@ async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<
 async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
     let computed = ComputedTask {
         task_id: task.id,
+        reporter: holder(task),
         subtasks,
     };
     store.next_task(Some(computed), None, now).await.unwrap();
@@ -207,7 +217,13 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     let first = claim(&store, &r, T0).await.unwrap();
     assert_eq!(first.retry_count, 0);
     let next = store
-        .task_failed(first.id, "ValueError('boom')", true, T0 + 1)
+        .task_failed(
+            first.id,
+            &holder(&first),
+            "ValueError('boom')",
+            true,
+            T0 + 1,
+        )
         .await
         .unwrap();
     assert_eq!(next, TaskState::Queued);
@@ -215,7 +231,13 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     let second = claim(&store, &r, T0 + 2).await.unwrap();
     assert_eq!((second.id, second.retry_count), (first.id, 1));
     let next = store
-        .task_failed(second.id, "ValueError('boom again')", true, T0 + 3)
+        .task_failed(
+            second.id,
+            &holder(&second),
+            "ValueError('boom again')",
+            true,
+            T0 + 3,
+        )
         .await
         .unwrap();
     assert_eq!(next, TaskState::Failed);
@@ -227,7 +249,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     assert_eq!(attempts[1].error, "ValueError('boom again')");
     assert_eq!(
         store
-            .task_failed(second.id, "late", true, T0 + 4)
+            .task_failed(second.id, &holder(&second), "late", true, T0 + 4)
             .await
             .unwrap(),
         TaskState::Failed,
@@ -252,6 +274,7 @@ async fn released_task_is_queued_again_without_using_a_retry(store: SharedStore)
     let next = store
         .task_failed(
             first.id,
+            &holder(&first),
             "Long\nRunnerShutdown('Task was interrupted')",
             false,
             T0 + 1,
@@ -283,7 +306,7 @@ async fn optional_task_may_fail_without_failing_the_job(store: SharedStore) {
     let claimed = claim(&store, &r, T0).await.unwrap();
     assert_eq!(
         store
-            .task_failed(claimed.id, "nope", true, T0 + 1)
+            .task_failed(claimed.id, &holder(&claimed), "nope", true, T0 + 1)
             .await
             .unwrap(),
         TaskState::FailedOptional
@@ -310,7 +333,7 @@ async fn expired_lease_returns_the_task_to_the_queue(store: SharedStore) {
     );
     assert_eq!(
         store
-            .extend_lease(first.id, 10 * SECOND, T0 + 5 * SECOND)
+            .extend_lease(first.id, &holder(&first), 10 * SECOND, T0 + 5 * SECOND)
             .await
             .unwrap(),
         Some(10 * SECOND)
@@ -324,7 +347,7 @@ async fn expired_lease_returns_the_task_to_the_queue(store: SharedStore) {
     complete(&store, &second, vec![], T0 + 17 * SECOND).await;
     assert_eq!(
         store
-            .extend_lease(first.id, SECOND, T0 + 18 * SECOND)
+            .extend_lease(first.id, &holder(&first), SECOND, T0 + 18 * SECOND)
             .await
             .unwrap(),
         None,
@@ -336,6 +359,129 @@ async fn expired_lease_returns_the_task_to_the_queue(store: SharedStore) {
         outcomes,
         vec![AttemptOutcome::LeaseExpired, AttemptOutcome::Computed]
     );
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_holds(
+    store: SharedStore,
+) {
+    let as_runner = |name: &str| ClaimRequest {
+        runner: name.to_owned(),
+        ..runner(&[("Slow", "v0.0")])
+    };
+    let mut slow = task("Slow", "v0.0", vec![]);
+    slow.max_retries = 1;
+    let submitted = store
+        .submit_job(job("fenced", vec![slow]), T0)
+        .await
+        .unwrap();
+    let a = claim(&store, &as_runner("a"), T0).await.unwrap();
+    assert_eq!(a.attempt, 1);
+    // A froze past its lease; B takes the task over.
+    let b = claim(&store, &as_runner("b"), T0 + 11 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!((b.id, b.attempt), (a.id, 2));
+    let a_sdk = Reporter::new("a", Some(1));
+    let a_python = Reporter::new("a", None);
+    let now = T0 + 12 * SECOND;
+    for stale in [&a_sdk, &a_python] {
+        assert_eq!(
+            store.extend_lease(a.id, stale, SECOND, now).await.unwrap(),
+            None,
+            "{stale:?} is told its lease is gone"
+        );
+        let failed = store.task_failed(a.id, stale, "late", true, now).await;
+        assert_eq!(failed.unwrap(), TaskState::Running, "{stale:?}: ignored");
+    }
+    let late_result = ComputedTask {
+        task_id: a.id,
+        reporter: a_sdk.clone(),
+        subtasks: vec![task("Slow", "v0.0", vec![])],
+    };
+    store.next_task(Some(late_result), None, now).await.unwrap();
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    assert_eq!(
+        tasks.len(),
+        1,
+        "the stale result's subtasks were not stored"
+    );
+    assert_eq!(
+        (tasks[0].state, tasks[0].retry_count),
+        (TaskState::Running, 0)
+    );
+    assert_eq!(state(&store, submitted.id).await, JobState::Running);
+
+    // B's own reports count: its lease, its failure (a retry), its next attempt's result.
+    let b_holds = Reporter::new("b", Some(2));
+    let lease = store
+        .extend_lease(b.id, &b_holds, SECOND, now)
+        .await
+        .unwrap();
+    assert_eq!(lease, Some(SECOND));
+    let failed = store.task_failed(b.id, &b_holds, "ValueError('b')", true, now + 1);
+    assert_eq!(failed.await.unwrap(), TaskState::Queued);
+    let again = claim(&store, &as_runner("b"), now + 2).await.unwrap();
+    assert_eq!(again.attempt, 3);
+    let result = ComputedTask {
+        task_id: again.id,
+        reporter: Reporter::new("b", Some(3)),
+        subtasks: vec![],
+    };
+    store.next_task(Some(result), None, now + 3).await.unwrap();
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let history: Vec<_> = tasks[0]
+        .attempts
+        .iter()
+        .map(|a| (a.runner.as_str(), a.outcome))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("a", AttemptOutcome::LeaseExpired),
+            ("b", AttemptOutcome::Failed),
+            ("b", AttemptOutcome::Computed),
+        ]
+    );
+    assert_eq!(tasks[0].attempts[1].error, "ValueError('b')");
+}
+
+async fn a_report_naming_an_earlier_attempt_is_refused(store: SharedStore) {
+    let r = runner(&[("Slow", "v0.0")]);
+    let submitted = store
+        .submit_job(job("restarted", vec![task("Slow", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let first = claim(&store, &r, T0).await.unwrap();
+    // The same runner claims the task again after its lease expired (a restarted process
+    // that kept its name): what it reports for the first attempt is over.
+    let second = claim(&store, &r, T0 + 11 * SECOND).await.unwrap();
+    assert_eq!((second.id, second.attempt), (first.id, 2));
+    let now = T0 + 12 * SECOND;
+    let old = holder(&first);
+    assert_eq!(
+        store
+            .extend_lease(first.id, &old, SECOND, now)
+            .await
+            .unwrap(),
+        None
+    );
+    let stale = ComputedTask {
+        task_id: first.id,
+        reporter: old,
+        subtasks: vec![],
+    };
+    store.next_task(Some(stale), None, now).await.unwrap();
+    assert_eq!(state(&store, submitted.id).await, JobState::Running);
+    // A runner the task has never seen (a Python runner whose connection was re-established)
+    // is believed: nothing says it is stale.
+    let reconnected = Reporter::new("127.0.0.1:7000", None);
+    let lease = store
+        .extend_lease(first.id, &reconnected, SECOND, now)
+        .await;
+    assert_eq!(lease.unwrap(), Some(SECOND));
+    complete(&store, &second, vec![], now + 1).await;
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
 }
 
@@ -607,6 +753,8 @@ both_backends!(
     released_task_is_queued_again_without_using_a_retry,
     optional_task_may_fail_without_failing_the_job,
     expired_lease_returns_the_task_to_the_queue,
+    a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_holds,
+    a_report_naming_an_earlier_attempt_is_refused,
     canceled_job_hands_out_no_more_tasks,
     concurrent_claims_never_share_a_task,
     clusters_separate_queues,

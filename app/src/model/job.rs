@@ -132,7 +132,8 @@ impl TaskSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskAttempt {
     pub number: i64,
-    /// The runner's connection (peer address) that claimed the task.
+    /// The runner that claimed the task: the name it reports under (`x-jobtrace-runner`, the
+    /// Rust SDK's `host:pid:random`), else its connection's peer address (the Python client).
     pub runner: String,
     pub started_ns: i64,
     pub stopped_ns: Option<i64>,

@@ -2,17 +2,17 @@
 
 use std::time::Duration;
 
-use tonic::transport::Channel;
-
-use crate::client::Client;
+use super::Caller;
 use crate::ids::id_proto;
 use crate::proto::workflows::v1 as wf;
 
 /// Extends the lease as the server recommends until aborted or the server says the task is
-/// no longer ours (lease 0). Failed extensions are retried at the next interval.
+/// no longer ours (lease 0: it finished, or our lease expired and another runner holds it).
+/// Failed extensions are retried at the next interval. Each names `attempt`, the attempt this
+/// runner holds.
 pub(super) async fn keep_lease(
-    mut service: wf::task_service_client::TaskServiceClient<Channel>,
-    client: Client,
+    caller: Caller,
+    attempt: Option<i64>,
     task_id: uuid::Uuid,
     lease: wf::TaskLease,
 ) {
@@ -28,7 +28,11 @@ pub(super) async fn keep_lease(
             task_id: Some(id_proto(task_id)),
             requested_lease: Some(duration_proto(current * 2)),
         };
-        match service.extend_task_lease(client.request(request)).await {
+        let answer = caller
+            .service()
+            .extend_task_lease(caller.request(request, attempt))
+            .await;
+        match answer {
             Ok(answer) => {
                 let answer = answer.into_inner();
                 if answer.lease.map_or(Duration::ZERO, duration_of).is_zero() {

@@ -74,7 +74,8 @@ pub(super) fn resource(service_name: &str, instance_id: &str) -> Resource {
         .build()
 }
 
-fn hostname() -> Option<String> {
+/// The machine's name (`HOSTNAME`, else `/etc/hostname`).
+pub(crate) fn hostname() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, status};
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::task_service_server::TaskService;
-use super::{WorkflowApi, now_ns, peer};
+use super::{ATTEMPT_HEADER, WorkflowApi, now_ns, reporter};
 use crate::store::workflow::{ClaimRequest, ComputedTask};
 
 /// Longest error text kept per failed attempt.
@@ -17,7 +17,7 @@ impl TaskService for WorkflowApi {
         &self,
         request: Request<wf::NextTaskRequest>,
     ) -> Result<Response<wf::NextTaskResponse>, Status> {
-        let runner = peer(&request);
+        let reporter = reporter(&request)?;
         let request = request.into_inner();
         let computed = match request.computed_task {
             Some(task) => {
@@ -29,6 +29,7 @@ impl TaskService for WorkflowApi {
                 };
                 Some(ComputedTask {
                     task_id: convert::uuid_of(task.id.as_ref(), "computed_task.id")?,
+                    reporter: reporter.clone(),
                     subtasks,
                 })
             }
@@ -41,7 +42,7 @@ impl TaskService for WorkflowApi {
                 .into_iter()
                 .map(|identifier| (identifier.name, identifier.version))
                 .collect(),
-            runner,
+            runner: reporter.runner.clone(),
             lease_ns: self.lease_ns,
         });
         let claimed = self
@@ -49,7 +50,8 @@ impl TaskService for WorkflowApi {
             .next_task(computed, claim.as_ref(), now_ns())
             .await
             .map_err(status)?;
-        Ok(Response::new(match claimed {
+        let attempt = claimed.as_ref().map(|task| task.attempt);
+        let mut response = Response::new(match claimed {
             Some(task) => wf::NextTaskResponse {
                 next_task: Some(convert::claimed_task(task)),
                 idling: None,
@@ -61,13 +63,25 @@ impl TaskService for WorkflowApi {
                     suggested_idling_duration: Some(convert::duration(self.idle_ns)),
                 }),
             },
-        }))
+        });
+        if let Some(attempt) = attempt {
+            // The runner names this attempt in what it reports on the task.
+            response.metadata_mut().insert(
+                ATTEMPT_HEADER,
+                attempt
+                    .to_string()
+                    .parse()
+                    .map_err(|_| Status::internal("attempt number is not valid metadata"))?,
+            );
+        }
+        Ok(response)
     }
 
     async fn task_failed(
         &self,
         request: Request<wf::TaskFailedRequest>,
     ) -> Result<Response<wf::TaskStateResponse>, Status> {
+        let reporter = reporter(&request)?;
         let request = request.into_inner();
         let task_id = convert::uuid_of(request.task_id.as_ref(), "task_id")?;
         let mut error = request.display;
@@ -80,7 +94,13 @@ impl TaskService for WorkflowApi {
         }
         let state = self
             .store
-            .task_failed(task_id, &error, request.was_workflow_error, now_ns())
+            .task_failed(
+                task_id,
+                &reporter,
+                &error,
+                request.was_workflow_error,
+                now_ns(),
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(wf::TaskStateResponse {
@@ -92,6 +112,7 @@ impl TaskService for WorkflowApi {
         &self,
         request: Request<wf::TaskLeaseRequest>,
     ) -> Result<Response<wf::TaskLease>, Status> {
+        let reporter = reporter(&request)?;
         let request = request.into_inner();
         let task_id = convert::uuid_of(request.task_id.as_ref(), "task_id")?;
         let requested = request
@@ -103,12 +124,13 @@ impl TaskService for WorkflowApi {
         let granted = requested.clamp(1_000_000_000, self.lease_ns.max(1_000_000_000));
         let lease = self
             .store
-            .extend_lease(task_id, granted, now_ns())
+            .extend_lease(task_id, &reporter, granted, now_ns())
             .await
             .map_err(status)?;
         Ok(Response::new(match lease {
             Some(lease_ns) => convert::lease(lease_ns),
-            // A zero lease tells the runner to stop extending: the task is no longer its own.
+            // A zero lease tells the runner to stop extending: the task is no longer its own
+            // (it finished, or its lease expired and another attempt holds it now).
             None => wf::TaskLease {
                 lease: Some(convert::duration(0)),
                 recommended_wait_until_next_extension: Some(convert::duration(0)),

@@ -3,6 +3,7 @@
 mod backend;
 mod claims;
 mod clusters;
+mod holder;
 mod jobs;
 mod rows;
 mod tasks;
@@ -14,6 +15,7 @@ use super::TraceId;
 
 pub use claims::TaskQueue;
 pub use clusters::WorkflowClusters;
+pub use holder::Reporter;
 pub use jobs::WorkflowJobs;
 pub use tasks::WorkflowTasks;
 
@@ -239,7 +241,8 @@ pub struct ClaimRequest {
     pub cluster_slug: String,
     /// (name, version) pairs the runner can execute.
     pub identifiers: Vec<(String, String)>,
-    /// Who is asking (peer address and client), recorded on the attempt.
+    /// Who is asking (the runner's `x-jobtrace-runner` id, else its peer address), recorded on
+    /// the attempt: only that runner may report on it.
     pub runner: String,
     pub lease_ns: i64,
 }
@@ -248,6 +251,8 @@ pub struct ClaimRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputedTask {
     pub task_id: uuid::Uuid,
+    /// Who reports it: counted only from the holder of the task's current attempt.
+    pub reporter: Reporter,
     pub subtasks: Vec<TaskSpec>,
 }
 
@@ -266,6 +271,8 @@ pub struct ClaimedTask {
     pub depends_on: Vec<uuid::Uuid>,
     pub retry_count: i64,
     pub lease_ns: i64,
+    /// The attempt this claim started (1 for the first): the runner names it when it reports.
+    pub attempt: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,12 @@ use app::model::JobState;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
-use super::{AttemptOutcome, ClaimRequest, ClaimedTask, ComputedTask, version_compatible};
+use super::rows::{TASK_FACTS, TaskFacts};
+use super::{
+    AttemptOutcome, ClaimRequest, ClaimedTask, ComputedTask, Reporter, TaskState,
+    version_compatible,
+};
+use crate::store::error::task_state_of;
 use crate::store::error::uuid_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
@@ -26,10 +31,12 @@ pub trait TaskQueue: Send + Sync + 'static {
         claim: Option<&ClaimRequest>,
         now_ns: i64,
     ) -> Result<Option<ClaimedTask>, StoreError>;
-    /// Extends a running task's lease; `None` if the task is no longer running.
+    /// Extends a running task's lease for the holder of its current attempt; `None` if the
+    /// task is no longer running or `reporter` no longer holds it (`holder.rs`).
     async fn extend_lease(
         &self,
         task_id: Uuid,
+        reporter: &Reporter,
         lease_ns: i64,
         now_ns: i64,
     ) -> Result<Option<i64>, StoreError>;
@@ -254,6 +261,7 @@ macro_rules! impl_task_queue {
                     depends_on: depends_on.iter().map(|d| uuid_of(d)).collect::<Result<_, _>>()?,
                     retry_count,
                     lease_ns: claim.lease_ns,
+                    attempt: attempts,
                 }))
             }
         }
@@ -285,16 +293,35 @@ macro_rules! impl_task_queue {
             async fn extend_lease(
                 &self,
                 task_id: Uuid,
+                reporter: &Reporter,
                 lease_ns: i64,
                 now_ns: i64,
             ) -> Result<Option<i64>, StoreError> {
-                let updated = sqlx::query(
-                    "UPDATE tasks SET lease_expires_ns = $2 WHERE id = $1 AND state = 2",
-                )
-                .bind(task_id.as_bytes().as_slice())
-                .bind(now_ns.saturating_add(lease_ns))
-                .execute(&self.write)
+                let id = task_id.as_bytes().as_slice();
+                let (mut tx, _turn) = self.write_tx().await?;
+                let facts: Option<TaskFacts> = sqlx::query_as(TASK_FACTS)
+                .bind(id)
+                .fetch_optional(&mut *tx)
                 .await?;
+                let Some(facts) = facts else {
+                    return Ok(None);
+                };
+                if task_state_of(facts.state)? != TaskState::Running
+                    || !Self::standing_of(&mut tx, id, &facts, reporter).await?.counts()
+                {
+                    return Ok(None);
+                }
+                // Only while the attempt read above is still the current one.
+                let updated = sqlx::query(
+                    "UPDATE tasks SET lease_expires_ns = $2 WHERE id = $1 AND state = 2 \
+                     AND attempts = $3",
+                )
+                .bind(id)
+                .bind(now_ns.saturating_add(lease_ns))
+                .bind(facts.attempts)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok((updated.rows_affected() > 0).then_some(lease_ns))
             }
         }

@@ -24,6 +24,10 @@ pub(super) struct JobFacts {
     pub end_ns: i64,
 }
 
+/// Selects the [`TaskFacts`] of one task; `$1` its id.
+pub(super) const TASK_FACTS: &str = "SELECT job_id, state, attempts, retry_count, max_retries, \
+    optional, cluster_slug, runner FROM tasks WHERE id = $1";
+
 /// What changing a task needs to know of it.
 #[derive(sqlx::FromRow)]
 pub(super) struct TaskFacts {
@@ -34,6 +38,8 @@ pub(super) struct TaskFacts {
     pub max_retries: i64,
     pub optional: i32,
     pub cluster_slug: String,
+    /// The runner of the current attempt (none before the first claim).
+    pub runner: Option<String>,
 }
 
 /// Selects [`TaskRow`]s; `$1` the job id.

@@ -5,9 +5,12 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use super::rows::{AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TaskFacts, TaskRow, task_records};
+use super::holder::{Standing, standing};
+use super::rows::{
+    AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
+};
 use super::validate::validate_dependencies;
-use super::{AttemptOutcome, ComputedTask, TaskRecord, TaskSpec, TaskState};
+use super::{AttemptOutcome, ComputedTask, Reporter, TaskRecord, TaskSpec, TaskState};
 use crate::store::error::task_state_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
@@ -21,10 +24,13 @@ const EDGE_CHUNK: usize = 1000;
 pub trait WorkflowTasks: Send + Sync + 'static {
     /// Records a failed attempt: re-queued while retries are left, else failed. A failure that
     /// is not the task's own (`workflow_error == false`: the runner is shutting down) re-queues
-    /// the task without using a retry.
+    /// the task without using a retry. A report from a runner that no longer holds the task
+    /// (its lease expired and another runner claimed it) changes nothing; the task's current
+    /// state is returned either way.
     async fn task_failed(
         &self,
         task_id: Uuid,
+        reporter: &Reporter,
         error: &str,
         workflow_error: bool,
         now_ns: i64,
@@ -160,10 +166,7 @@ macro_rules! impl_workflow_tasks {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &[u8],
             ) -> Result<TaskFacts, StoreError> {
-                sqlx::query_as(
-                    "SELECT job_id, state, attempts, retry_count, max_retries, optional, \
-                     cluster_slug FROM tasks WHERE id = $1",
-                )
+                sqlx::query_as(TASK_FACTS)
                 .bind(task_id)
                 .fetch_optional(&mut **tx)
                 .await?
@@ -182,6 +185,33 @@ macro_rules! impl_workflow_tasks {
                 let job_id = Self::task_facts(tx, task_id).await?.job_id;
                 let job = Self::lock_job(tx, &job_id).await?;
                 Ok((job, Self::task_facts(tx, task_id).await?))
+            }
+
+            /// How `reporter` stands to the task's current attempt (`holder.rs` has the rule).
+            pub(super) async fn standing_of(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+                facts: &TaskFacts,
+                reporter: &Reporter,
+            ) -> Result<Standing, StoreError> {
+                let current = facts.runner.as_deref();
+                let ran_earlier = if reporter.attempt.is_none()
+                    && current != Some(reporter.runner.as_str())
+                {
+                    let earlier: Option<i64> = sqlx::query_scalar(
+                        "SELECT attempt FROM task_attempts WHERE task_id = $1 AND runner = $2 \
+                         AND attempt < $3 LIMIT 1",
+                    )
+                    .bind(task_id)
+                    .bind(reporter.runner.as_str())
+                    .bind(facts.attempts)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    earlier.is_some()
+                } else {
+                    false
+                };
+                Ok(standing(reporter, facts.attempts, current, ran_earlier))
             }
 
             pub(super) async fn end_attempt(
@@ -215,9 +245,19 @@ macro_rules! impl_workflow_tasks {
                 let task_id = computed.task_id.as_bytes().as_slice();
                 let (job, facts) = Self::lock_task(tx, task_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
-                // runner that finishes it first; reports for finished tasks change nothing.
+                // runner of that attempt while nobody claimed it again; reports for finished
+                // tasks, and from a runner another attempt replaced, change nothing.
                 let state = task_state_of(facts.state)?;
                 if !matches!(state, TaskState::Running | TaskState::Queued) {
+                    return Ok(());
+                }
+                let standing = Self::standing_of(tx, task_id, &facts, &computed.reporter).await?;
+                if !standing.counts() {
+                    tracing::warn!(
+                        task = %computed.task_id,
+                        runner = %computed.reporter.runner,
+                        "ignored a computed report from a runner that no longer holds the task"
+                    );
                     return Ok(());
                 }
                 sqlx::query(
@@ -247,6 +287,7 @@ macro_rules! impl_workflow_tasks {
             async fn task_failed(
                 &self,
                 task_id: Uuid,
+                reporter: &Reporter,
                 error: &str,
                 workflow_error: bool,
                 now_ns: i64,
@@ -256,6 +297,14 @@ macro_rules! impl_workflow_tasks {
                 let (job, facts) = Self::lock_task(&mut tx, id).await?;
                 let state = task_state_of(facts.state)?;
                 if state != TaskState::Running {
+                    return Ok(state);
+                }
+                if !Self::standing_of(&mut tx, id, &facts, reporter).await?.counts() {
+                    tracing::warn!(
+                        task = %task_id,
+                        runner = %reporter.runner,
+                        "ignored a failure report from a runner that no longer holds the task"
+                    );
                     return Ok(state);
                 }
                 let outcome = if workflow_error {
