@@ -171,6 +171,171 @@ async fn dependents_wait_for_their_dependencies(store: SharedStore) {
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
 }
 
+/// The only task `name` a runner of just that name can claim now, if any.
+async fn claim_named(store: &SharedStore, name: &str, now: i64) -> Option<ClaimedTask> {
+    claim(store, &runner(&[(name, "v0.0")]), now).await
+}
+
+async fn fail(store: &SharedStore, task: &ClaimedTask, now: i64) -> TaskState {
+    let error = format!("ValueError('{}')", task.identifier.0);
+    store
+        .task_failed(task.id, &holder(task), &error, true, now)
+        .await
+        .unwrap()
+}
+
+async fn task_states(store: &SharedStore, job: uuid::Uuid) -> Vec<(String, TaskState)> {
+    let tasks = store.job_tasks(job).await.unwrap();
+    tasks.into_iter().map(|t| (t.display, t.state)).collect()
+}
+
+fn optional(mut spec: TaskSpec) -> TaskSpec {
+    spec.optional = true;
+    spec
+}
+
+/// The caches page's fan-in: `Sum` depends on `Produce`, which submits the numbers as
+/// subtasks; `Sum` must see all of them, so it waits for `Produce`'s whole subtree.
+async fn a_dependent_waits_for_the_subtasks_of_its_dependency(store: SharedStore) {
+    let submitted = store
+        .submit_job(job("fan-in", vec![task("Root", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let root = claim_named(&store, "Root", T0).await.unwrap();
+    let produce_then_sum = vec![
+        task("Produce", "v0.0", vec![]),
+        task("Sum", "v0.0", vec![0]),
+    ];
+    complete(&store, &root, produce_then_sum, T0 + 1).await;
+    let produce = claim_named(&store, "Produce", T0 + 2).await.unwrap();
+    let numbers = vec![
+        task("Number", "v0.0", vec![]),
+        task("Number", "v0.0", vec![]),
+    ];
+    complete(&store, &produce, numbers, T0 + 3).await;
+    assert!(
+        claim_named(&store, "Sum", T0 + 4).await.is_none(),
+        "Produce is computed but its subtasks are not: Sum waits"
+    );
+    let first = claim_named(&store, "Number", T0 + 5).await.unwrap();
+    let second = claim_named(&store, "Number", T0 + 5).await.unwrap();
+    // A number that submits a subtask of its own holds Sum back until that one is done too.
+    complete(&store, &first, vec![task("Digit", "v0.0", vec![])], T0 + 6).await;
+    complete(&store, &second, vec![], T0 + 6).await;
+    assert!(
+        claim_named(&store, "Sum", T0 + 7).await.is_none(),
+        "a digit is left"
+    );
+    let digit = claim_named(&store, "Digit", T0 + 8).await.unwrap();
+    complete(&store, &digit, vec![], T0 + 9).await;
+    let sum = claim_named(&store, "Sum", T0 + 10).await.unwrap();
+    assert_eq!(sum.depends_on, vec![produce.id]);
+    complete(&store, &sum, vec![], T0 + 11).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+/// The docs' nested optional tasks: `Step1B` fails inside the optional `Processing`; the
+/// rest of that subtree still queued (`Step1C`, `Step2`) is skipped, `Final` (which depends on
+/// `Processing`) still runs, and the job completes.
+async fn a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree(store: SharedStore) {
+    let submitted = store
+        .submit_job(job("nested", vec![task("Pipeline", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let pipeline = claim_named(&store, "Pipeline", T0).await.unwrap();
+    let children = vec![
+        optional(task("Processing", "v0.0", vec![])),
+        task("Final", "v0.0", vec![0]),
+    ];
+    complete(&store, &pipeline, children, T0 + 1).await;
+    let processing = claim_named(&store, "Processing", T0 + 2).await.unwrap();
+    let steps = vec![
+        task("Step1", "v0.0", vec![]),
+        task("Step2", "v0.0", vec![0]),
+    ];
+    complete(&store, &processing, steps, T0 + 3).await;
+    let step1 = claim_named(&store, "Step1", T0 + 4).await.unwrap();
+    let parts = vec![
+        task("Step1A", "v0.0", vec![]),
+        task("Step1B", "v0.0", vec![]),
+        task("Step1C", "v0.0", vec![1]),
+    ];
+    complete(&store, &step1, parts, T0 + 5).await;
+    let a = claim_named(&store, "Step1A", T0 + 6).await.unwrap();
+    complete(&store, &a, vec![], T0 + 7).await;
+    assert!(claim_named(&store, "Final", T0 + 7).await.is_none());
+    let b = claim_named(&store, "Step1B", T0 + 8).await.unwrap();
+    assert_eq!(
+        fail(&store, &b, T0 + 9).await,
+        TaskState::FailedOptional,
+        "not optional itself, but below an optional task"
+    );
+    assert_ne!(state(&store, submitted.id).await, JobState::Failed);
+    assert!(claim_named(&store, "Step1C", T0 + 10).await.is_none());
+    assert!(claim_named(&store, "Step2", T0 + 10).await.is_none());
+    let last = claim_named(&store, "Final", T0 + 10).await.unwrap();
+    complete(&store, &last, vec![], T0 + 11).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+    let states = task_states(&store, submitted.id).await;
+    let of = |name: &str| states.iter().find(|(n, _)| n == name).unwrap().1;
+    assert_eq!(of("Step1B"), TaskState::FailedOptional);
+    assert_eq!(of("Step1C"), TaskState::Skipped);
+    assert_eq!(of("Step2"), TaskState::Skipped);
+    assert_eq!(of("Processing"), TaskState::Computed);
+    assert_eq!(of("Final"), TaskState::Computed);
+}
+
+/// If `Step1B` is optional itself, its failure stays inside it: `Step1C` and `Step2` run,
+/// and `Final` runs after them.
+async fn an_optional_task_inside_an_optional_task_keeps_its_failure_to_itself(store: SharedStore) {
+    let submitted = store
+        .submit_job(job("recursive", vec![task("Pipeline", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let pipeline = claim_named(&store, "Pipeline", T0).await.unwrap();
+    let children = vec![
+        optional(task("Processing", "v0.0", vec![])),
+        task("Final", "v0.0", vec![0]),
+    ];
+    complete(&store, &pipeline, children, T0 + 1).await;
+    let processing = claim_named(&store, "Processing", T0 + 2).await.unwrap();
+    let steps = vec![
+        task("Step1", "v0.0", vec![]),
+        task("Step2", "v0.0", vec![0]),
+    ];
+    complete(&store, &processing, steps, T0 + 3).await;
+    let step1 = claim_named(&store, "Step1", T0 + 4).await.unwrap();
+    let parts = vec![
+        optional(task("Step1B", "v0.0", vec![])),
+        task("Step1C", "v0.0", vec![0]),
+    ];
+    complete(&store, &step1, parts, T0 + 5).await;
+    let b = claim_named(&store, "Step1B", T0 + 6).await.unwrap();
+    assert_eq!(fail(&store, &b, T0 + 7).await, TaskState::FailedOptional);
+    assert!(
+        claim_named(&store, "Step2", T0 + 8).await.is_none(),
+        "Step1C is left"
+    );
+    let c = claim_named(&store, "Step1C", T0 + 8).await.unwrap();
+    complete(&store, &c, vec![], T0 + 9).await;
+    assert!(
+        claim_named(&store, "Final", T0 + 10).await.is_none(),
+        "Step2 is left"
+    );
+    let step2 = claim_named(&store, "Step2", T0 + 10).await.unwrap();
+    complete(&store, &step2, vec![], T0 + 11).await;
+    let last = claim_named(&store, "Final", T0 + 12).await.unwrap();
+    complete(&store, &last, vec![], T0 + 13).await;
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+    let states = task_states(&store, submitted.id).await;
+    assert!(
+        states
+            .iter()
+            .all(|(n, s)| *s == TaskState::Computed || n == "Step1B"),
+        "{states:?}"
+    );
+}
+
 async fn subtasks_join_the_job_under_their_parent(store: SharedStore) {
     let r = runner(&[("Root", "v0.0"), ("Leaf", "v0.0"), ("Merge", "v0.0")]);
     let submitted = store
@@ -748,6 +913,9 @@ both_backends!(
     name_filter_matches_like_wildcards_literally,
     task_is_claimed_under_the_runners_version_and_completes,
     dependents_wait_for_their_dependencies,
+    a_dependent_waits_for_the_subtasks_of_its_dependency,
+    a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree,
+    an_optional_task_inside_an_optional_task_keeps_its_failure_to_itself,
     subtasks_join_the_job_under_their_parent,
     failed_task_is_retried_then_fails_the_job,
     released_task_is_queued_again_without_using_a_retry,

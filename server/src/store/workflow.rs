@@ -3,6 +3,7 @@
 mod backend;
 mod claims;
 mod clusters;
+mod completion;
 mod holder;
 mod jobs;
 mod rows;

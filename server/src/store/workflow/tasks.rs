@@ -61,11 +61,12 @@ fn cluster_of<'a>(task: &'a TaskSpec, fallback: &'a str) -> &'a str {
 }
 
 /// Where a running task goes when an attempt fails: back to the queue while retries are left
-/// (a runner shutting down uses none), else failed, optional tasks without failing the job.
-fn state_after_failure(task: &TaskFacts, workflow_error: bool) -> TaskState {
+/// (a runner shutting down uses none), else failed; optional tasks and the tasks below them
+/// (`in_optional`) without failing the job.
+fn state_after_failure(task: &TaskFacts, workflow_error: bool, in_optional: bool) -> TaskState {
     if !workflow_error || task.retry_count < task.max_retries {
         TaskState::Queued
-    } else if task.optional != 0 {
+    } else if task.optional != 0 || in_optional {
         TaskState::FailedOptional
     } else {
         TaskState::Failed
@@ -147,7 +148,7 @@ macro_rules! impl_workflow_tasks {
                 Ok(ids)
             }
 
-            /// A dependency is satisfied: its dependents wait for one task less.
+            /// A dependency is complete: its dependents wait for one task less.
             pub(super) async fn release_dependents(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &[u8],
@@ -276,7 +277,10 @@ macro_rules! impl_workflow_tasks {
                 let cluster = &facts.cluster_slug;
                 Self::insert_tasks(tx, &facts.job_id, Some(task_id), cluster, subtasks, now_ns)
                     .await?;
-                Self::release_dependents(tx, task_id).await?;
+                if subtasks.is_empty() {
+                    // Complete now; with subtasks, once they all are (`completion.rs`).
+                    Self::complete_subtree(tx, task_id, now_ns).await?;
+                }
                 Self::refresh_job(tx, &job, now_ns).await?;
                 Ok(())
             }
@@ -313,7 +317,13 @@ macro_rules! impl_workflow_tasks {
                     AttemptOutcome::Released
                 };
                 Self::end_attempt(&mut tx, id, facts.attempts, outcome, error, now_ns).await?;
-                let next = state_after_failure(&facts, workflow_error);
+                let out_of_retries = workflow_error && facts.retry_count >= facts.max_retries;
+                let optional_root = if out_of_retries {
+                    Self::optional_root(&mut tx, id).await?
+                } else {
+                    None
+                };
+                let next = state_after_failure(&facts, workflow_error, optional_root.is_some());
                 let retried = i64::from(workflow_error && next == TaskState::Queued);
                 sqlx::query(
                     "UPDATE tasks SET state = $2, retry_count = retry_count + $3, \
@@ -326,8 +336,12 @@ macro_rules! impl_workflow_tasks {
                 .execute(&mut *tx)
                 .await?;
                 if next == TaskState::FailedOptional {
-                    // Optional tasks may fail without holding up what depends on them.
-                    Self::release_dependents(&mut tx, id).await?;
+                    // Optional tasks may fail without holding up what depends on them; what is
+                    // still queued in the optional subtree is skipped.
+                    Self::complete_subtree(&mut tx, id, now_ns).await?;
+                    if let Some(root) = optional_root.filter(|root| root.as_slice() != id) {
+                        Self::skip_queued_below(&mut tx, &root, now_ns).await?;
+                    }
                 }
                 Self::refresh_job(&mut tx, &job, now_ns).await?;
                 tx.commit().await?;
