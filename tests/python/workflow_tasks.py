@@ -164,3 +164,68 @@ class PyFanOut(Task):
     def execute(self, context: ExecutionContext) -> None:
         leaves = [context.submit_subtask(RustLeaf(index=i)) for i in range(self.count)]
         context.submit_subtask(PyLeaf(index=-1), depends_on=leaves)
+
+
+class SumOfProduced(Task):
+    """The caches page's fan-in: PrintSum depends on ProduceNumbers, whose numbers are its subtasks
+    (files in `folder` stand in for the job cache, so that the runner needs no cache configured)."""
+
+    folder: str
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        produce = context.submit_subtask(ProduceNumbers(folder=self.folder, count=self.count))
+        context.submit_subtask(PrintSum(folder=self.folder), depends_on=[produce])
+
+
+class ProduceNumbers(Task):
+    folder: str
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        for number in range(1, self.count + 1):
+            context.submit_subtask(ProduceNumber(folder=self.folder, number=number))
+
+
+class ProduceNumber(Task):
+    folder: str
+    number: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        (Path(self.folder) / f"number-{self.number}").write_text(str(self.number))
+
+
+class PrintSum(Task):
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        numbers = [int(path.read_text()) for path in Path(self.folder).glob("number-*")]
+        (Path(self.folder) / "sum").write_text(str(sum(numbers)))
+
+
+class Pipeline(Task):
+    """The docs' nested optional tasks: a failure inside OptionalProcessing skips the rest of it; the
+    task depending on OptionalProcessing still runs."""
+
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        processing = context.submit_subtask(OptionalProcessing(folder=self.folder), optional=True)
+        context.submit_subtask(WriteMarker(marker=f"{self.folder}/final"), depends_on=[processing])
+
+
+class OptionalProcessing(Task):
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        first = context.submit_subtask(Step1(folder=self.folder))
+        context.submit_subtask(WriteMarker(marker=f"{self.folder}/step2"), depends_on=[first])
+
+
+class Step1(Task):
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.submit_subtask(WriteMarker(marker=f"{self.folder}/step1a"))
+        failing = context.submit_subtask(AlwaysFails(reason="step1b"))
+        context.submit_subtask(WriteMarker(marker=f"{self.folder}/step1c"), depends_on=[failing])
