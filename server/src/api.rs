@@ -30,6 +30,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("internal error; see the server log")]
     Internal,
+    /// The server is at a limit (`503`); the client should retry later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<AppError> for ApiError {
@@ -60,6 +63,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => HttpStatus::NOT_FOUND,
             ApiError::BadRequest(_) => HttpStatus::BAD_REQUEST,
             ApiError::Internal => HttpStatus::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => HttpStatus::SERVICE_UNAVAILABLE,
         };
         (
             status,

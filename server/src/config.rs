@@ -53,6 +53,18 @@ pub struct ServeConfig {
     /// OTLP requests decoded and stored at once; more wait up to 5 s, then get 503.
     #[arg(long, env = "JOBTRACE_MAX_CONCURRENT_INGEST", default_value_t = 8)]
     pub max_concurrent_ingest: usize,
+    /// Live job streams (`/api/v1/jobs/{id}/events`, the job page's live updates) open at once;
+    /// more get 503 until one closes (each polls the store while it is open).
+    #[arg(long, env = "JOBTRACE_MAX_LIVE_STREAMS", default_value_t = 256)]
+    pub max_live_streams: usize,
+    /// Seconds a client has to send a request's headers (HTTP/1.1) once it started; slower
+    /// connections are closed (a client sending half its headers held one forever).
+    #[arg(long, env = "JOBTRACE_HEADER_READ_TIMEOUT_SECS", default_value_t = 15)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send an OTLP request body once its headers arrived; slower
+    /// uploads get 408 and nothing is stored.
+    #[arg(long, env = "JOBTRACE_BODY_READ_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_read_timeout_secs: u64,
     /// Lease of a claimed task, in seconds: a runner that stops extending it (because it died)
     /// loses the task to the queue after this long. Extensions are granted up to this length.
     #[arg(long, env = "JOBTRACE_TASK_LEASE_SECS", default_value_t = 300)]

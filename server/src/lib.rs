@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod ingest;
 pub mod query;
 pub mod router;
+pub mod serve;
 pub mod state;
 pub mod store;
 
@@ -77,6 +78,11 @@ pub fn ingest_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
     ))
 }
 
+/// The live job streams open at once (at least one).
+pub fn live_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(config.max_live_streams.max(1)))
+}
+
 /// Opens the store and assembles the state the router serves.
 pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
     let auth = auth_from_config(config)?;
@@ -90,6 +96,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         store,
         auth,
         ingest_permits: ingest_permits(config),
+        live_permits: live_permits(config),
         limits: Limits::from_config(config),
         leptos_options: leptos_options(config),
     })

@@ -44,9 +44,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
-    // Connect info: the peer address identifies a task runner's connection.
-    let app = jobtrace::router::router(state)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = jobtrace::router::router(state);
+    let header_read_timeout =
+        std::time::Duration::from_secs(config.header_read_timeout_secs.max(1));
     // On SIGTERM/SIGINT: stop accepting, let requests in flight finish (their writes are
     // acknowledged only after commit), and exit after the grace period even if some never do (a
     // stalled upload, an open live stream): what they had not been told is stored is not lost
@@ -57,16 +57,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stopping.send(true);
     };
-    let server = std::future::IntoFuture::into_future(
-        axum::serve(listener, app).with_graceful_shutdown(signal),
-    );
+    // The peer address reaches handlers as `ConnectInfo` (a Python runner's identity).
+    let server = jobtrace::serve::serve(listener, app, header_read_timeout, signal);
     let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
     let deadline = async move {
         let _ = stopped.wait_for(|stopping| *stopping).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = server => served.context("serving"),
+        () = server => Ok(()),
         () = deadline => {
             tracing::warn!(
                 grace_secs = grace.as_secs(),

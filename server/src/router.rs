@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use app::api::SharedQueryPort;
 use app::{App, shell};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
@@ -29,8 +29,7 @@ pub fn router(state: AppState) -> Router {
     };
     let ingest = Router::new()
         .route("/v1/traces", post(export_traces))
-        .route("/v1/logs", post(export_logs))
-        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes));
+        .route("/v1/logs", post(export_logs));
     let options = state.leptos_options.clone();
     // gRPC (h2c, `/workflows.v1.*`) shares the port; it is merged after the HTTP layers so
     // response compression never touches gRPC frames.

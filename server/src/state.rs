@@ -20,6 +20,8 @@ pub struct Limits {
     pub task_lease_ns: i64,
     /// Suggested wait for idle runners, in nanoseconds.
     pub runner_idle_ns: i64,
+    /// How long an OTLP request body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -28,6 +30,7 @@ impl Limits {
         Limits {
             max_body_bytes: config.max_body_bytes,
             max_items_per_request: config.max_items_per_request,
+            body_read_timeout: std::time::Duration::from_secs(config.body_read_timeout_secs.max(1)),
             max_messages_per_request: MAX_MESSAGES_PER_REQUEST,
             // Two seconds to a week: the client reads leases in whole seconds, and lease
             // arithmetic stays far from overflow.
@@ -43,6 +46,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// OTLP requests decoded and stored at once.
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Live job streams open at once (`--max-live-streams`).
+    pub live_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// API tokens; `None`: nothing is checked.
     pub auth: SharedAuth,
     pub limits: Limits,

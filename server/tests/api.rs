@@ -91,6 +91,50 @@ async fn test_events_of_a_finished_job_are_the_job_then_done() {
 }
 
 #[tokio::test]
+async fn test_live_streams_beyond_the_cap_get_503_until_one_closes() {
+    use tower::ServiceExt;
+    let (store, _) = seeded().await;
+    let config = jobtrace::config::ServeConfig {
+        max_live_streams: 2,
+        ..common::serve_config(&[])
+    };
+    let app = common::router_with_config(store.store.clone(), &config);
+    let open = |app: axum::Router| async move {
+        let request = axum::http::Request::get(format!("/api/v1/jobs/{TRACE}/events"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap()
+    };
+    // Two streams held open (their bodies not read), then a third is refused.
+    let first = open(app.clone()).await;
+    let second = open(app.clone()).await;
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let refused = get(&app, &format!("/api/v1/jobs/{TRACE}/events")).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many live streams"),
+        "a JSON error that says why"
+    );
+    assert_eq!(
+        get(&app, "/healthz").await.status,
+        StatusCode::OK,
+        "the rest still answers"
+    );
+    // A client that goes away gives its place back.
+    drop(first);
+    let again = get(&app, &format!("/api/v1/jobs/{TRACE}/events")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    drop(second);
+    store.teardown().await;
+}
+
+#[tokio::test]
 async fn test_spans_use_the_tilebox_client_columns() {
     let (store, app) = seeded().await;
     let spans = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))

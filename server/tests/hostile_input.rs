@@ -117,3 +117,81 @@ mod jobtrace_rpc_status {
         pub message: String,
     }
 }
+
+/// Serves the router on a real socket with 1 s header and body read timeouts.
+async fn serve_with_short_timeouts(
+    store: SharedStore,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let config = jobtrace::config::ServeConfig {
+        header_read_timeout_secs: 1,
+        body_read_timeout_secs: 1,
+        ..common::serve_config(&[])
+    };
+    let app = common::router_with_config(store, &config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    tokio::spawn(jobtrace::serve::serve(
+        listener,
+        app,
+        std::time::Duration::from_secs(1),
+        shutdown,
+    ));
+    (addr, stop)
+}
+
+/// Writes `request` and reads until the server closes the connection (at most 10 s): what it
+/// answered, and how long it took.
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open for 10 s");
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn test_half_sent_headers_are_cut_off_and_stalled_bodies_get_408() {
+    let store = common::sqlite_store().await;
+    let (addr, stop) = serve_with_short_timeouts(store.store.clone()).await;
+
+    // Slowloris: the request line and one header, never the blank line that ends them.
+    let (_, took) = exchange(addr, b"POST /v1/traces HTTP/1.1\r\nHost: jobtrace\r\n").await;
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "cut off after {took:?}"
+    );
+
+    // A body announced as 1,000 bytes of which 10 arrive.
+    let stalled =
+        b"POST /v1/traces HTTP/1.1\r\nHost: jobtrace\r\nContent-Type: application/json\r\n\
+        Content-Length: 1000\r\n\r\n{\"resource";
+    let (answer, took) = exchange(addr, stalled).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("not received within 1 s"), "{answer}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "answered after {took:?}"
+    );
+
+    // Others are served meanwhile and after, and nothing of the stalled request was stored.
+    let healthy = b"GET /api/v1/jobs HTTP/1.1\r\nHost: jobtrace\r\nConnection: close\r\n\r\n";
+    let (answer, _) = exchange(addr, healthy).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""jobs":[]"#), "{answer}");
+    let _ = stop.send(());
+    store.teardown().await;
+}

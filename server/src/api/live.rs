@@ -31,6 +31,9 @@ pub const LIVE_GRACE: Duration = Duration::from_secs(3);
 pub const LIVE_CONNECTION: Duration = Duration::from_secs(60);
 
 struct Watch {
+    /// This stream's place among `--max-live-streams`, given back when the stream ends or
+    /// its client goes away.
+    _permit: tokio::sync::OwnedSemaphorePermit,
     state: AppState,
     job: JobRef,
     last: Option<String>,
@@ -50,7 +53,15 @@ pub(super) async fn job_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (job, _) = job_of(&state, &id).await?;
     let job = JobRef::parse(&job.id).ok_or(ApiError::Internal)?;
+    let permit = std::sync::Arc::clone(&state.live_permits)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::Unavailable(
+                "too many live streams are open on this server; retry later".to_owned(),
+            )
+        })?;
     let watch = Watch {
+        _permit: permit,
         state,
         job,
         last: None,

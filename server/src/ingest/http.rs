@@ -36,6 +36,10 @@ pub enum IngestError {
     UnsupportedEncoding(String),
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("request body not received within {0} s")]
+    BodyTimeout(u64),
+    #[error("request body could not be read: {0}")]
+    BodyRead(String),
     #[error("malformed gzip body: {0}")]
     Gzip(std::io::Error),
     #[error("malformed protobuf body: {0}")]
@@ -70,7 +74,9 @@ impl IngestError {
             | IngestError::Budget(BudgetError::TooManyMessages { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            IngestError::Gzip(_)
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IngestError::BodyRead(_)
+            | IngestError::Gzip(_)
             | IngestError::Protobuf(_)
             | IngestError::Json(_)
             | IngestError::Budget(_) => StatusCode::BAD_REQUEST,
@@ -199,14 +205,41 @@ async fn ingest_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePerm
         .map_err(|_| IngestError::Overloaded)
 }
 
+/// The request body, within the body limit and the body read timeout (a stalled or dripping
+/// upload is cut off instead of holding its connection).
+async fn read_body(body: axum::body::Body, limits: &Limits) -> Result<Bytes, IngestError> {
+    let limit = limits.max_body_bytes;
+    let limited = http_body_util::Limited::new(body, limit);
+    let collected = tokio::time::timeout(
+        limits.body_read_timeout,
+        http_body_util::BodyExt::collect(limited),
+    )
+    .await
+    .map_err(|_| IngestError::BodyTimeout(limits.body_read_timeout.as_secs()))?;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(IngestError::TooLarge { limit })
+        }
+        Err(error) => Err(IngestError::BodyRead(error.to_string())),
+    }
+}
+
 /// How long a request waits for its turn to ingest.
 const INGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn export_traces(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match read_body(body, &state.limits).await {
+        Ok(body) => body,
+        Err(error) => {
+            let encoding = request_encoding(&headers).unwrap_or(Encoding::Json);
+            return error.into_response_as(encoding);
+        }
+    };
     let _turn = match ingest_turn(&state).await {
         Ok(turn) => turn,
         Err(error) => return error.into_response_as(Encoding::Json),
@@ -241,8 +274,15 @@ pub async fn export_traces(
 pub async fn export_logs(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match read_body(body, &state.limits).await {
+        Ok(body) => body,
+        Err(error) => {
+            let encoding = request_encoding(&headers).unwrap_or(Encoding::Json);
+            return error.into_response_as(encoding);
+        }
+    };
     let _turn = match ingest_turn(&state).await {
         Ok(turn) => turn,
         Err(error) => return error.into_response_as(Encoding::Json),

@@ -93,6 +93,9 @@ pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
         max_body_bytes: 1 << 20,
         max_items_per_request: 100_000,
         max_concurrent_ingest: 8,
+        max_live_streams: 256,
+        header_read_timeout_secs: 15,
+        body_read_timeout_secs: 30,
         task_lease_secs: 5,
         runner_idle_ms: 100,
         site_root: "target/site".to_owned(),
@@ -109,10 +112,17 @@ pub fn router_with_tokens(store: SharedStore, max_body_bytes: usize, tokens: &[&
         max_body_bytes,
         ..serve_config(tokens)
     };
+    router_with_config(store, &config)
+}
+
+/// The router as `config` sets it up.
+pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeConfig) -> Router {
+    let config = config.clone();
     jobtrace::router::router(AppState {
         store: Arc::clone(&store),
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
+        live_permits: jobtrace::live_permits(&config),
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
     })
