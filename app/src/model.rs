@@ -23,5 +23,6 @@ pub use span::{Attributes, Span, SpanEvent, SpanOutline, StatusCode, value_text}
 pub use trace::{JobTrace, UNATTACHED_LOGS};
 pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};
 pub use waterfall::{
-    Lane, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes, running_attempts,
+    Lane, MAX_ATTRIBUTE_TERMS, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes,
+    running_attempts,
 };

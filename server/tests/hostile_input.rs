@@ -18,6 +18,7 @@ both_backends!(
     test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch,
     test_too_many_spans_are_refused_before_decoding,
     test_nul_in_query_parameters_is_a_clear_400,
+    test_too_many_attribute_filters_are_a_clear_400,
 );
 
 async fn test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch(store: SharedStore) {
@@ -105,6 +106,26 @@ async fn test_nul_in_query_parameters_is_a_clear_400(store: SharedStore) {
         get(&app, "/api/v1/spans?attr=k=v").await.status,
         StatusCode::OK
     );
+}
+
+async fn test_too_many_attribute_filters_are_a_clear_400(store: SharedStore) {
+    let app = router(store, 1 << 20);
+    let filters = |count: usize| {
+        (0..count)
+            .map(|i| format!("attr=k{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    // 3,000 terms were a 500 (SQLite's expression depth); the cap answers first.
+    let reply = get(&app, &format!("/api/v1/spans?{}", filters(3000))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.text().contains("at most 32 attr filters"),
+        "{}",
+        reply.text()
+    );
+    let reply = get(&app, &format!("/api/v1/spans?{}", filters(32))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
 mod jobtrace_rpc_status {

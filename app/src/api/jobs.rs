@@ -66,12 +66,18 @@ pub async fn get_span_logs(trace_id: String, span_ids: String) -> Result<Vec<Log
 #[server(input = server_fn::codec::GetUrl)]
 pub async fn search_spans(trace_id: String, search: String) -> Result<Vec<String>, AppError> {
     use crate::api::port;
-    use crate::model::SpanQuery;
+    use crate::model::{MAX_ATTRIBUTE_TERMS, SpanQuery};
     let terms = SpanQuery::parse(&search).attribute_terms();
     if terms.is_empty() {
         return Err(AppError::BadRequest(
             "the search has no key=value term".to_owned(),
         ));
+    }
+    if terms.len() > MAX_ATTRIBUTE_TERMS {
+        return Err(AppError::BadRequest(format!(
+            "a search may hold at most {MAX_ATTRIBUTE_TERMS} key=value terms, not {}",
+            terms.len()
+        )));
     }
     port()?.spans_with_attributes(&trace_id, &terms).await
 }

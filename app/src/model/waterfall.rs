@@ -20,7 +20,9 @@ pub use edges::{EDGE_BOX_WIDTH, EdgePath, attempt_rows, edge_curve, edge_paths};
 pub use keys::{TreeKey, tree_key};
 pub use lanes::{Lane, concurrency, runner_lanes};
 pub use prepared::{PreparedTrace, SubtreeLogs};
-pub use search::{AttributeHits, SpanQuery, count_text, current_answer, search_matches};
+pub use search::{
+    AttributeHits, MAX_ATTRIBUTE_TERMS, SpanQuery, count_text, current_answer, search_matches,
+};
 pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, running_attempts};
 pub use url_state::{
     id_set_param, is_lanes, is_on, on_param, parse_id_set, parse_log_floor, parse_min_ns, toggled,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use app::model::{Job, LogRecord, Span, StatusCode};
+use app::model::{Job, LogRecord, MAX_ATTRIBUTE_TERMS, Span, StatusCode};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -124,6 +124,12 @@ fn span_query(params: &Params) -> Result<SpanPageQuery, ApiError> {
             })
         })
         .transpose()?;
+    let filters = params.get_all("attr").count();
+    if filters > MAX_ATTRIBUTE_TERMS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_ATTRIBUTE_TERMS} attr filters, not {filters}"
+        )));
+    }
     let attributes = params
         .get_all("attr")
         .map(|pair| {

@@ -13,6 +13,12 @@ use crate::model::{SpanOutline, StatusCode};
 /// The page holds span skeletons only, so `key=value` terms are answered by the server
 /// ([`SpanQuery::attribute_terms`] → `search_spans` → the store's `span_ids_with_attributes`);
 /// the rest here ([`SpanQuery::matches`]).
+///
+/// At most [`MAX_ATTRIBUTE_TERMS`] `key=value` terms go to the server (each is a condition of
+/// one query; 3,000 of them overflowed SQLite's expression depth).
+/// The most `key=value` terms one span search (or `attr=` filters one REST query) may hold.
+pub const MAX_ATTRIBUTE_TERMS: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpanQuery {
     terms: Vec<Term>,
