@@ -738,6 +738,36 @@ async fn clusters_separate_queues(store: SharedStore) {
         store.delete_cluster(&default.slug).await.is_err(),
         "the default cluster stays"
     );
+
+    // Renamed and described; the slug (what runners and tasks name it by) stays.
+    let renamed = store
+        .update_cluster("gpu-nodes", Some("GPU nodes (A100)"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.slug.as_str(), renamed.display_name.as_str()),
+        ("gpu-nodes", "GPU nodes (A100)")
+    );
+    let described = store
+        .update_cluster("gpu-nodes", None, Some("eight cards"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            described.display_name.as_str(),
+            described.description.as_str()
+        ),
+        ("GPU nodes (A100)", "eight cards")
+    );
+    assert_eq!(store.cluster("gpu-nodes").await.unwrap(), Some(described));
+    assert!(matches!(
+        store.update_cluster("gpu-nodes", Some("  "), None).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        store.update_cluster("no-such", Some("x"), None).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn bad_submissions_are_rejected_and_store_nothing(store: SharedStore) {

@@ -410,3 +410,22 @@ def test_canceled_job_is_not_executed(server, client, tmp_path):
     cancel_span = one(spans, "cancel_job")
     assert cancel_span.parent_span_id == one(spans, "job/cancel-me").span_id
     assert [event["name"] for event in cancel_span.events] == ["cancel_succeeded"]
+
+
+def test_clusters_are_created_renamed_and_deleted(server, client):
+    """The clusters API end to end: create (slug from the name), update (name and description; the slug
+    stays), find, list, delete; an unknown cluster is a NotFoundError."""
+    from _tilebox.grpc.error import NotFoundError
+
+    clusters = client.clusters()
+    created = clusters.create("Render Farm")
+    assert (created.slug, created.display_name) == ("render-farm", "Render Farm")
+    renamed = clusters.update(created, name="Render farm (GPU)", description="eight cards")
+    assert (renamed.slug, renamed.display_name, renamed.description) == ("render-farm", "Render farm (GPU)", "eight cards")
+    assert clusters.find("render-farm").display_name == "Render farm (GPU)"
+    assert "render-farm" in {cluster.slug for cluster in clusters.all()}
+    with pytest.raises(NotFoundError):
+        clusters.update("no-such-cluster", name="x")
+    clusters.delete(created)
+    with pytest.raises(NotFoundError):
+        clusters.find("render-farm")

@@ -74,8 +74,24 @@ impl WorkflowsService for WorkflowApi {
         Ok(Response::new(wf::DeleteClusterResponse {}))
     }
 
+    async fn update_cluster(
+        &self,
+        request: Request<wf::UpdateClusterRequest>,
+    ) -> Result<Response<wf::Cluster>, Status> {
+        let request = request.into_inner();
+        let updated = self
+            .store
+            .update_cluster(
+                &request.cluster_slug,
+                request.name.as_deref(),
+                request.description.as_deref(),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(cluster(updated)))
+    }
+
     unimplemented_rpcs! {
-        update_cluster(wf::UpdateClusterRequest) -> wf::Cluster;
         create_workflow(wf::CreateWorkflowRequest) -> wf::Workflow;
         list_workflows(wf::ListWorkflowsRequest) -> wf::ListWorkflowsResponse;
         list_public_workflows(wf::ListPublicWorkflowsRequest) -> wf::ListPublicWorkflowsResponse;

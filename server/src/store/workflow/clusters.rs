@@ -12,7 +12,14 @@ pub trait WorkflowClusters: Send + Sync + 'static {
     async fn cluster(&self, slug: &str) -> Result<Option<Cluster>, StoreError>;
     async fn clusters(&self) -> Result<Vec<Cluster>, StoreError>;
     async fn create_cluster(&self, cluster: &Cluster, now_ns: i64) -> Result<Cluster, StoreError>;
-    async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError>;
+    /// Renames a cluster or changes its description (`None` leaves each as it is); the slug,
+    /// which runners and tasks name it by, stays.
+    async fn update_cluster(
+        &self,
+        slug: &str,
+        display_name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Cluster, StoreError>;
 }
 
 macro_rules! impl_workflow_clusters {
@@ -76,6 +83,31 @@ macro_rules! impl_workflow_clusters {
                     )));
                 }
                 Ok(cluster)
+            }
+
+            async fn update_cluster(
+                &self,
+                slug: &str,
+                display_name: Option<&str>,
+                description: Option<&str>,
+            ) -> Result<Cluster, StoreError> {
+                if display_name.is_some_and(|name| name.trim().is_empty()) {
+                    return Err(StoreError::InvalidArgument(
+                        "a cluster's name must not be empty".to_owned(),
+                    ));
+                }
+                let row: Option<ClusterRow> = sqlx::query_as(
+                    "UPDATE clusters SET display_name = COALESCE($2, display_name), \
+                     description = COALESCE($3, description) WHERE slug = $1 \
+                     RETURNING slug, display_name, description, is_default",
+                )
+                .bind(slug)
+                .bind(display_name)
+                .bind(description)
+                .fetch_optional(&self.write)
+                .await?;
+                row.map(Cluster::from)
+                    .ok_or_else(|| StoreError::NotFound(format!("cluster {slug:?}")))
             }
 
             async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError> {
