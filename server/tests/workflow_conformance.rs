@@ -786,6 +786,21 @@ async fn bad_submissions_are_rejected_and_store_nothing(store: SharedStore) {
         store.submit_job(job("x", vec![]), T0).await,
         Err(StoreError::InvalidArgument(_))
     ));
+    // A megabyte-long name would be in every job list; a NUL is refused by PostgreSQL.
+    let long_name = "n".repeat(1 << 20);
+    let mut nul_display = task("A", "v0.0", vec![]);
+    nul_display.display = "A\0".into();
+    for (name, tasks) in [
+        (long_name.as_str(), vec![task("A", "v0.0", vec![])]),
+        ("nul\0job", vec![task("A", "v0.0", vec![])]),
+        ("x", vec![nul_display]),
+    ] {
+        let refused = store.submit_job(job(name, tasks), T0).await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidArgument(_))),
+            "{refused:?}"
+        );
+    }
     assert_eq!(store.stats().await.unwrap().jobs, 0);
     assert!(
         claim(&store, &runner(&[("A", "v0.0"), ("B", "v0.0")]), T0)

@@ -2,7 +2,7 @@
 
 use super::Cluster;
 use super::rows::{CLUSTERS, ClusterRow};
-use super::validate::new_cluster;
+use super::validate::{MAX_DESCRIPTION_BYTES, MAX_TEXT_BYTES, check_text, new_cluster};
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
 /// The cluster side of the workflow store.
@@ -91,6 +91,16 @@ macro_rules! impl_workflow_clusters {
                 display_name: Option<&str>,
                 description: Option<&str>,
             ) -> Result<Cluster, StoreError> {
+                if let Some(name) = display_name {
+                    check_text("the cluster name", name, MAX_TEXT_BYTES)?;
+                }
+                if let Some(description) = description {
+                    check_text(
+                        "the cluster description",
+                        description,
+                        MAX_DESCRIPTION_BYTES,
+                    )?;
+                }
                 if display_name.is_some_and(|name| name.trim().is_empty()) {
                     return Err(StoreError::InvalidArgument(
                         "a cluster's name must not be empty".to_owned(),

@@ -9,7 +9,7 @@ use super::holder::{Standing, standing};
 use super::rows::{
     AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
 };
-use super::validate::validate_dependencies;
+use super::validate::{validate_dependencies, validate_task_texts};
 use super::{AttemptOutcome, ComputedTask, Reporter, TaskRecord, TaskSpec, TaskState};
 use crate::store::error::task_state_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
@@ -86,6 +86,7 @@ macro_rules! impl_workflow_tasks {
                 now_ns: i64,
             ) -> Result<Vec<Uuid>, StoreError> {
                 validate_dependencies(tasks)?;
+                validate_task_texts(tasks)?;
                 let depends_on = distinct_dependencies(tasks);
                 let slugs: HashSet<&str> = tasks
                     .iter()

@@ -3,8 +3,51 @@
 use super::{Cluster, NewJob, TaskSpec};
 use crate::store::StoreError;
 
+/// Longest job name, task identifier, display or cluster text, in bytes (span names are cut
+/// at the same length on ingest): a megabyte-long name would be in every job list.
+pub(super) const MAX_TEXT_BYTES: usize = 1024;
+/// Longest cluster description, in bytes.
+pub(super) const MAX_DESCRIPTION_BYTES: usize = 16 * 1024;
+
+/// `text` (what it is: `what`) fits `max` bytes and holds no NUL, which PostgreSQL refuses.
+pub(super) fn check_text(what: &str, text: &str, max: usize) -> Result<(), StoreError> {
+    if text.len() > max {
+        return Err(StoreError::InvalidArgument(format!(
+            "{what} is {} bytes long; at most {max} are accepted",
+            text.len()
+        )));
+    }
+    if text.contains('\0') {
+        return Err(StoreError::InvalidArgument(format!(
+            "{what} must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A submission's texts fit their limits (see [`check_text`]).
+pub(super) fn validate_task_texts(tasks: &[TaskSpec]) -> Result<(), StoreError> {
+    for (index, task) in tasks.iter().enumerate() {
+        let field = |name: &str| format!("task {index}'s {name}");
+        check_text(
+            &field("identifier name"),
+            &task.identifier_name,
+            MAX_TEXT_BYTES,
+        )?;
+        check_text(
+            &field("identifier version"),
+            &task.identifier_version,
+            MAX_TEXT_BYTES,
+        )?;
+        check_text(&field("display"), &task.display, MAX_TEXT_BYTES)?;
+        check_text(&field("cluster"), &task.cluster_slug, MAX_TEXT_BYTES)?;
+    }
+    Ok(())
+}
+
 /// A job has a name and at least one task.
 pub(super) fn validate_job(job: &NewJob) -> Result<(), StoreError> {
+    check_text("the job name", &job.name, MAX_TEXT_BYTES)?;
     if job.name.trim().is_empty() {
         return Err(StoreError::InvalidArgument(
             "job name must not be empty".to_owned(),
@@ -56,6 +99,13 @@ pub(super) fn validate_dependencies(tasks: &[TaskSpec]) -> Result<(), StoreError
 /// The cluster to create: its slug (from the display name if none is given) and display name
 /// (the slug if none is given).
 pub(super) fn new_cluster(cluster: &Cluster) -> Result<Cluster, StoreError> {
+    check_text("the cluster slug", &cluster.slug, MAX_TEXT_BYTES)?;
+    check_text("the cluster name", &cluster.display_name, MAX_TEXT_BYTES)?;
+    check_text(
+        "the cluster description",
+        &cluster.description,
+        MAX_DESCRIPTION_BYTES,
+    )?;
     let slug = if cluster.slug.is_empty() {
         slugify(&cluster.display_name)
     } else {
@@ -121,6 +171,24 @@ mod tests {
             validate_dependencies(&[spec(vec![1]), spec(vec![0])]).is_err(),
             "cycle"
         );
+    }
+
+    #[test]
+    fn test_long_or_nul_texts_are_refused_with_what_and_why() {
+        let mut long = spec(vec![]);
+        long.display = "x".repeat(MAX_TEXT_BYTES + 1);
+        let error = validate_task_texts(&[spec(vec![]), long])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("task 1's display is 1025 bytes long"),
+            "{error}"
+        );
+        let mut nul = spec(vec![]);
+        nul.identifier_name = "T\0".to_owned();
+        let error = validate_task_texts(&[nul]).unwrap_err().to_string();
+        assert!(error.contains("must not contain NUL"), "{error}");
+        assert!(validate_task_texts(&[spec(vec![])]).is_ok());
     }
 
     #[test]
