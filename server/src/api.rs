@@ -2,6 +2,7 @@
 
 mod dto;
 mod export;
+mod export_stream;
 mod live;
 mod spans_logs;
 

@@ -65,6 +65,9 @@ pub struct ServeConfig {
     /// uploads get 408 and nothing is stored.
     #[arg(long, env = "JOBTRACE_BODY_READ_TIMEOUT_SECS", default_value_t = 30)]
     pub body_read_timeout_secs: u64,
+    /// CSV/Parquet/Arrow exports streamed at once; more get 503 until one ends.
+    #[arg(long, env = "JOBTRACE_MAX_CONCURRENT_EXPORTS", default_value_t = 4)]
+    pub max_concurrent_exports: usize,
     /// Lease of a claimed task, in seconds: a runner that stops extending it (because it died)
     /// loses the task to the queue after this long. Extensions are granted up to this length.
     #[arg(long, env = "JOBTRACE_TASK_LEASE_SECS", default_value_t = 300)]

@@ -83,6 +83,13 @@ pub fn live_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(config.max_live_streams.max(1)))
 }
 
+/// The file exports streamed at once (at least one).
+pub fn export_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(
+        config.max_concurrent_exports.max(1),
+    ))
+}
+
 /// Opens the store and assembles the state the router serves.
 pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
     let auth = auth_from_config(config)?;
@@ -97,6 +104,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         auth,
         ingest_permits: ingest_permits(config),
         live_permits: live_permits(config),
+        export_permits: export_permits(config),
         limits: Limits::from_config(config),
         leptos_options: leptos_options(config),
     })

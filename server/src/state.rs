@@ -48,6 +48,8 @@ pub struct AppState {
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// Live job streams open at once (`--max-live-streams`).
     pub live_permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// File exports streamed at once (`--max-concurrent-exports`).
+    pub export_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// API tokens; `None`: nothing is checked.
     pub auth: SharedAuth,
     pub limits: Limits,

@@ -617,6 +617,70 @@ async fn test_exports_have_their_formats_and_every_row() {
 }
 
 #[tokio::test]
+async fn test_exports_stream_past_one_page_and_are_capped() {
+    let (store, _, _) = seeded_many(2_500).await;
+    let config = jobtrace::config::ServeConfig {
+        max_concurrent_exports: 1,
+        ..common::serve_config(&[])
+    };
+    let app = common::router_with_config(store.store.clone(), &config);
+    let spans = |format: &str| format!("/api/v1/jobs/{TRACE}/spans?format={format}");
+
+    // Streamed a page (1,000 rows) at a time, the files hold every row once.
+    let csv = get(&app, &spans("csv")).await.text();
+    let ids: std::collections::HashSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!((csv.lines().count(), ids.len()), (2_501, 2_500));
+    let parquet = get(&app, &spans("parquet")).await.body;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(parquet),
+    )
+    .unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 2_500);
+    assert_eq!(
+        reader.metadata().num_row_groups(),
+        3,
+        "one row group per page"
+    );
+    let arrow = get(&app, &spans("arrow")).await.body;
+    let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(arrow), None).unwrap();
+    let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
+    assert_eq!(rows, 2_500);
+
+    // One export at a time here: a second gets 503 while the first is held open unread.
+    let held = {
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(spans("csv"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(request).await.unwrap()
+    };
+    assert_eq!(held.status(), StatusCode::OK);
+    let refused = get(&app, &spans("csv")).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        refused.text().contains("too many exports"),
+        "{}",
+        refused.text()
+    );
+    // Its client going away ends the export and frees the place.
+    drop(held);
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = get(&app, &spans("csv")).await.status;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+    store.teardown().await;
+}
+
+#[tokio::test]
 async fn test_job_list_filters_through_the_api() {
     let (store, app) = seeded().await;
     let failed = get(&app, "/api/v1/jobs?state=failed&counts=yes")

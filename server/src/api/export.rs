@@ -174,26 +174,64 @@ fn log_batch(logs: &[LogRecord]) -> Result<RecordBatch, ExportError> {
     )?)
 }
 
-/// A record batch as a Parquet file, or else as an Arrow IPC file.
-fn encode_batch(batch: &RecordBatch, parquet: bool) -> Result<Vec<u8>, ExportError> {
-    let mut out = Vec::new();
-    match parquet {
-        true => {
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY)
-                .build();
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
-            writer.write(batch)?;
-            writer.close()?;
-        }
-        false => {
-            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut out, &batch.schema())?;
-            writer.write(batch)?;
-            writer.finish()?;
-        }
-    }
-    Ok(out)
+/// The CSV columns of a span export (the Tilebox client's `to_pandas()` columns).
+const SPAN_CSV: [&str; 12] = [
+    "start_time",
+    "end_time",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "status_code",
+    "status_message",
+    "attributes",
+    "runner_attributes",
+    "events",
+    "duration",
+];
+
+/// The CSV columns of a log export.
+const LOG_CSV: [&str; 8] = [
+    "time",
+    "severity_number",
+    "severity_text",
+    "body",
+    "trace_id",
+    "span_id",
+    "attributes",
+    "runner_attributes",
+];
+
+fn span_csv_row(span: &Span) -> Vec<String> {
+    let api = ApiSpan::from(span);
+    vec![
+        api.start_time,
+        api.end_time,
+        api.trace_id,
+        api.span_id,
+        api.parent_span_id.unwrap_or_default(),
+        api.name,
+        api.status_code.to_owned(),
+        api.status_message,
+        json(&api.attributes),
+        json(&api.runner_attributes),
+        json(&api.events),
+        api.duration.to_string(),
+    ]
+}
+
+fn log_csv_row(log: &LogRecord) -> Vec<String> {
+    let api = ApiLog::of(log, None);
+    vec![
+        api.time,
+        api.severity_number.to_string(),
+        api.severity_text,
+        api.body,
+        api.trace_id.unwrap_or_default(),
+        api.span_id.unwrap_or_default(),
+        json(&api.attributes),
+        json(&api.runner_attributes),
+    ]
 }
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a leading tab or carriage
@@ -206,12 +244,15 @@ fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn csv_of(
-    headers: &[&str],
+/// CSV lines: `headers` (if any), then `rows` with their cells made safe.
+fn csv_lines(
+    headers: Option<&[&str]>,
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(headers)?;
+    if let Some(headers) = headers {
+        writer.write_record(headers)?;
+    }
     for row in rows {
         writer.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))?;
     }
@@ -221,91 +262,131 @@ fn csv_of(
         .map_err(|e| ExportError::Io(e.into_error()))
 }
 
-pub fn spans(spans: &[Span], format: Format) -> Result<Vec<u8>, ExportError> {
-    match format {
-        Format::Csv => {
-            let headers = [
-                "start_time",
-                "end_time",
-                "trace_id",
-                "span_id",
-                "parent_span_id",
-                "name",
-                "status_code",
-                "status_message",
-                "attributes",
-                "runner_attributes",
-                "events",
-                "duration",
-            ];
-            csv_of(
-                &headers,
-                spans.iter().map(|span| {
-                    let api = ApiSpan::from(span);
-                    vec![
-                        api.start_time,
-                        api.end_time,
-                        api.trace_id,
-                        api.span_id,
-                        api.parent_span_id.unwrap_or_default(),
-                        api.name,
-                        api.status_code.to_owned(),
-                        api.status_message,
-                        json(&api.attributes),
-                        json(&api.runner_attributes),
-                        json(&api.events),
-                        api.duration.to_string(),
-                    ]
-                }),
-            )
-        }
-        Format::Parquet | Format::Arrow => {
-            encode_batch(&span_batch(spans)?, format == Format::Parquet)
-        }
-        Format::Json => Ok(serde_json::to_vec(
-            &spans.iter().map(ApiSpan::from).collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()),
-    }
+/// What an export file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Spans,
+    Logs,
 }
 
-pub fn logs(logs: &[LogRecord], format: Format) -> Result<Vec<u8>, ExportError> {
-    match format {
-        Format::Csv => {
-            let headers = [
-                "time",
-                "severity_number",
-                "severity_text",
-                "body",
-                "trace_id",
-                "span_id",
-                "attributes",
-                "runner_attributes",
-            ];
-            csv_of(
-                &headers,
-                logs.iter().map(|log| {
-                    let api = ApiLog::of(log, None);
-                    vec![
-                        api.time,
-                        api.severity_number.to_string(),
-                        api.severity_text,
-                        api.body,
-                        api.trace_id.unwrap_or_default(),
-                        api.span_id.unwrap_or_default(),
-                        json(&api.attributes),
-                        json(&api.runner_attributes),
-                    ]
-                }),
-            )
+/// One page of an export.
+pub enum Rows<'a> {
+    Spans(&'a [Span]),
+    Logs(&'a [LogRecord]),
+}
+
+enum Sink {
+    Csv,
+    Arrow(arrow_ipc::writer::FileWriter<Vec<u8>>),
+    Parquet(parquet::arrow::ArrowWriter<Vec<u8>>),
+}
+
+/// Writes an export file page by page: each page returns the bytes ready so far, so an export
+/// is never held whole in memory — one page of rows and, for Parquet, the footer's row-group
+/// metadata. (The writers only append to their buffer; taking what they wrote so far does not
+/// disturb the offsets they keep for the footer.)
+pub struct FileEncoder {
+    format: Format,
+    kind: Kind,
+    sink: Option<Sink>,
+}
+
+impl FileEncoder {
+    /// An encoder for a CSV, Parquet or Arrow file (`Format::Json` is served as pages).
+    pub fn new(format: Format, kind: Kind) -> Self {
+        FileEncoder {
+            format,
+            kind,
+            sink: None,
         }
-        Format::Parquet | Format::Arrow => {
-            encode_batch(&log_batch(logs)?, format == Format::Parquet)
+    }
+
+    fn headers(&self) -> &'static [&'static str] {
+        match self.kind {
+            Kind::Spans => &SPAN_CSV,
+            Kind::Logs => &LOG_CSV,
         }
-        Format::Json => Ok(serde_json::to_vec(
-            &logs.iter().map(|l| ApiLog::of(l, None)).collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()),
+    }
+
+    fn batch(rows: &Rows<'_>) -> Result<RecordBatch, ExportError> {
+        match rows {
+            Rows::Spans(spans) => span_batch(spans),
+            Rows::Logs(logs) => log_batch(logs),
+        }
+    }
+
+    /// The writer for `schema`, made when the first page (or the end) comes.
+    fn open(&self, batch: &RecordBatch) -> Result<Sink, ExportError> {
+        Ok(match self.format {
+            Format::Csv | Format::Json => Sink::Csv,
+            Format::Arrow => Sink::Arrow(arrow_ipc::writer::FileWriter::try_new(
+                Vec::new(),
+                &batch.schema(),
+            )?),
+            Format::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                Sink::Parquet(parquet::arrow::ArrowWriter::try_new(
+                    Vec::new(),
+                    batch.schema(),
+                    Some(props),
+                )?)
+            }
+        })
+    }
+
+    /// Encodes one page; returns the bytes of the file ready so far.
+    pub fn page(&mut self, rows: Rows<'_>) -> Result<Vec<u8>, ExportError> {
+        if matches!(self.format, Format::Csv | Format::Json) {
+            let headers = self.sink.is_none().then(|| self.headers());
+            self.sink = Some(Sink::Csv);
+            return match rows {
+                Rows::Spans(spans) => csv_lines(headers, spans.iter().map(span_csv_row)),
+                Rows::Logs(logs) => csv_lines(headers, logs.iter().map(log_csv_row)),
+            };
+        }
+        let batch = Self::batch(&rows)?;
+        if self.sink.is_none() {
+            self.sink = Some(self.open(&batch)?);
+        }
+        match &mut self.sink {
+            Some(Sink::Arrow(writer)) => {
+                writer.write(&batch)?;
+                Ok(std::mem::take(writer.get_mut()))
+            }
+            Some(Sink::Parquet(writer)) => {
+                writer.write(&batch)?;
+                // Each page is a row group of its own, written out now.
+                writer.flush()?;
+                Ok(std::mem::take(writer.inner_mut()))
+            }
+            Some(Sink::Csv) | None => Ok(Vec::new()),
+        }
+    }
+
+    /// The rest of the file (Arrow and Parquet footers; a CSV with no rows gets its header).
+    pub fn finish(mut self) -> Result<Vec<u8>, ExportError> {
+        if self.sink.is_none() {
+            let empty = match self.kind {
+                Kind::Spans => Rows::Spans(&[]),
+                Kind::Logs => Rows::Logs(&[]),
+            };
+            let head = self.page(empty)?;
+            return Ok([head, self.finish_open()?].concat());
+        }
+        self.finish_open()
+    }
+
+    fn finish_open(self) -> Result<Vec<u8>, ExportError> {
+        match self.sink {
+            Some(Sink::Arrow(mut writer)) => {
+                writer.finish()?;
+                Ok(writer.into_inner()?)
+            }
+            Some(Sink::Parquet(writer)) => Ok(writer.into_inner()?),
+            Some(Sink::Csv) | None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -315,8 +396,8 @@ mod tests {
 
     #[test]
     fn test_csv_cells_that_spreadsheets_would_run_are_text() {
-        let csv = csv_of(
-            &["name", "body"],
+        let csv = csv_lines(
+            Some(&["name", "body"]),
             [
                 vec!["=HYPERLINK(\"http://x\")".to_owned(), "+1".to_owned()],
                 vec!["-2+3".to_owned(), "@SUM(A1)".to_owned()],

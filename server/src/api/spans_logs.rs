@@ -13,14 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ApiError;
 use super::dto::{ApiLog, ApiSpan};
-use super::export::{self, Format};
+use super::export::Format;
+use super::export_stream::{EXPORT_PAGE, Source, export_stream, file_response};
 use crate::state::AppState;
 use crate::store::{JobRef, LogPageQuery, SpanId, SpanPageQuery, TraceId};
-
-/// Most rows a file export holds.
-const EXPORT_ROWS: usize = 1_000_000;
-/// Rows fetched per store call while exporting.
-const EXPORT_PAGE: u32 = 10_000;
 
 /// Query parameters as sent, repeated keys kept (`attr=a=1&attr=b=2`).
 pub(super) struct Params(Vec<(String, String)>);
@@ -211,36 +207,6 @@ pub(super) async fn job_of(state: &AppState, id: &str) -> Result<(Job, TraceId),
         .ok_or_else(not_found)
 }
 
-fn file_response(name: &str, what: &str, format: Format, body: Vec<u8>) -> Response {
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!(
-        "attachment; filename=\"{name}-{what}.{}\"",
-        format.extension()
-    );
-    (
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-fn export_failed(error: export::ExportError) -> ApiError {
-    tracing::error!(%error, "export failed");
-    ApiError::Internal
-}
-
 /// Cuts a page fetched with one row more than `limit` back to `limit`; the cursor after its last
 /// row if that extra row showed more follow.
 fn page_end<T>(
@@ -276,20 +242,8 @@ async fn serve_spans(
         );
     }
     query.limit = EXPORT_PAGE;
-    let mut all: Vec<Span> = Vec::new();
-    loop {
-        let page = state.store.span_page(trace_id, &query).await?;
-        let done = page.len() < EXPORT_PAGE as usize;
-        query.after = page
-            .last()
-            .and_then(|s| Some((s.start_ns, SpanId::parse_hex(&s.span_id)?)));
-        all.extend(page);
-        if done || all.len() >= EXPORT_ROWS {
-            break;
-        }
-    }
-    all.truncate(EXPORT_ROWS);
-    let body = export::spans(&all, format).map_err(export_failed)?;
+    let source = Source::Spans(trace_id, query);
+    let body = export_stream(state, source, format)?;
     Ok(file_response(file_name, "spans", format, body))
 }
 
@@ -338,18 +292,8 @@ async fn serve_logs(
         );
     }
     query.limit = EXPORT_PAGE;
-    let mut all: Vec<LogRecord> = Vec::new();
-    loop {
-        let page = state.store.log_page(trace_id, &query).await?;
-        let done = page.len() < EXPORT_PAGE as usize;
-        query.after = page.last().map(|(id, log)| (log.time_ns, *id));
-        all.extend(page.into_iter().map(|(_, log)| log));
-        if done || all.len() >= EXPORT_ROWS {
-            break;
-        }
-    }
-    all.truncate(EXPORT_ROWS);
-    let body = export::logs(&all, format).map_err(export_failed)?;
+    let source = Source::Logs(trace_id, query);
+    let body = export_stream(state, source, format)?;
     Ok(file_response(file_name, "logs", format, body))
 }
 

@@ -94,6 +94,7 @@ pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
         max_items_per_request: 100_000,
         max_concurrent_ingest: 8,
         max_live_streams: 256,
+        max_concurrent_exports: 4,
         header_read_timeout_secs: 15,
         body_read_timeout_secs: 30,
         task_lease_secs: 5,
@@ -123,6 +124,7 @@ pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeCo
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
         live_permits: jobtrace::live_permits(&config),
+        export_permits: jobtrace::export_permits(&config),
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
     })
