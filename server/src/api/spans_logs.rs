@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use app::model::{Job, LogRecord, MAX_ATTRIBUTE_TERMS, Span, StatusCode};
+use app::model::{Job, LogRecord, MAX_ATTRIBUTE_TERMS, StatusCode};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

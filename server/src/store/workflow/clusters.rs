@@ -20,6 +20,7 @@ pub trait WorkflowClusters: Send + Sync + 'static {
         display_name: Option<&str>,
         description: Option<&str>,
     ) -> Result<Cluster, StoreError>;
+    async fn delete_cluster(&self, slug: &str) -> Result<(), StoreError>;
 }
 
 macro_rules! impl_workflow_clusters {
