@@ -48,8 +48,10 @@ macro_rules! impl_task_completion {
                     let Some(parent) = parent else {
                         return Ok(());
                     };
-                    let open: Option<i64> = sqlx::query_scalar(
-                        "SELECT 1 FROM tasks p WHERE p.id = $1 AND (p.state <> 3 OR EXISTS \
+                    // `state` (INTEGER on both backends): a row means the parent is not
+                    // complete yet.
+                    let open: Option<i32> = sqlx::query_scalar(
+                        "SELECT p.state FROM tasks p WHERE p.id = $1 AND (p.state <> 3 OR EXISTS \
                          (SELECT 1 FROM tasks c WHERE c.parent_id = p.id \
                          AND c.completed_ns IS NULL))",
                     )
