@@ -647,6 +647,23 @@ async fn test_exports_stream_past_one_page_and_are_capped() {
     );
     let arrow = get(&app, &spans("arrow")).await.body;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(arrow), None).unwrap();
+    // Compressed on the way (the stream was polled past its end there, a panic).
+    let gzipped = common::send(
+        &app,
+        axum::http::Request::get(spans("csv"))
+            .header("accept-encoding", "gzip")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(gzipped.headers["content-encoding"], "gzip");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(gzipped.body.as_slice()),
+        &mut text,
+    )
+    .unwrap();
+    assert_eq!(text, csv, "the same file, gzipped");
     let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
     assert_eq!(rows, 2_500);
 

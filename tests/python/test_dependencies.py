@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tilebox.workflows.data import JobState
 
-from test_workflows import assert_job_state, run_all
+from test_workflows import assert_job_state, client, run_all  # noqa: F401  (client: a fixture)
 from workflow_tasks import Pipeline, SumOfProduced
 
 

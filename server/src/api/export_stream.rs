@@ -144,5 +144,6 @@ pub(super) fn export_stream(
     let stream = futures::stream::unfold(received, |mut received| async move {
         received.recv().await.map(|page| (page, received))
     });
-    Ok(Body::from_stream(stream))
+    // Fused: the response compression layer polls once more after the end.
+    Ok(Body::from_stream(futures::StreamExt::fuse(stream)))
 }
