@@ -1,5 +1,5 @@
 # jobtrace: `make run` serves the dashboard with demo jobs; `make test` runs every test.
-.PHONY: deps build build-all run test lint test-rust test-python test-e2e bench bench-ui
+.PHONY: deps build build-all run test lint test-rust test-python test-e2e bench bench-ui chaos
 
 BIN := target/release/jobtrace
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -51,3 +51,11 @@ bench:
 # The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
 bench-ui: build
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node bench/waterfall.mjs 10000 100000
+
+# No task lost, none run twice: 10,000 tasks, 8 runner processes SIGKILLed every half second and
+# restarted, on SQLite then PostgreSQL; bounded at 15 minutes each (docs/RELIABILITY.md).
+chaos: deps
+	cargo build --release -p server --bin jobtrace
+	cargo build --release -p jobtrace-workflows --example interop
+	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend sqlite
+	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend postgres

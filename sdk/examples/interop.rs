@@ -6,7 +6,9 @@
 //!
 //! Task types: `RustLeaf` (runs here), `RustFanOut` (runs here, submits `PyLeaf` subtasks that
 //! only a Python runner executes, then a `RustLeaf` depending on them) and `Nap` (sleeps; for
-//! lease and shutdown tests).
+//! lease and shutdown tests), `CountFanOut` with its `Count` subtasks (each execution that ran to
+//! its end appends one line to a tally file: the chaos run counts executions in the tasks
+//! themselves, `scripts/chaos_runners.py`).
 
 use std::time::Duration;
 
@@ -91,6 +93,50 @@ impl Task for Nap {
     }
 }
 
+/// Works `millis`, then appends `<task id> <retry count> <pid>` to the tally file: one line per
+/// execution that ran to its end (a runner killed before that leaves none).
+#[derive(Serialize, Deserialize)]
+struct Count {
+    tally: String,
+    millis: u64,
+}
+
+impl Task for Count {
+    fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        std::thread::sleep(Duration::from_millis(self.millis));
+        let task = ctx.current_task();
+        let line = format!("{} {} {}\n", task.id, task.retry_count, std::process::id());
+        // One short O_APPEND write per line: lines of concurrent runners do not interleave.
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.tally)?;
+        std::io::Write::write_all(&mut file, line.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Submits `count` `Count` subtasks.
+#[derive(Serialize, Deserialize)]
+struct CountFanOut {
+    count: u64,
+    tally: String,
+    millis: u64,
+}
+
+impl Task for CountFanOut {
+    fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        let counts: Vec<Count> = (0..self.count)
+            .map(|_| Count {
+                tally: self.tally.clone(),
+                millis: self.millis,
+            })
+            .collect();
+        ctx.submit_subtasks(&counts, &SubtaskOptions::default())?;
+        Ok(())
+    }
+}
+
 #[derive(Parser)]
 struct Args {
     #[arg(long)]
@@ -116,6 +162,15 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         count: i64,
     },
+    /// Submits a CountFanOut job and prints its id.
+    SubmitCounts {
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long)]
+        tally: String,
+        #[arg(long, default_value_t = 5)]
+        millis: u64,
+    },
     /// Submits a Nap job and prints its id.
     SubmitNap {
         #[arg(long, default_value_t = 5.0)]
@@ -134,7 +189,9 @@ async fn main() -> anyhow::Result<()> {
                 .runner(&args.cluster)
                 .register::<RustLeaf>()
                 .register::<RustFanOut>()
-                .register::<Nap>();
+                .register::<Nap>()
+                .register::<Count>()
+                .register::<CountFanOut>();
             if until_idle {
                 runner.run_all().await?;
             } else {
@@ -151,6 +208,21 @@ async fn main() -> anyhow::Result<()> {
                     &args.cluster,
                     0,
                 )
+                .await?
+        }
+        Command::SubmitCounts {
+            count,
+            tally,
+            millis,
+        } => {
+            let fan_out = CountFanOut {
+                count,
+                tally,
+                millis,
+            };
+            client
+                .jobs()
+                .submit("chaos-counts", &fan_out, &args.cluster, 0)
                 .await?
         }
         Command::SubmitNap { seconds } => {
