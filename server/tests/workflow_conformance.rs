@@ -10,8 +10,8 @@ use std::collections::HashSet;
 
 use app::model::{JobFilter, JobListQuery, JobState};
 use jobtrace::store::workflow::{
-    AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, Reporter, TaskSpec,
-    TaskState,
+    AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, Progress, Reporter,
+    TaskSpec, TaskState,
 };
 use jobtrace::store::{SharedStore, StoreError, TraceId};
 
@@ -68,6 +68,7 @@ async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<
 async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
     let computed = ComputedTask {
         task_id: task.id,
+        progress: vec![],
         reporter: holder(task),
         subtasks,
     };
@@ -179,7 +180,7 @@ async fn claim_named(store: &SharedStore, name: &str, now: i64) -> Option<Claime
 async fn fail(store: &SharedStore, task: &ClaimedTask, now: i64) -> TaskState {
     let error = format!("ValueError('{}')", task.identifier.0);
     store
-        .task_failed(task.id, &holder(task), &error, true, now)
+        .task_failed(task.id, &holder(task), &error, true, &[], now)
         .await
         .unwrap()
 }
@@ -387,6 +388,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
             &holder(&first),
             "ValueError('boom')",
             true,
+            &[],
             T0 + 1,
         )
         .await
@@ -401,6 +403,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
             &holder(&second),
             "ValueError('boom again')",
             true,
+            &[],
             T0 + 3,
         )
         .await
@@ -414,7 +417,7 @@ async fn failed_task_is_retried_then_fails_the_job(store: SharedStore) {
     assert_eq!(attempts[1].error, "ValueError('boom again')");
     assert_eq!(
         store
-            .task_failed(second.id, &holder(&second), "late", true, T0 + 4)
+            .task_failed(second.id, &holder(&second), "late", true, &[], T0 + 4)
             .await
             .unwrap(),
         TaskState::Failed,
@@ -442,6 +445,7 @@ async fn released_task_is_queued_again_without_using_a_retry(store: SharedStore)
             &holder(&first),
             "Long\nRunnerShutdown('Task was interrupted')",
             false,
+            &[],
             T0 + 1,
         )
         .await
@@ -471,7 +475,7 @@ async fn optional_task_may_fail_without_failing_the_job(store: SharedStore) {
     let claimed = claim(&store, &r, T0).await.unwrap();
     assert_eq!(
         store
-            .task_failed(claimed.id, &holder(&claimed), "nope", true, T0 + 1)
+            .task_failed(claimed.id, &holder(&claimed), "nope", true, &[], T0 + 1)
             .await
             .unwrap(),
         TaskState::FailedOptional
@@ -556,11 +560,12 @@ async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_h
             None,
             "{stale:?} is told its lease is gone"
         );
-        let failed = store.task_failed(a.id, stale, "late", true, now).await;
+        let failed = store.task_failed(a.id, stale, "late", true, &[], now).await;
         assert_eq!(failed.unwrap(), TaskState::Running, "{stale:?}: ignored");
     }
     let late_result = ComputedTask {
         task_id: a.id,
+        progress: vec![],
         reporter: a_sdk.clone(),
         subtasks: vec![task("Slow", "v0.0", vec![])],
     };
@@ -584,12 +589,13 @@ async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_h
         .await
         .unwrap();
     assert_eq!(lease, Some(SECOND));
-    let failed = store.task_failed(b.id, &b_holds, "ValueError('b')", true, now + 1);
+    let failed = store.task_failed(b.id, &b_holds, "ValueError('b')", true, &[], now + 1);
     assert_eq!(failed.await.unwrap(), TaskState::Queued);
     let again = claim(&store, &as_runner("b"), now + 2).await.unwrap();
     assert_eq!(again.attempt, 3);
     let result = ComputedTask {
         task_id: again.id,
+        progress: vec![],
         reporter: Reporter::new("b", Some(3)),
         subtasks: vec![],
     };
@@ -634,6 +640,7 @@ async fn a_report_naming_an_earlier_attempt_is_refused(store: SharedStore) {
     );
     let stale = ComputedTask {
         task_id: first.id,
+        progress: vec![],
         reporter: old,
         subtasks: vec![],
     };
@@ -648,6 +655,76 @@ async fn a_report_naming_an_earlier_attempt_is_refused(store: SharedStore) {
     assert_eq!(lease.unwrap(), Some(SECOND));
     complete(&store, &second, vec![], now + 1).await;
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+fn progress(indicators: &[(&str, i64, i64)]) -> Vec<Progress> {
+    indicators
+        .iter()
+        .map(|(label, total, done)| Progress {
+            label: (*label).to_owned(),
+            total: *total,
+            done: *done,
+        })
+        .collect()
+}
+
+/// The docs' progress indicators: what each finished task (and each failed attempt) reports is
+/// summed per label on its job; reports from a runner that lost the task are not counted, and a
+/// malformed report is refused without changing anything.
+async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore) {
+    let submitted = store
+        .submit_job(job("progress", vec![task("Root", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let root = claim_named(&store, "Root", T0).await.unwrap();
+    let mut flaky = task("Tiles", "v0.0", vec![]);
+    flaky.max_retries = 1;
+    let computed = ComputedTask {
+        task_id: root.id,
+        reporter: holder(&root),
+        progress: progress(&[("", 2, 0)]),
+        subtasks: vec![flaky, task("Other", "v0.0", vec![])],
+    };
+    store.next_task(Some(computed), None, T0 + 1).await.unwrap();
+    let first = claim_named(&store, "Tiles", T0 + 2).await.unwrap();
+    let reported = progress(&[("", 0, 1), ("tiles", 5, 1)]);
+    let stale = Reporter::new("someone-else", Some(9));
+    let ignored = store.task_failed(first.id, &stale, "x", true, &reported, T0 + 3);
+    assert_eq!(ignored.await.unwrap(), TaskState::Running);
+    let failed = store.task_failed(first.id, &holder(&first), "x", true, &reported, T0 + 3);
+    assert_eq!(failed.await.unwrap(), TaskState::Queued, "a retry is left");
+    let second = claim_named(&store, "Tiles", T0 + 4).await.unwrap();
+    for bad in [
+        progress(&[("nul\0label", 1, 1)]),
+        progress(&[("", -1, 0)]),
+        (0..1001)
+            .map(|i| progress(&[(&i.to_string(), 1, 0)])[0].clone())
+            .collect(),
+    ] {
+        let refused = ComputedTask {
+            task_id: second.id,
+            reporter: holder(&second),
+            progress: bad,
+            subtasks: vec![],
+        };
+        let answer = store.next_task(Some(refused), None, T0 + 5).await;
+        assert!(
+            matches!(answer, Err(StoreError::InvalidArgument(_))),
+            "{answer:?}"
+        );
+    }
+    let done = ComputedTask {
+        task_id: second.id,
+        reporter: holder(&second),
+        progress: progress(&[("", 0, 1), ("tiles", 0, 4)]),
+        subtasks: vec![],
+    };
+    store.next_task(Some(done), None, T0 + 6).await.unwrap();
+    let other = claim_named(&store, "Other", T0 + 7).await.unwrap();
+    complete(&store, &other, vec![], T0 + 8).await;
+    let job = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(job.progress, progress(&[("", 2, 2), ("tiles", 5, 5)]));
 }
 
 async fn canceled_job_hands_out_no_more_tasks(store: SharedStore) {
@@ -969,6 +1046,7 @@ both_backends!(
     a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_holds,
     a_report_naming_an_earlier_attempt_is_refused,
     canceled_job_hands_out_no_more_tasks,
+    progress_is_summed_per_label_over_tasks_and_attempts,
     concurrent_claims_never_share_a_task,
     clusters_separate_queues,
     bad_submissions_are_rejected_and_store_nothing,

@@ -229,3 +229,21 @@ class Step1(Task):
         context.submit_subtask(WriteMarker(marker=f"{self.folder}/step1a"))
         failing = context.submit_subtask(AlwaysFails(reason="step1b"))
         context.submit_subtask(WriteMarker(marker=f"{self.folder}/step1c"), depends_on=[failing])
+
+
+class ProgressRoot(Task):
+    """The docs' progress indicators: the root adds the work, each leaf marks its share done."""
+
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.progress().add(self.count)
+        context.progress("tiles").add(self.count)
+        for _ in range(self.count):
+            context.submit_subtask(ProgressLeaf())
+
+
+class ProgressLeaf(Task):
+    def execute(self, context: ExecutionContext) -> None:
+        context.progress().done(1)
+        context.progress("tiles").done(1)

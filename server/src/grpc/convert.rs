@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::proto::tilebox::v1 as tilebox;
 use super::proto::workflows::v1 as wf;
-use crate::store::workflow::{ClaimedTask, TaskState, WorkflowJob};
+use crate::store::workflow::{ClaimedTask, Progress, TaskState, WorkflowJob};
 use crate::store::{SpanId, StoreError, TraceId};
 
 pub use otlp::{resource_logs, resource_spans};
@@ -138,6 +138,19 @@ fn legacy_state(state: JobState) -> wf::LegacyJobState {
     }
 }
 
+/// Progress a task reports; counts beyond `i64` become `i64::MAX`, which the store refuses
+/// with a clear message.
+pub fn progress_reports(updates: &[wf::Progress]) -> Vec<Progress> {
+    updates
+        .iter()
+        .map(|update| Progress {
+            label: update.label.clone(),
+            total: i64::try_from(update.total).unwrap_or(i64::MAX),
+            done: i64::try_from(update.done).unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
 pub fn job(job: &WorkflowJob) -> wf::Job {
     let finished = matches!(
         job.state,
@@ -165,7 +178,15 @@ pub fn job(job: &WorkflowJob) -> wf::Job {
         submitted_at: Some(timestamp(job.submitted_ns)),
         started_at: job.first_started_ns.map(timestamp),
         automation_id: None,
-        progress: Vec::new(),
+        progress: job
+            .progress
+            .iter()
+            .map(|indicator| wf::Progress {
+                label: indicator.label.clone(),
+                total: u64::try_from(indicator.total).unwrap_or_default(),
+                done: u64::try_from(indicator.done).unwrap_or_default(),
+            })
+            .collect(),
         state: job_state(job.state) as i32,
         execution_stats: Some(wf::ExecutionStats {
             first_task_started_at: job.first_started_ns.map(timestamp),

@@ -30,6 +30,7 @@ impl TaskService for WorkflowApi {
                 Some(ComputedTask {
                     task_id: convert::uuid_of(task.id.as_ref(), "computed_task.id")?,
                     reporter: reporter.clone(),
+                    progress: convert::progress_reports(&task.progress_updates),
                     subtasks,
                 })
             }
@@ -99,6 +100,7 @@ impl TaskService for WorkflowApi {
                 &reporter,
                 &error,
                 request.was_workflow_error,
+                &convert::progress_reports(&request.progress_updates),
                 now_ns(),
             )
             .await

@@ -6,6 +6,7 @@ mod clusters;
 mod completion;
 mod holder;
 mod jobs;
+mod progress;
 mod rows;
 mod tasks;
 mod validate;
@@ -169,6 +170,18 @@ pub struct WorkflowJob {
     /// Sum over attempts of their run time.
     pub compute_ns: i64,
     pub counts: TaskCounts,
+    /// Progress indicators, summed per label over the job's tasks and attempts (label order;
+    /// `""` is the unlabeled one).
+    pub progress: Vec<Progress>,
+}
+
+/// A progress indicator (`context.progress(label).add(n)` / `.done(n)`): what a finished task
+/// reports it added, and a job's sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub label: String,
+    pub total: i64,
+    pub done: i64,
 }
 
 /// One task of a job, with every attempt, for the job page and the REST API.
@@ -254,6 +267,8 @@ pub struct ComputedTask {
     pub task_id: uuid::Uuid,
     /// Who reports it: counted only from the holder of the task's current attempt.
     pub reporter: Reporter,
+    /// The progress the task reported (added to its job's).
+    pub progress: Vec<Progress>,
     pub subtasks: Vec<TaskSpec>,
 }
 

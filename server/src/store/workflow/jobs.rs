@@ -161,6 +161,7 @@ macro_rules! impl_workflow_jobs {
                 .fetch_one(&mut *conn)
                 .await?;
                 let (first_started, last_stopped, compute) = times;
+                let progress = Self::job_progress(&mut *conn, &facts.id).await?;
                 let state = workflow_job_state(facts.canceled != 0, &counts);
                 Ok(WorkflowJob {
                     id: uuid_of(&facts.id)?,
@@ -174,6 +175,7 @@ macro_rules! impl_workflow_jobs {
                     last_stopped_ns: last_stopped,
                     compute_ns: compute.unwrap_or_default(),
                     counts,
+                    progress,
                 })
             }
 

@@ -6,11 +6,12 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::holder::{Standing, standing};
+use super::progress::validate_progress;
 use super::rows::{
     AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
 };
 use super::validate::{validate_dependencies, validate_task_texts};
-use super::{AttemptOutcome, ComputedTask, Reporter, TaskRecord, TaskSpec, TaskState};
+use super::{AttemptOutcome, ComputedTask, Progress, Reporter, TaskRecord, TaskSpec, TaskState};
 use crate::store::error::task_state_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
@@ -33,6 +34,7 @@ pub trait WorkflowTasks: Send + Sync + 'static {
         reporter: &Reporter,
         error: &str,
         workflow_error: bool,
+        progress: &[Progress],
         now_ns: i64,
     ) -> Result<TaskState, StoreError>;
     async fn job_tasks(&self, id: Uuid) -> Result<Vec<TaskRecord>, StoreError>;
@@ -245,6 +247,7 @@ macro_rules! impl_workflow_tasks {
                 now_ns: i64,
             ) -> Result<(), StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
+                validate_progress(&computed.progress)?;
                 let (job, facts) = Self::lock_task(tx, task_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
                 // runner of that attempt while nobody claimed it again; reports for finished
@@ -278,6 +281,7 @@ macro_rules! impl_workflow_tasks {
                 let cluster = &facts.cluster_slug;
                 Self::insert_tasks(tx, &facts.job_id, Some(task_id), cluster, subtasks, now_ns)
                     .await?;
+                Self::add_progress(tx, &facts.job_id, &computed.progress).await?;
                 if subtasks.is_empty() {
                     // Complete now; with subtasks, once they all are (`completion.rs`).
                     Self::complete_subtree(tx, task_id, now_ns).await?;
@@ -295,8 +299,10 @@ macro_rules! impl_workflow_tasks {
                 reporter: &Reporter,
                 error: &str,
                 workflow_error: bool,
+                progress: &[Progress],
                 now_ns: i64,
             ) -> Result<TaskState, StoreError> {
+                validate_progress(progress)?;
                 let id = task_id.as_bytes().as_slice();
                 let (mut tx, _turn) = self.write_tx().await?;
                 let (job, facts) = Self::lock_task(&mut tx, id).await?;
@@ -318,6 +324,7 @@ macro_rules! impl_workflow_tasks {
                     AttemptOutcome::Released
                 };
                 Self::end_attempt(&mut tx, id, facts.attempts, outcome, error, now_ns).await?;
+                Self::add_progress(&mut tx, &facts.job_id, progress).await?;
                 let out_of_retries = workflow_error && facts.retry_count >= facts.max_retries;
                 let optional_root = if out_of_retries {
                     Self::optional_root(&mut tx, id).await?
