@@ -336,33 +336,38 @@ impl FileEncoder {
         })
     }
 
-    /// Encodes one page; returns the bytes of the file ready so far.
-    pub fn page(&mut self, rows: Rows<'_>) -> Result<Vec<u8>, ExportError> {
+    /// Encodes one page; returns the bytes of the file ready so far and how large the page
+    /// was in memory (its CSV text or Arrow arrays), from which the caller sizes the next page.
+    pub fn page(&mut self, rows: Rows<'_>) -> Result<(Vec<u8>, usize), ExportError> {
         if matches!(self.format, Format::Csv | Format::Json) {
             let headers = self.sink.is_none().then(|| self.headers());
             self.sink = Some(Sink::Csv);
-            return match rows {
-                Rows::Spans(spans) => csv_lines(headers, spans.iter().map(span_csv_row)),
-                Rows::Logs(logs) => csv_lines(headers, logs.iter().map(log_csv_row)),
+            let text = match rows {
+                Rows::Spans(spans) => csv_lines(headers, spans.iter().map(span_csv_row))?,
+                Rows::Logs(logs) => csv_lines(headers, logs.iter().map(log_csv_row))?,
             };
+            let size = text.len();
+            return Ok((text, size));
         }
         let batch = Self::batch(&rows)?;
+        let size = batch.get_array_memory_size();
         if self.sink.is_none() {
             self.sink = Some(self.open(&batch)?);
         }
-        match &mut self.sink {
+        let bytes = match &mut self.sink {
             Some(Sink::Arrow(writer)) => {
                 writer.write(&batch)?;
-                Ok(std::mem::take(writer.get_mut()))
+                std::mem::take(writer.get_mut())
             }
             Some(Sink::Parquet(writer)) => {
                 writer.write(&batch)?;
                 // Each page is a row group of its own, written out now.
                 writer.flush()?;
-                Ok(std::mem::take(writer.inner_mut()))
+                std::mem::take(writer.inner_mut())
             }
-            Some(Sink::Csv) | None => Ok(Vec::new()),
-        }
+            Some(Sink::Csv) | None => Vec::new(),
+        };
+        Ok((bytes, size))
     }
 
     /// The rest of the file (Arrow and Parquet footers; a CSV with no rows gets its header).
@@ -372,7 +377,7 @@ impl FileEncoder {
                 Kind::Spans => Rows::Spans(&[]),
                 Kind::Logs => Rows::Logs(&[]),
             };
-            let head = self.page(empty)?;
+            let (head, _) = self.page(empty)?;
             return Ok([head, self.finish_open()?].concat());
         }
         self.finish_open()

@@ -15,8 +15,13 @@ use crate::store::{LogPageQuery, SharedStore, SpanId, SpanPageQuery, TraceId};
 
 /// Most rows a file export holds.
 const EXPORT_ROWS: usize = 1_000_000;
-/// Rows fetched, encoded and sent per step while exporting: what one export holds in memory.
+/// Most rows fetched, encoded and sent per step while exporting.
 pub(super) const EXPORT_PAGE: u32 = 1_000;
+/// Rows of the first step: its rows' size sets how many the next steps take.
+pub(super) const EXPORT_FIRST_PAGE: u32 = 16;
+/// About how much one step holds in memory: later steps take as many rows as fit (at least
+/// one), so rows of megabytes are exported a few at a time.
+const EXPORT_PAGE_BYTES: usize = 4 << 20;
 /// Encoded pages waiting for a slow client before the export stops reading.
 const EXPORT_AHEAD: usize = 2;
 
@@ -60,9 +65,9 @@ impl Source {
         encoder: &mut FileEncoder,
         room: usize,
     ) -> Result<(Vec<u8>, usize, bool), String> {
-        let full = EXPORT_PAGE as usize;
-        match self {
+        let (bytes, size, count, last) = match self {
             Source::Spans(trace_id, query) => {
+                let asked = query.limit as usize;
                 let page = store
                     .span_page(*trace_id, query)
                     .await
@@ -71,10 +76,11 @@ impl Source {
                     .last()
                     .and_then(|s| Some((s.start_ns, SpanId::parse_hex(&s.span_id)?)));
                 let rows = &page[..page.len().min(room)];
-                let bytes = encoder.page(Rows::Spans(rows)).map_err(|e| e.to_string())?;
-                Ok((bytes, rows.len(), page.len() < full))
+                let (bytes, size) = encoder.page(Rows::Spans(rows)).map_err(|e| e.to_string())?;
+                (bytes, size, rows.len(), page.len() < asked)
             }
             Source::Logs(trace_id, query) => {
+                let asked = query.limit as usize;
                 let page = store
                     .log_page(*trace_id, query)
                     .await
@@ -82,10 +88,19 @@ impl Source {
                 query.after = page.last().map(|(id, log)| (log.time_ns, *id));
                 let logs: Vec<LogRecord> =
                     page.iter().take(room).map(|(_, log)| log.clone()).collect();
-                let bytes = encoder.page(Rows::Logs(&logs)).map_err(|e| e.to_string())?;
-                Ok((bytes, logs.len(), page.len() < full))
+                let (bytes, size) = encoder.page(Rows::Logs(&logs)).map_err(|e| e.to_string())?;
+                (bytes, size, logs.len(), page.len() < asked)
             }
+        };
+        // The next page holds about EXPORT_PAGE_BYTES of rows the size of these.
+        let per_row = (size / count.max(1)).max(1);
+        let next = (EXPORT_PAGE_BYTES / per_row).clamp(1, EXPORT_PAGE as usize);
+        let next = u32::try_from(next).unwrap_or(EXPORT_PAGE);
+        match self {
+            Source::Spans(_, query) => query.limit = next,
+            Source::Logs(_, query) => query.limit = next,
         }
+        Ok((bytes, count, last))
     }
 }
 

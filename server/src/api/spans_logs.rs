@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::ApiError;
 use super::dto::{ApiLog, ApiSpan};
 use super::export::Format;
-use super::export_stream::{EXPORT_PAGE, Source, export_stream, file_response};
+use super::export_stream::{EXPORT_FIRST_PAGE, Source, export_stream, file_response};
 use crate::state::AppState;
 use crate::store::{JobRef, LogPageQuery, SpanId, SpanPageQuery, TraceId};
 
@@ -240,7 +240,7 @@ async fn serve_spans(
             Json(serde_json::json!({ "spans": spans, "next_cursor": next_cursor })).into_response(),
         );
     }
-    query.limit = EXPORT_PAGE;
+    query.limit = EXPORT_FIRST_PAGE;
     let source = Source::Spans(trace_id, query);
     let body = export_stream(state, source, format)?;
     Ok(file_response(file_name, "spans", format, body))
@@ -290,7 +290,7 @@ async fn serve_logs(
             Json(serde_json::json!({ "logs": logs, "next_cursor": next_cursor })).into_response(),
         );
     }
-    query.limit = EXPORT_PAGE;
+    query.limit = EXPORT_FIRST_PAGE;
     let source = Source::Logs(trace_id, query);
     let body = export_stream(state, source, format)?;
     Ok(file_response(file_name, "logs", format, body))
