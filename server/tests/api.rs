@@ -626,7 +626,7 @@ async fn test_exports_stream_past_one_page_and_are_capped() {
     let app = common::router_with_config(store.store.clone(), &config);
     let spans = |format: &str| format!("/api/v1/jobs/{TRACE}/spans?format={format}");
 
-    // Streamed a page (1,000 rows) at a time, the files hold every row once.
+    // Streamed a page (at most 1,000 rows) at a time, the files hold every row once.
     let csv = get(&app, &spans("csv")).await.text();
     let ids: std::collections::HashSet<&str> = csv
         .lines()
@@ -640,10 +640,9 @@ async fn test_exports_stream_past_one_page_and_are_capped() {
     )
     .unwrap();
     assert_eq!(reader.metadata().file_metadata().num_rows(), 2_500);
-    assert_eq!(
-        reader.metadata().num_row_groups(),
-        3,
-        "one row group per page"
+    assert!(
+        reader.metadata().num_row_groups() >= 3,
+        "written a page (at most 1,000 rows) at a time"
     );
     let arrow = get(&app, &spans("arrow")).await.body;
     let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(arrow), None).unwrap();
