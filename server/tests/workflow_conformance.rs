@@ -691,7 +691,8 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
     let stale = Reporter::new("someone-else", Some(9));
     let ignored = store.task_failed(first.id, &stale, "x", true, &reported, T0 + 3);
     assert_eq!(ignored.await.unwrap(), TaskState::Running);
-    let failed = store.task_failed(first.id, &holder(&first), "x", true, &reported, T0 + 3);
+    let first_holds = holder(&first);
+    let failed = store.task_failed(first.id, &first_holds, "x", true, &reported, T0 + 3);
     assert_eq!(failed.await.unwrap(), TaskState::Queued, "a retry is left");
     let second = claim_named(&store, "Tiles", T0 + 4).await.unwrap();
     for bad in [
