@@ -55,7 +55,6 @@ bench-ui: build
 # No task lost, none run twice: 10,000 tasks, 8 runner processes SIGKILLed every half second and
 # restarted, on SQLite then PostgreSQL; bounded at 15 minutes each (docs/RELIABILITY.md).
 chaos: deps
-	cargo build --release -p server --bin jobtrace
-	cargo build --release -p jobtrace-workflows --example interop
+	cargo build $(CARGO_SET) --bin jobtrace --example interop
 	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend sqlite
 	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend postgres
