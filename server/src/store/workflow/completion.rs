@@ -86,7 +86,8 @@ macro_rules! impl_task_completion {
                 Ok(None)
             }
 
-            /// Skips every task still queued below `root`; each skipped task is complete.
+            /// Skips every task still queued below `root`; each skipped task is complete. Only
+            /// incomplete tasks are walked: a queued task's ancestors are all incomplete.
             pub(super) async fn skip_queued_below(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 root: &[u8],
@@ -94,8 +95,9 @@ macro_rules! impl_task_completion {
             ) -> Result<(), StoreError> {
                 let skipped: Vec<Vec<u8>> = sqlx::query_scalar(
                     "WITH RECURSIVE below(id) AS ( \
-                     SELECT id FROM tasks WHERE parent_id = $1 \
-                     UNION ALL SELECT t.id FROM tasks t JOIN below b ON t.parent_id = b.id) \
+                     SELECT id FROM tasks WHERE parent_id = $1 AND completed_ns IS NULL \
+                     UNION ALL SELECT t.id FROM tasks t JOIN below b ON t.parent_id = b.id \
+                     WHERE t.completed_ns IS NULL) \
                      UPDATE tasks SET state = 5, stopped_ns = $2 \
                      WHERE state = 1 AND id IN (SELECT id FROM below) RETURNING id",
                 )
