@@ -44,6 +44,18 @@ pub struct WorkflowApi {
 
 pub use crate::now_ns;
 
+/// A store write run to its end even if the client goes away (`store::to_the_end`), its error
+/// as a gRPC status.
+pub(crate) async fn to_the_end<T, F>(write: F) -> Result<T, tonic::Status>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, crate::store::StoreError>> + Send + 'static,
+{
+    crate::store::to_the_end(write)
+        .await
+        .map_err(convert::status)
+}
+
 /// The metadata a runner names itself with (the Rust SDK: `host:pid:random`). Without it,
 /// a runner is known by its connection's peer address (the Python client).
 pub const RUNNER_HEADER: &str = "x-jobtrace-runner";

@@ -146,3 +146,23 @@ pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
         })
     }
 }
+
+/// Runs a store write to its end even if the request that asked for it goes away. A handler's
+/// future is dropped when its connection closes (a runner killed mid-call); dropped inside a
+/// transaction, SQLite's single writer connection went back to its pool still in that
+/// transaction and every later workflow write failed ("begin_with at non-zero transaction
+/// depth") until a restart. On its own task the transaction commits or rolls back, whatever the
+/// client does.
+pub async fn to_the_end<T, F>(write: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    match tokio::spawn(write).await {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::error!(%error, "a store write panicked");
+            Err(StoreError::Shared(format!("the write failed: {error}")))
+        }
+    }
+}

@@ -728,6 +728,39 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
     assert_eq!(job.progress, progress(&[("", 2, 2), ("tiles", 5, 5)]));
 }
 
+/// Runners that go away mid-call (the handler's future dropped at any point of its
+/// transaction) leave the store taking writes: a dropped SQLite transaction used to leave the
+/// single writer connection inside it, and every later write failed.
+async fn calls_dropped_midway_leave_the_store_usable(store: SharedStore) {
+    use jobtrace::grpc::proto::workflows::v1 as wf;
+    use jobtrace::grpc::proto::workflows::v1::task_service_server::TaskService;
+    let api = jobtrace::grpc::WorkflowApi {
+        store: store.clone(),
+        lease_ns: 10 * SECOND,
+        idle_ns: SECOND,
+    };
+    let tiles: Vec<TaskSpec> = (0..50).map(|_| task("Tile", "v0.0", vec![])).collect();
+    let submitted = store.submit_job(job("dropped", tiles), T0).await.unwrap();
+    for i in 0..200_u64 {
+        let request = tonic::Request::new(wf::NextTaskRequest {
+            computed_task: None,
+            next_task_to_run: Some(wf::NextTaskToRun {
+                cluster_slug: "default".to_owned(),
+                identifiers: vec![wf::TaskIdentifier {
+                    name: "Tile".to_owned(),
+                    version: "v0.0".to_owned(),
+                }],
+            }),
+        });
+        let cut_after = std::time::Duration::from_micros(i * 37 % 3000);
+        let _ = tokio::time::timeout(cut_after, api.next_task(request)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let after = store.submit_job(job("after", vec![task("A", "v0.0", vec![])]), T0 + 1);
+    assert!(after.await.is_ok(), "the store still takes writes");
+    store.cancel_job(submitted.id, T0 + 2).await.unwrap();
+}
+
 async fn canceled_job_hands_out_no_more_tasks(store: SharedStore) {
     let r = runner(&[("A", "v0.0")]);
     let submitted = store
@@ -1048,6 +1081,7 @@ both_backends!(
     a_report_naming_an_earlier_attempt_is_refused,
     canceled_job_hands_out_no_more_tasks,
     progress_is_summed_per_label_over_tasks_and_attempts,
+    calls_dropped_midway_leave_the_store_usable,
     concurrent_claims_never_share_a_task,
     clusters_separate_queues,
     bad_submissions_are_rejected_and_store_nothing,

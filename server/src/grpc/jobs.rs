@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, status};
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::job_service_server::JobService;
-use super::{WorkflowApi, now_ns, unimplemented_rpcs};
+use super::{WorkflowApi, now_ns, to_the_end, unimplemented_rpcs};
 use crate::store::workflow::{NewJob, WorkflowJobQuery};
 
 /// Page size when the client names none.
@@ -36,19 +36,14 @@ impl JobService for WorkflowApi {
                 )));
             }
         };
-        let job = self
-            .store
-            .submit_job(
-                NewJob {
-                    name: request.job_name,
-                    trace_parent,
-                    trace_id,
-                    tasks,
-                },
-                now_ns(),
-            )
-            .await
-            .map_err(status)?;
+        let job = NewJob {
+            name: request.job_name,
+            trace_parent,
+            trace_id,
+            tasks,
+        };
+        let store = self.store.clone();
+        let job = to_the_end(async move { store.submit_job(job, now_ns()).await }).await?;
         Ok(Response::new(convert::job(&job)))
     }
 
@@ -71,7 +66,8 @@ impl JobService for WorkflowApi {
         request: Request<wf::RetryJobRequest>,
     ) -> Result<Response<wf::RetryJobResponse>, Status> {
         let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
-        let rescheduled = self.store.retry_job(id, now_ns()).await.map_err(status)?;
+        let store = self.store.clone();
+        let rescheduled = to_the_end(async move { store.retry_job(id, now_ns()).await }).await?;
         Ok(Response::new(wf::RetryJobResponse {
             num_tasks_rescheduled: rescheduled,
         }))
@@ -82,7 +78,8 @@ impl JobService for WorkflowApi {
         request: Request<wf::CancelJobRequest>,
     ) -> Result<Response<wf::CancelJobResponse>, Status> {
         let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
-        self.store.cancel_job(id, now_ns()).await.map_err(status)?;
+        let store = self.store.clone();
+        to_the_end(async move { store.cancel_job(id, now_ns()).await }).await?;
         Ok(Response::new(wf::CancelJobResponse {}))
     }
 

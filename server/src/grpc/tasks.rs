@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, status};
+use super::convert;
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::task_service_server::TaskService;
-use super::{ATTEMPT_HEADER, WorkflowApi, now_ns, reporter};
+use super::{ATTEMPT_HEADER, WorkflowApi, now_ns, reporter, to_the_end};
 use crate::store::workflow::{ClaimRequest, ComputedTask};
 
 /// Longest error text kept per failed attempt.
@@ -46,11 +46,10 @@ impl TaskService for WorkflowApi {
             runner: reporter.runner.clone(),
             lease_ns: self.lease_ns,
         });
-        let claimed = self
-            .store
-            .next_task(computed, claim.as_ref(), now_ns())
-            .await
-            .map_err(status)?;
+        let store = self.store.clone();
+        let claimed =
+            to_the_end(async move { store.next_task(computed, claim.as_ref(), now_ns()).await })
+                .await?;
         let attempt = claimed.as_ref().map(|task| task.attempt);
         let mut response = Response::new(match claimed {
             Some(task) => wf::NextTaskResponse {
@@ -93,18 +92,22 @@ impl TaskService for WorkflowApi {
             }
             error.truncate(cut);
         }
-        let state = self
-            .store
-            .task_failed(
-                task_id,
-                &reporter,
-                &error,
-                request.was_workflow_error,
-                &convert::progress_reports(&request.progress_updates),
-                now_ns(),
-            )
-            .await
-            .map_err(status)?;
+        let progress = convert::progress_reports(&request.progress_updates);
+        let store = self.store.clone();
+        let state = to_the_end(async move {
+            let workflow_error = request.was_workflow_error;
+            store
+                .task_failed(
+                    task_id,
+                    &reporter,
+                    &error,
+                    workflow_error,
+                    &progress,
+                    now_ns(),
+                )
+                .await
+        })
+        .await?;
         Ok(Response::new(wf::TaskStateResponse {
             state: state.code(),
         }))
@@ -124,11 +127,13 @@ impl TaskService for WorkflowApi {
             .unwrap_or(self.lease_ns);
         // Granted up to the configured lease: a runner that dies loses its task that soon.
         let granted = requested.clamp(1_000_000_000, self.lease_ns.max(1_000_000_000));
-        let lease = self
-            .store
-            .extend_lease(task_id, &reporter, granted, now_ns())
-            .await
-            .map_err(status)?;
+        let store = self.store.clone();
+        let lease = to_the_end(async move {
+            store
+                .extend_lease(task_id, &reporter, granted, now_ns())
+                .await
+        })
+        .await?;
         Ok(Response::new(match lease {
             Some(lease_ns) => convert::lease(lease_ns),
             // A zero lease tells the runner to stop extending: the task is no longer its own

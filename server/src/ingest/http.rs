@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use super::budget::{self, Budget, BudgetError, Signal};
 use super::{logs_from_request, spans_from_request};
 use crate::state::{AppState, Limits};
-use crate::store::StoreError;
+use crate::store::{StoreError, to_the_end};
 
 /// The two encodings OTLP/HTTP allows; the response uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +255,9 @@ pub async fn export_traces(
     };
     let converted = spans_from_request(&request);
     drop(request);
-    if let Err(error) = state.store.write_spans(converted.batch).await {
+    let store = state.store.clone();
+    let batch = converted.batch;
+    if let Err(error) = to_the_end(async move { store.write_spans(batch).await }).await {
         return IngestError::from(error).into_response_as(encoding);
     }
     // Nothing rejected but something cut: a partial success with a message is OTLP's warning.
@@ -295,7 +297,9 @@ pub async fn export_logs(
         };
     let converted = logs_from_request(&request);
     drop(request);
-    if let Err(error) = state.store.write_logs(converted.batch).await {
+    let store = state.store.clone();
+    let batch = converted.batch;
+    if let Err(error) = to_the_end(async move { store.write_logs(batch).await }).await {
         return IngestError::from(error).into_response_as(encoding);
     }
     let warn = converted.rejected > 0 || !converted.error_message.is_empty();
