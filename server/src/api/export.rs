@@ -97,17 +97,8 @@ fn span_batch(spans: &[Span]) -> Result<RecordBatch, ExportError> {
         .iter_mut()
         .map(|b| Arc::new(b.finish()) as ArrayRef)
         .collect();
-    let names = [
-        "trace_id",
-        "span_id",
-        "parent_span_id",
-        "name",
-        "status_code",
-        "status_message",
-        "attributes",
-        "runner_attributes",
-        "events",
-    ];
+    // The text columns, in the CSV's order (between the two times and the duration).
+    let names = &SPAN_CSV[2..11];
     let mut fields = vec![
         Field::new("start_time", utc_ns(), false),
         Field::new("end_time", utc_ns(), false),
@@ -146,14 +137,8 @@ fn log_batch(logs: &[LogRecord]) -> Result<RecordBatch, ExportError> {
         text[4].append_value(json(&log.attributes));
         text[5].append_value(json(&log.resource));
     }
-    let names = [
-        "severity_text",
-        "body",
-        "trace_id",
-        "span_id",
-        "attributes",
-        "runner_attributes",
-    ];
+    // The text columns, in the CSV's order (after the time and the severity number).
+    let names = &LOG_CSV[2..];
     let mut fields = vec![
         Field::new("time", utc_ns(), false),
         Field::new("severity_number", DataType::Int32, false),
