@@ -9,7 +9,7 @@ PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # `cargo test` afterwards only runs them. Clippy runs *inside* that build (as `cargo clippy`
 # itself does, through RUSTC_WORKSPACE_WRAPPER) instead of a second, check-only pass over
 # every dependency. docs/BUILD.md has the timings.
-CARGO_SET := --release -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/polars
+CARGO_SET := --release -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow
 CLIPPY_ENV := RUSTC_WORKSPACE_WRAPPER=$(shell rustup which clippy-driver 2>/dev/null || echo clippy-driver) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
 deps:
@@ -24,7 +24,7 @@ run: build
 	$(BIN) serve --demo
 
 # Formatting; every Rust target built once with clippy's lints as errors (server, app for the
-# server, the Rust SDK with polars; the browser bundle for wasm32); Rust unit, store-conformance
+# server, the Rust SDK with arrow; the browser bundle for wasm32); Rust unit, store-conformance
 # (SQLite and PostgreSQL), router and SDK tests; then the real Python clients (with Rust
 # runners) against the real binary; then Playwright in Debian's Chromium.
 test: lint test-rust test-python test-e2e
@@ -53,8 +53,12 @@ bench-ui: build
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node bench/waterfall.mjs 10000 100000
 
 # No task lost, none run twice: 10,000 tasks, 8 runner processes SIGKILLed every half second and
-# restarted, on SQLite then PostgreSQL; bounded at 15 minutes each (docs/RELIABILITY.md).
+# restarted, the server SIGKILLed and restarted under them three times, on SQLite then
+# PostgreSQL, bounded at 15 minutes each; then no hangs: 200 page renders, 300 live streams and
+# ingest at once, on both (docs/RELIABILITY.md).
 chaos: deps
 	cargo build $(CARGO_SET) --bin jobtrace --example interop
-	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend sqlite
-	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend postgres
+	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend sqlite --server-kills 3
+	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend postgres --server-kills 3
+	scripts/load_pages.py --bin $(BIN) --backend sqlite
+	scripts/load_pages.py --bin $(BIN) --backend postgres

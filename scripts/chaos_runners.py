@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """No task lost, none run twice: a job of N tasks, R runner processes killed (SIGKILL) at random and
-restarted while they work, on SQLite or PostgreSQL (`make chaos`).
+restarted while they work, and the server itself killed (SIGKILL) and restarted under them
+`--server-kills` times, on SQLite or PostgreSQL (`make chaos`).
 
     scripts/chaos_runners.py --bin target/release/jobtrace --interop target/release/examples/interop \
-        [--backend sqlite|postgres] [--tasks 10000] [--runners 8] [--kill-every 0.5] [--timeout 900]
+        [--backend sqlite|postgres] [--tasks 10000] [--runners 8] [--kill-every 0.5] \
+        [--server-kills 3] [--timeout 900]
 
 Each `Count` task appends one line to a tally file when its execution runs to its end, so the
 executions are counted by the tasks themselves. At the end: the job is COMPLETED, every task is
@@ -49,6 +51,8 @@ def main() -> int:
     parser.add_argument("--runners", type=int, default=8)
     parser.add_argument("--kill-every", type=float, default=0.5, help="seconds between runner kills")
     parser.add_argument("--millis", type=int, default=5, help="work per task")
+    parser.add_argument("--server-kills", type=int, default=0,
+                        help="times the server is SIGKILLed and restarted on the same port mid-job")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -65,11 +69,22 @@ def main() -> int:
         subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
         database_url = f"{PG}/{database}"
     server_log = open(os.path.join(folder, "server.log"), "w")
-    server = subprocess.Popen(
-        [args.bin, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-         "--task-lease-secs", "2", "--runner-idle-ms", "100"],
-        stdout=server_log, stderr=subprocess.STDOUT,
-    )
+
+    def start_server() -> subprocess.Popen:
+        started = subprocess.Popen(
+            [args.bin, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
+             "--task-lease-secs", "2", "--runner-idle-ms", "100"],
+            stdout=server_log, stderr=subprocess.STDOUT,
+        )
+        for _ in range(600):
+            try:
+                api(f"{url}/healthz")
+                return started
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not come up")
+
+    server = start_server()
     runners: list[subprocess.Popen] = []
     env = dict(os.environ, RUST_LOG="warn")
     runner_log = open(os.path.join(folder, "runners.log"), "w")
@@ -81,12 +96,6 @@ def main() -> int:
         )
 
     try:
-        for _ in range(200):
-            try:
-                api(f"{url}/api/v1/stats")
-                break
-            except OSError:
-                time.sleep(0.05)
         tally = os.path.join(folder, "tally.log")
         submitted = subprocess.run(
             [args.interop, "--url", url, "submit-counts", "--count", str(args.tasks), "--tally", tally,
@@ -97,10 +106,22 @@ def main() -> int:
         started = time.monotonic()
         runners = [spawn(i) for i in range(args.runners)]
         kills = 0
+        server_kills = 0
         next_kill = time.monotonic() + args.kill_every
         state = "SUBMITTED"
+        # The server is killed when these shares of the tasks are computed.
+        server_kill_at = [(k + 1) / (args.server_kills + 1) for k in range(args.server_kills)]
         while time.monotonic() - started < args.timeout:
             time.sleep(0.1)
+            if server_kill_at:
+                computed = api(f"{url}/api/v1/jobs/{job_id}").get("tasks", {}).get("computed", 0)
+                if computed >= server_kill_at[0] * args.tasks:
+                    server_kill_at.pop(0)
+                    server.send_signal(signal.SIGKILL)
+                    server.wait()
+                    time.sleep(rng.uniform(0.2, 2.0))
+                    server = start_server()
+                    server_kills += 1
             if time.monotonic() >= next_kill:
                 i = rng.randrange(len(runners))
                 runners[i].send_signal(signal.SIGKILL)
@@ -145,6 +166,7 @@ def main() -> int:
             "tasks": args.tasks,
             "runners": args.runners,
             "runner_kills": kills,
+            "server_kills": server_kills,
             "elapsed_s": round(elapsed, 1),
             "tasks_per_s": round(args.tasks / elapsed, 1),
             "attempts": attempts,

@@ -34,5 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .compile_fds(descriptors)?;
     println!("cargo:rerun-if-changed=proto");
+    // `sqlx::migrate!` embeds these when the crate compiles: a new migration must rebuild it.
+    println!("cargo:rerun-if-changed=migrations");
     Ok(())
 }

@@ -14,7 +14,9 @@ pub use compare::{
     CompareRow, JobComparison, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs,
 };
 pub use format::{format_duration_ns, format_time_ns};
-pub use job::{Job, JobListQuery, JobPage, JobState, Stats, TaskAttempt, TaskSummary, TaskView};
+pub use job::{
+    Job, JobListQuery, JobPage, JobState, JobVersion, Stats, TaskAttempt, TaskSummary, TaskView,
+};
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use log::{LogMark, LogRecord, PANEL_LOGS, SEVERITY_BANDS, severity_band, severity_name};
 #[cfg(test)]

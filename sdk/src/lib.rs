@@ -11,16 +11,16 @@ pub mod runner;
 pub mod task;
 pub mod telemetry;
 
-#[cfg(feature = "polars")]
+#[cfg(feature = "arrow")]
 mod frame;
 mod ids;
 mod propagation;
 mod subtasks;
 mod task_identifier;
 
-/// The polars types `to_polars()` returns (feature `polars`).
-#[cfg(feature = "polars")]
-pub use polars_core;
+/// The Arrow types `to_arrow()` returns (feature `arrow`).
+#[cfg(feature = "arrow")]
+pub use {arrow_array, arrow_schema};
 
 pub(crate) mod proto {
     //! Generated from `server/proto` by `build.rs` (client side only).

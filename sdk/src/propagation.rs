@@ -52,4 +52,11 @@ mod tests {
         assert_eq!(trace_parent_of(span.span_context()), parent);
         assert!(!parent_context("garbage").span().span_context().is_valid());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn test_any_traceparent_gives_a_context(text in ".{0,80}") {
+            let _ = parent_context(&text);
+        }
+    }
 }

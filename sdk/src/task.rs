@@ -242,4 +242,25 @@ mod tests {
         assert!(TaskIdentifier::new("", "v1.0").validate().is_err());
         assert!(TaskIdentifier::new("x", "v1.x").validate().is_err());
     }
+
+    proptest::proptest! {
+        /// Inputs come from whoever submitted the job (any language, any bytes): decoding
+        /// answers with the task or an input error, never a panic, and what the SDK encodes it
+        /// reads back.
+        #[test]
+        fn test_any_input_decodes_or_is_an_input_error(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = decode_input::<Empty>(&bytes);
+            let _ = decode_input::<One>(&bytes);
+            let _ = decode_input::<Two>(&bytes);
+        }
+
+        #[test]
+        fn test_encoded_inputs_read_back(x in proptest::prelude::any::<i64>(), name in ".{0,16}") {
+            let two = Two { x, name: name.clone() };
+            proptest::prop_assert_eq!(decode_input::<Two>(&encode_input(&two).unwrap()).unwrap(), two);
+            let one = One { scene_id: name };
+            let back = decode_input::<One>(&encode_input(&one).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back.scene_id, one.scene_id);
+        }
+    }
 }

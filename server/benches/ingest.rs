@@ -9,6 +9,11 @@
 //!   (multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, resources, job aggregates).
 //! - plain SQLite: rusqlite, one prepared INSERT executed per row, of the already converted
 //!   rows into a table with the same columns and primary key; no decoding, no job upkeep.
+//!
+//! Then retention's cost to ingest: the same requests into a store that already holds as many
+//! spans of jobs past their retention, once with a prune of those running at the same time and
+//! once without (the baseline), alternating; the slowest request of each. And `--sync full`
+//! against the default `normal`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -17,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jobtrace::ingest::spans_from_request;
-use jobtrace::store::{NewSpan, SqliteStore, TraceStore};
+use jobtrace::store::{NewSpan, SqliteStore, StoreOptions, TraceStore};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -32,9 +37,20 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
     }
 }
 
+/// Where the requests' spans start: 2023-11-14; the old data of the retention rounds is as many
+/// spans of other traces [`OLD_BY`] earlier.
+const BASE_NS: u64 = 1_700_000_000_000_000_000;
+const DAY_NS: u64 = 86_400 * 1_000_000_000;
+const OLD_BY: u64 = 100 * DAY_NS;
+
 /// Requests shaped like a task runner's: 1,000 spans per trace, five attributes each,
 /// every tenth span with an exception event.
 fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
+    requests_of(total, batch, 0, BASE_NS)
+}
+
+/// [`requests`] of traces numbered from `first_trace`, starting at `base_ns`.
+fn requests_of(total: usize, batch: usize, first_trace: u128, base_ns: u64) -> Vec<Vec<u8>> {
     let resource = Resource {
         attributes: vec![
             kv(
@@ -53,8 +69,8 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
     while n < total {
         let spans: Vec<Span> = (n..(n + batch).min(total))
             .map(|i| {
-                let trace = (i / 1000) as u128 + 1;
-                let start = 1_700_000_000_000_000_000u64 + i as u64 * 1_000_000;
+                let trace = (i / 1000) as u128 + 1 + first_trace;
+                let start = base_ns + i as u64 * 1_000_000;
                 let error = i % 10 == 0;
                 Span {
                     trace_id: trace.to_be_bytes().to_vec(),
@@ -142,20 +158,35 @@ async fn jobtrace_path(
         dir.join(format!("jobtrace-{concurrency}.db")).display()
     );
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    store_all(&store, requests, concurrency).await.0
+}
+
+/// Stores `requests`, `concurrency` at a time; the time it took and the slowest request.
+async fn store_all(
+    store: &Arc<SqliteStore>,
+    requests: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> (Duration, Duration) {
+    let slowest = Arc::new(std::sync::Mutex::new(Duration::ZERO));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (store, next, requests) = (store.clone(), next.clone(), requests.clone());
+            let slowest = slowest.clone();
             tokio::spawn(async move {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = requests.get(index) else {
                         break;
                     };
+                    let request_started = Instant::now();
                     let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
                     let converted = spans_from_request(&request);
                     store.write_spans(converted.batch).await.unwrap();
+                    let took = request_started.elapsed();
+                    let mut slowest = slowest.lock().unwrap();
+                    *slowest = (*slowest).max(took);
                 }
             })
         })
@@ -163,7 +194,57 @@ async fn jobtrace_path(
     for worker in workers {
         worker.await.unwrap();
     }
-    started.elapsed()
+    let slowest = *slowest.lock().unwrap();
+    (started.elapsed(), slowest)
+}
+
+/// Ingest into a store holding `old` (spans of jobs past retention), with a prune of them
+/// running alongside or not: the ingest's time, its slowest request, and the spans pruned
+/// while it ran.
+async fn ingest_beside_prune(
+    dir: &std::path::Path,
+    name: &str,
+    old: Arc<Vec<Vec<u8>>>,
+    requests: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+    prune: bool,
+) -> (Duration, Duration, u64) {
+    let url = format!("sqlite:{}", dir.join(name).display());
+    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    store_all(&store, old, concurrency).await;
+    let cutoff = i64::try_from(BASE_NS - OLD_BY / 2).unwrap();
+    let before = store.stats().await.unwrap().spans;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pruning = prune.then(|| {
+        let (store, stop) = (store.clone(), stop.clone());
+        // `retention::prune_until`'s pace (rest as long as each step took), stoppable between
+        // steps when the ingest is done.
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let step = jobtrace::store::Retention::prune_step(
+                    store.as_ref(),
+                    cutoff,
+                    jobtrace::retention::PRUNE_BATCH,
+                )
+                .await
+                .unwrap();
+                if step.is_none() {
+                    break;
+                }
+                tokio::time::sleep(started.elapsed()).await;
+            }
+        })
+    });
+    let (took, slowest) = store_all(&store, requests.clone(), concurrency).await;
+    stop.store(true, Ordering::SeqCst);
+    if let Some(pruning) = pruning {
+        pruning.await.unwrap();
+    }
+    // Spans of old jobs gone by the end of the ingest.
+    let after = store.stats().await.unwrap().spans;
+    let pruned = u64::try_from(before + new_spans(&requests) - after).unwrap_or(0);
+    (took, slowest, pruned)
 }
 
 fn plain_sqlite(dir: &std::path::Path, batches: &[Vec<NewSpan>]) -> Duration {
@@ -214,6 +295,23 @@ fn plain_sqlite(dir: &std::path::Path, batches: &[Vec<NewSpan>]) -> Duration {
         tx.commit().unwrap();
     }
     started.elapsed()
+}
+
+/// Spans in `requests`.
+fn new_spans(requests: &[Vec<u8>]) -> i64 {
+    requests
+        .iter()
+        .map(|body| {
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+            let spans: usize = request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            i64::try_from(spans).unwrap()
+        })
+        .sum()
 }
 
 fn rate(spans: usize, elapsed: Duration) -> f64 {
@@ -284,5 +382,73 @@ fn main() {
          spans/s ({:.0}%) with {concurrency} requests in flight",
         sequential / plain * 100.0,
         concurrent / plain * 100.0
+    );
+
+    // Retention's cost to ingest, and `--sync full`'s.
+    let old = Arc::new(requests_of(total, batch, 1 << 40, BASE_NS - OLD_BY));
+    let (mut alone, mut beside, mut pruned_rows) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, a_slowest, _) = runtime.block_on(ingest_beside_prune(
+            dir.path(),
+            "alone.db",
+            old.clone(),
+            requests.clone(),
+            concurrency,
+            false,
+        ));
+        let (b, b_slowest, pruned) = runtime.block_on(ingest_beside_prune(
+            dir.path(),
+            "pruned.db",
+            old.clone(),
+            requests.clone(),
+            concurrency,
+            true,
+        ));
+        println!(
+            "round {round}: beside old data {:>8.0} spans/s (slowest request {:.1} ms); with a \
+             prune running {:>8.0} spans/s (slowest {:.1} ms, {pruned} old spans pruned meanwhile)",
+            rate(total, a),
+            a_slowest.as_secs_f64() * 1e3,
+            rate(total, b),
+            b_slowest.as_secs_f64() * 1e3,
+        );
+        alone.push(rate(total, a));
+        beside.push(rate(total, b));
+        pruned_rows.push(pruned as f64);
+    }
+    let (alone, beside, pruned) = (
+        median(&mut alone),
+        median(&mut beside),
+        median(&mut pruned_rows),
+    );
+    println!(
+        "median of 3: ingest {alone:.0} spans/s without a prune, {beside:.0} spans/s ({:.0}%) \
+         with one running ({pruned:.0} of {total} old spans pruned meanwhile)",
+        beside / alone * 100.0
+    );
+    let (mut normal, mut full) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let normal_time =
+            runtime.block_on(jobtrace_path(dir.path(), requests.clone(), concurrency));
+        let full_time = runtime.block_on(async {
+            let url = format!("sqlite:{}", dir.path().join("full.db").display());
+            let options = StoreOptions { full_sync: true };
+            let store = Arc::new(SqliteStore::connect_with(&url, &options).await.unwrap());
+            store_all(&store, requests.clone(), concurrency).await.0
+        });
+        println!(
+            "round {round}: sync normal {:>8.0} spans/s, sync full {:>8.0} spans/s",
+            rate(total, normal_time),
+            rate(total, full_time)
+        );
+        normal.push(rate(total, normal_time));
+        full.push(rate(total, full_time));
+    }
+    let (normal, full) = (median(&mut normal), median(&mut full));
+    println!(
+        "median of 3: --sync normal {normal:.0} spans/s, --sync full {full:.0} spans/s ({:.0}%)",
+        full / normal * 100.0
     );
 }

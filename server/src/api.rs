@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use app::error::AppError;
-use app::model::{JobFilter, JobListQuery, JobSort};
+use app::model::JobListQuery;
 
 use crate::query;
 use crate::state::AppState;
@@ -88,40 +88,22 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats", get(stats))
 }
 
-/// `GET /api/v1/jobs`: the job list's filters (see `JobFilter::from_params`), `sort`
+/// `GET /api/v1/jobs`: the job list's parameters (see `JobListQuery::from_params`), `sort`
 /// (`newest`, `longest`), `cursor`, `limit`, and `counts=yes` for per-state counts.
 async fn list_jobs(
     State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, v)| k == key && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-    };
-    let limit = match get("limit") {
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::BadRequest("limit must be between 1 and 1000".to_owned()))?,
-        None => 50,
-    };
-    let filter = JobFilter::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(ApiError::BadRequest)?
-        .resolved(crate::now_ns());
-    let sort = JobSort::parse(get("sort").unwrap_or("")).map_err(ApiError::BadRequest)?;
-    let query = JobListQuery {
-        filter,
-        sort,
-        cursor: get("cursor").map(str::to_owned),
-        limit,
-    };
+    let mut query = JobListQuery::from_params(&params).map_err(ApiError::BadRequest)?;
+    query.filter = query.filter.resolved(crate::now_ns());
     let page = state.store.list_jobs(&query).await?;
     let jobs: Vec<ApiJob> = page.jobs.iter().map(ApiJob::from).collect();
     let mut body = serde_json::json!({ "jobs": jobs, "next_cursor": page.next_cursor });
-    if matches!(get("counts"), Some("yes" | "true" | "1")) {
+    let counts = params
+        .iter()
+        .find(|(k, _)| k == "counts")
+        .map(|(_, v)| v.as_str());
+    if matches!(counts, Some("yes" | "true" | "1")) {
         let counts = state.store.job_state_counts(&query.filter).await?;
         let counts: serde_json::Map<String, serde_json::Value> = counts
             .iter()

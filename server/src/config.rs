@@ -22,6 +22,76 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard, the REST API and OTLP/HTTP on one port.
     Serve(ServeConfig),
+    /// Delete jobs that ended longer ago than `--older-than`, with their tasks, spans and logs
+    /// (a little at a time: a server may keep serving the same store meanwhile).
+    Prune(PruneArgs),
+    /// Copy a live SQLite store to a new file, consistent as of one moment, while the server
+    /// keeps ingesting (PostgreSQL: use pg_dump).
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// The store, as `serve` takes it.
+    #[arg(
+        long,
+        env = "JOBTRACE_DATABASE_URL",
+        default_value = "sqlite:data/jobtrace.db"
+    )]
+    pub database_url: String,
+    /// How old a job's end must be to go: `30d`, `12h`, `90m`, `3600s`, `2w`.
+    #[arg(long, value_parser = parse_age)]
+    pub older_than: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The SQLite store to copy, as `serve` takes it.
+    #[arg(
+        long,
+        env = "JOBTRACE_DATABASE_URL",
+        default_value = "sqlite:data/jobtrace.db"
+    )]
+    pub database_url: String,
+    /// The new file (must not exist yet).
+    pub path: std::path::PathBuf,
+}
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// A commit survives the process crashing; the last commits before a power loss or an OS
+    /// crash may be lost (WAL with `synchronous=NORMAL`). The default.
+    #[default]
+    Normal,
+    /// Every commit is on disk before it is acknowledged, power loss included
+    /// (`synchronous=FULL`; slower ingest, see docs/RELIABILITY.md).
+    Full,
+}
+
+/// An age such as `30d`: a whole number and a unit (`s`, `m`, `h`, `d`, `w`).
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: s, m, h, d or w (as in 30d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} must start with a whole number (as in 30d)"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        other => return Err(format!("unknown unit {other:?}: use s, m, h, d or w")),
+    };
+    let total = number
+        .checked_mul(seconds)
+        .filter(|&total| total > 0 && total <= 100 * 365 * 86_400)
+        .ok_or_else(|| format!("{text:?} must be more than nothing and at most 100 years"))?;
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,6 +166,14 @@ pub struct ServeConfig {
     /// On SIGTERM, how long requests in flight may take before the server exits without them.
     #[arg(long, env = "JOBTRACE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Keep jobs this long after they end (`30d`, `12h`, …); older ones are deleted with their
+    /// tasks, spans and logs in the background, a little at a time. Unset: keep everything.
+    #[arg(long, env = "JOBTRACE_RETENTION", value_parser = parse_age)]
+    pub retention: Option<std::time::Duration>,
+    /// SQLite only: `normal` (a commit survives a crash of the process) or `full` (it survives
+    /// a power loss too).
+    #[arg(long, env = "JOBTRACE_SYNC", value_enum, default_value_t = SyncMode::Normal)]
+    pub sync: SyncMode,
     /// Directory holding the built site (pkg/jobtrace.js, .wasm, .css, static files).
     #[arg(long, env = "JOBTRACE_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -115,5 +193,36 @@ impl ServeConfig {
             );
         }
         Ok(tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn test_ages_read_with_their_units() {
+        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(12 * 3_600)));
+        assert_eq!(parse_age("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_age("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_age(" 45s "), Ok(Duration::from_secs(45)));
+    }
+
+    #[test]
+    fn test_bad_ages_say_what_is_wrong() {
+        for (text, says) in [
+            ("30", "needs a unit"),
+            ("d", "whole number"),
+            ("-1d", "whole number"),
+            ("3y", "unknown unit"),
+            ("0d", "more than nothing"),
+            ("99999999999999999w", "at most 100 years"),
+        ] {
+            let error = parse_age(text).err().unwrap_or_default();
+            assert!(error.contains(says), "{text}: {error}");
+        }
     }
 }

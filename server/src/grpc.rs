@@ -40,6 +40,10 @@ pub struct WorkflowApi {
     pub lease_ns: i64,
     /// How long an idle runner is told to wait before asking again.
     pub idle_ns: i64,
+    /// Set once the server is shutting down: results and failures are still taken, but no new
+    /// task is handed out (a claim whose answer a closing connection drops would wait out its
+    /// whole lease); runners are told to idle and ask the next server.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub use crate::now_ns;

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod grpc;
 pub mod ingest;
 pub mod query;
+pub mod retention;
 pub mod router;
 pub mod serve;
 pub mod state;
@@ -93,7 +94,10 @@ pub fn export_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
 /// Opens the store and assembles the state the router serves.
 pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
     let auth = auth_from_config(config)?;
-    let store = store::open(&config.database_url)
+    let options = store::StoreOptions {
+        full_sync: config.sync == config::SyncMode::Full,
+    };
+    let store = store::open_with(&config.database_url, &options)
         .await
         .map_err(|source| StartError::Store {
             url: config.database_url.clone(),
@@ -107,5 +111,6 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         export_permits: export_permits(config),
         limits: Limits::from_config(config),
         leptos_options: leptos_options(config),
+        draining: Arc::default(),
     })
 }

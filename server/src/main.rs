@@ -1,20 +1,65 @@
 //! The `jobtrace` binary.
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use clap::Parser;
-use jobtrace::config::{Cli, Command, ServeConfig};
+use jobtrace::config::{BackupArgs, Cli, Command, PruneArgs, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: `prune` and `backup` print their result on stdout.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
         .init();
     match Cli::parse().command {
         Command::Serve(config) => serve(config).await,
+        Command::Prune(args) => prune(args).await,
+        Command::Backup(args) => backup(args).await,
     }
+}
+
+async fn prune(args: PruneArgs) -> anyhow::Result<()> {
+    jobtrace::store::must_exist(&args.database_url)?;
+    let store = jobtrace::store::open(&args.database_url)
+        .await
+        .with_context(|| format!("opening the store at {}", args.database_url))?;
+    let cutoff = jobtrace::retention::cutoff(args.older_than);
+    let pruned =
+        jobtrace::retention::prune_until(store.as_ref(), cutoff, jobtrace::retention::PRUNE_BATCH)
+            .await
+            .context("pruning")?;
+    writeln!(
+        std::io::stdout(),
+        "pruned {} jobs ({} rows) that ended before {}",
+        pruned.jobs,
+        pruned.rows,
+        chrono::DateTime::from_timestamp_nanos(cutoff).to_rfc3339()
+    )?;
+    Ok(())
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let bytes = jobtrace::store::backup(&args.database_url, &args.path)
+        .await
+        .with_context(|| {
+            format!(
+                "backing up {} to {}",
+                args.database_url,
+                args.path.display()
+            )
+        })?;
+    writeln!(
+        std::io::stdout(),
+        "backed up {} to {} ({bytes} bytes)",
+        args.database_url,
+        args.path.display()
+    )?;
+    Ok(())
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
@@ -40,10 +85,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tracing::info!(jobs = loaded, "loaded demo jobs");
         }
     }
+    if let Some(keep) = config.retention {
+        tracing::info!(
+            keep_secs = keep.as_secs(),
+            "retention: jobs are deleted this long after they end"
+        );
+        jobtrace::retention::spawn(state.store.clone(), keep);
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
+    let draining = std::sync::Arc::clone(&state.draining);
     let app = jobtrace::router::router(state);
     let header_read_timeout =
         std::time::Duration::from_secs(config.header_read_timeout_secs.max(1));
@@ -54,7 +107,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        tracing::info!(
+            "shutting down: no new connections or task claims, finishing requests in flight"
+        );
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stopping.send(true);
     };
     // The peer address reaches handlers as `ConnectInfo` (a Python runner's identity).

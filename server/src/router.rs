@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         store: state.store.clone(),
         lease_ns: state.limits.task_lease_ns,
         idle_ns: state.limits.runner_idle_ns,
+        draining: Arc::clone(&state.draining),
     });
     Router::new()
         .route("/healthz", get(healthz))

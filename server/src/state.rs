@@ -54,6 +54,8 @@ pub struct AppState {
     pub auth: SharedAuth,
     pub limits: Limits,
     pub leptos_options: LeptosOptions,
+    /// Set when shutdown begins (see `grpc::WorkflowApi::draining`).
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FromRef<AppState> for SharedAuth {

@@ -1,6 +1,8 @@
 //! The trace store: one trait, an SQLite and a PostgreSQL backend, picked by URL at start-up.
 
 mod backends;
+mod backup;
+pub mod cursor;
 mod error;
 mod ids;
 mod job_filter;
@@ -8,6 +10,7 @@ mod job_reads;
 mod job_rollup;
 mod postgres_write;
 mod records;
+mod retention;
 mod rows;
 mod span_log_reads;
 mod span_write;
@@ -23,9 +26,11 @@ use app::model::{
 };
 
 pub use backends::{PostgresStore, SqliteStore};
+pub use backup::{backup, must_exist};
 pub use error::StoreError;
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
+pub use retention::{PruneStep, Retention};
 pub use workflow::WorkflowStore;
 
 /// Everything jobtrace persists, behind one interface so SQLite and PostgreSQL behave alike.
@@ -126,25 +131,44 @@ pub struct LogPageQuery {
     pub limit: u32,
 }
 
-/// Both sides of the store, as the server holds it.
-pub trait Store: TraceStore + workflow::WorkflowStore {}
+/// Everything the store does, as the server holds it.
+pub trait Store: TraceStore + workflow::WorkflowStore + Retention {}
 
-impl<T: TraceStore + workflow::WorkflowStore> Store for T {}
+impl<T: TraceStore + workflow::WorkflowStore + Retention> Store for T {}
 
 pub type SharedStore = Arc<dyn Store>;
 
+/// How a store is opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite: `synchronous=FULL`, so an acknowledged commit survives a power loss too (by
+    /// default `NORMAL`: it survives a crash of the process). PostgreSQL syncs as the server is
+    /// configured.
+    pub full_sync: bool,
+}
+
 /// Opens the store a URL names (`sqlite:` path or `postgres://`), creating and migrating it.
 pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with options.
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<SharedStore, StoreError> {
+    if is_postgres(url) {
         Ok(Arc::new(PostgresStore::connect(url).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqliteStore::connect_with(url, options).await?))
     } else {
         Err(StoreError::InvalidUrl {
             url: url.to_owned(),
             reason: "expected sqlite:<path> or postgres://…".to_owned(),
         })
     }
+}
+
+/// Whether a store URL names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Runs a store write to its end even if the request that asked for it goes away. A handler's

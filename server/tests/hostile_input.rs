@@ -19,6 +19,7 @@ both_backends!(
     test_too_many_spans_are_refused_before_decoding,
     test_nul_in_query_parameters_is_a_clear_400,
     test_too_many_attribute_filters_are_a_clear_400,
+    test_malformed_grpc_calls_get_a_status_and_store_nothing,
 );
 
 async fn test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch(store: SharedStore) {
@@ -215,4 +216,138 @@ async fn test_half_sent_headers_are_cut_off_and_stalled_bodies_get_408() {
     assert!(answer.contains(r#""jobs":[]"#), "{answer}");
     let _ = stop.send(());
     store.teardown().await;
+}
+
+/// Every RPC jobtrace routes, by service.
+const RPCS: &[(&str, &[&str])] = &[
+    (
+        "JobService",
+        &[
+            "SubmitJob",
+            "GetJob",
+            "ListJobTasks",
+            "RetryJob",
+            "CancelJob",
+            "VisualizeJob",
+            "QueryJobs",
+            "GetJobPrototype",
+            "CloneJob",
+            "GetJobStateCounts",
+            "GetTaskQueueStats",
+        ],
+    ),
+    (
+        "TaskService",
+        &["NextTask", "TaskFailed", "ExtendTaskLease"],
+    ),
+    (
+        "WorkflowsService",
+        &[
+            "CreateCluster",
+            "GetCluster",
+            "UpdateCluster",
+            "DeleteCluster",
+            "ListClusters",
+            "CreateWorkflow",
+            "ListWorkflows",
+        ],
+    ),
+    (
+        "TelemetryQueryService",
+        &[
+            "QueryJobLogs",
+            "QueryLogsInInterval",
+            "GetLogMessageCounts",
+            "QueryJobSpans",
+        ],
+    ),
+];
+
+/// A gRPC call through the router: the `grpc-status` and `grpc-message` it ends with (in the
+/// headers of a trailers-only answer, else in the trailers).
+async fn grpc_call(app: &axum::Router, path: &str, body: Vec<u8>) -> (String, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::post(path)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{path}: gRPC answers 200"
+    );
+    let headers = response.headers().clone();
+    let collected = response.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let field = |name: &str| {
+        headers
+            .get(name)
+            .or_else(|| trailers.get(name))
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (field("grpc-status"), field("grpc-message"))
+}
+
+/// Malformed, truncated, oversized and wrong-typed bodies to every RPC: each ends with a
+/// gRPC status and a message (never a panic or a hung call), and nothing is stored.
+async fn test_malformed_grpc_calls_get_a_status_and_store_nothing(store: SharedStore) {
+    let app = router(store.clone(), 1 << 20);
+    let frame = |flag: u8, declared: u32, payload: &[u8]| {
+        let mut body = vec![flag];
+        body.extend_from_slice(&declared.to_be_bytes());
+        body.extend_from_slice(payload);
+        body
+    };
+    // A field 1 of wire type 2 claiming 2^35 bytes; field 1 holding bytes that are not UTF-8.
+    let garbage: &[u8] = &[0x0a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00];
+    let not_utf8: &[u8] = &[0x0a, 0x02, 0xc3, 0x28];
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("a truncated frame header", vec![0, 0, 0]),
+        ("a frame longer than its body", frame(0, 1_000, &[0x0a])),
+        ("a frame declaring 4 GiB", frame(0, u32::MAX, &[0; 16])),
+        ("garbage protobuf", frame(0, garbage.len() as u32, garbage)),
+        (
+            "a compressed frame with no encoding",
+            frame(1, 2, &[0x1f, 0x8b]),
+        ),
+    ];
+    let before = store.stats().await.unwrap();
+    for (service, methods) in RPCS {
+        for method in *methods {
+            let path = format!("/workflows.v1.{service}/{method}");
+            for (what, body) in &bodies {
+                let (status, message) = grpc_call(&app, &path, body.clone()).await;
+                assert!(
+                    !status.is_empty() && status != "0",
+                    "{path} with {what}: grpc-status {status:?}"
+                );
+                assert!(!message.is_empty(), "{path} with {what}: no message");
+            }
+            // A well-formed empty message, and one whose field 1 is not UTF-8 (malformed where
+            // field 1 is a string, an unknown or bytes field elsewhere): answered, with a
+            // result or a refusal that says why.
+            let answered = [
+                ("an empty message", frame(0, 0, &[])),
+                ("bytes that are not UTF-8", frame(0, 4, not_utf8)),
+            ];
+            for (what, body) in answered {
+                let (status, message) = grpc_call(&app, &path, body).await;
+                assert!(!status.is_empty(), "{path} with {what}: no status");
+                assert!(
+                    status == "0" || !message.is_empty(),
+                    "{path} with {what}: {status} without a message"
+                );
+            }
+        }
+    }
+    let after = store.stats().await.unwrap();
+    assert_eq!(after.jobs, before.jobs, "nothing was submitted");
+    assert!(
+        store.clusters().await.unwrap().len() <= 1,
+        "no cluster was made"
+    );
 }

@@ -1043,3 +1043,80 @@ both_backends!(
     outline_marks_and_details_on_demand,
     spans_match_attribute_terms_on_span_or_resource,
 );
+
+/// `jobtrace backup` copies a live store while spans keep arriving: every span acknowledged
+/// before the backup started is in the copy, no request is half in it, the copy passes
+/// SQLite's integrity check and opens as a store of its own; the source keeps taking writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_of_a_live_sqlite_store_has_everything_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("live.db").display());
+    let store = jobtrace::store::open(&url).await.unwrap();
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (store, acked, stop) = (store.clone(), acked.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut trace = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                trace += 1;
+                let ids: Vec<String> = (1..=200).map(|i| format!("{i:016x}")).collect();
+                let seeds: Vec<common::SpanSeed<'_>> = ids
+                    .iter()
+                    .map(|id| (id.as_str(), None, "work", 0, 5, 0))
+                    .collect();
+                let json = trace_json(&format!("{trace:032x}"), "svc", &seeds);
+                let written = store
+                    .write_spans(spans_from_request(&trace_request(&json)).batch)
+                    .await
+                    .unwrap()
+                    .written;
+                acked.fetch_add(written, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 2_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+    let copy = dir.path().join("copy.db");
+    let bytes = jobtrace::store::backup(&url, &copy).await.unwrap();
+    let after = acked.load(std::sync::atomic::Ordering::SeqCst);
+    // The source keeps taking writes once the copy is made.
+    while acked.load(std::sync::atomic::Ordering::SeqCst) <= after {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    assert!(bytes > 0);
+
+    let check = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect(&format!("sqlite:{}?mode=ro", copy.display()))
+        .await
+        .unwrap();
+    let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(&check)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    check.close().await;
+    let restored = jobtrace::store::open(&format!("sqlite:{}", copy.display()))
+        .await
+        .unwrap();
+    let spans = u64::try_from(restored.stats().await.unwrap().spans).unwrap();
+    assert!(
+        spans >= before,
+        "{spans} spans in the copy, {before} acknowledged before it"
+    );
+    assert_eq!(spans % 200, 0, "no request is half in the copy: {spans}");
+
+    // A copy never overwrites, and PostgreSQL stores are pg_dump's.
+    let again = jobtrace::store::backup(&url, &copy).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let postgres =
+        jobtrace::store::backup("postgres://localhost/x", &dir.path().join("pg.db")).await;
+    assert!(
+        matches!(postgres, Err(StoreError::InvalidArgument(_))),
+        "{postgres:?}"
+    );
+}

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use app::model::{JobFilter, JobListQuery, JobState};
 use jobtrace::store::workflow::{
     AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, Progress, Reporter,
-    TaskSpec, TaskState,
+    TaskSpec, TaskState, WorkflowJob,
 };
-use jobtrace::store::{SharedStore, StoreError, TraceId};
+use jobtrace::store::{JobRef, PruneStep, SharedStore, StoreError, TraceId};
 
 const SECOND: i64 = 1_000_000_000;
 const T0: i64 = 1_800_000_000 * SECOND;
@@ -235,27 +235,34 @@ async fn a_dependent_waits_for_the_subtasks_of_its_dependency(store: SharedStore
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
 }
 
-/// The docs' nested optional tasks: `Step1B` fails inside the optional `Processing`; the
-/// rest of that subtree still queued (`Step1C`, `Step2`) is skipped, `Final` (which depends on
-/// `Processing`) still runs, and the job completes.
-async fn a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree(store: SharedStore) {
+/// The docs' nested example up to `Step1` claimed: `Pipeline` → optional `Processing` and
+/// `Final` (after it); `Processing` → `Step1` and `Step2` (after it).
+async fn pipeline_to_step1(store: &SharedStore, name: &str) -> (WorkflowJob, ClaimedTask) {
     let submitted = store
-        .submit_job(job("nested", vec![task("Pipeline", "v0.0", vec![])]), T0)
+        .submit_job(job(name, vec![task("Pipeline", "v0.0", vec![])]), T0)
         .await
         .unwrap();
-    let pipeline = claim_named(&store, "Pipeline", T0).await.unwrap();
+    let pipeline = claim_named(store, "Pipeline", T0).await.unwrap();
     let children = vec![
         optional(task("Processing", "v0.0", vec![])),
         task("Final", "v0.0", vec![0]),
     ];
-    complete(&store, &pipeline, children, T0 + 1).await;
-    let processing = claim_named(&store, "Processing", T0 + 2).await.unwrap();
+    complete(store, &pipeline, children, T0 + 1).await;
+    let processing = claim_named(store, "Processing", T0 + 2).await.unwrap();
     let steps = vec![
         task("Step1", "v0.0", vec![]),
         task("Step2", "v0.0", vec![0]),
     ];
-    complete(&store, &processing, steps, T0 + 3).await;
-    let step1 = claim_named(&store, "Step1", T0 + 4).await.unwrap();
+    complete(store, &processing, steps, T0 + 3).await;
+    let step1 = claim_named(store, "Step1", T0 + 4).await.unwrap();
+    (submitted, step1)
+}
+
+/// The docs' nested optional tasks: `Step1B` fails inside the optional `Processing`; the
+/// rest of that subtree still queued (`Step1C`, `Step2`) is skipped, `Final` (which depends on
+/// `Processing`) still runs, and the job completes.
+async fn a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree(store: SharedStore) {
+    let (submitted, step1) = pipeline_to_step1(&store, "nested").await;
     let parts = vec![
         task("Step1A", "v0.0", vec![]),
         task("Step1B", "v0.0", vec![]),
@@ -289,23 +296,7 @@ async fn a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree(store: 
 /// If `Step1B` is optional itself, its failure stays inside it: `Step1C` and `Step2` run,
 /// and `Final` runs after them.
 async fn an_optional_task_inside_an_optional_task_keeps_its_failure_to_itself(store: SharedStore) {
-    let submitted = store
-        .submit_job(job("recursive", vec![task("Pipeline", "v0.0", vec![])]), T0)
-        .await
-        .unwrap();
-    let pipeline = claim_named(&store, "Pipeline", T0).await.unwrap();
-    let children = vec![
-        optional(task("Processing", "v0.0", vec![])),
-        task("Final", "v0.0", vec![0]),
-    ];
-    complete(&store, &pipeline, children, T0 + 1).await;
-    let processing = claim_named(&store, "Processing", T0 + 2).await.unwrap();
-    let steps = vec![
-        task("Step1", "v0.0", vec![]),
-        task("Step2", "v0.0", vec![0]),
-    ];
-    complete(&store, &processing, steps, T0 + 3).await;
-    let step1 = claim_named(&store, "Step1", T0 + 4).await.unwrap();
+    let (submitted, step1) = pipeline_to_step1(&store, "recursive").await;
     let parts = vec![
         optional(task("Step1B", "v0.0", vec![])),
         task("Step1C", "v0.0", vec![0]),
@@ -738,6 +729,7 @@ async fn calls_dropped_midway_leave_the_store_usable(store: SharedStore) {
         store: store.clone(),
         lease_ns: 10 * SECOND,
         idle_ns: SECOND,
+        draining: std::sync::Arc::default(),
     };
     let tiles: Vec<TaskSpec> = (0..50).map(|_| task("Tile", "v0.0", vec![])).collect();
     let submitted = store.submit_job(job("dropped", tiles), T0).await.unwrap();
@@ -759,6 +751,72 @@ async fn calls_dropped_midway_leave_the_store_usable(store: SharedStore) {
     let after = store.submit_job(job("after", vec![task("A", "v0.0", vec![])]), T0 + 1);
     assert!(after.await.is_ok(), "the store still takes writes");
     store.cancel_job(submitted.id, T0 + 2).await.unwrap();
+}
+
+/// Once the server is shutting down, a runner's result is still committed but no new task is
+/// handed out: the runner is told to idle (and asks the restarted server), instead of a claim
+/// whose answer the closing connection may drop waiting out its whole lease.
+async fn a_draining_server_takes_results_but_hands_out_no_new_task(store: SharedStore) {
+    use jobtrace::grpc::proto::workflows::v1 as wf;
+    use jobtrace::grpc::proto::workflows::v1::task_service_server::TaskService;
+    let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let api = jobtrace::grpc::WorkflowApi {
+        store: store.clone(),
+        lease_ns: 10 * SECOND,
+        idle_ns: SECOND,
+        draining: draining.clone(),
+    };
+    let now = jobtrace::now_ns();
+    let submitted = store
+        .submit_job(
+            job(
+                "drain",
+                vec![task("Tile", "v0.0", vec![]), task("Tile", "v0.0", vec![])],
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    let next = || wf::NextTaskToRun {
+        cluster_slug: "default".to_owned(),
+        identifiers: vec![wf::TaskIdentifier {
+            name: "Tile".to_owned(),
+            version: "v0.0".to_owned(),
+        }],
+    };
+    let first = api
+        .next_task(tonic::Request::new(wf::NextTaskRequest {
+            computed_task: None,
+            next_task_to_run: Some(next()),
+        }))
+        .await
+        .unwrap();
+    let attempt = first.metadata().get("x-jobtrace-attempt").cloned().unwrap();
+    let first = first.into_inner().next_task.unwrap();
+    draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut report = tonic::Request::new(wf::NextTaskRequest {
+        computed_task: Some(wf::ComputedTask {
+            id: first.id.clone(),
+            ..Default::default()
+        }),
+        next_task_to_run: Some(next()),
+    });
+    report.metadata_mut().insert("x-jobtrace-attempt", attempt);
+    let answer = api.next_task(report).await.unwrap().into_inner();
+    assert!(answer.next_task.is_none(), "no claim while draining");
+    assert!(answer.idling.is_some(), "told to idle");
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let states: Vec<TaskState> = tasks.iter().map(|t| t.state).collect();
+    assert_eq!(
+        states.iter().filter(|s| **s == TaskState::Computed).count(),
+        1,
+        "{states:?}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == TaskState::Queued).count(),
+        1,
+        "{states:?}"
+    );
 }
 
 async fn canceled_job_hands_out_no_more_tasks(store: SharedStore) {
@@ -1061,6 +1119,205 @@ async fn name_filter_matches_like_wildcards_literally(store: SharedStore) {
     }
 }
 
+fn trace_id(hex: &str) -> TraceId {
+    TraceId::parse_hex(hex).unwrap()
+}
+
+/// Spans (and one log line each) of a trace-only job, `times` in ms since the helpers' base
+/// (2023-11-14, long before [`T0`]).
+async fn trace_only_job(store: &SharedStore, trace: &str, times: &[(u64, u64)]) {
+    let spans: Vec<(String, u64, u64)> = times
+        .iter()
+        .enumerate()
+        .map(|(i, (start, end))| (format!("{:016x}", i + 1), *start, *end))
+        .collect();
+    let seeds: Vec<common::SpanSeed<'_>> = spans
+        .iter()
+        .map(|(id, start, end)| (id.as_str(), None, "work", *start, *end, 0))
+        .collect();
+    let request = common::trace_request(&common::trace_json(trace, "svc", &seeds));
+    store
+        .write_spans(jobtrace::ingest::spans_from_request(&request).batch)
+        .await
+        .unwrap();
+    let logs: Vec<(&str, &str, u64, i32, &str)> = spans
+        .iter()
+        .map(|(id, start, _)| (trace, id.as_str(), *start, 9, "line"))
+        .collect();
+    let request = common::logs_request(&common::logs_json(&logs));
+    store
+        .write_logs(jobtrace::ingest::logs_from_request(&request).batch)
+        .await
+        .unwrap();
+}
+
+/// Every prune step up to `cutoff`, `batch` rows at most each; the steps taken.
+async fn prune_all(store: &SharedStore, cutoff: i64, batch: u32) -> Vec<PruneStep> {
+    let mut steps = Vec::new();
+    while let Some(step) = store.prune_step(cutoff, batch).await.unwrap() {
+        steps.push(step);
+        assert!(steps.len() < 1_000, "the prune does not end: {steps:?}");
+    }
+    steps
+}
+
+async fn span_count(store: &SharedStore, trace: TraceId) -> usize {
+    let query = jobtrace::store::SpanPageQuery {
+        limit: 1_000,
+        ..Default::default()
+    };
+    store.span_page(Some(trace), &query).await.unwrap().len()
+}
+
+async fn log_count(store: &SharedStore, trace: Option<TraceId>) -> usize {
+    let query = jobtrace::store::LogPageQuery {
+        limit: 1_000,
+        ..Default::default()
+    };
+    store.log_page(trace, &query).await.unwrap().len()
+}
+
+/// Retention: a job that is over goes whole (spans, logs, tasks, attempts, dependencies,
+/// progress), a few rows per step; what is not over yet stays whole: a recent job, and an old
+/// workflow job that still has work queued.
+async fn prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest(store: SharedStore) {
+    const OLD: &str = "0af7651916cd43dd8448eb211c80319c";
+    const RECENT: &str = "1af7651916cd43dd8448eb211c80319c";
+    trace_only_job(&store, OLD, &[(0, 10), (5, 20), (6, 30)]).await;
+    // Ends after the cutoff below (T0 + 100 s): in ms since the helpers' base.
+    let after_cutoff =
+        u64::try_from((T0 + 200 * SECOND - 1_700_000_000 * SECOND) / 1_000_000).unwrap();
+    trace_only_job(&store, RECENT, &[(0, 10), (after_cutoff, after_cutoff + 5)]).await;
+    let unattached = common::logs_request(&common::logs_json(&[("", "", 3, 9, "stray")]));
+    store
+        .write_logs(jobtrace::ingest::logs_from_request(&unattached).batch)
+        .await
+        .unwrap();
+
+    // A finished workflow job with subtasks, a dependency, a retried attempt and progress.
+    let done = store
+        .submit_job(job("done", vec![task("Root", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let root = claim_named(&store, "Root", T0 + 1).await.unwrap();
+    let mut flaky = task("Leaf", "v0.0", vec![]);
+    flaky.max_retries = 1;
+    let computed = ComputedTask {
+        task_id: root.id,
+        reporter: holder(&root),
+        progress: progress(&[("tiles", 2, 1)]),
+        subtasks: vec![flaky, task("Join", "v0.0", vec![0])],
+    };
+    store.next_task(Some(computed), None, T0 + 2).await.unwrap();
+    let leaf = claim_named(&store, "Leaf", T0 + 3).await.unwrap();
+    assert_eq!(fail(&store, &leaf, T0 + 4).await, TaskState::Queued);
+    let leaf = claim_named(&store, "Leaf", T0 + 5).await.unwrap();
+    complete(&store, &leaf, vec![], T0 + 6).await;
+    let join = claim_named(&store, "Join", T0 + 7).await.unwrap();
+    complete(&store, &join, vec![], T0 + 8).await;
+    assert_eq!(state(&store, done.id).await, JobState::Completed);
+    // An old workflow job nobody ran yet: not over.
+    let waiting = store
+        .submit_job(job("waiting", vec![task("Nobody", "v0.0", vec![])]), T0)
+        .await
+        .unwrap();
+    // A workflow job that finished after the cutoff.
+    let later = store
+        .submit_job(
+            job("later", vec![task("Later", "v0.0", vec![])]),
+            T0 + 150 * SECOND,
+        )
+        .await
+        .unwrap();
+    let task_later = claim_named(&store, "Later", T0 + 150 * SECOND)
+        .await
+        .unwrap();
+    complete(&store, &task_later, vec![], T0 + 160 * SECOND).await;
+
+    let steps = prune_all(&store, T0 + 100 * SECOND, 2).await;
+    // Each table a step touches gives at most `batch` rows (tasks with attempts and dependencies:
+    // three tables), and two jobs went.
+    assert!(steps.iter().all(|s| s.rows <= 6), "{steps:?}");
+    assert_eq!(
+        steps.iter().filter(|s| s.job_deleted).count(),
+        2,
+        "{steps:?}"
+    );
+    assert!(steps.len() >= 6, "a little at a time: {steps:?}");
+
+    let old = trace_id(OLD);
+    assert!(store.find_job(JobRef(old.0)).await.unwrap().is_none());
+    assert_eq!(span_count(&store, old).await, 0);
+    assert_eq!(log_count(&store, Some(old)).await, 0);
+    assert!(store.workflow_job(done.id).await.unwrap().is_none());
+    assert!(store.job_tasks(done.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .find_job(JobRef(*done.id.as_bytes()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let recent = trace_id(RECENT);
+    assert!(store.find_job(JobRef(recent.0)).await.unwrap().is_some());
+    assert_eq!(span_count(&store, recent).await, 2);
+    assert_eq!(log_count(&store, Some(recent)).await, 2);
+    assert_eq!(
+        log_count(&store, None).await,
+        2,
+        "the stray line went, the recent job's stay"
+    );
+    assert_eq!(state(&store, waiting.id).await, JobState::Submitted);
+    assert_eq!(store.job_tasks(waiting.id).await.unwrap().len(), 1);
+    assert_eq!(state(&store, later.id).await, JobState::Completed);
+    assert!(
+        store
+            .prune_step(T0 + 100 * SECOND, 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A new job with the pruned job's trace starts from nothing: no leftovers show up in it.
+    trace_only_job(&store, OLD, &[(100, 110)]).await;
+    assert_eq!(span_count(&store, old).await, 1);
+    let again = store.find_job(JobRef(old.0)).await.unwrap().unwrap();
+    assert_eq!(again.span_count, 1);
+}
+
+/// A span that arrives for a job while it is being pruned, ending after the cutoff, keeps the
+/// job (and itself): the job is no longer over.
+async fn a_span_arriving_during_a_prune_keeps_its_job(store: SharedStore) {
+    const TRACE: &str = "2af7651916cd43dd8448eb211c80319c";
+    trace_only_job(&store, TRACE, &[(0, 10), (1, 11), (2, 12)]).await;
+    let cutoff = T0;
+    let first = store.prune_step(cutoff, 2).await.unwrap().unwrap();
+    assert_eq!((first.rows, first.job_deleted), (2, false));
+    let after_cutoff = u64::try_from((T0 + SECOND - 1_700_000_000 * SECOND) / 1_000_000).unwrap();
+    let late = common::trace_json(
+        TRACE,
+        "svc",
+        &[(
+            "00000000000000ff",
+            None,
+            "late",
+            after_cutoff,
+            after_cutoff + 1,
+            0,
+        )],
+    );
+    store
+        .write_spans(jobtrace::ingest::spans_from_request(&common::trace_request(&late)).batch)
+        .await
+        .unwrap();
+    let steps = prune_all(&store, cutoff, 2).await;
+    assert!(steps.iter().all(|s| !s.job_deleted), "{steps:?}");
+    let job = store.find_job(JobRef(trace_id(TRACE).0)).await.unwrap();
+    assert!(job.is_some(), "the late span keeps its job");
+    assert!(span_count(&store, trace_id(TRACE)).await >= 1);
+}
+
 both_backends!(
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,
@@ -1085,4 +1342,7 @@ both_backends!(
     concurrent_claims_never_share_a_task,
     clusters_separate_queues,
     bad_submissions_are_rejected_and_store_nothing,
+    prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest,
+    a_span_arriving_during_a_prune_keeps_its_job,
+    a_draining_server_takes_results_but_hands_out_no_new_task,
 );

@@ -10,27 +10,11 @@ use crate::model::{JobComparison, JobPage, JobTrace, LogRecord, Span};
 #[server(input = server_fn::codec::GetUrl)]
 pub async fn list_jobs(params: String) -> Result<JobPage, AppError> {
     use crate::api::port;
-    use crate::model::{JobFilter, JobListQuery, JobSort};
+    use crate::model::JobListQuery;
     let pairs: Vec<(String, String)> = serde_json::from_str(&params)
         .map_err(|e| AppError::BadRequest(format!("list parameters: {e}")))?;
-    let get = |key: &str| {
-        pairs
-            .iter()
-            .find(|(k, v)| k == key && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
-    let filter = JobFilter::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(AppError::BadRequest)?;
-    let sort =
-        JobSort::parse(get("sort").as_deref().unwrap_or("")).map_err(AppError::BadRequest)?;
-    port()?
-        .list_jobs(JobListQuery {
-            filter,
-            sort,
-            cursor: get("cursor"),
-            limit: 50,
-        })
-        .await
+    let query = JobListQuery::from_params(&pairs).map_err(AppError::BadRequest)?;
+    port()?.list_jobs(query).await
 }
 
 /// A job with its spans and log records; `id` is a job UUID or a trace id.

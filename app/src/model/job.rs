@@ -93,6 +93,31 @@ pub struct Job {
     pub tasks: Option<TaskSummary>,
 }
 
+/// What tells a shown job from a newer state of it: the live stream's `job` events carry these
+/// fields (inside the REST API's job JSON) and the job page compares them with what it shows.
+/// One type on both sides, so a renamed field cannot silently stop live refresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobVersion {
+    pub state: JobState,
+    pub span_count: i64,
+    pub error_count: i64,
+    #[serde(rename = "end_time_unix_nano")]
+    pub end_ns: i64,
+    pub tasks: Option<TaskSummary>,
+}
+
+impl From<&Job> for JobVersion {
+    fn from(job: &Job) -> Self {
+        JobVersion {
+            state: job.state,
+            span_count: job.span_count,
+            error_count: job.error_count,
+            end_ns: job.end_ns,
+            tasks: job.tasks.clone(),
+        }
+    }
+}
+
 /// A workflow job's tasks at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSummary {

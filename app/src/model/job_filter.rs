@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::JobState;
+use super::{JobListQuery, JobState};
 
 /// Which jobs the list shows. Every field narrows; `None`/empty means any.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,7 +54,8 @@ fn seconds_to_ns(name: &str, text: &str) -> Result<i64, String> {
     if !(seconds.is_finite() && seconds >= 0.0) {
         return Err(format!("{name} must be a non-negative number of seconds"));
     }
-    Ok((seconds * 1e9) as i64)
+    // Rounded: "1.234" s is 1233999999.9999998 ns in floating point.
+    Ok((seconds * 1e9).round() as i64)
 }
 
 /// RFC 3339 or unix nanoseconds.
@@ -193,9 +194,78 @@ impl JobSort {
     }
 }
 
+/// Jobs one page of the list holds unless `limit` says otherwise.
+pub const DEFAULT_JOB_PAGE: u32 = 50;
+
+impl JobListQuery {
+    /// Reads the job list's URL parameters: the filters ([`JobFilter::from_params`]), `sort`,
+    /// `cursor` and `limit` (1–1000, [`DEFAULT_JOB_PAGE`] without one). The page and the REST
+    /// API read the same parameters with this.
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, String> {
+        let get = |key: &str| {
+            params
+                .iter()
+                .find(|(k, v)| k == key && !v.trim().is_empty())
+                .map(|(_, v)| v.trim())
+        };
+        let limit = match get("limit") {
+            Some(limit) => limit
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=1000).contains(l))
+                .ok_or_else(|| "limit must be between 1 and 1000".to_owned())?,
+            None => DEFAULT_JOB_PAGE,
+        };
+        Ok(JobListQuery {
+            filter: JobFilter::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?,
+            sort: JobSort::parse(get("sort").unwrap_or(""))?,
+            cursor: get("cursor").map(str::to_owned),
+            limit,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn test_list_query_reads_filters_sort_cursor_and_limit() {
+        let query = JobListQuery::from_params(&pairs(&[
+            ("state", "FAILED"),
+            ("sort", "longest"),
+            ("cursor", "abc"),
+            ("limit", "20"),
+            ("name", ""),
+        ]))
+        .expect("valid parameters");
+        assert_eq!(query.filter.states, [JobState::Failed]);
+        assert_eq!(query.filter.name, None);
+        assert_eq!(query.sort, JobSort::Longest);
+        assert_eq!(query.cursor.as_deref(), Some("abc"));
+        assert_eq!(query.limit, 20);
+        let defaults = JobListQuery::from_params(&pairs(&[("cursor", " ")])).expect("defaults");
+        assert_eq!(defaults.limit, DEFAULT_JOB_PAGE);
+        assert_eq!(defaults.cursor, None);
+        for bad in [
+            ("limit", "0"),
+            ("limit", "1001"),
+            ("limit", "x"),
+            ("sort", "oldest"),
+        ] {
+            assert!(
+                JobListQuery::from_params(&pairs(&[bad])).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn test_params_round_trip() {
@@ -252,5 +322,75 @@ mod tests {
             ..JobFilter::default()
         };
         assert_eq!(filter.resolved(100).from_ns, Some(90));
+    }
+}
+
+/// Whatever the URL says, reading it answers (a filter or a message), and every filter the list
+/// can express survives the trip through its URL form.
+#[cfg(test)]
+mod properties {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn filter() -> impl Strategy<Value = JobFilter> {
+        let text = || proptest::option::of("[a-z0-9_%.-]{1,12}");
+        let ms = || proptest::option::of((0i64..10_000_000).prop_map(|ms| ms * 1_000_000));
+        (
+            proptest::sample::subsequence(JobState::ALL.to_vec(), 0..=JobState::ALL.len()),
+            (text(), text(), text()),
+            proptest::option::of(proptest::sample::select(RANGES.map(|(_, ns)| ns).to_vec())),
+            (
+                proptest::option::of(any::<i64>()),
+                proptest::option::of(any::<i64>()),
+            ),
+            (ms(), ms()),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(
+                |(
+                    states,
+                    (name, cluster, service),
+                    within_ns,
+                    (from_ns, to_ns),
+                    (min, max),
+                    has_errors,
+                )| {
+                    JobFilter {
+                        states,
+                        name,
+                        within_ns,
+                        from_ns,
+                        to_ns,
+                        min_duration_ns: min,
+                        max_duration_ns: max,
+                        cluster,
+                        service,
+                        has_errors,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn test_filters_survive_their_url_form(filter in filter()) {
+            let params = filter.to_params();
+            let read = JobFilter::from_params(params.iter().map(|(k, v)| (*k, v.as_str())));
+            prop_assert_eq!(read, Ok(filter));
+        }
+
+        #[test]
+        fn test_any_parameters_are_read_or_refused(
+            pairs in vec((proptest::sample::select(vec![
+                "state", "name", "range", "from", "to", "min_duration", "max_duration", "cluster",
+                "service", "errors", "sort", "cursor", "limit", "other",
+            ]), ".{0,24}"), 0..8),
+        ) {
+            let owned: Vec<(String, String)> =
+                pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            let _ = JobListQuery::from_params(&owned);
+        }
     }
 }

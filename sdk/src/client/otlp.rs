@@ -44,11 +44,32 @@ pub(super) fn value_json(value: &AnyValue) -> serde_json::Value {
         Some(any_value::Value::BoolValue(b)) => J::Bool(*b),
         Some(any_value::Value::IntValue(i)) => J::from(*i),
         Some(any_value::Value::DoubleValue(d)) => J::from(*d),
-        Some(any_value::Value::BytesValue(b)) => J::String(hex::encode(b)),
+        // Base64, as the server stores bytes values on ingest (`server/src/ingest/otlp.rs`).
+        Some(any_value::Value::BytesValue(b)) => {
+            use base64::Engine;
+            J::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
         Some(any_value::Value::ArrayValue(array)) => {
             J::Array(array.values.iter().map(value_json).collect())
         }
         Some(any_value::Value::KvlistValue(list)) => J::Object(attributes_json(&list.values)),
         _ => J::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_values_read_back_as_the_server_stores_them() {
+        let bytes = AnyValue {
+            value: Some(any_value::Value::BytesValue(vec![0, 1, 0xff])),
+        };
+        assert_eq!(value_json(&bytes), serde_json::json!("AAH/"));
+        let int = AnyValue {
+            value: Some(any_value::Value::IntValue(-3)),
+        };
+        assert_eq!(value_json(&int), serde_json::json!(-3));
     }
 }

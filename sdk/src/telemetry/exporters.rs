@@ -11,12 +11,19 @@ use opentelemetry_sdk::trace::BatchSpanProcessor;
 
 use crate::error::Error;
 
+/// HTTPS exporters need rustls' process-wide crypto provider: ring, unless the application
+/// installed one of its own first (then that one is kept).
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Batches spans to `url` (OTLP/HTTP protobuf) every `interval`, with `headers` on each request.
 pub(super) fn spans(
     url: &str,
     headers: HashMap<String, String>,
     interval: Duration,
 ) -> Result<BatchSpanProcessor, Error> {
+    install_crypto_provider();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -39,6 +46,7 @@ pub(super) fn logs(
     headers: HashMap<String, String>,
     interval: Duration,
 ) -> Result<BatchLogProcessor, Error> {
+    install_crypto_provider();
     let exporter = opentelemetry_otlp::LogExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -85,4 +93,25 @@ pub(crate) fn hostname() -> Option<String> {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_https_exporters_build_with_the_ring_provider() {
+        // Without a crypto provider reqwest panics while building an HTTPS client.
+        let headers = HashMap::from([("x-axiom-dataset".to_owned(), "traces".to_owned())]);
+        let interval = Duration::from_secs(1);
+        assert!(
+            spans(
+                "https://collector.invalid/v1/traces",
+                headers.clone(),
+                interval
+            )
+            .is_ok()
+        );
+        assert!(logs("https://collector.invalid/v1/logs", headers, interval).is_ok());
+    }
 }

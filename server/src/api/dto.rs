@@ -1,7 +1,7 @@
 //! The REST API's JSON shapes: the Tilebox client's column names, RFC 3339 times with
 //! nanoseconds, durations in seconds, and the raw unix nanoseconds beside them.
 
-use app::model::{Attributes, Job, LogRecord, Span, SpanEvent, TaskSummary};
+use app::model::{Attributes, Job, JobVersion, LogRecord, Span, SpanEvent};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -17,18 +17,17 @@ fn seconds(ns: i64) -> f64 {
 pub struct ApiJob {
     pub id: String,
     pub name: String,
-    pub state: &'static str,
     pub trace_id: String,
     pub start_time: String,
     pub end_time: String,
     pub duration: f64,
     pub start_time_unix_nano: i64,
-    pub end_time_unix_nano: i64,
-    pub span_count: i64,
-    pub error_count: i64,
     pub services: Vec<String>,
-    /// Workflow jobs: tasks by state and the clusters they run on; `null` for trace-only jobs.
-    pub tasks: Option<TaskSummary>,
+    /// `state`, `span_count`, `error_count`, `end_time_unix_nano` and `tasks` (workflow jobs:
+    /// tasks by state and the clusters they run on; `null` for trace-only jobs): what the live
+    /// stream's job events tell the page.
+    #[serde(flatten)]
+    pub version: JobVersion,
 }
 
 impl From<&Job> for ApiJob {
@@ -36,17 +35,13 @@ impl From<&Job> for ApiJob {
         ApiJob {
             id: job.id.clone(),
             name: job.name.clone(),
-            state: job.state.as_str(),
             trace_id: job.trace_id.clone(),
             start_time: rfc3339(job.start_ns),
             end_time: rfc3339(job.end_ns),
             duration: seconds(job.duration_ns()),
             start_time_unix_nano: job.start_ns,
-            end_time_unix_nano: job.end_ns,
-            span_count: job.span_count,
-            error_count: job.error_count,
             services: job.services.clone(),
-            tasks: job.tasks.clone(),
+            version: JobVersion::from(job),
         }
     }
 }
@@ -142,5 +137,36 @@ impl ApiLog {
             attributes: log.attributes.clone(),
             runner_attributes: log.resource.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::{JobState, TaskSummary};
+
+    use super::*;
+
+    #[test]
+    fn test_the_job_json_carries_the_version_the_live_page_reads() {
+        let job = Job {
+            id: "0190f0c4-0000-7000-8000-000000000001".to_owned(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".to_owned(),
+            name: "ingest".to_owned(),
+            state: JobState::Running,
+            start_ns: 1_000,
+            end_ns: 5_000,
+            span_count: 7,
+            error_count: 1,
+            services: vec!["runner".to_owned()],
+            tasks: Some(TaskSummary {
+                running: 2,
+                ..TaskSummary::default()
+            }),
+        };
+        let json = serde_json::to_value(ApiJob::from(&job)).expect("serializable");
+        assert_eq!(json["state"], "RUNNING");
+        assert_eq!(json["end_time_unix_nano"], 5_000);
+        let version: JobVersion = serde_json::from_value(json).expect("a job event is a version");
+        assert_eq!(version, JobVersion::from(&job));
     }
 }

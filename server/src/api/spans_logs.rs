@@ -7,15 +7,13 @@ use app::model::{Job, LogRecord, MAX_ATTRIBUTE_TERMS, StatusCode};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ApiError;
 use super::dto::{ApiLog, ApiSpan};
 use super::export::Format;
 use super::export_stream::{EXPORT_FIRST_PAGE, Source, export_stream, file_response};
 use crate::state::AppState;
-use crate::store::{JobRef, LogPageQuery, SpanId, SpanPageQuery, TraceId};
+use crate::store::{JobRef, LogPageQuery, SpanId, SpanPageQuery, TraceId, cursor};
 
 /// Query parameters as sent, repeated keys kept (`attr=a=1&attr=b=2`).
 pub(super) struct Params(Vec<(String, String)>);
@@ -99,15 +97,13 @@ impl Params {
             return Ok(None);
         };
         let invalid = || ApiError::BadRequest("invalid cursor".to_owned());
-        let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let text = String::from_utf8(raw).map_err(|_| invalid())?;
-        let (time, tie) = text.split_once(':').ok_or_else(invalid)?;
-        Ok(Some((time.parse().map_err(|_| invalid())?, tie.to_owned())))
+        let [time, tie] = cursor::decode(cursor).ok_or_else(invalid)?;
+        Ok(Some((time.parse().map_err(|_| invalid())?, tie)))
     }
 }
 
 fn cursor_of(time_ns: i64, tie: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{time_ns}:{tie}"))
+    cursor::encode(&[&time_ns.to_string(), tie])
 }
 
 fn span_query(params: &Params) -> Result<SpanPageQuery, ApiError> {

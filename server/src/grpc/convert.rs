@@ -255,4 +255,23 @@ mod tests {
         let (fresh, trace) = new_trace_parent();
         assert_eq!(trace_id_of(&fresh), Some(trace));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn test_any_traceparent_is_read_or_refused(text in ".{0,80}") {
+            let _ = trace_id_of(&text);
+        }
+
+        #[test]
+        fn test_well_formed_traceparents_name_their_trace(
+            trace in "[0-9a-f]{32}",
+            span in "[0-9a-f]{16}",
+            flags in "[0-9a-f]{2}",
+        ) {
+            let parent = format!("00-{trace}-{span}-{flags}");
+            let valid = trace.bytes().any(|b| b != b'0') && span.bytes().any(|b| b != b'0');
+            let read = trace_id_of(&parent).map(|t| t.to_string());
+            proptest::prop_assert_eq!(read, valid.then_some(trace));
+        }
+    }
 }

@@ -36,7 +36,9 @@ impl TaskService for WorkflowApi {
             }
             None => None,
         };
-        let claim = request.next_task_to_run.map(|next| ClaimRequest {
+        let draining = self.draining.load(std::sync::atomic::Ordering::SeqCst);
+        let next_task_to_run = request.next_task_to_run.filter(|_| !draining);
+        let claim = next_task_to_run.map(|next| ClaimRequest {
             cluster_slug: next.cluster_slug,
             identifiers: next
                 .identifiers

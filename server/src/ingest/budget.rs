@@ -422,3 +422,100 @@ mod tests {
         assert_eq!(count_json(json, Budget::default()).unwrap().items, 1);
     }
 }
+
+/// Hostile bodies: whatever the bytes, counting answers (never panics), and no body that prost
+/// decodes can hold more spans than the count said: the limit cannot be slipped past.
+#[cfg(test)]
+mod properties {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::span::Event;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    use super::*;
+
+    fn span_count(request: &ExportTraceServiceRequest) -> usize {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum()
+    }
+
+    /// A request of `shape[r][s]` spans (resource r, scope s), each with `attributes` attributes.
+    fn request(shape: &[Vec<usize>], attributes: usize) -> ExportTraceServiceRequest {
+        let span = Span {
+            name: "s".to_owned(),
+            attributes: (0..attributes)
+                .map(|i| KeyValue {
+                    key: format!("k{i}"),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("v".to_owned())),
+                    }),
+                    ..KeyValue::default()
+                })
+                .collect(),
+            events: vec![Event::default()],
+            ..Span::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: shape
+                .iter()
+                .map(|scopes| ResourceSpans {
+                    scope_spans: scopes
+                        .iter()
+                        .map(|&n| ScopeSpans {
+                            spans: vec![span.clone(); n],
+                            ..ScopeSpans::default()
+                        })
+                        .collect(),
+                    ..ResourceSpans::default()
+                })
+                .collect(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn test_any_bytes_are_counted_or_refused(bytes in vec(any::<u8>(), 0..2048)) {
+            let _ = count_protobuf(&bytes, Signal::Traces, Budget::default());
+            let _ = count_protobuf(&bytes, Signal::Logs, Budget::default());
+            let _ = count_json(&bytes, Budget::default());
+        }
+
+        #[test]
+        fn test_valid_requests_are_counted_exactly(
+            shape in vec(vec(0usize..20, 0..4), 0..4),
+            attributes in 0usize..6,
+        ) {
+            let request = request(&shape, attributes);
+            let counted = count_protobuf(&request.encode_to_vec(), Signal::Traces, Budget::default());
+            prop_assert_eq!(counted.map(|c| c.items), Ok(span_count(&request)));
+            let json = serde_json::to_vec(&request).expect("serializable");
+            prop_assert_eq!(count_json(&json, Budget::default()).map(|c| c.items), Ok(span_count(&request)));
+        }
+
+        #[test]
+        fn test_a_mangled_body_never_decodes_to_more_than_was_counted(
+            shape in vec(vec(0usize..10, 0..3), 1..3),
+            flips in vec((any::<usize>(), any::<u8>()), 1..8),
+        ) {
+            let mut bytes = request(&shape, 2).encode_to_vec();
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            for (at, byte) in flips {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            let counted = count_protobuf(&bytes, Signal::Traces, Budget::default());
+            if let (Ok(counted), Ok(decoded)) = (counted, ExportTraceServiceRequest::decode(bytes.as_slice())) {
+                prop_assert!(counted.items >= span_count(&decoded), "{counted:?} < {}", span_count(&decoded));
+            }
+        }
+    }
+}

@@ -17,9 +17,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::budget::{self, Budget, BudgetError, Signal};
-use super::{logs_from_request, spans_from_request};
+use super::{Converted, logs_from_request, spans_from_request};
 use crate::state::{AppState, Limits};
-use crate::store::{StoreError, to_the_end};
+use crate::store::{SharedStore, StoreError, to_the_end};
 
 /// The two encodings OTLP/HTTP allows; the response uses the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,49 +228,98 @@ async fn read_body(body: axum::body::Body, limits: &Limits) -> Result<Bytes, Ing
 /// How long a request waits for its turn to ingest.
 const INGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub async fn export_traces(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+/// One OTLP signal's request: how it is counted, converted and stored, and its answer.
+trait Export: Message + Default + DeserializeOwned {
+    const SIGNAL: Signal;
+    type Answer: Message + Serialize;
+
+    /// Converts and stores the request (one transaction, run to its end whatever the client
+    /// does) and answers with a partial success for what was rejected or cut.
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError>;
+}
+
+/// A partial success with a message is OTLP's warning: also sent when nothing was rejected but
+/// something was cut.
+fn partial(rejected: i64, error_message: &str) -> bool {
+    rejected > 0 || !error_message.is_empty()
+}
+
+impl Export for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    type Answer = ExportTraceServiceResponse;
+
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError> {
+        let Converted {
+            batch,
+            rejected,
+            error_message,
+        } = spans_from_request(&self);
+        drop(self);
+        to_the_end(async move { store.write_spans(batch).await }).await?;
+        let partial_success =
+            partial(rejected, &error_message).then_some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            });
+        Ok(ExportTraceServiceResponse { partial_success })
+    }
+}
+
+impl Export for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    type Answer = ExportLogsServiceResponse;
+
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError> {
+        let Converted {
+            batch,
+            rejected,
+            error_message,
+        } = logs_from_request(&self);
+        drop(self);
+        to_the_end(async move { store.write_logs(batch).await }).await?;
+        let partial_success =
+            partial(rejected, &error_message).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            });
+        Ok(ExportLogsServiceResponse { partial_success })
+    }
+}
+
+/// Body within limits and time, a turn to ingest, counted, decoded, stored, answered in the
+/// request's encoding.
+async fn export<R: Export>(
+    state: &AppState,
+    headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Response {
     let body = match read_body(body, &state.limits).await {
         Ok(body) => body,
         Err(error) => {
-            let encoding = request_encoding(&headers).unwrap_or(Encoding::Json);
+            let encoding = request_encoding(headers).unwrap_or(Encoding::Json);
             return error.into_response_as(encoding);
         }
     };
-    let _turn = match ingest_turn(&state).await {
+    let _turn = match ingest_turn(state).await {
         Ok(turn) => turn,
         Err(error) => return error.into_response_as(Encoding::Json),
     };
-    let (encoding, request) = match read_request::<ExportTraceServiceRequest>(
-        &headers,
-        body,
-        &state.limits,
-        Signal::Traces,
-    ) {
+    let (encoding, request) = match read_request::<R>(headers, body, &state.limits, R::SIGNAL) {
         Ok(decoded) => decoded,
         Err((encoding, error)) => return error.into_response_as(encoding),
     };
-    let converted = spans_from_request(&request);
-    drop(request);
-    let store = state.store.clone();
-    let batch = converted.batch;
-    if let Err(error) = to_the_end(async move { store.write_spans(batch).await }).await {
-        return IngestError::from(error).into_response_as(encoding);
+    match request.store(state.store.clone()).await {
+        Ok(answer) => encoded(StatusCode::OK, encoding, &answer),
+        Err(error) => IngestError::from(error).into_response_as(encoding),
     }
-    // Nothing rejected but something cut: a partial success with a message is OTLP's warning.
-    let warn = converted.rejected > 0 || !converted.error_message.is_empty();
-    let partial_success = warn.then_some(ExportTracePartialSuccess {
-        rejected_spans: converted.rejected,
-        error_message: converted.error_message,
-    });
-    encoded(
-        StatusCode::OK,
-        encoding,
-        &ExportTraceServiceResponse { partial_success },
-    )
+}
+
+pub async fn export_traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    export::<ExportTraceServiceRequest>(&state, &headers, body).await
 }
 
 pub async fn export_logs(
@@ -278,38 +327,5 @@ pub async fn export_logs(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let body = match read_body(body, &state.limits).await {
-        Ok(body) => body,
-        Err(error) => {
-            let encoding = request_encoding(&headers).unwrap_or(Encoding::Json);
-            return error.into_response_as(encoding);
-        }
-    };
-    let _turn = match ingest_turn(&state).await {
-        Ok(turn) => turn,
-        Err(error) => return error.into_response_as(Encoding::Json),
-    };
-    let (encoding, request) =
-        match read_request::<ExportLogsServiceRequest>(&headers, body, &state.limits, Signal::Logs)
-        {
-            Ok(decoded) => decoded,
-            Err((encoding, error)) => return error.into_response_as(encoding),
-        };
-    let converted = logs_from_request(&request);
-    drop(request);
-    let store = state.store.clone();
-    let batch = converted.batch;
-    if let Err(error) = to_the_end(async move { store.write_logs(batch).await }).await {
-        return IngestError::from(error).into_response_as(encoding);
-    }
-    let warn = converted.rejected > 0 || !converted.error_message.is_empty();
-    let partial_success = warn.then_some(ExportLogsPartialSuccess {
-        rejected_log_records: converted.rejected,
-        error_message: converted.error_message,
-    });
-    encoded(
-        StatusCode::OK,
-        encoding,
-        &ExportLogsServiceResponse { partial_success },
-    )
+    export::<ExportLogsServiceRequest>(&state, &headers, body).await
 }

@@ -1,15 +1,17 @@
 //! OTLP requests → store batches: ids checked, attributes and events encoded as JSON once.
 
+mod text;
+
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+
+pub use text::limits;
+use text::{AttributesJson, Notes, attributes_json, body_text, clean, string_attribute};
 
 use crate::store::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, SpanId, TraceId};
 
@@ -26,163 +28,6 @@ impl<T> Converted<T> {
         self.rejected += 1;
         if self.error_message.is_empty() {
             self.error_message = reason;
-        }
-    }
-}
-
-/// What one span, event or log record may hold, as OpenTelemetry SDKs limit it: beyond these,
-/// names, values and bodies are cut and attributes and events dropped, and the response says so
-/// (an OTLP partial success with nothing rejected is a warning).
-pub mod limits {
-    pub const NAME_BYTES: usize = 1024;
-    pub const KEY_BYTES: usize = 256;
-    pub const VALUE_BYTES: usize = 64 * 1024;
-    pub const LOG_BODY_BYTES: usize = 64 * 1024;
-    pub const ATTRIBUTES: usize = 128;
-    pub const EVENTS: usize = 128;
-}
-
-/// What the conversion of one request had to cut.
-#[derive(Default)]
-struct Notes {
-    truncated: Cell<u64>,
-    dropped: Cell<u64>,
-    clamped: Cell<u64>,
-}
-
-impl Notes {
-    fn summary(&self) -> Option<String> {
-        let parts: Vec<String> = [
-            (self.truncated.get(), "texts cut to their length limit"),
-            (
-                self.dropped.get(),
-                "attributes or events dropped over the count limit",
-            ),
-            (
-                self.clamped.get(),
-                "spans ending before they started, ended at their start",
-            ),
-        ]
-        .into_iter()
-        .filter(|(count, _)| *count > 0)
-        .map(|(count, what)| format!("{count} {what}"))
-        .collect();
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
-}
-
-/// Text as the store keeps it: NUL (which PostgreSQL refuses in text) as U+FFFD, and at most
-/// `max` bytes (cut at a character boundary).
-fn clean<'a>(text: &'a str, max: usize, notes: &Notes) -> Cow<'a, str> {
-    let mut text = Cow::Borrowed(text);
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text = Cow::Owned(text[..end].to_owned());
-        notes.truncated.set(notes.truncated.get() + 1);
-    }
-    if text.contains('\0') {
-        text = Cow::Owned(text.replace('\0', "\u{FFFD}"));
-    }
-    text
-}
-
-/// Serializes OTLP attributes as a JSON object without building an intermediate map.
-struct AttributesJson<'a> {
-    attributes: &'a [KeyValue],
-    notes: &'a Notes,
-}
-
-impl Serialize for AttributesJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let kept = self.attributes.len().min(limits::ATTRIBUTES);
-        let dropped = (self.attributes.len() - kept) as u64;
-        if dropped > 0 {
-            self.notes.dropped.set(self.notes.dropped.get() + dropped);
-        }
-        let mut map = serializer.serialize_map(Some(kept))?;
-        for kv in &self.attributes[..kept] {
-            map.serialize_entry(
-                &clean(&kv.key, limits::KEY_BYTES, self.notes),
-                &ValueJson {
-                    value: kv.value.as_ref(),
-                    notes: self.notes,
-                },
-            )?;
-        }
-        map.end()
-    }
-}
-
-/// An AnyValue as plain JSON: strings, numbers, booleans, arrays, objects; bytes as base64.
-struct ValueJson<'a> {
-    value: Option<&'a AnyValue>,
-    notes: &'a Notes,
-}
-
-impl Serialize for ValueJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use any_value::Value;
-        match self.value.and_then(|v| v.value.as_ref()) {
-            // String-table indices only mean something in OTLP profiles, which have the table.
-            None | Some(Value::StringValueStrindex(_)) => serializer.serialize_none(),
-            Some(Value::StringValue(s)) => {
-                serializer.serialize_str(&clean(s, limits::VALUE_BYTES, self.notes))
-            }
-            Some(Value::BoolValue(b)) => serializer.serialize_bool(*b),
-            Some(Value::IntValue(i)) => serializer.serialize_i64(*i),
-            Some(Value::DoubleValue(d)) => serializer.serialize_f64(*d),
-            Some(Value::BytesValue(bytes)) => {
-                use base64::Engine;
-                let bytes = &bytes[..bytes.len().min(limits::VALUE_BYTES)];
-                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-            }
-            Some(Value::ArrayValue(array)) => {
-                let kept = array.values.len().min(limits::ATTRIBUTES);
-                let mut seq = serializer.serialize_seq(Some(kept))?;
-                for value in &array.values[..kept] {
-                    seq.serialize_element(&ValueJson {
-                        value: Some(value),
-                        notes: self.notes,
-                    })?;
-                }
-                seq.end()
-            }
-            Some(Value::KvlistValue(list)) => AttributesJson {
-                attributes: &list.values,
-                notes: self.notes,
-            }
-            .serialize(serializer),
-        }
-    }
-}
-
-fn attributes_json(attributes: &[KeyValue], notes: &Notes) -> String {
-    // Serializing these types cannot fail: keys are strings and floats become null if not finite.
-    serde_json::to_string(&AttributesJson { attributes, notes }).unwrap_or_else(|_| "{}".to_owned())
-}
-
-fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
-/// A log body as text: strings as they are, other values as JSON.
-fn body_text(body: Option<&AnyValue>, notes: &Notes) -> String {
-    match body.and_then(|b| b.value.as_ref()) {
-        None => String::new(),
-        Some(any_value::Value::StringValue(s)) => {
-            clean(s, limits::LOG_BODY_BYTES, notes).into_owned()
-        }
-        Some(_) => {
-            let json = serde_json::to_string(&ValueJson { value: body, notes }).unwrap_or_default();
-            clean(&json, limits::LOG_BODY_BYTES, notes).into_owned()
         }
     }
 }
@@ -597,5 +442,154 @@ mod tests {
     fn test_stable_hash_is_fnv1a() {
         assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
         assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c_u64 as i64);
+    }
+}
+
+/// Hostile bodies that decode: conversion never panics, and what it hands the store keeps the
+/// limits (names, keys and values cut, no NUL anywhere PostgreSQL would refuse it).
+#[cfg(test)]
+mod properties {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,40}",
+            Just("\0".to_owned()),
+            Just("é".repeat(limits::NAME_BYTES)),
+            Just("\0".repeat(limits::NAME_BYTES)),
+            "[a-z\0]{0,8}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = any_value::Value> {
+        let leaf = prop_oneof![
+            text().prop_map(any_value::Value::StringValue),
+            any::<i64>().prop_map(any_value::Value::IntValue),
+            any::<f64>().prop_map(any_value::Value::DoubleValue),
+            any::<bool>().prop_map(any_value::Value::BoolValue),
+            vec(any::<u8>(), 0..16).prop_map(any_value::Value::BytesValue),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            vec(inner, 0..4).prop_map(|values| {
+                any_value::Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+                    values: values
+                        .into_iter()
+                        .map(|v| AnyValue { value: Some(v) })
+                        .collect(),
+                })
+            })
+        })
+    }
+
+    fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
+        vec((text(), proptest::option::of(value())), 0..6).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(key, value)| KeyValue {
+                    key,
+                    value: value.map(|v| AnyValue { value: Some(v) }),
+                    ..KeyValue::default()
+                })
+                .collect()
+        })
+    }
+
+    fn span() -> impl Strategy<Value = Span> {
+        // Mostly well-formed ids, so most spans get past the id checks to the text limits.
+        let id = |len: usize| prop_oneof![3 => vec(any::<u8>(), len..=len), 1 => vec(any::<u8>(), 0..20)];
+        (
+            id(16),
+            id(8),
+            text(),
+            any::<u64>(),
+            any::<u64>(),
+            attributes(),
+        )
+            .prop_map(|(trace_id, span_id, name, start, end, attributes)| Span {
+                trace_id,
+                span_id,
+                name,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes,
+                ..Span::default()
+            })
+    }
+
+    fn kept(text: &str, max: usize) -> bool {
+        text.len() <= max && !text.contains('\0')
+    }
+
+    proptest! {
+        #[test]
+        fn test_any_decodable_trace_request_converts_within_limits(
+            spans in vec(span(), 0..8),
+            resource in attributes(),
+        ) {
+            let request = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    resource: Some(Resource { attributes: resource, ..Resource::default() }),
+                    scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+                    ..ResourceSpans::default()
+                }],
+            };
+            let bytes = request.encode_to_vec();
+            let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("round trip");
+            let converted = spans_from_request(&decoded);
+            let offered = decoded.resource_spans[0].scope_spans[0].spans.len();
+            prop_assert_eq!(converted.batch.spans.len() + usize::try_from(converted.rejected).unwrap_or(0), offered);
+            for span in &converted.batch.spans {
+                prop_assert!(kept(&span.name, limits::NAME_BYTES));
+                prop_assert!(!span.attributes_json.contains("\\u0000"));
+                prop_assert!(span.end_ns >= span.start_ns);
+                prop_assert!(serde_json::from_str::<serde_json::Value>(&span.attributes_json).is_ok());
+            }
+            for resource in &converted.batch.resources {
+                prop_assert!(kept(&resource.service_name, limits::NAME_BYTES));
+            }
+        }
+
+        #[test]
+        fn test_any_bytes_that_decode_as_logs_convert(bytes in vec(any::<u8>(), 0..512)) {
+            if let Ok(request) = ExportLogsServiceRequest::decode(bytes.as_slice()) {
+                let _ = logs_from_request(&request);
+            }
+            if let Ok(request) = ExportTraceServiceRequest::decode(bytes.as_slice()) {
+                let _ = spans_from_request(&request);
+            }
+        }
+
+        #[test]
+        fn test_log_bodies_of_any_shape_are_text_within_limits(
+            body in proptest::option::of(value()),
+            attributes in attributes(),
+        ) {
+            let request = ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    scope_logs: vec![ScopeLogs {
+                        log_records: vec![LogRecord {
+                            time_unix_nano: 1,
+                            body: body.map(|v| AnyValue { value: Some(v) }),
+                            attributes,
+                            ..LogRecord::default()
+                        }],
+                        ..ScopeLogs::default()
+                    }],
+                    ..ResourceLogs::default()
+                }],
+            };
+            let converted = logs_from_request(&request);
+            for log in &converted.batch.logs {
+                prop_assert!(kept(&log.body, limits::LOG_BODY_BYTES));
+                prop_assert!(serde_json::from_str::<serde_json::Value>(&log.attributes_json).is_ok());
+            }
+        }
     }
 }

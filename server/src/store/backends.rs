@@ -12,11 +12,12 @@ use sqlx::sqlite::{
 use super::rows::OutlineRow;
 use super::sqlite_read::SqliteReader;
 use super::sqlite_write::SqliteWriter;
-use super::{LogBatch, SpanBatch, StoreError, TraceId, WriteSummary};
+use super::{LogBatch, SpanBatch, StoreError, StoreOptions, TraceId, WriteSummary};
 
 /// SQLite: one writer connection (writes are serialized anyway; this avoids SQLITE_BUSY
 /// between our own connections) and a pool of readers. WAL with synchronous=NORMAL: a commit
-/// survives a process crash; the last commits may be lost on power loss.
+/// survives a process crash; the last commits may be lost on power loss (unless
+/// [`StoreOptions::full_sync`]).
 pub struct SqliteStore {
     /// Workflow operations (sqlx, `BEGIN IMMEDIATE`).
     pub(super) write: SqlitePool,
@@ -31,6 +32,15 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, store_options: &StoreOptions) -> Result<Self, StoreError> {
+        let synchronous = if store_options.full_sync {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::InvalidUrl {
                 url: url.to_owned(),
@@ -38,7 +48,7 @@ impl SqliteStore {
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536");
         if let Some(parent) = options.get_filename().parent()
@@ -63,7 +73,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let workflow_waiting = std::sync::Arc::default();
-        let writer = SqliteWriter::start(&path, std::sync::Arc::clone(&workflow_waiting))?;
+        let writer = SqliteWriter::start(
+            &path,
+            std::sync::Arc::clone(&workflow_waiting),
+            store_options.full_sync,
+        )?;
         Ok(SqliteStore {
             write,
             read,

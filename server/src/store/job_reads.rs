@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
+use super::cursor;
 use super::job_filter::push_job_filter;
 use super::span_write::JOB_COLUMNS;
 use super::{PostgresStore, SqliteStore, StoreError};
@@ -20,26 +18,21 @@ fn sort_tag(sort: JobSort) -> &'static str {
 
 /// Keyset cursor of the job list: the order and the last row's (sort key, id).
 fn encode_cursor(sort: JobSort, key: i64, id: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{key}:{}", sort_tag(sort), hex::encode(id)))
+    cursor::encode(&[sort_tag(sort), &key.to_string(), &hex::encode(id)])
 }
 
 /// A cursor is only valid for the order it was made in.
 fn decode_cursor(cursor: &str, sort: JobSort) -> Result<(i64, Vec<u8>), StoreError> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let text = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
-    let text = text
-        .strip_prefix(sort_tag(sort))
-        .and_then(|rest| rest.strip_prefix(':'))
-        .ok_or(StoreError::InvalidCursor)?;
-    let (start, id) = text.split_once(':').ok_or(StoreError::InvalidCursor)?;
-    let start = start.parse().map_err(|_| StoreError::InvalidCursor)?;
+    let [tag, key, id] = cursor::decode(cursor).ok_or(StoreError::InvalidCursor)?;
+    if tag != sort_tag(sort) {
+        return Err(StoreError::InvalidCursor);
+    }
+    let key = key.parse().map_err(|_| StoreError::InvalidCursor)?;
     let id = hex::decode(id).map_err(|_| StoreError::InvalidCursor)?;
     if id.len() != 16 {
         return Err(StoreError::InvalidCursor);
     }
-    Ok((start, id))
+    Ok((key, id))
 }
 
 /// The job reads over the concrete sqlx types of one backend (see `sql.rs` for why a macro).
@@ -225,8 +218,9 @@ mod tests {
         for bad in [
             "",
             "!!!",
-            &URL_SAFE_NO_PAD.encode("12:abcd"),
-            &URL_SAFE_NO_PAD.encode("x:00"),
+            &cursor::encode(&["12", "abcd"]),
+            &cursor::encode(&["x", "00"]),
+            &cursor::encode(&["n", "1", "00"]),
         ] {
             assert!(
                 matches!(

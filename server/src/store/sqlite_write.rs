@@ -54,16 +54,21 @@ pub(super) struct SqliteWriter {
 
 impl SqliteWriter {
     /// Opens the writer's connection (the database exists and is migrated) and starts it.
+    /// `full_sync`: `synchronous=FULL` (every commit on disk before it is acknowledged) instead
+    /// of `NORMAL`.
     pub(super) fn start(
         path: &Path,
         workflow_waiting: Arc<AtomicUsize>,
+        full_sync: bool,
     ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(StoreError::from_rusqlite)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(StoreError::from_rusqlite)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;",
-        )
+        let synchronous = if full_sync { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+             PRAGMA cache_size = -65536;"
+        ))
         .map_err(StoreError::from_rusqlite)?;
         let (commands, receiver) = mpsc::channel(256);
         std::thread::Builder::new()

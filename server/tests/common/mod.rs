@@ -104,6 +104,8 @@ pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
         api_token_file: None,
         insecure_public: false,
         shutdown_grace_secs: 10,
+        retention: None,
+        sync: jobtrace::config::SyncMode::Normal,
     }
 }
 
@@ -127,6 +129,7 @@ pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeCo
         export_permits: jobtrace::export_permits(&config),
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
+        draining: Arc::default(),
     })
 }
 

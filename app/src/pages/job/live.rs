@@ -7,17 +7,7 @@ use leptos::wasm_bindgen::closure::Closure;
 use send_wrapper::SendWrapper;
 
 use crate::error::AppError;
-use crate::model::{JobTrace, TaskSummary};
-
-/// The fields of a `job` event that tell whether the page is stale.
-#[derive(serde::Deserialize, PartialEq)]
-struct Pushed {
-    state: String,
-    span_count: i64,
-    error_count: i64,
-    end_time_unix_nano: i64,
-    tasks: Option<TaskSummary>,
-}
+use crate::model::{JobTrace, JobVersion};
 
 pub fn follow(id: String, trace: Resource<Result<JobTrace, AppError>>) {
     let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/jobs/{id}/events")) else {
@@ -28,17 +18,12 @@ pub fn follow(id: String, trace: Resource<Result<JobTrace, AppError>>) {
             let Some(data) = ev.data().as_string() else {
                 return;
             };
-            let Ok(pushed) = serde_json::from_str::<Pushed>(&data) else {
+            // The event is the REST API's job JSON; its version fields say whether the page is stale.
+            let Ok(pushed) = serde_json::from_str::<JobVersion>(&data) else {
                 return;
             };
             let shown = trace.with_untracked(|t| match t {
-                Some(Ok(t)) => Some(Pushed {
-                    state: t.job.state.as_str().to_owned(),
-                    span_count: t.job.span_count,
-                    error_count: t.job.error_count,
-                    end_time_unix_nano: t.job.end_ns,
-                    tasks: t.job.tasks.clone(),
-                }),
+                Some(Ok(t)) => Some(JobVersion::from(&t.job)),
                 _ => None,
             });
             if shown.as_ref() != Some(&pushed) {

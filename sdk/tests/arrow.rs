@@ -1,6 +1,6 @@
-//! `to_polars()` (feature `polars`): the Python client's `to_pandas()` columns and types.
+//! `to_arrow()` (feature `arrow`): the Python client's `to_pandas()` columns and types.
 
-#![cfg(feature = "polars")]
+#![cfg(feature = "arrow")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, Server, eventually};
-use jobtrace_workflows::polars_core::prelude::{DataFrame, DataType, TimeUnit, TimeZone};
+use jobtrace_workflows::arrow_array::{Array, RecordBatch, StringArray};
+use jobtrace_workflows::arrow_schema::{DataType, TimeUnit};
 use jobtrace_workflows::{Client, ExecutionContext, LogQuery, Task, TaskError, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
@@ -26,16 +27,26 @@ impl Task for Measure {
     }
 }
 
-fn column_names(frame: &DataFrame) -> Vec<&str> {
-    frame
-        .get_column_names()
+fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
         .iter()
-        .map(|c| c.as_str())
+        .map(|f| f.name().clone())
         .collect()
 }
 
+fn text<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
+    batch
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spans_and_logs_become_dataframes_with_the_python_columns() {
+async fn spans_and_logs_become_arrow_batches_with_the_python_columns() {
     let server = Server::start(Backend::Sqlite).await;
     let config = TelemetryConfig::default()
         .console(false)
@@ -64,7 +75,7 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
         (spans.len() >= 3).then_some(spans)
     })
     .await;
-    let frame = spans.to_polars().unwrap();
+    let frame = spans.to_arrow().unwrap();
     let columns = column_names(&frame);
     assert_eq!(
         columns,
@@ -83,24 +94,27 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
             "duration"
         ]
     );
-    assert_eq!(frame.height(), spans.len());
+    assert_eq!(frame.num_rows(), spans.len());
     assert_eq!(
-        frame.column("start_time").unwrap().dtype(),
-        &DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+        frame.column_by_name("start_time").unwrap().data_type(),
+        &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
     );
     assert_eq!(
-        frame.column("duration").unwrap().dtype(),
-        &DataType::Duration(TimeUnit::Nanoseconds)
+        frame.column_by_name("duration").unwrap().data_type(),
+        &DataType::Duration(TimeUnit::Nanosecond)
     );
-    let names = frame.column("name").unwrap().str().unwrap();
-    let measure = (0..frame.height())
-        .find(|&i| names.get(i) == Some("measure"))
+    let names = text(&frame, "name");
+    let measure = (0..frame.num_rows())
+        .find(|&i| names.value(i) == "measure")
         .unwrap();
-    let attributes = frame.column("attributes").unwrap().str().unwrap();
-    let parsed: serde_json::Value = serde_json::from_str(attributes.get(measure).unwrap()).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(text(&frame, "attributes").value(measure)).unwrap();
     assert_eq!(parsed["scene"], "S1");
-    let parents = frame.column("parent_span_id").unwrap().str().unwrap();
-    assert_eq!(parents.null_count(), 1, "only the job span is a root");
+    assert_eq!(
+        text(&frame, "parent_span_id").null_count(),
+        1,
+        "only the job span is a root"
+    );
 
     let logs = eventually(Duration::from_secs(30), "the log line", || async {
         let logs = client
@@ -111,7 +125,7 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
         (!logs.is_empty()).then_some(logs)
     })
     .await;
-    let frame = logs.to_polars().unwrap();
+    let frame = logs.to_arrow().unwrap();
     let columns = column_names(&frame);
     assert_eq!(
         columns,
@@ -126,8 +140,6 @@ async fn spans_and_logs_become_dataframes_with_the_python_columns() {
             "runner_attributes"
         ]
     );
-    let bodies = frame.column("body").unwrap().str().unwrap();
-    assert_eq!(bodies.get(0), Some("cloudy"));
-    let severity = frame.column("severity_text").unwrap().str().unwrap();
-    assert_eq!(severity.get(0), Some("WARN"));
+    assert_eq!(text(&frame, "body").value(0), "cloudy");
+    assert_eq!(text(&frame, "severity_text").value(0), "WARN");
 }
