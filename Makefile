@@ -45,8 +45,10 @@ test-python: build-all
 test-e2e: build-all
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node run.mjs
 
+# Each benchmark prints its figure next to its baseline measured in the same run
+# (docs/BENCHMARKS.md). The same packages and features as the build: nothing recompiles.
 bench:
-	cargo bench -p server --bench ingest
+	cargo bench -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow --bench ingest --bench claims --bench job_list
 
 # The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
 bench-ui: build

@@ -235,6 +235,23 @@ async fn a_dependent_waits_for_the_subtasks_of_its_dependency(store: SharedStore
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
 }
 
+/// The job's task counts (kept by triggers) agree with its tasks' states.
+async fn assert_counts_match_tasks(store: &SharedStore, job_id: uuid::Uuid) {
+    let counts = store.workflow_job(job_id).await.unwrap().unwrap().counts;
+    let tasks = store.job_tasks(job_id).await.unwrap();
+    for state in [
+        TaskState::Queued,
+        TaskState::Running,
+        TaskState::Computed,
+        TaskState::Failed,
+        TaskState::Skipped,
+        TaskState::FailedOptional,
+    ] {
+        let counted = tasks.iter().filter(|t| t.state == state).count() as i64;
+        assert_eq!(state.count_in(&counts), counted, "{state:?}: {counts:?}");
+    }
+}
+
 /// The docs' nested example up to `Step1` claimed: `Pipeline` → optional `Processing` and
 /// `Final` (after it); `Processing` → `Step1` and `Step2` (after it).
 async fn pipeline_to_step1(store: &SharedStore, name: &str) -> (WorkflowJob, ClaimedTask) {
@@ -291,6 +308,7 @@ async fn a_failure_inside_an_optional_task_skips_the_rest_of_its_subtree(store: 
     assert_eq!(of("Step2"), TaskState::Skipped);
     assert_eq!(of("Processing"), TaskState::Computed);
     assert_eq!(of("Final"), TaskState::Computed);
+    assert_counts_match_tasks(&store, submitted.id).await;
 }
 
 /// If `Step1B` is optional itself, its failure stays inside it: `Step1C` and `Step2` run,
@@ -717,6 +735,7 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
     let job = store.workflow_job(submitted.id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(job.progress, progress(&[("", 2, 2), ("tiles", 5, 5)]));
+    assert_counts_match_tasks(&store, submitted.id).await;
 }
 
 /// Runners that go away mid-call (the handler's future dropped at any point of its

@@ -156,7 +156,7 @@ macro_rules! impl_retention {
                     }));
                 }
                 // Still over and still empty (a span that arrived before the lock keeps it):
-                // then the job row goes, and its progress with it.
+                // then the job row goes, and its progress and task counts with it.
                 let deleted = sqlx::query(&format!(
                     "DELETE FROM jobs WHERE id = $2 AND {} \
                      AND NOT EXISTS (SELECT 1 FROM spans WHERE trace_id = $3)",
@@ -175,11 +175,14 @@ macro_rules! impl_retention {
                         job_deleted: false,
                     }));
                 }
-                let progress = sqlx::query("DELETE FROM job_progress WHERE job_id = $1")
-                    .bind(&job_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let mut progress = 0;
+                for table in ["job_progress", "job_task_counts"] {
+                    progress += sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))
+                        .bind(&job_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
                 tx.commit().await?;
                 Ok(Some(PruneStep {
                     rows: deleted + progress,

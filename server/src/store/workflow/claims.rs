@@ -56,12 +56,15 @@ fn claim_names(claim: &ClaimRequest) -> Vec<&str> {
     names
 }
 
-/// Runnable tasks of `names` on the claim's cluster in submission order, after `after`
-/// (`(submitted_ns, task id)`), one page.
+/// Runnable tasks named `name` on the claim's cluster in submission order, after `after`
+/// (`(submitted_ns, task id)`), one page. One name at a time: the queue index
+/// (`tasks_queued`: cluster, name, submitted_ns, id) then yields the page in order without
+/// sorting; an `IN` list of names made PostgreSQL and SQLite read and sort every queued task
+/// (34 ms a claim with 10,000 queued).
 fn push_candidates<'a, DB>(
     select: &mut QueryBuilder<'a, DB>,
     claim: &ClaimRequest,
-    names: &[&str],
+    name: &str,
     after: Option<&(i64, Vec<u8>)>,
 ) where
     DB: Database,
@@ -74,12 +77,9 @@ fn push_candidates<'a, DB>(
     select
         .push(" AND t.cluster_slug = ")
         .push_bind(claim.cluster_slug.clone());
-    select.push(" AND t.identifier_name IN (");
-    let mut list = select.separated(", ");
-    for name in names {
-        list.push_bind((*name).to_owned());
-    }
-    select.push(")");
+    select
+        .push(" AND t.identifier_name = ")
+        .push_bind(name.to_owned());
     if let Some((submitted_ns, id)) = after {
         select
             .push(" AND (t.submitted_ns, t.id) > (")
@@ -89,6 +89,21 @@ fn push_candidates<'a, DB>(
     select
         .push(" ORDER BY t.submitted_ns, t.id LIMIT ")
         .push_bind(CLAIM_CANDIDATES);
+}
+
+/// How many of the oldest candidates concurrent claims spread over.
+const SPREAD: usize = 16;
+
+/// Runners that ask at once read the same candidates; all trying the oldest first, each but
+/// one lost it and tried the next, every try a transaction on the job's lock (on PostgreSQL
+/// eight runners made eleven claims a second). Each claim starts at a random one of the
+/// oldest [`SPREAD`] instead and goes round: the queue stays oldest first within a page.
+fn spread<T>(candidates: &mut [T]) {
+    let within = candidates.len().min(SPREAD);
+    if within > 1 {
+        let start = usize::from(uuid::Uuid::new_v4().as_bytes()[0]) % within;
+        candidates[..within].rotate_left(start);
+    }
 }
 
 /// The runner looks tasks up by exact (name, version): the identifier to hand the task out
@@ -164,20 +179,31 @@ macro_rules! impl_task_queue {
                 }
                 let mut after: Option<(i64, Vec<u8>)> = None;
                 for _page in 0..CLAIM_PAGES {
-                    let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, \
-                         t.submitted_ns FROM tasks t JOIN jobs j ON j.id = t.job_id \
-                         WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
-                         AND j.state <> ",
-                    );
-                    push_candidates(&mut select, claim, &names, after.as_ref());
-                    let candidates: Vec<Candidate> =
-                        select.build_query_as().fetch_all(&self.write).await?;
+                    // Each name's next page, merged in submission order.
+                    let mut candidates: Vec<Candidate> = Vec::new();
+                    let mut more = false;
+                    for name in &names {
+                        let mut select = sqlx::QueryBuilder::<$db>::new(
+                            "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, \
+                             t.submitted_ns FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                             WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
+                             AND j.state <> ",
+                        );
+                        push_candidates(&mut select, claim, name, after.as_ref());
+                        let page: Vec<Candidate> =
+                            select.build_query_as().fetch_all(&self.write).await?;
+                        more |= page.len() as i64 == CLAIM_CANDIDATES;
+                        candidates.extend(page);
+                    }
+                    more |= candidates.len() as i64 > CLAIM_CANDIDATES;
+                    candidates.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
+                    candidates.truncate(CLAIM_CANDIDATES as usize);
                     let Some(last) = candidates.last() else {
                         return Ok(None);
                     };
                     after = Some((last.4, last.0.clone()));
-                    let full_page = candidates.len() as i64 == CLAIM_CANDIDATES;
+                    let full_page = more;
+                    spread(&mut candidates);
                     for (task_id, job_id, name, version, _) in candidates {
                         let Some(identifier) = runner_identifier(claim, &name, &version) else {
                             continue;

@@ -1,0 +1,34 @@
+-- Log records by time: retention deletes the oldest ones that belong to no job (outside any
+-- trace, or of a trace without a job), and cross-job log queries by time range use it.
+CREATE INDEX logs_by_time ON logs (time_ns);
+-- The queue in claim order: a claim reads one task name's runnable tasks by (submitted_ns, id)
+-- straight off the index. Without the id, tasks submitted together (a fan-out's subtasks share
+-- one submitted_ns) were all read and sorted for every claim.
+DROP INDEX tasks_queued;
+CREATE INDEX tasks_queued ON tasks (cluster_slug, identifier_name, submitted_ns, id) WHERE state = 1 AND pending_deps = 0;
+-- A job's tasks by state, kept by triggers as tasks are added, change state or go: the job's
+-- state is recomputed from these on every claim and completion, which counted all of a job's
+-- tasks each time (10,000 rows per call in a 10,000-task fan-out).
+CREATE TABLE job_task_counts (
+    job_id BYTEA NOT NULL,
+    state  INTEGER NOT NULL,
+    n      BIGINT NOT NULL,
+    PRIMARY KEY (job_id, state)
+);
+INSERT INTO job_task_counts (job_id, state, n) SELECT job_id, state, count(*) FROM tasks GROUP BY job_id, state;
+CREATE FUNCTION jobtrace_count_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE job_task_counts SET n = n - 1 WHERE job_id = OLD.job_id AND state = OLD.state;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO job_task_counts (job_id, state, n) VALUES (NEW.job_id, NEW.state, 1)
+            ON CONFLICT (job_id, state) DO UPDATE SET n = job_task_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tasks_counted AFTER INSERT OR DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION jobtrace_count_tasks();
+CREATE TRIGGER tasks_counted_update AFTER UPDATE OF state ON tasks
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION jobtrace_count_tasks();
