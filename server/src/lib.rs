@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod grpc;
 pub mod ingest;
+pub mod live_jobs;
 pub mod query;
 pub mod retention;
 pub mod router;
@@ -108,6 +109,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         auth,
         ingest_permits: ingest_permits(config),
         live_permits: live_permits(config),
+        live_jobs: Arc::default(),
         export_permits: export_permits(config),
         limits: Limits::from_config(config),
         leptos_options: leptos_options(config),

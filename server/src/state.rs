@@ -48,6 +48,8 @@ pub struct AppState {
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// Live job streams open at once (`--max-live-streams`).
     pub live_permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The jobs those streams watch, one store read shared by all streams of a job.
+    pub live_jobs: std::sync::Arc<crate::live_jobs::LiveJobs>,
     /// File exports streamed at once (`--max-concurrent-exports`).
     pub export_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// API tokens; `None`: nothing is checked.

@@ -1051,6 +1051,30 @@ async fn incompatible_old_tasks_do_not_starve_a_runner(store: SharedStore) {
     assert_eq!(claimed.map(|t| t.job_name).as_deref(), Some("older"));
 }
 
+/// One runner claiming alone takes tasks strictly oldest first, across task names and jobs
+/// (the Python suite's nested-optional test relies on it: the marker submitted before the
+/// failing task runs before it).
+async fn a_lone_runner_takes_the_oldest_task_first(store: SharedStore) {
+    for i in 0..24 {
+        let name = if i % 3 == 0 { "B" } else { "A" };
+        store
+            .submit_job(
+                job(&format!("job-{i:02}"), vec![task(name, "v1.0", vec![])]),
+                T0 + i,
+            )
+            .await
+            .unwrap();
+    }
+    let both = runner(&[("A", "v1.0"), ("B", "v1.0")]);
+    let mut order = Vec::new();
+    while let Some(claimed) = claim(&store, &both, T0 + 100).await {
+        complete(&store, &claimed, vec![], T0 + 101).await;
+        order.push(claimed.job_name);
+    }
+    let expected: Vec<String> = (0..24).map(|i| format!("job-{i:02}")).collect();
+    assert_eq!(order, expected);
+}
+
 async fn job_queries_page_newest_first(store: SharedStore) {
     for i in 0..5 {
         store
@@ -1338,6 +1362,7 @@ async fn a_span_arriving_during_a_prune_keeps_its_job(store: SharedStore) {
 }
 
 both_backends!(
+    a_lone_runner_takes_the_oldest_task_first,
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,
     incompatible_old_tasks_do_not_starve_a_runner,

@@ -58,15 +58,26 @@ impl SpanTree {
                 *start = (*start).min(span.start_ns);
             }
         }
+        // Each span's group start, looked up once: in the sort it was two hash lookups per
+        // comparison (a fifth of a 5,000-span page render).
+        let group: Vec<i64> = spans
+            .iter()
+            .map(|span| {
+                span.task_id
+                    .as_deref()
+                    .filter(|_| span.name.starts_with("task/"))
+                    .and_then(|task| first_attempt.get(task).copied())
+                    .unwrap_or(span.start_ns)
+            })
+            .collect();
         let key = |index: usize| {
             let span = &spans[index];
-            let group = span
-                .task_id
-                .as_deref()
-                .filter(|_| span.name.starts_with("task/"))
-                .and_then(|task| first_attempt.get(task).copied())
-                .unwrap_or(span.start_ns);
-            (group, span.task_id.as_deref(), span.start_ns, &span.name)
+            (
+                group[index],
+                span.task_id.as_deref(),
+                span.start_ns,
+                &span.name,
+            )
         };
         let order = |list: &mut Vec<usize>| list.sort_by(|&a, &b| key(a).cmp(&key(b)));
         order(&mut roots);

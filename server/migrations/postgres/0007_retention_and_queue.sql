@@ -32,3 +32,7 @@ CREATE TRIGGER tasks_counted AFTER INSERT OR DELETE ON tasks
     FOR EACH ROW EXECUTE FUNCTION jobtrace_count_tasks();
 CREATE TRIGGER tasks_counted_update AFTER UPDATE OF state ON tasks
     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION jobtrace_count_tasks();
+-- A trace's spans in the order the job page reads them (start, then span id): the span id in
+-- the index spares a sort of every span on each page load.
+DROP INDEX spans_by_trace_start;
+CREATE INDEX spans_by_trace_start ON spans (trace_id, start_ns, span_id);

@@ -28,3 +28,7 @@ END;
 CREATE TRIGGER tasks_counted_delete AFTER DELETE ON tasks BEGIN
     UPDATE job_task_counts SET n = n - 1 WHERE job_id = OLD.job_id AND state = OLD.state;
 END;
+-- A trace's spans in the order the job page reads them (start, then span id): the span id in
+-- the index spares a sort of every span on each page load.
+DROP INDEX spans_by_trace_start;
+CREATE INDEX spans_by_trace_start ON spans (trace_id, start_ns, span_id);

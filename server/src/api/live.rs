@@ -2,7 +2,7 @@
 //!
 //! The stream sends `job` events (the job as `GET /api/v1/jobs/{id}` returns it) first on
 //! connect and then whenever it changes (new spans, state, task counts), checked every
-//! [`LIVE_INTERVAL`]; once the job is completed, failed or canceled it sends `done` and ends —
+//! [`LIVE_INTERVAL`] (one store read shared by all streams of a job: `crate::live_jobs`); once the job is completed, failed or canceled it sends `done` and ends —
 //! right away for a job that was finished when the stream opened, after [`LIVE_GRACE`] without
 //! changes for one that finished while watched (its last spans are exported after the state
 //! changed).
@@ -88,7 +88,12 @@ pub(super) async fn job_events(
                 return None;
             }
             // A store error or a job that vanished ends the stream; the client reconnects.
-            let job = watch.state.store.find_job(watch.job).await.ok()??;
+            let job = watch
+                .state
+                .live_jobs
+                .job(&watch.state.store, watch.job)
+                .await
+                .ok()??;
             watch.finished = matches!(
                 job.state,
                 JobState::Completed | JobState::Failed | JobState::Canceled

@@ -126,6 +126,7 @@ pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeCo
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
         live_permits: jobtrace::live_permits(&config),
+        live_jobs: Arc::default(),
         export_permits: jobtrace::export_permits(&config),
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
