@@ -12,20 +12,14 @@ Prints one line per binary; docs/BENCHMARKS.md has the figures.
 import argparse
 import concurrent.futures
 import json
-import os
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
+from jobtrace_server import free_port, start_server, stop_server
+
 TRACE = "7d8efff798038103d269b633813fc60c"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -72,19 +66,8 @@ def measure(binary: str, spans: int, exports: int, attribute_bytes: int) -> dict
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
-        db = os.path.join(folder, "bench.db")
-        server = subprocess.Popen(
-            [binary, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", f"sqlite://{db}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_server(binary, port, f"sqlite:{folder}/bench.db", [], subprocess.DEVNULL)
         try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
             per_request = max(1, (12 << 20) // attribute_bytes)
             for first in range(0, spans, per_request):
                 post(f"{url}/v1/traces", spans_request(first, min(per_request, spans - first), attribute_bytes))
@@ -108,8 +91,7 @@ def measure(binary: str, spans: int, exports: int, attribute_bytes: int) -> dict
                 "concurrent_sizes_mb": [round(s / 2**20, 1) for s in sizes],
             }
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
 
 
 def main() -> None:

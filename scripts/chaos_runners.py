@@ -20,21 +20,13 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 
-PG = "postgres://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from jobtrace_server import Store, free_port, start_server, stop_server
 
 
 def api(url: str) -> dict:
@@ -61,30 +53,14 @@ def main() -> int:
     folder = tempfile.mkdtemp(prefix="jobtrace-chaos-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    database = None
-    if args.backend == "sqlite":
-        database_url = f"sqlite:{folder}/chaos.db"
-    else:
-        database = f"jobtrace_chaos_{uuid.uuid4().hex[:12]}"
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
-        database_url = f"{PG}/{database}"
+    store = Store(args.backend, folder, "chaos")
     server_log = open(os.path.join(folder, "server.log"), "w")
 
-    def start_server() -> subprocess.Popen:
-        started = subprocess.Popen(
-            [args.bin, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-             "--task-lease-secs", "2", "--runner-idle-ms", "100"],
-            stdout=server_log, stderr=subprocess.STDOUT,
-        )
-        for _ in range(600):
-            try:
-                api(f"{url}/healthz")
-                return started
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not come up")
+    def start() -> subprocess.Popen:
+        return start_server(args.bin, port, store.url, ["--task-lease-secs", "2", "--runner-idle-ms", "100"],
+                            server_log)
 
-    server = start_server()
+    server = start()
     runners: list[subprocess.Popen] = []
     env = dict(os.environ, RUST_LOG="warn")
     runner_log = open(os.path.join(folder, "runners.log"), "w")
@@ -120,7 +96,7 @@ def main() -> int:
                     server.send_signal(signal.SIGKILL)
                     server.wait()
                     time.sleep(rng.uniform(0.2, 2.0))
-                    server = start_server()
+                    server = start()
                     server_kills += 1
             if time.monotonic() >= next_kill:
                 i = rng.randrange(len(runners))
@@ -181,10 +157,8 @@ def main() -> int:
         for runner in runners:
             runner.send_signal(signal.SIGKILL)
             runner.wait()
-        server.terminate()
-        server.wait(timeout=30)
-        if database:
-            subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
+        stop_server(server)
+        store.drop()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,13 +24,7 @@ import time
 import urllib.request
 import uuid
 
-PG = os.environ.get("JOBTRACE_TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from jobtrace_server import Store, free_port, start_server, stop_server
 
 
 def post_json(port: int, path: str, body: dict) -> int:
@@ -80,26 +73,12 @@ def main() -> int:
 
     folder = tempfile.mkdtemp(prefix="jobtrace-load-")
     port = free_port()
-    database = None
-    if args.backend == "sqlite":
-        database_url = f"sqlite:{folder}/load.db"
-    else:
-        database = f"jobtrace_load_{uuid.uuid4().hex[:12]}"
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {database}"], check=True)
-        database_url = f"{PG}/{database}"
+    store = Store(args.backend, folder, "load")
     log = open(os.path.join(folder, "server.log"), "w")
-    server = subprocess.Popen(
-        [args.bin, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-         "--max-live-streams", str(args.streams)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    server = start_server(args.bin, port, store.url, ["--max-live-streams", str(args.streams)], log)
     problems: list[str] = []
     stop = threading.Event()
     try:
-        for _ in range(600):
-            if timed_get(port, "/healthz", 1)[0] == 200:
-                break
-            time.sleep(0.05)
         trace = uuid.uuid4().hex
         now = time.time_ns()
         for first in range(0, 5000, 1000):
@@ -212,10 +191,8 @@ def main() -> int:
         return 1 if problems else 0
     finally:
         stop.set()
-        server.terminate()
-        server.wait(timeout=30)
-        if database:
-            subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"])
+        stop_server(server)
+        store.drop()
 
 
 if __name__ == "__main__":

@@ -239,14 +239,7 @@ async fn a_dependent_waits_for_the_subtasks_of_its_dependency(store: SharedStore
 async fn assert_counts_match_tasks(store: &SharedStore, job_id: uuid::Uuid) {
     let counts = store.workflow_job(job_id).await.unwrap().unwrap().counts;
     let tasks = store.job_tasks(job_id).await.unwrap();
-    for state in [
-        TaskState::Queued,
-        TaskState::Running,
-        TaskState::Computed,
-        TaskState::Failed,
-        TaskState::Skipped,
-        TaskState::FailedOptional,
-    ] {
+    for state in TaskState::ALL {
         let counted = tasks.iter().filter(|t| t.state == state).count() as i64;
         assert_eq!(state.count_in(&counts), counted, "{state:?}: {counts:?}");
     }
@@ -538,6 +531,42 @@ async fn expired_lease_returns_the_task_to_the_queue(store: SharedStore) {
         vec![AttemptOutcome::LeaseExpired, AttemptOutcome::Computed]
     );
     assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+}
+
+/// Found by the chaos run on PostgreSQL: a runner late with its result after its lease expired,
+/// while nobody had claimed the task again, is believed (the task is computed) — and its attempt
+/// must then say computed, not "lease expired" next to a computed task with no computed attempt.
+async fn a_late_result_nobody_overtook_is_the_computed_attempt(store: SharedStore) {
+    let submitted = store
+        .submit_job(
+            job(
+                "late",
+                vec![task("Slow", "v0.0", vec![]), task("Other", "v0.0", vec![])],
+            ),
+            T0,
+        )
+        .await
+        .unwrap();
+    let slow = claim(&store, &runner(&[("Slow", "v0.0")]), T0)
+        .await
+        .unwrap();
+    // Another claim after the lease ran out puts `Slow` back in the queue (and takes `Other`).
+    let other = claim(&store, &runner(&[("Other", "v0.0")]), T0 + 11 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(other.identifier.0, "Other");
+    let queued = store.job_tasks(submitted.id).await.unwrap();
+    let requeued = queued.iter().find(|t| t.id == slow.id).unwrap();
+    assert_eq!(requeued.state, TaskState::Queued, "the lease expired");
+    complete(&store, &slow, vec![], T0 + 12 * SECOND).await;
+    complete(&store, &other, vec![], T0 + 13 * SECOND).await;
+    let tasks = store.job_tasks(submitted.id).await.unwrap();
+    let late = tasks.iter().find(|t| t.id == slow.id).unwrap();
+    assert_eq!(late.state, TaskState::Computed);
+    let outcomes: Vec<_> = late.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(outcomes, vec![AttemptOutcome::Computed]);
+    assert_eq!(state(&store, submitted.id).await, JobState::Completed);
+    assert_counts_match_tasks(&store, submitted.id).await;
 }
 
 async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_holds(
@@ -1378,6 +1407,7 @@ both_backends!(
     released_task_is_queued_again_without_using_a_retry,
     optional_task_may_fail_without_failing_the_job,
     expired_lease_returns_the_task_to_the_queue,
+    a_late_result_nobody_overtook_is_the_computed_attempt,
     a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_holds,
     a_report_naming_an_earlier_attempt_is_refused,
     canceled_job_hands_out_no_more_tasks,

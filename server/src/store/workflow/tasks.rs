@@ -274,9 +274,20 @@ macro_rules! impl_workflow_tasks {
                 .bind(now_ns)
                 .execute(&mut **tx)
                 .await?;
-                let computed_outcome = AttemptOutcome::Computed;
-                Self::end_attempt(tx, task_id, facts.attempts, computed_outcome, "", now_ns)
-                    .await?;
+                // The attempt that computed it, also when its lease had been declared expired
+                // (the case above): a computed task always has its computed attempt.
+                sqlx::query(
+                    "UPDATE task_attempts SET outcome = $3, error = '', stopped_ns = $4 \
+                     WHERE task_id = $1 AND attempt = $2 AND outcome IN ($5, $6)",
+                )
+                .bind(task_id)
+                .bind(facts.attempts)
+                .bind(AttemptOutcome::Computed as i32)
+                .bind(now_ns)
+                .bind(AttemptOutcome::Running as i32)
+                .bind(AttemptOutcome::LeaseExpired as i32)
+                .execute(&mut **tx)
+                .await?;
                 let subtasks = &computed.subtasks;
                 let cluster = &facts.cluster_slug;
                 Self::insert_tasks(tx, &facts.job_id, Some(task_id), cluster, subtasks, now_ns)
