@@ -17,6 +17,7 @@ pub mod proto {
 }
 
 mod clusters;
+pub mod connect;
 mod convert;
 mod jobs;
 mod tasks;
@@ -118,6 +119,8 @@ fn reporter<T>(request: &tonic::Request<T>) -> Result<Reporter, tonic::Status> {
 }
 
 /// The four services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`).
+/// The four services under their gRPC paths (which take Connect's unary calls too, through
+/// `connect::unary` in front of the whole router).
 pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Router<S> {
     axum::Router::new()
         .route_service(

@@ -3,15 +3,18 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod demo;
 pub mod grpc;
+pub mod grpc_wire;
 pub mod ingest;
 pub mod live_jobs;
 pub mod query;
 pub mod retention;
 pub mod router;
 pub mod serve;
+pub mod shared_reads;
 pub mod state;
 pub mod store;
 

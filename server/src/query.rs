@@ -7,10 +7,25 @@ use app::model::{
     TaskView, UNATTACHED_LOGS,
 };
 
+use crate::shared_reads::SharedReads;
 use crate::store::workflow::TaskRecord;
 use crate::store::{JobRef, LogPageQuery, SharedStore, SpanId, SpanPageQuery, StoreError, TraceId};
 
-pub struct StoreQueries(pub SharedStore);
+/// The store, and job traces read once for every render asking at the same time (200 renders
+/// of one 5,000-span job page read its spans 200 times: `shared_reads`).
+pub struct StoreQueries(pub SharedStore, SharedReads<String, JobTrace>);
+
+/// Traces kept for callers still queued on them at most.
+const SHARED_TRACES: usize = 64;
+
+impl StoreQueries {
+    pub fn new(store: SharedStore) -> Self {
+        StoreQueries(
+            store,
+            SharedReads::new(std::time::Duration::ZERO, SHARED_TRACES),
+        )
+    }
+}
 
 fn to_app_error(error: StoreError) -> AppError {
     match error {
@@ -140,9 +155,12 @@ impl QueryPort for StoreQueries {
     }
 
     async fn job_trace(&self, id: &str) -> Result<JobTrace, AppError> {
-        let mut trace = load_job_trace(&self.0, id).await?;
-        trace.previous_run = previous_run(&self.0, &trace.job).await?;
-        Ok(trace)
+        let read = async {
+            let mut trace = load_job_trace(&self.0, id).await?;
+            trace.previous_run = previous_run(&self.0, &trace.job).await?;
+            Ok(trace)
+        };
+        self.1.get(&id.to_owned(), read).await
     }
 
     async fn span(&self, trace_id: &str, span_id: &str) -> Result<Span, AppError> {

@@ -16,13 +16,13 @@ use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth;
-use crate::grpc::WorkflowApi;
+use crate::grpc::{WorkflowApi, connect};
 use crate::ingest::http::{export_logs, export_traces};
 use crate::query::StoreQueries;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let queries: SharedQueryPort = Arc::new(StoreQueries(state.store.clone()));
+    let queries: SharedQueryPort = Arc::new(StoreQueries::new(state.store.clone()));
     let provide_queries = move || {
         provide_context(queries.clone());
         app::security::provide_request_nonce();
@@ -30,15 +30,28 @@ pub fn router(state: AppState) -> Router {
     let ingest = Router::new()
         .route("/v1/traces", post(export_traces))
         .route("/v1/logs", post(export_logs));
+    // OTLP/gRPC, merged with the gRPC services (no response compression).
+    let otlp_grpc = Router::new()
+        .route(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            post(crate::ingest::grpc::export_traces),
+        )
+        .route(
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            post(crate::ingest::grpc::export_logs),
+        );
     let options = state.leptos_options.clone();
-    // gRPC (h2c, `/workflows.v1.*`) shares the port; it is merged after the HTTP layers so
-    // response compression never touches gRPC frames.
+    // gRPC (h2c, `/workflows.v1.*`; Connect calls on the same paths) shares the port; it is
+    // merged after the HTTP layers so response compression never touches gRPC frames.
     let grpc = crate::grpc::routes(WorkflowApi {
         store: state.store.clone(),
         lease_ns: state.limits.task_lease_ns,
         idle_ns: state.limits.runner_idle_ns,
         draining: Arc::clone(&state.draining),
     });
+    let connect = connect::ConnectLimits {
+        body_read_timeout: state.limits.body_read_timeout,
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
@@ -61,9 +74,16 @@ pub fn router(state: AppState) -> Router {
         .layer(header_if_absent(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_if_absent(header::REFERRER_POLICY, "same-origin"))
         .merge(grpc)
+        .merge(otlp_grpc)
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require,
+        ))
+        // Connect calls become the gRPC calls they mean before anything else sees them, so
+        // auth refuses them as gRPC and the refusal goes back in Connect's terms.
+        .layer(axum::middleware::from_fn_with_state(
+            connect,
+            connect::unary,
         ))
         .layer(axum::middleware::from_fn(refuse_nul))
         .with_state(state)

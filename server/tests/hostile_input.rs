@@ -20,6 +20,7 @@ both_backends!(
     test_nul_in_query_parameters_is_a_clear_400,
     test_too_many_attribute_filters_are_a_clear_400,
     test_malformed_grpc_calls_get_a_status_and_store_nothing,
+    test_connect_calls_are_answered_as_the_same_grpc_calls,
 );
 
 async fn test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch(store: SharedStore) {
@@ -78,7 +79,7 @@ async fn test_too_many_spans_are_refused_before_decoding(store: SharedStore) {
     prost::encoding::encode_varint(resource.len() as u64, &mut body);
     body.extend_from_slice(&resource);
     assert!(body.len() < 4 << 20);
-    let reply = post(&app, "/v1/traces", "application/x-protobuf", body).await;
+    let reply = post(&app, "/v1/traces", "application/x-protobuf", body.clone()).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     let status =
         <jobtrace_rpc_status::Status as prost::Message>::decode(reply.body.as_slice()).unwrap();
@@ -86,6 +87,31 @@ async fn test_too_many_spans_are_refused_before_decoding(store: SharedStore) {
         status.message.contains("100000 spans"),
         "{}",
         status.message
+    );
+    // The same over OTLP/gRPC, the message gzipped (as exporters send it): counted after
+    // inflating, before decoding.
+    let compressed = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&body).unwrap();
+        encoder.finish().unwrap()
+    };
+    let mut framed = vec![1];
+    framed.extend_from_slice(&u32::try_from(compressed.len()).unwrap().to_be_bytes());
+    framed.extend_from_slice(&compressed);
+    let request =
+        axum::http::Request::post("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            .header("content-type", "application/grpc")
+            .header("grpc-encoding", "gzip")
+            .header("te", "trailers")
+            .body(axum::body::Body::from(framed))
+            .unwrap();
+    let reply = common::send(&app, request).await;
+    assert_eq!(reply.header("grpc-status"), Some("3"), "INVALID_ARGUMENT");
+    assert!(
+        reply.header("grpc-message").unwrap().contains("100000"),
+        "{:?}",
+        reply.header("grpc-message")
     );
     let jobs = get(&app, "/api/v1/jobs").await.json();
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "nothing stored");
@@ -350,4 +376,82 @@ async fn test_malformed_grpc_calls_get_a_status_and_store_nothing(store: SharedS
         store.clusters().await.unwrap().len() <= 1,
         "no cluster was made"
     );
+}
+
+/// Connect's names for gRPC status codes 0 to 16, as connectrpc.com/docs/protocol lists them.
+const CONNECT_CODES: [&str; 17] = [
+    "ok",
+    "canceled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
+/// Every RPC asked over Connect (`Client(transport="http1")`: unframed protobuf, gzipped or
+/// not) answers what the same gRPC call answers: the message with `application/proto`, or
+/// the same status as Connect's JSON error with its message.
+async fn test_connect_calls_are_answered_as_the_same_grpc_calls(store: SharedStore) {
+    use std::io::Write;
+    let app = router(store.clone(), 1 << 20);
+    let garbage: &[u8] = &[0x0a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x00];
+    let gzip = |body: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).unwrap();
+        encoder.finish().unwrap()
+    };
+    for (service, methods) in RPCS {
+        for method in *methods {
+            let path = format!("/workflows.v1.{service}/{method}");
+            for message in [&[][..], garbage] {
+                let mut framed = vec![0];
+                framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+                framed.extend_from_slice(message);
+                let (status, grpc_message) = grpc_call(&app, &path, framed).await;
+                for encoding in ["identity", "gzip"] {
+                    let body = if encoding == "gzip" {
+                        gzip(message)
+                    } else {
+                        message.to_vec()
+                    };
+                    let request = axum::http::Request::post(&path)
+                        .header("content-type", "application/proto")
+                        .header("connect-protocol-version", "1")
+                        .header("content-encoding", encoding)
+                        .body(axum::body::Body::from(body))
+                        .unwrap();
+                    let reply = common::send(&app, request).await;
+                    let what = format!("{path}, {} bytes, {encoding}", message.len());
+                    if status == "0" {
+                        assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.text());
+                        assert_eq!(reply.content_type, "application/proto", "{what}");
+                        continue;
+                    }
+                    assert_eq!(reply.content_type, "application/json", "{what}");
+                    let error: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+                    let code: usize = status.parse().unwrap();
+                    assert_eq!(error["code"], CONNECT_CODES[code], "{what}: {error}");
+                    // grpc-message is percent-encoded on the wire; Connect's is plain text.
+                    let plain = error["message"].as_str().unwrap();
+                    assert!(!plain.is_empty(), "{what}: no message");
+                    assert!(
+                        grpc_message == plain || grpc_message.contains('%'),
+                        "{what}: {grpc_message:?} vs {plain:?}"
+                    );
+                    assert!(reply.status.is_client_error() || reply.status.is_server_error());
+                }
+            }
+        }
+    }
 }

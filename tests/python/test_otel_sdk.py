@@ -1,9 +1,19 @@
-"""The real OpenTelemetry Python SDK exports spans and logs; the API gives them back intact."""
+"""The real OpenTelemetry Python SDK exports spans and logs over OTLP/HTTP and OTLP/gRPC (same port,
+gzip); the API gives them back intact."""
 
 import logging
 
+import pytest
+import requests
+from conftest import API_TOKEN
+from opentelemetry.exporter.otlp.proto.grpc import _log_exporter as grpc_logs
+from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_traces
+from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from grpc import Compression as GrpcCompression
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -12,12 +22,34 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 
-def test_sdk_spans_and_logs_round_trip(server):
+def exporters(server, protocol: str, token: str | None = None):
+    """The SDK's span and log exporters for `protocol`, gzipped, with the token if one is given."""
+    if protocol == "http":
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        return (
+            OTLPSpanExporter(endpoint=f"{server.url}/v1/traces", headers=headers, compression=HttpCompression.Gzip),
+            OTLPLogExporter(endpoint=f"{server.url}/v1/logs", headers=headers, compression=HttpCompression.Gzip),
+        )
+    headers = (("authorization", f"Bearer {token}"),) if token else None
+    address = server.url.removeprefix("http://")
+    return (
+        grpc_traces.OTLPSpanExporter(
+            endpoint=address, insecure=True, headers=headers, compression=GrpcCompression.Gzip, timeout=10
+        ),
+        grpc_logs.OTLPLogExporter(
+            endpoint=address, insecure=True, headers=headers, compression=GrpcCompression.Gzip, timeout=10
+        ),
+    )
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_sdk_spans_and_logs_round_trip(server, protocol):
+    span_exporter, log_exporter = exporters(server, protocol)
     resource = Resource.create({"service.name": "otel-sdk-test", "service.instance.id": "worker-1"})
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{server.url}/v1/traces")))
+    tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=f"{server.url}/v1/logs")))
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
     logger = logging.getLogger("otel-sdk-test")
     logger.setLevel(logging.INFO)
     handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
@@ -72,3 +104,31 @@ def test_sdk_spans_and_logs_round_trip(server):
     assert logs[0]["severity_text"] == "WARN" or logs[0]["severity_text"] == "WARNING"
     assert logs[0]["span_id"] == spans["download-scene"]["span_id"]
     assert logs[0]["trace_id"] == trace_id
+
+
+
+def finished_span(name: str):
+    """One finished span as the SDK hands it to an exporter."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "token-test"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("jobtrace-tests").start_as_current_span(name):
+        pass
+    [span] = memory.get_finished_spans()
+    return span
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_exporters_need_the_token_when_one_is_set(token_server, protocol):
+    """With --api-token an exporter without it is refused (OTLP/gRPC: UNAUTHENTICATED, which exporters do
+    not retry) and stores nothing; with it the span is stored."""
+    anonymous, _ = exporters(token_server, protocol)
+    trusted, _ = exporters(token_server, protocol, token=API_TOKEN)
+    assert anonymous.export([finished_span("job/refused")]) == SpanExportResult.FAILURE
+    assert trusted.export([finished_span("job/accepted")]) == SpanExportResult.SUCCESS
+    anonymous.shutdown()
+    trusted.shutdown()
+    listed = requests.get(
+        f"{token_server.url}/api/v1/jobs", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
+    )
+    assert [job["name"] for job in listed.json()["jobs"]] == ["accepted"]

@@ -1,0 +1,124 @@
+//! What OTLP ingest does whatever the transport (HTTP or gRPC): a turn among the requests
+//! ingested at once, the budget a request is counted against before it is decoded, and per
+//! signal how a request is stored and answered.
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::budget::{self, Budget, BudgetError, Signal};
+use super::{Converted, logs_from_request, spans_from_request};
+use crate::body::BodyError;
+use crate::state::{AppState, Limits};
+use crate::store::{SharedStore, StoreError, to_the_end};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unsupported content type {0:?}: use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    #[error("malformed protobuf body: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("malformed JSON body: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Budget(#[from] BudgetError),
+    #[error("too many requests are being ingested at once; retry later")]
+    Overloaded,
+    #[error("storing failed, nothing was stored: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A turn to ingest: requests beyond the configured number at once wait a little, then are
+/// told to retry (OTLP clients retry 503 with backoff) instead of piling up in memory.
+pub(super) async fn ingest_turn(
+    state: &AppState,
+) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+    let permits = std::sync::Arc::clone(&state.ingest_permits);
+    tokio::time::timeout(INGEST_WAIT, permits.acquire_owned())
+        .await
+        .map_err(|_| IngestError::Overloaded)?
+        .map_err(|_| IngestError::Overloaded)
+}
+
+/// How long a request waits for its turn to ingest.
+const INGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One OTLP signal's request: how it is counted, converted and stored, and its answer.
+pub(super) trait Export: Message + Default + DeserializeOwned {
+    const SIGNAL: Signal;
+    type Answer: Message + Serialize;
+
+    /// Converts and stores the request (one transaction, run to its end whatever the client
+    /// does) and answers with a partial success for what was rejected or cut.
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError>;
+}
+
+/// A partial success with a message is OTLP's warning: also sent when nothing was rejected but
+/// something was cut.
+fn partial(rejected: i64, error_message: &str) -> bool {
+    rejected > 0 || !error_message.is_empty()
+}
+
+impl Export for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    type Answer = ExportTraceServiceResponse;
+
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError> {
+        let Converted {
+            batch,
+            rejected,
+            error_message,
+        } = spans_from_request(&self);
+        drop(self);
+        to_the_end(async move { store.write_spans(batch).await }).await?;
+        let partial_success =
+            partial(rejected, &error_message).then_some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            });
+        Ok(ExportTraceServiceResponse { partial_success })
+    }
+}
+
+impl Export for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    type Answer = ExportLogsServiceResponse;
+
+    async fn store(self, store: SharedStore) -> Result<Self::Answer, StoreError> {
+        let Converted {
+            batch,
+            rejected,
+            error_message,
+        } = logs_from_request(&self);
+        drop(self);
+        to_the_end(async move { store.write_logs(batch).await }).await?;
+        let partial_success =
+            partial(rejected, &error_message).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            });
+        Ok(ExportLogsServiceResponse { partial_success })
+    }
+}
+
+/// What one request may hold, counted before decoding.
+pub(super) fn budget(limits: &Limits) -> Budget {
+    Budget {
+        items: limits.max_items_per_request,
+        messages: limits.max_messages_per_request,
+    }
+}
+
+/// A protobuf request counted against the budget, then decoded.
+pub(super) fn counted_protobuf<R: Export>(body: &[u8], limits: &Limits) -> Result<R, IngestError> {
+    budget::count_protobuf(body, R::SIGNAL, budget(limits))?;
+    Ok(R::decode(body)?)
+}

@@ -1,0 +1,113 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and
+//! `…logs.v1.LogsService/Export` on the port's gRPC paths, what OpenTelemetry SDKs and the
+//! Collector send by default. Spoken by hand rather than through generated services so that a
+//! request is counted against the same budget as OTLP/HTTP **before** it is decoded (a 4 MB
+//! message of empty spans decodes to ~2 GB); everything after the framing is the HTTP path's.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tonic::{Code, Status};
+
+use super::export::{Export, IngestError, counted_protobuf, ingest_turn};
+use crate::body::{self, BodyError};
+use crate::grpc_wire;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// The gRPC status for an ingest failure. UNAVAILABLE is what OTLP exporters retry; a request
+/// too large is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED, which exporters retry forever.
+fn status(error: &IngestError) -> Status {
+    let code = match error {
+        IngestError::Body(BodyError::Timeout(_)) => Code::DeadlineExceeded,
+        IngestError::Body(BodyError::UnsupportedEncoding(_)) => Code::Unimplemented,
+        IngestError::UnsupportedMediaType(_)
+        | IngestError::Body(BodyError::Read(_) | BodyError::Gzip(_) | BodyError::TooLarge { .. })
+        | IngestError::Protobuf(_)
+        | IngestError::Json(_)
+        | IngestError::Budget(_) => Code::InvalidArgument,
+        IngestError::Overloaded | IngestError::Store(StoreError::Busy) => Code::Unavailable,
+        IngestError::Store(_) => Code::Internal,
+    };
+    if code == Code::Internal {
+        tracing::error!(%error, "otlp/grpc ingest failed");
+    }
+    Status::new(code, error.to_string())
+}
+
+/// The message of a gRPC request body: one length-prefixed message, inflated if its flag says
+/// compressed (with the `grpc-encoding` the call names; gzip only), within the body limit.
+fn message(
+    headers: &HeaderMap,
+    body: &axum::body::Bytes,
+    limit: usize,
+) -> Result<axum::body::Bytes, Status> {
+    let Some((compressed, message)) = grpc_wire::unframe(body) else {
+        return Err(Status::invalid_argument(
+            "the body is not one length-prefixed gRPC message",
+        ));
+    };
+    if !compressed {
+        return Ok(message);
+    }
+    let encoding = headers
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if encoding != "gzip" {
+        return Err(Status::unimplemented(format!(
+            "message compressed with {encoding:?}: jobtrace takes gzip or none"
+        )));
+    }
+    let mut gzip = HeaderMap::new();
+    gzip.insert(
+        axum::http::header::CONTENT_ENCODING,
+        axum::http::HeaderValue::from_static("gzip"),
+    );
+    body::inflate(&gzip, message, limit).map_err(|error| status(&error.into()))
+}
+
+async fn export<R: Export>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let limits = &state.limits;
+    let answer = async {
+        let body = body::read(body, limits.max_body_bytes, limits.body_read_timeout)
+            .await
+            .map_err(|error| status(&error.into()))?;
+        let message = message(headers, &body, limits.max_body_bytes)?;
+        drop(body);
+        let _turn = ingest_turn(state).await.map_err(|error| status(&error))?;
+        let request = counted_protobuf::<R>(&message, limits).map_err(|error| status(&error))?;
+        drop(message);
+        request
+            .store(state.store.clone())
+            .await
+            .map_err(|error| status(&IngestError::from(error)))
+    };
+    match answer.await {
+        Ok(answer) => grpc_wire::message(&answer.encode_to_vec()),
+        Err(status) => grpc_wire::status_only(&status),
+    }
+}
+
+pub async fn export_traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    export::<ExportTraceServiceRequest>(&state, &headers, body).await
+}
+
+pub async fn export_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    export::<ExportLogsServiceRequest>(&state, &headers, body).await
+}
