@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod grpc_wire;
 pub mod ingest;
 pub mod live_jobs;
+pub mod metrics;
 pub mod query;
 pub mod retention;
 pub mod router;

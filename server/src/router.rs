@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
         .merge(ingest)
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             connect::unary,
         ))
         .layer(axum::middleware::from_fn(refuse_nul))
+        .layer(axum::middleware::from_fn(crate::metrics::time_requests))
         .with_state(state)
 }
 

@@ -22,6 +22,10 @@ pub struct Limits {
     pub runner_idle_ns: i64,
     /// How long an OTLP request body may take to arrive.
     pub body_read_timeout: std::time::Duration,
+    /// The permits of `AppState`'s semaphores, for `/metrics` to tell how many are in use.
+    pub max_concurrent_ingest: usize,
+    pub max_live_streams: usize,
+    pub max_concurrent_exports: usize,
 }
 
 impl Limits {
@@ -32,6 +36,9 @@ impl Limits {
             max_items_per_request: config.max_items_per_request,
             body_read_timeout: std::time::Duration::from_secs(config.body_read_timeout_secs.max(1)),
             max_messages_per_request: MAX_MESSAGES_PER_REQUEST,
+            max_concurrent_ingest: config.max_concurrent_ingest.max(1),
+            max_live_streams: config.max_live_streams.max(1),
+            max_concurrent_exports: config.max_concurrent_exports.max(1),
             // Two seconds to a week: the client reads leases in whole seconds, and lease
             // arithmetic stays far from overflow.
             task_lease_ns: secs(config.task_lease_secs.clamp(2, 7 * 24 * 3600)),

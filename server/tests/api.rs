@@ -833,3 +833,88 @@ async fn test_queries_across_jobs_by_service_attribute_and_time() {
     }
     store.teardown().await;
 }
+
+/// The value of one series in a `/metrics` scrape (0 when absent).
+fn series(scrape: &str, name_and_labels: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+/// `/metrics` counts what happened: spans stored, a request refused and why, requests timed by
+/// the route they matched (not by the path a client made up). The counters are per process and
+/// other tests run beside this one, so it compares before and after.
+#[tokio::test]
+async fn test_metrics_count_what_happened() {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 1 << 20);
+    let before = get(&app, "/metrics").await;
+    assert_eq!(before.status, StatusCode::OK);
+    assert!(
+        before
+            .content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        before.content_type
+    );
+    let before = before.text();
+    let spans = trace_json(
+        "7c8efff798038103d269b633813fc60c",
+        "metrics-svc",
+        &[
+            ("00000000000000b1", None, "job/metrics", 0, 100, 0),
+            (
+                "00000000000000b2",
+                Some("00000000000000b1"),
+                "step",
+                10,
+                20,
+                0,
+            ),
+        ],
+    );
+    assert_eq!(
+        post_json(&app, "/v1/traces", &spans).await.status,
+        StatusCode::OK
+    );
+    let garbage = post(&app, "/v1/traces", "application/x-protobuf", vec![0xff; 8]).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        get(&app, "/api/v1/jobs?limit=5").await.status,
+        StatusCode::OK
+    );
+    let made_up = get(&app, "/api/v1/jobs/no-such-job-made-up-by-a-client").await;
+    assert_eq!(made_up.status, StatusCode::NOT_FOUND);
+    let after = get(&app, "/metrics").await.text();
+    let grew = |series_name: &str| series(&after, series_name) - series(&before, series_name);
+    assert!(
+        grew("jobtrace_otlp_items_stored_total{signal=\"spans\"}") >= 2.0,
+        "{after}"
+    );
+    assert!(
+        grew("jobtrace_otlp_requests_refused_total{signal=\"spans\",reason=\"malformed\"}") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        grew("jobtrace_request_duration_seconds_count{route=\"/api/v1/jobs\",status=\"2xx\"}")
+            >= 1.0,
+        "{after}"
+    );
+    assert!(
+        grew("jobtrace_request_duration_seconds_count{route=\"/api/v1/jobs/{id}\",status=\"4xx\"}")
+            >= 1.0,
+        "{after}"
+    );
+    assert!(
+        !after.contains("no-such-job"),
+        "client-made paths are not labels"
+    );
+    assert!(after.contains("jobtrace_live_streams_open 0"), "{after}");
+    assert!(
+        after.contains("jobtrace_store_write_duration_seconds_bucket"),
+        "{after}"
+    );
+    assert!(after.trim_end().ends_with("# EOF"));
+    store.teardown().await;
+}

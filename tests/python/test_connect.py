@@ -38,6 +38,12 @@ def test_http1_client_runs_the_tracing_example_and_a_fan_in(server, monkeypatch)
     [collect] = named(spans, "task/Collect")
     assert collect.start_time >= max(span.end_time for span in named(spans, "task/Sleep"))
 
+    # /metrics saw each of the 7 tasks claimed once and reported computed once, over Connect.
+    scrape = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert 'jobtrace_tasks_total{event="claimed"} 7' in scrape, scrape
+    assert 'jobtrace_tasks_total{event="computed"} 7' in scrape, scrape
+    assert 'route="/workflows.v1.TaskService/NextTask",status="2xx"' in scrape, scrape
+
 
 def test_http1_errors_are_the_clients_own_exceptions(server):
     client = Client(url=server.url, transport="http1")

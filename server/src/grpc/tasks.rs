@@ -6,6 +6,7 @@ use super::convert;
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::task_service_server::TaskService;
 use super::{ATTEMPT_HEADER, WorkflowApi, now_ns, reporter, to_the_end};
+use crate::metrics::TaskEvent;
 use crate::store::workflow::{ClaimRequest, ComputedTask};
 
 /// Longest error text kept per failed attempt.
@@ -48,10 +49,18 @@ impl TaskService for WorkflowApi {
             runner: reporter.runner.clone(),
             lease_ns: self.lease_ns,
         });
+        let reported = computed.is_some();
         let store = self.store.clone();
         let claimed =
             to_the_end(async move { store.next_task(computed, claim.as_ref(), now_ns()).await })
                 .await?;
+        let metrics = crate::metrics::get();
+        if reported {
+            metrics.task(TaskEvent::computed, 1);
+        }
+        if claimed.is_some() {
+            metrics.task(TaskEvent::claimed, 1);
+        }
         let attempt = claimed.as_ref().map(|task| task.attempt);
         let mut response = Response::new(match claimed {
             Some(task) => wf::NextTaskResponse {
@@ -110,6 +119,7 @@ impl TaskService for WorkflowApi {
                 .await
         })
         .await?;
+        crate::metrics::get().task(TaskEvent::failed, 1);
         Ok(Response::new(wf::TaskStateResponse {
             state: state.code(),
         }))
@@ -136,6 +146,9 @@ impl TaskService for WorkflowApi {
                 .await
         })
         .await?;
+        if lease.is_none() {
+            crate::metrics::get().task(TaskEvent::lease_refused, 1);
+        }
         Ok(Response::new(match lease {
             Some(lease_ns) => convert::lease(lease_ns),
             // A zero lease tells the runner to stop extending: the task is no longer its own

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::budget::{self, Budget, BudgetError, Signal};
 use super::{Converted, logs_from_request, spans_from_request};
 use crate::body::BodyError;
+use crate::metrics;
 use crate::state::{AppState, Limits};
 use crate::store::{SharedStore, StoreError, to_the_end};
 
@@ -34,6 +35,34 @@ pub enum IngestError {
     Overloaded,
     #[error("storing failed, nothing was stored: {0}")]
     Store(#[from] StoreError),
+}
+
+impl IngestError {
+    /// The `reason` label of `/metrics`' refused requests.
+    pub(super) fn reason(&self) -> &'static str {
+        match self {
+            IngestError::UnsupportedMediaType(_)
+            | IngestError::Body(BodyError::UnsupportedEncoding(_)) => "unsupported",
+            IngestError::Body(BodyError::TooLarge { .. })
+            | IngestError::Budget(BudgetError::TooManyItems { .. })
+            | IngestError::Budget(BudgetError::TooManyMessages { .. }) => "too_large",
+            IngestError::Body(BodyError::Timeout(_)) => "timeout",
+            IngestError::Body(BodyError::Read(_) | BodyError::Gzip(_))
+            | IngestError::Protobuf(_)
+            | IngestError::Json(_)
+            | IngestError::Budget(_) => "malformed",
+            IngestError::Overloaded | IngestError::Store(StoreError::Busy) => "overloaded",
+            IngestError::Store(_) => "store",
+        }
+    }
+}
+
+/// `/metrics`' name for a signal.
+pub(super) fn metric(signal: Signal) -> metrics::Signal {
+    match signal {
+        Signal::Traces => metrics::Signal::spans,
+        Signal::Logs => metrics::Signal::logs,
+    }
 }
 
 /// A turn to ingest: requests beyond the configured number at once wait a little, then are
@@ -78,7 +107,16 @@ impl Export for ExportTraceServiceRequest {
             error_message,
         } = spans_from_request(&self);
         drop(self);
+        let count = batch.spans.len() as u64;
+        let started = std::time::Instant::now();
         to_the_end(async move { store.write_spans(batch).await }).await?;
+        let rejected_count = u64::try_from(rejected).unwrap_or(0);
+        metrics::get().stored(
+            metrics::Signal::spans,
+            count,
+            rejected_count,
+            started.elapsed(),
+        );
         let partial_success =
             partial(rejected, &error_message).then_some(ExportTracePartialSuccess {
                 rejected_spans: rejected,
@@ -99,7 +137,16 @@ impl Export for ExportLogsServiceRequest {
             error_message,
         } = logs_from_request(&self);
         drop(self);
+        let count = batch.logs.len() as u64;
+        let started = std::time::Instant::now();
         to_the_end(async move { store.write_logs(batch).await }).await?;
+        let rejected_count = u64::try_from(rejected).unwrap_or(0);
+        metrics::get().stored(
+            metrics::Signal::logs,
+            count,
+            rejected_count,
+            started.elapsed(),
+        );
         let partial_success =
             partial(rejected, &error_message).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: rejected,

@@ -12,7 +12,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tonic::{Code, Status};
 
-use super::export::{Export, IngestError, counted_protobuf, ingest_turn};
+use super::budget::Signal;
+use super::export::{Export, IngestError, counted_protobuf, ingest_turn, metric};
 use crate::body::{self, BodyError};
 use crate::grpc_wire;
 use crate::state::AppState;
@@ -20,7 +21,8 @@ use crate::store::StoreError;
 
 /// The gRPC status for an ingest failure. UNAVAILABLE is what OTLP exporters retry; a request
 /// too large is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED, which exporters retry forever.
-fn status(error: &IngestError) -> Status {
+fn status(signal: Signal, error: &IngestError) -> Status {
+    crate::metrics::get().refused(metric(signal), error.reason());
     let code = match error {
         IngestError::Body(BodyError::Timeout(_)) => Code::DeadlineExceeded,
         IngestError::Body(BodyError::UnsupportedEncoding(_)) => Code::Unimplemented,
@@ -41,11 +43,14 @@ fn status(error: &IngestError) -> Status {
 /// The message of a gRPC request body: one length-prefixed message, inflated if its flag says
 /// compressed (with the `grpc-encoding` the call names; gzip only), within the body limit.
 fn message(
+    signal: Signal,
     headers: &HeaderMap,
     body: &axum::body::Bytes,
     limit: usize,
 ) -> Result<axum::body::Bytes, Status> {
+    let refused = |reason| crate::metrics::get().refused(metric(signal), reason);
     let Some((compressed, message)) = grpc_wire::unframe(body) else {
+        refused("malformed");
         return Err(Status::invalid_argument(
             "the body is not one length-prefixed gRPC message",
         ));
@@ -58,6 +63,7 @@ fn message(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if encoding != "gzip" {
+        refused("unsupported");
         return Err(Status::unimplemented(format!(
             "message compressed with {encoding:?}: jobtrace takes gzip or none"
         )));
@@ -67,7 +73,7 @@ fn message(
         axum::http::header::CONTENT_ENCODING,
         axum::http::HeaderValue::from_static("gzip"),
     );
-    body::inflate(&gzip, message, limit).map_err(|error| status(&error.into()))
+    body::inflate(&gzip, message, limit).map_err(|error| status(signal, &error.into()))
 }
 
 async fn export<R: Export>(
@@ -79,16 +85,19 @@ async fn export<R: Export>(
     let answer = async {
         let body = body::read(body, limits.max_body_bytes, limits.body_read_timeout)
             .await
-            .map_err(|error| status(&error.into()))?;
-        let message = message(headers, &body, limits.max_body_bytes)?;
+            .map_err(|error| status(R::SIGNAL, &error.into()))?;
+        let message = message(R::SIGNAL, headers, &body, limits.max_body_bytes)?;
         drop(body);
-        let _turn = ingest_turn(state).await.map_err(|error| status(&error))?;
-        let request = counted_protobuf::<R>(&message, limits).map_err(|error| status(&error))?;
+        let _turn = ingest_turn(state)
+            .await
+            .map_err(|error| status(R::SIGNAL, &error))?;
+        let request =
+            counted_protobuf::<R>(&message, limits).map_err(|error| status(R::SIGNAL, &error))?;
         drop(message);
         request
             .store(state.store.clone())
             .await
-            .map_err(|error| status(&IngestError::from(error)))
+            .map_err(|error| status(R::SIGNAL, &IngestError::from(error)))
     };
     match answer.await {
         Ok(answer) => grpc_wire::message(&answer.encode_to_vec()),

@@ -9,8 +9,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde::Serialize;
 
+use super::budget::Signal;
 use super::budget::{self, BudgetError};
-use super::export::{Export, IngestError, budget, counted_protobuf, ingest_turn};
+use super::export::{Export, IngestError, budget, counted_protobuf, ingest_turn, metric};
 use crate::body::BodyError;
 use crate::state::{AppState, Limits};
 use crate::store::StoreError;
@@ -56,7 +57,9 @@ impl IngestError {
         }
     }
 
-    fn into_response_as(self, encoding: Encoding) -> Response {
+    /// The refusal in the request's encoding, counted in `/metrics`.
+    fn into_response_as(self, signal: Signal, encoding: Encoding) -> Response {
+        crate::metrics::get().refused(metric(signal), self.reason());
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, "otlp ingest failed");
@@ -143,20 +146,20 @@ async fn export<R: Export>(
         Err(error) => {
             let error = IngestError::from(error);
             let encoding = request_encoding(headers).unwrap_or(Encoding::Json);
-            return error.into_response_as(encoding);
+            return error.into_response_as(R::SIGNAL, encoding);
         }
     };
     let _turn = match ingest_turn(state).await {
         Ok(turn) => turn,
-        Err(error) => return error.into_response_as(Encoding::Json),
+        Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
     };
     let (encoding, request) = match read_request::<R>(headers, body, &state.limits) {
         Ok(decoded) => decoded,
-        Err((encoding, error)) => return error.into_response_as(encoding),
+        Err((encoding, error)) => return error.into_response_as(R::SIGNAL, encoding),
     };
     match request.store(state.store.clone()).await {
         Ok(answer) => encoded(StatusCode::OK, encoding, &answer),
-        Err(error) => IngestError::from(error).into_response_as(encoding),
+        Err(error) => IngestError::from(error).into_response_as(R::SIGNAL, encoding),
     }
 }
 

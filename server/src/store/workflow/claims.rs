@@ -158,6 +158,7 @@ macro_rules! impl_task_queue {
                 for (job_id, tasks) in by_job {
                     let (mut tx, _turn) = self.write_tx().await?;
                     let job = Self::lock_job(&mut tx, &job_id).await?;
+                    let mut expired_now = 0;
                     for task_id in tasks {
                         // Only if still expired now that the job is locked.
                         let attempt: Option<i64> = sqlx::query_scalar(
@@ -174,10 +175,12 @@ macro_rules! impl_task_queue {
                             let error = "lease expired: the runner stopped extending it";
                             Self::end_attempt(&mut tx, &task_id, attempt, outcome, error, now_ns)
                                 .await?;
+                            expired_now += 1;
                         }
                     }
                     Self::refresh_job(&mut tx, &job, now_ns).await?;
                     tx.commit().await?;
+                    crate::metrics::get().task(crate::metrics::TaskEvent::lease_expired, expired_now);
                 }
                 Ok(())
             }
