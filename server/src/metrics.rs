@@ -9,18 +9,16 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{MatchedPath, Request};
+use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
@@ -187,6 +185,20 @@ impl Metrics {
     pub fn task(&self, event: TaskEvent, n: u64) {
         self.tasks.get_or_create(&TaskLabels { event }).inc_by(n);
     }
+
+    /// The gauges read at scrape time: live streams, ingest requests and exports in flight.
+    pub fn set_in_flight(&self, live_streams: i64, ingest: i64, exports: i64) {
+        self.live_streams.set(live_streams);
+        self.ingest_in_flight.set(ingest);
+        self.exports_in_flight.set(exports);
+    }
+
+    /// Every metric in the OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
 }
 
 /// The process's metrics.
@@ -242,39 +254,6 @@ pub async fn time_requests(request: Request, next: Next) -> Response {
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     response
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    let metrics = get();
-    let in_use = |max: usize, available: usize| {
-        i64::try_from(max.saturating_sub(available)).unwrap_or(i64::MAX)
-    };
-    metrics.live_streams.set(in_use(
-        state.limits.max_live_streams,
-        state.live_permits.available_permits(),
-    ));
-    metrics.ingest_in_flight.set(in_use(
-        state.limits.max_concurrent_ingest,
-        state.ingest_permits.available_permits(),
-    ));
-    metrics.exports_in_flight.set(in_use(
-        state.limits.max_concurrent_exports,
-        state.export_permits.available_permits(),
-    ));
-    let mut text = String::new();
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &metrics.registry) {
-        tracing::error!(%error, "metrics could not be encoded");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

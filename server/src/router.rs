@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
         .merge(ingest)
@@ -163,6 +163,44 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Err(error) => {
             tracing::warn!(%error, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    }
+}
+
+/// `GET /metrics` (docs/METRICS.md); the in-flight gauges are read off the semaphores now.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let in_use = |max: usize, available: usize| {
+        i64::try_from(max.saturating_sub(available)).unwrap_or(i64::MAX)
+    };
+    let limits = &state.limits;
+    let metrics = crate::metrics::get();
+    metrics.set_in_flight(
+        in_use(
+            limits.max_live_streams,
+            state.live_permits.available_permits(),
+        ),
+        in_use(
+            limits.max_concurrent_ingest,
+            state.ingest_permits.available_permits(),
+        ),
+        in_use(
+            limits.max_concurrent_exports,
+            state.export_permits.available_permits(),
+        ),
+    );
+    match metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "metrics could not be encoded");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }
