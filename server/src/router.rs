@@ -17,7 +17,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth;
 use crate::grpc::{WorkflowApi, connect};
-use crate::ingest::http::{export_logs, export_traces};
 use crate::query::StoreQueries;
 use crate::state::AppState;
 
@@ -27,19 +26,6 @@ pub fn router(state: AppState) -> Router {
         provide_context(queries.clone());
         app::security::provide_request_nonce();
     };
-    let ingest = Router::new()
-        .route("/v1/traces", post(export_traces))
-        .route("/v1/logs", post(export_logs));
-    // OTLP/gRPC, merged with the gRPC services (no response compression).
-    let otlp_grpc = Router::new()
-        .route(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            post(crate::ingest::grpc::export_traces),
-        )
-        .route(
-            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            post(crate::ingest::grpc::export_logs),
-        );
     let options = state.leptos_options.clone();
     // gRPC (h2c, `/workflows.v1.*`; Connect calls on the same paths) shares the port; it is
     // merged after the HTTP layers so response compression never touches gRPC frames.
@@ -57,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
-        .merge(ingest)
+        .merge(crate::ingest::http_routes())
         .merge(crate::api::routes())
         .leptos_routes_with_context(&state, route_list(), provide_queries.clone(), move || {
             shell(options.clone())
@@ -75,7 +61,7 @@ pub fn router(state: AppState) -> Router {
         .layer(header_if_absent(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_if_absent(header::REFERRER_POLICY, "same-origin"))
         .merge(grpc)
-        .merge(otlp_grpc)
+        .merge(crate::ingest::grpc_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require,

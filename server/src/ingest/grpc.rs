@@ -7,8 +7,6 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tonic::{Code, Status};
 
@@ -76,11 +74,12 @@ fn message(
     body::inflate(&gzip, message, limit).map_err(|error| status(signal, &error.into()))
 }
 
-async fn export<R: Export>(
-    state: &AppState,
-    headers: &HeaderMap,
+pub(super) async fn export<R: Export>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    let (state, headers) = (&state, &headers);
     let limits = &state.limits;
     let answer = async {
         let body = body::read(body, limits.max_body_bytes, limits.body_read_timeout)
@@ -103,20 +102,4 @@ async fn export<R: Export>(
         Ok(answer) => grpc_wire::message(&answer.encode_to_vec()),
         Err(status) => grpc_wire::status_only(&status),
     }
-}
-
-pub async fn export_traces(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    export::<ExportTraceServiceRequest>(&state, &headers, body).await
-}
-
-pub async fn export_logs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    export::<ExportLogsServiceRequest>(&state, &headers, body).await
 }

@@ -4,8 +4,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde::Serialize;
 
@@ -130,11 +128,12 @@ fn read_request<T: Export>(
 
 /// Body within limits and time, a turn to ingest, counted, decoded, stored, answered in the
 /// request's encoding.
-async fn export<R: Export>(
-    state: &AppState,
-    headers: &HeaderMap,
+pub(super) async fn export<R: Export>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    let (state, headers) = (&state, &headers);
     let body = match crate::body::read(
         body,
         state.limits.max_body_bytes,
@@ -161,20 +160,4 @@ async fn export<R: Export>(
         Ok(answer) => encoded(StatusCode::OK, encoding, &answer),
         Err(error) => IngestError::from(error).into_response_as(R::SIGNAL, encoding),
     }
-}
-
-pub async fn export_traces(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    export::<ExportTraceServiceRequest>(&state, &headers, body).await
-}
-
-pub async fn export_logs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    export::<ExportLogsServiceRequest>(&state, &headers, body).await
 }
