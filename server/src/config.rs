@@ -16,6 +16,16 @@ pub const DEFAULT_MAX_ITEMS_PER_REQUEST: usize = 100_000;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The server's own logs on stderr: `text` for people, `json` (one object per line, with
+    /// the request id of the request a line belongs to) for log collectors.
+    #[arg(long, global = true, env = "JOBTRACE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod live_jobs;
 pub mod metrics;
 pub mod query;
+pub mod request_id;
 pub mod retention;
 pub mod router;
 pub mod serve;

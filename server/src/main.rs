@@ -4,19 +4,27 @@ use std::io::Write as _;
 
 use anyhow::Context;
 use clap::Parser;
-use jobtrace::config::{BackupArgs, Cli, Command, PruneArgs, ServeConfig};
+use jobtrace::config::{BackupArgs, Cli, Command, LogFormat, PruneArgs, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     // Logs go to stderr: `prune` and `backup` print their result on stdout.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
-    match Cli::parse().command {
+        );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+    match cli.command {
         Command::Serve(config) => serve(config).await,
         Command::Prune(args) => prune(args).await,
         Command::Backup(args) => backup(args).await,

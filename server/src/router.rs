@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::middleware::from_fn(crate::metrics::time_requests))
+        .layer(axum::middleware::from_fn(crate::request_id::assign))
         .with_state(state)
 }
 

@@ -918,3 +918,25 @@ async fn test_metrics_count_what_happened() {
     assert!(after.trim_end().ends_with("# EOF"));
     store.teardown().await;
 }
+
+/// Every answer carries a request id: the client's when it is short and printable, else a new one.
+#[tokio::test]
+async fn test_answers_carry_the_clients_request_id_or_a_new_one() {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 1 << 20);
+    let with_id = |id: &str| {
+        axum::http::Request::get("/api/v1/jobs")
+            .header("x-request-id", id)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let echoed = common::send(&app, with_id("trace-me-42")).await;
+    assert_eq!(echoed.header("x-request-id"), Some("trace-me-42"));
+    let replaced = common::send(&app, with_id(&"z".repeat(100))).await;
+    let new_id = replaced.header("x-request-id").unwrap();
+    assert!(uuid::Uuid::parse_str(new_id).is_ok(), "{new_id}");
+    let first = get(&app, "/healthz").await;
+    let second = get(&app, "/healthz").await;
+    assert_ne!(first.header("x-request-id"), second.header("x-request-id"));
+    store.teardown().await;
+}
