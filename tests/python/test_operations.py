@@ -25,3 +25,54 @@ def test_json_logs_and_request_ids(tmp_path):
         entry = json.loads(line)
         assert {"timestamp", "level", "fields"} <= entry.keys(), entry
     assert any(json.loads(line)["fields"].get("message") == "jobtrace is serving" for line in lines), lines
+
+
+def test_the_binary_runs_from_an_empty_directory_with_only_its_site(tmp_path):
+    """The container's layout: the binary and the built site in an otherwise empty place, the store in
+    its own folder, configured only through the image's environment variables."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    from conftest import BIN, free_port
+
+    root = os.path.join(os.path.dirname(__file__), "../..")
+    image = tmp_path / "image"
+    (image / "bin").mkdir(parents=True)
+    shutil.copy(BIN, image / "bin" / "jobtrace")
+    shutil.copytree(os.path.join(root, "target/site"), image / "site")
+    (tmp_path / "data").mkdir()
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JOBTRACE_ADDR": f"127.0.0.1:{port}",
+        "JOBTRACE_DATABASE_URL": f"sqlite:{tmp_path / 'data' / 'jobtrace.db'}",
+        "JOBTRACE_SITE_ROOT": str(image / "site"),
+        "JOBTRACE_LOG_FORMAT": "json",
+    }
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    process = subprocess.Popen(
+        [str(image / "bin" / "jobtrace"), "serve"], cwd=empty, env=env, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None and time.time() < deadline, "did not start"
+            time.sleep(0.1)
+        page = requests.get(url, timeout=10)
+        assert page.status_code == 200 and "/pkg/jobtrace.js" in page.text
+        for asset in ["/pkg/jobtrace.js", "/pkg/jobtrace.wasm", "/pkg/jobtrace.css", "/favicon.svg"]:
+            assert requests.get(f"{url}{asset}", timeout=10).status_code == 200, asset
+        assert (tmp_path / "data" / "jobtrace.db").exists()
+        assert list(empty.iterdir()) == [], "nothing written where it was started"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
