@@ -940,3 +940,75 @@ async fn test_answers_carry_the_clients_request_id_or_a_new_one() {
     assert_ne!(first.header("x-request-id"), second.header("x-request-id"));
     store.teardown().await;
 }
+
+/// With every ingest turn taken (`--max-concurrent-ingest`), a request waits its 5 s and is told
+/// to retry — `503` over OTLP/HTTP, `UNAVAILABLE` over OTLP/gRPC, what exporters retry — and
+/// nothing of it is stored; once a turn is free the same request is stored.
+#[tokio::test]
+async fn test_ingest_beyond_its_concurrency_waits_then_is_told_to_retry() {
+    let store = sqlite_store().await;
+    let config = jobtrace::config::ServeConfig {
+        max_concurrent_ingest: 2,
+        ..common::serve_config(&[])
+    };
+    let state = common::state_with_config(store.store.clone(), &config);
+    let permits = Arc::clone(&state.ingest_permits);
+    let app = jobtrace::router::router(state);
+    let held = Arc::clone(&permits).acquire_many_owned(2).await.unwrap();
+    let spans = trace_json(
+        "8c8efff798038103d269b633813fc60c",
+        "busy-svc",
+        &[("00000000000000c1", None, "job/busy", 0, 100, 0)],
+    );
+    let grpc_body = {
+        use prost::Message;
+        let message = common::trace_request(&spans).encode_to_vec();
+        let mut framed = vec![0];
+        framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+        framed.extend_from_slice(&message);
+        framed
+    };
+    let grpc_request = || {
+        axum::http::Request::post("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(axum::body::Body::from(grpc_body.clone()))
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let (http, grpc) = tokio::join!(
+        post_json(&app, "/v1/traces", &spans),
+        common::send(&app, grpc_request())
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "they waited for a turn"
+    );
+    assert_eq!(
+        http.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        http.text()
+    );
+    assert!(http.text().contains("retry"), "{}", http.text());
+    assert_eq!(grpc.header("grpc-status"), Some("14"), "UNAVAILABLE");
+    let jobs = get(&app, "/api/v1/jobs").await.json();
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "nothing stored");
+    drop(held);
+    assert_eq!(
+        post_json(&app, "/v1/traces", &spans).await.status,
+        StatusCode::OK
+    );
+    let answer = common::send(&app, grpc_request()).await;
+    assert_eq!(
+        answer.header("grpc-status"),
+        None,
+        "the status is in the trailers"
+    );
+    let jobs = get(&app, "/api/v1/jobs").await.json();
+    assert_eq!(
+        jobs["jobs"][0]["span_count"], 1,
+        "stored once, the retry was the same span"
+    );
+    store.teardown().await;
+}

@@ -120,8 +120,13 @@ pub fn router_with_tokens(store: SharedStore, max_body_bytes: usize, tokens: &[&
 
 /// The router as `config` sets it up.
 pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeConfig) -> Router {
+    jobtrace::router::router(state_with_config(store, config))
+}
+
+/// What the router is built from, for tests that hold its permits themselves.
+pub fn state_with_config(store: SharedStore, config: &jobtrace::config::ServeConfig) -> AppState {
     let config = config.clone();
-    jobtrace::router::router(AppState {
+    AppState {
         store: Arc::clone(&store),
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
@@ -131,7 +136,7 @@ pub fn router_with_config(store: SharedStore, config: &jobtrace::config::ServeCo
         limits: Limits::from_config(&config),
         leptos_options: jobtrace::leptos_options(&config),
         draining: Arc::default(),
-    })
+    }
 }
 
 pub struct Reply {
