@@ -39,6 +39,21 @@ class Server:
             return f.read()
 
 
+def wait_until_healthy(url: str, process: subprocess.Popen, log=lambda: "") -> None:
+    """Waits (30 s at most) for `url`'s /healthz to answer 200; raises with the log if the process
+    exits or the time runs out."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"jobtrace did not start:\n{log()}")
+        time.sleep(0.1)
+
+
 def launch(tmp_path, database_url: str, *extra: str) -> tuple[Server, subprocess.Popen]:
     """Starts `jobtrace serve` on a free port and waits for /healthz."""
     port = free_port()
@@ -56,16 +71,7 @@ def launch(tmp_path, database_url: str, *extra: str) -> tuple[Server, subprocess
         )
     url = f"http://127.0.0.1:{port}"
     server = Server(url, process, log_path)
-    deadline = time.time() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"jobtrace did not start:\n{server.log()}")
-        time.sleep(0.1)
+    wait_until_healthy(url, process, server.log)
     return server, process
 
 

@@ -33,9 +33,8 @@ def test_the_binary_runs_from_an_empty_directory_with_only_its_site(tmp_path):
     import os
     import shutil
     import subprocess
-    import time
 
-    from conftest import BIN, free_port
+    from conftest import BIN, free_port, wait_until_healthy
 
     root = os.path.join(os.path.dirname(__file__), "../..")
     image = tmp_path / "image"
@@ -58,15 +57,7 @@ def test_the_binary_runs_from_an_empty_directory_with_only_its_site(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.time() < deadline, "did not start"
-            time.sleep(0.1)
+        wait_until_healthy(url, process)
         page = requests.get(url, timeout=10)
         assert page.status_code == 200 and "/pkg/jobtrace.js" in page.text
         for asset in ["/pkg/jobtrace.js", "/pkg/jobtrace.wasm", "/pkg/jobtrace.css", "/favicon.svg"]:
