@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -207,16 +207,15 @@ pub fn get() -> &'static Metrics {
     METRICS.get_or_init(Metrics::new)
 }
 
-/// The route label of a request: the router's matched route, or for gRPC (whose routes match
-/// every method of a service) the RPC path when the service knew the method.
-fn route(request_path: &str, matched: Option<&str>, grpc_status: Option<&str>) -> String {
+/// The route label of a request: the router's matched route, or for gRPC and Connect (whose
+/// routes match every method of a service) the RPC path, unless the answer says the method does
+/// not exist (gRPC `UNIMPLEMENTED`, Connect's `501`): a client-made method name is `other`.
+fn route(request_path: &str, matched: Option<&str>, unimplemented: bool) -> String {
     let is_rpc = request_path.starts_with("/workflows.v1.")
         || request_path.starts_with("/opentelemetry.proto.collector.");
-    match (matched, grpc_status) {
-        // tonic answers UNIMPLEMENTED (12) for a method its service does not have.
-        (Some(_), Some(status)) if is_rpc && status != "12" => request_path.to_owned(),
-        (Some(_), None) if is_rpc => request_path.to_owned(),
-        (Some(matched), _) if !is_rpc => matched.to_owned(),
+    match matched {
+        Some(_) if is_rpc && !unimplemented => request_path.to_owned(),
+        Some(matched) if !is_rpc => matched.to_owned(),
         _ => "other".to_owned(),
     }
 }
@@ -246,7 +245,11 @@ pub async fn time_requests(request: Request, next: Next) -> Response {
         (false, _) => format!("{}xx", response.status().as_u16() / 100),
     };
     let labels = RequestLabels {
-        route: route(&path, matched.as_deref(), grpc_status),
+        route: route(
+            &path,
+            matched.as_deref(),
+            grpc_status == Some("12") || response.status() == StatusCode::NOT_IMPLEMENTED,
+        ),
         status,
     };
     get()
@@ -264,22 +267,18 @@ mod tests {
     fn test_route_labels_come_from_routes_and_known_methods_only() {
         let rpc = "/workflows.v1.TaskService/NextTask";
         assert_eq!(
-            route(rpc, Some("/workflows.v1.TaskService/{*rpc}"), Some("0")),
+            route(rpc, Some("/workflows.v1.TaskService/{*rpc}"), false),
             rpc
         );
         // An unknown method of a known service, an unknown path, a matched HTTP route.
         let unknown = "/workflows.v1.TaskService/Made_Up_By_A_Client";
         assert_eq!(
-            route(
-                unknown,
-                Some("/workflows.v1.TaskService/{*rpc}"),
-                Some("12")
-            ),
+            route(unknown, Some("/workflows.v1.TaskService/{*rpc}"), true),
             "other"
         );
-        assert_eq!(route("/no/such/page", None, None), "other");
+        assert_eq!(route("/no/such/page", None, false), "other");
         assert_eq!(
-            route("/api/v1/jobs/42", Some("/api/v1/jobs/{id}"), None),
+            route("/api/v1/jobs/42", Some("/api/v1/jobs/{id}"), false),
             "/api/v1/jobs/{id}"
         );
     }

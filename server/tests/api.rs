@@ -886,7 +886,16 @@ async fn test_metrics_count_what_happened() {
     );
     let made_up = get(&app, "/api/v1/jobs/no-such-job-made-up-by-a-client").await;
     assert_eq!(made_up.status, StatusCode::NOT_FOUND);
+    // A method a client made up, over gRPC and over Connect: answered UNIMPLEMENTED, not a label.
+    for content_type in ["application/grpc", "application/proto"] {
+        let request = axum::http::Request::post("/workflows.v1.TaskService/MadeUpMethod")
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(vec![0, 0, 0, 0, 0]))
+            .unwrap();
+        common::send(&app, request).await;
+    }
     let after = get(&app, "/metrics").await.text();
+    assert!(!after.contains("MadeUpMethod"), "{after}");
     let grew = |series_name: &str| series(&after, series_name) - series(&before, series_name);
     assert!(
         grew("jobtrace_otlp_items_stored_total{signal=\"spans\"}") >= 2.0,
