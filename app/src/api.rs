@@ -10,10 +10,11 @@ mod port {
     use std::sync::Arc;
 
     use crate::error::AppError;
-    use crate::model::{JobListQuery, JobPage, JobTrace, LogRecord, Span};
+    use crate::model::{JobListQuery, JobLogQuery, JobPage, JobTrace, LogRecord, Span};
 
-    /// The read side of the store as the pages need it. The server implements it on its
-    /// `TraceStore` and provides it as context; server functions stay thin callers.
+    /// The store as the pages need it: reads, and the two job actions (retry, cancel). The
+    /// server implements it on its store and provides it as context; server functions stay
+    /// thin callers.
     #[async_trait::async_trait]
     pub trait QueryPort: Send + Sync + 'static {
         async fn list_jobs(&self, query: JobListQuery) -> Result<JobPage, AppError>;
@@ -35,6 +36,17 @@ mod port {
             trace_id: &str,
             terms: &[(String, String)],
         ) -> Result<Vec<String>, AppError>;
+        /// A trace's log records that pass `query`, by time, at most `limit`.
+        async fn trace_logs(
+            &self,
+            trace_id: &str,
+            query: &JobLogQuery,
+            limit: u32,
+        ) -> Result<Vec<LogRecord>, AppError>;
+        /// Re-queues a workflow job's failed tasks (and lifts a cancel); how many were re-queued.
+        async fn retry_job(&self, job_id: &str) -> Result<i64, AppError>;
+        /// Cancels a workflow job: no more of its tasks are handed out.
+        async fn cancel_job(&self, job_id: &str) -> Result<(), AppError>;
     }
 
     pub type SharedQueryPort = Arc<dyn QueryPort>;

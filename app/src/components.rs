@@ -2,6 +2,7 @@
 
 mod copy_button;
 mod error_notice;
+mod failure_banner;
 mod job_header;
 mod job_table;
 mod log_list;
@@ -17,8 +18,9 @@ mod trace_view;
 
 pub use copy_button::CopyButton;
 pub use error_notice::ErrorNotice;
+pub use failure_banner::FailureBanner;
 pub use job_header::JobHeader;
-pub use job_table::JobTable;
+pub use job_table::{JobTable, SortLinks};
 pub use log_list::{LogLine, LogList};
 pub use log_panel::{LogFilters, LogPanel, PanelLog};
 pub use runner_lanes::RunnerLanes;

@@ -106,9 +106,77 @@ pub mod security {
         }
     }
 
+    /// Whether a request that changes something (the job page's Retry and Cancel) came from a
+    /// page of this server: a browser says where a request comes from (`Sec-Fetch-Site`, or
+    /// `Origin` on a POST), and a page elsewhere must not make a signed-in browser, or any
+    /// browser that reaches an open server, act on jobs. The session cookie is `SameSite=Strict`
+    /// already; this also covers servers without a token. Requests without either header
+    /// (scripts, curl) carry no ambient credentials a page could borrow and pass.
+    pub fn same_origin(headers: &http::HeaderMap) -> bool {
+        let text = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(site) = text(http::HeaderName::from_static("sec-fetch-site")) {
+            return site == "same-origin" || site == "none";
+        }
+        match (text(http::header::ORIGIN), text(http::header::HOST)) {
+            (None, _) => true,
+            (Some(origin), Some(host)) => origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority == host),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Refuses a request [`same_origin`] does not accept, read from the server function's
+    /// request.
+    pub fn require_same_origin() -> Result<(), crate::error::AppError> {
+        let parts = use_context::<http::request::Parts>();
+        match parts {
+            Some(parts) if same_origin(&parts.headers) => Ok(()),
+            _ => Err(crate::error::AppError::BadRequest(
+                "this action must come from the jobtrace dashboard itself".to_owned(),
+            )),
+        }
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        http::HeaderName::from_static(k),
+                        http::HeaderValue::from_str(v)
+                            .unwrap_or(http::HeaderValue::from_static("")),
+                    )
+                })
+                .collect()
+        }
+
+        #[test]
+        fn test_only_pages_of_this_server_may_act() {
+            assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+            assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
+            assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+            let host = ("host", "127.0.0.1:8080");
+            assert!(same_origin(&headers(&[
+                host,
+                ("origin", "http://127.0.0.1:8080")
+            ])));
+            assert!(!same_origin(&headers(&[
+                host,
+                ("origin", "http://evil.example")
+            ])));
+            assert!(!same_origin(&headers(&[host, ("origin", "null")])));
+            assert!(!same_origin(&headers(&[(
+                "origin",
+                "http://127.0.0.1:8080"
+            )])));
+            // Neither header: not a browser page's request.
+            assert!(same_origin(&headers(&[host])));
+        }
 
         #[test]
         fn test_escape_html_leaves_no_markup() {

@@ -1,9 +1,11 @@
 //! Data the server and the browser share: jobs, spans and log records as the dashboard sees them.
 
 mod compare;
+mod failure;
 mod format;
 mod job;
 mod job_filter;
+mod job_tab;
 mod log;
 mod span;
 mod trace;
@@ -13,12 +15,17 @@ pub mod waterfall;
 pub use compare::{
     CompareRow, JobComparison, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs,
 };
+pub use failure::{Failure, job_failure};
 pub use format::{format_duration_ns, format_time_ns};
 pub use job::{
     Job, JobListQuery, JobPage, JobState, JobVersion, Stats, TaskAttempt, TaskSummary, TaskView,
 };
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
-pub use log::{LogMark, LogRecord, PANEL_LOGS, SEVERITY_BANDS, severity_band, severity_name};
+pub use job_tab::JobTab;
+pub use log::{
+    JobLogLines, JobLogQuery, LogMark, LogRecord, MAX_LOG_SEARCH_BYTES, PANEL_LOGS, SEVERITY_BANDS,
+    severity_band, severity_name,
+};
 #[cfg(test)]
 pub(crate) use span::test_outline;
 pub use span::{Attributes, Span, SpanEvent, SpanOutline, StatusCode, value_text};
@@ -26,5 +33,5 @@ pub use trace::{JobTrace, UNATTACHED_LOGS};
 pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};
 pub use waterfall::{
     Lane, MAX_ATTRIBUTE_TERMS, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes,
-    running_attempts,
+    runner_names, running_attempts,
 };

@@ -26,6 +26,16 @@ pub fn App() -> impl IntoView {
                 <nav class="topbar__nav">
                     <A href="/">"Jobs"</A>
                 </nav>
+                // A plain form: the server opens an id's job or searches names (`/go`).
+                <form class="topbar__go" action="/go" method="get" role="search">
+                    <input
+                        type="search"
+                        name="to"
+                        aria-label="Go to a job or trace id, or search job names"
+                        placeholder="Job or trace id, or name"
+                        maxlength="1024"
+                    />
+                </form>
                 <ThemeToggle />
                 <SignOut />
             </header>

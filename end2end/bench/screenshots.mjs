@@ -1,5 +1,6 @@
 // Screenshots for the README (docs/screenshots/): the built binary with --demo jobs plus one
-// workflow job run by the real Tilebox client (end2end/fixtures/dependency_job.py).
+// workflow job run by the real Tilebox client (end2end/fixtures/dependency_job.py) and a failed
+// fan-out (end2end/fixtures/tiles_job.py).
 //
 //   node bench/screenshots.mjs
 import { chromium } from 'playwright';
@@ -27,6 +28,8 @@ try {
   }
   const output = execFileSync(path.join(root, '.venv/bin/python'), [path.join(root, 'end2end/fixtures/dependency_job.py'), '--url', base], { encoding: 'utf8' });
   const workflowJob = output.match(/job id: ([0-9a-f-]{36})/)[1];
+  const tiles = execFileSync(path.join(root, '.venv/bin/python'), [path.join(root, 'end2end/fixtures/tiles_job.py'), '--url', base], { encoding: 'utf8' });
+  const tilesJob = tiles.match(/job id: ([0-9a-f-]{36})/)[1];
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   const shot = async (name) => {
@@ -48,6 +51,10 @@ try {
   const mosaic = await (await fetch(`${base}/api/v1/jobs/${workflowJob}/spans?name=Mosaic`)).json();
   await page.goto(`${base}/jobs/${workflowJob}?critical=1&span=${mosaic.spans[0].span_id}`);
   await shot('workflow-job');
+  await page.goto(`${base}/jobs/${tilesJob}`);
+  await shot('failed-fan-out');
+  await page.goto(`${base}/jobs/${tilesJob}?tab=logs`);
+  await shot('job-logs');
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.goto(`${base}/jobs/${fanOut}?q=status:error`);
   await shot('job-page-dark');

@@ -1,4 +1,4 @@
-import { test, expect, seedTrace, hex } from './fixtures';
+import { test, expect, seedTrace, seedExampleJob, hex, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
 async function run(request: import('@playwright/test').APIRequestContext, name: string, tileMs: number) {
@@ -26,4 +26,17 @@ test('comparing with the previous run shows a slowed-down task as a regression',
   const same = page.locator('.compare__row', { hasText: 'task/FetchTile' });
   await expect(same).toHaveAttribute('data-kind', 'same');
   await expect(page.getByText('1 regression(s)')).toBeVisible();
+});
+
+test('a compare link with one run says what is missing', async ({ page, request, consoleErrors }) => {
+  const { traceId } = await seedExampleJob(request, `compare-one-${Date.now()}`);
+  const response = await page.goto(`/compare?a=${traceId}`);
+  expect(response?.status()).toBe(400);
+  await hydrated(page);
+  await expect(page.locator('.error-notice')).toContainText('compare needs two runs');
+  await expect(page.locator('.error-notice')).toContainText('b is missing');
+  // Chromium logs the document's own 400 status as a console error; that one is expected.
+  const unexpected = consoleErrors.filter((e) => !/status of 400/.test(e));
+  consoleErrors.length = 0;
+  expect(unexpected).toEqual([]);
 });

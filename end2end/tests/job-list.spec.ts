@@ -101,3 +101,41 @@ test('the list refreshes itself while a job runs, without a reload', async ({ pa
   await expect(list.row(name)).toContainText('COMPLETED', { timeout: 12_000 });
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(9);
 });
+
+test('the top bar jumps to a job or trace id, and searches names otherwise', async ({ page, request }) => {
+  const name = `go-to-${Date.now()}`;
+  const { traceId } = await seedExampleJob(request, name);
+  await page.goto('/');
+  await hydrated(page);
+  const go = page.getByRole('searchbox', { name: 'Go to a job or trace id, or search job names' });
+  await go.fill(` ${traceId.toUpperCase()} `);
+  await go.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/jobs/${traceId}$`));
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  await go.fill(name);
+  await go.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/\\?name=${name}$`));
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+});
+
+test('the list shows each job id and sorts by its headers, keeping the filters', async ({ page, request }) => {
+  const prefix = `sort-${Date.now()}`;
+  const short = await seedExampleJob(request, `${prefix}-short`);
+  await seedTrace(request, [{ id: hex(8), name: `job/${prefix}-long`, startMs: -50_000, endMs: 0 }]);
+  await page.goto(`/?name=${prefix}`);
+  await hydrated(page);
+  const rows = page.locator('.job-table__row');
+  await expect(rows).toHaveCount(2);
+  // Newest first by default: the short job started last.
+  await expect(rows.first()).toContainText(`${prefix}-short`);
+  // A trace-only job's id is the UUID of its trace id's bytes: the same first 8 digits.
+  await expect(rows.first().locator('.job-table__id')).toHaveAttribute('title', /^[0-9a-f-]{36}$/);
+  await expect(rows.first().locator('.job-table__id code')).toHaveText(short.traceId.slice(0, 8));
+  await page.getByRole('link', { name: 'Duration' }).click();
+  await expect(page).toHaveURL(new RegExp(`name=${prefix}.*sort=longest`));
+  await expect(rows.first()).toContainText(`${prefix}-long`);
+  await expect(page.getByRole('columnheader', { name: 'Duration ↓' })).toHaveAttribute('aria-sort', 'descending');
+  await page.getByRole('link', { name: 'Started' }).click();
+  await expect(page).not.toHaveURL(/sort=/);
+  await expect(rows.first()).toContainText(`${prefix}-short`);
+});

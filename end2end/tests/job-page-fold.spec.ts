@@ -40,6 +40,9 @@ test('runs of same-name siblings fold into one row with count, median and failur
   await expect(fold.locator('.waterfall__name')).toHaveText('12 × ProcessTile');
   // Durations 200 ms + n·10 ms, n = 0..11: the lower middle is n = 5.
   await expect(fold.locator('.waterfall__fold-facts')).toHaveText('p50 250 ms, 2 failed');
+  // 2 of 12 failed: the bar is not red, the two failures are marked where they ran.
+  await expect(fold.locator('.waterfall__bar')).toHaveClass(/waterfall__bar--ok/);
+  await expect(fold.locator('.waterfall__fold-failure')).toHaveCount(2);
   await expect(page.locator('.waterfall__row')).toHaveCount(4);
   await expect(job.row(merge)).toBeVisible();
 
@@ -79,4 +82,26 @@ test('the page ships span skeletons; attributes and log lines load for the selec
   await expect(page.locator('.trace-view__count')).toHaveText('1 of 15 spans match');
   await expect(job.row(tiles[7])).toBeVisible();
   await expect(job.row(tiles[6])).toHaveCount(0);
+});
+
+test('same-name siblings fold even when they interleave with others', async ({ page, request }) => {
+  const [job, task] = [hex(8), hex(8)];
+  const spans = Array.from({ length: 12 }, (_, n) => ({
+    id: hex(8),
+    parent: task,
+    name: n % 2 === 0 ? 'ProcessTile' : 'UploadTile',
+    startMs: 100 + n * 100,
+    endMs: 150 + n * 100,
+  }));
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/interleaved-${Date.now()}`, startMs: 0, endMs: 2000 },
+    { id: task, parent: job, name: 'task/FanOut', startMs: 10, endMs: 1900 },
+    ...spans,
+  ]);
+  const pageObject = new JobPage(page);
+  await pageObject.open(`${traceId}?fold=1`);
+  const folds = page.locator('.waterfall__row--fold');
+  await expect(folds).toHaveCount(2);
+  await expect(folds.locator('.waterfall__name')).toHaveText(['6 × ProcessTile', '6 × UploadTile']);
+  await expect(page.locator('.waterfall__row')).toHaveCount(4);
 });

@@ -60,3 +60,17 @@ test('the span tree takes the keyboard: move, collapse, expand, clear', async ({
   await expect(job.panel).toHaveCount(0);
   await expect(page).not.toHaveURL(/span=/);
 });
+
+test('moving with the keyboard is one history step, not one per key', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `keys-history-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  const tree = page.getByRole('tree');
+  await tree.focus();
+  for (const key of ['ArrowDown', 'j', 'j', 'j', 'k']) await page.keyboard.press(key);
+  await expect(job.row(spans.download)).toHaveAttribute('aria-selected', 'true');
+  // One Back leaves the moves: no span selected, as when the page opened.
+  await page.goBack();
+  await expect(page).not.toHaveURL(/span=/);
+  await expect(job.panel).toHaveCount(0);
+});

@@ -42,6 +42,10 @@ test('selecting a span shows its details and logs', async ({ page, request }) =>
   await expect(job.panel.getByRole('row', { name: /scene_id/ })).toContainText('S2A_001');
   await expect(job.panel.getByText(spans.download)).toBeVisible();
   await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
+  // The parent id leads to the parent.
+  await job.panel.getByRole('button', { name: 'Show the parent span' }).click();
+  await expect(page).toHaveURL(new RegExp(`span=${spans.task}`));
+  await expect(job.panel.getByRole('heading', { name: 'task/ProcessScene' })).toBeVisible();
 });
 
 test('the log panel shows child spans\' lines on request, each linking to its span', async ({ page, request }) => {
@@ -101,4 +105,24 @@ test('the job page links to its spans and logs as files', async ({ page, request
   expect((await response.body()).subarray(0, 4).toString()).toBe('PAR1');
   const csv = await request.get(href!.replace('parquet', 'csv'));
   expect((await csv.text()).split('\n')[0]).toContain('start_time,end_time,trace_id,span_id');
+});
+
+test('Collapse all is one short URL word, and a span opened under it stays open in the link', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `collapse-all-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  await page.getByRole('button', { name: 'Collapse all' }).click();
+  await expect(page).toHaveURL(/\?collapsed=all$/);
+  await expect(job.row(spans.task)).toHaveCount(0);
+  await job.toggle(spans.job).click();
+  await expect(page).toHaveURL(new RegExp(`collapsed=all&open=${spans.job}$`));
+  await expect(job.row(spans.task)).toBeVisible();
+  await expect(job.row(spans.download)).toHaveCount(0);
+  // The link restores it.
+  await page.reload();
+  await expect(job.row(spans.task)).toBeVisible();
+  await expect(job.row(spans.download)).toHaveCount(0);
+  await page.getByRole('button', { name: 'Expand all' }).click();
+  await expect(page).not.toHaveURL(/collapsed|open=/);
+  await expect(job.row(spans.download)).toBeVisible();
 });

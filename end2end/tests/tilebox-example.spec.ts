@@ -21,12 +21,14 @@ test('the Tracing page example, run by the real Tilebox client, shows its task, 
   await expect(page.getByRole('heading', { level: 1, name: 'process-scene' })).toBeVisible();
   await expect(page.locator('.status-badge').first()).toHaveText('COMPLETED');
 
-  // The workflow task with its attempt, known to the server before any span.
+  // The workflow task with its attempt, known to the server before any span (the Tasks tab).
+  await page.getByRole('tab', { name: 'Tasks (1)' }).click();
   const task = page.locator('.task-table__row');
   await expect(task).toHaveCount(1);
   await expect(task).toContainText('ProcessScene');
   await expect(task).toContainText('COMPUTED');
   await expect(task.locator('.task-table__attempt')).toContainText('computed');
+  await page.getByRole('tab', { name: 'Trace' }).click();
 
   // The trace: job span, task span, and the two custom spans nested under the task span.
   for (const name of ['job/process-scene', 'task/ProcessScene', 'download-scene', 'compute-index']) {
@@ -74,6 +76,9 @@ test('a workflow job shows dependencies, queue waits, retries and its critical p
   const mosaic = job.rowByName('task/Mosaic');
   // Mosaic queued while the tiles ran: a queue segment before its bar.
   await expect(mosaic.locator('.waterfall__queue')).toHaveCount(1);
+  // Most of that wait was for its dependencies (drawn apart), the rest for a runner.
+  await expect(mosaic.locator('.waterfall__wait')).toHaveAttribute('title', /^waited .+ for its dependencies$/);
+  await expect(mosaic.locator('.waterfall__queue')).toHaveAttribute('title', /^queued .+ for a runner$/);
   await mosaic.click();
   // Every attempt of both tiles (the flaky one ran twice).
   await expect(page.locator('.waterfall__row--waited-for')).toHaveCount(3);

@@ -3,13 +3,15 @@
 use app::api::QueryPort;
 use app::error::AppError;
 use app::model::{
-    Job, JobFilter, JobListQuery, JobPage, JobSort, JobTrace, LogRecord, Span, TaskAttempt,
-    TaskView, UNATTACHED_LOGS,
+    Job, JobFilter, JobListQuery, JobLogQuery, JobPage, JobSort, JobTrace, LogRecord, Span,
+    TaskAttempt, TaskView, UNATTACHED_LOGS,
 };
 
 use crate::shared_reads::SharedReads;
 use crate::store::workflow::TaskRecord;
-use crate::store::{JobRef, LogPageQuery, SharedStore, SpanId, SpanPageQuery, StoreError, TraceId};
+use crate::store::{
+    self, JobRef, LogPageQuery, SharedStore, SpanId, SpanPageQuery, StoreError, TraceId,
+};
 
 /// The store, and job traces read once for every render asking at the same time (200 renders
 /// of one 5,000-span job page read its spans 200 times: `shared_reads`).
@@ -30,6 +32,8 @@ impl StoreQueries {
 fn to_app_error(error: StoreError) -> AppError {
     match error {
         StoreError::InvalidCursor => AppError::BadRequest("invalid cursor".to_owned()),
+        StoreError::NotFound(what) => AppError::NotFound(what),
+        StoreError::InvalidArgument(why) => AppError::BadRequest(why),
         other => {
             tracing::error!(error = %other, "query failed");
             AppError::Store
@@ -113,6 +117,7 @@ pub fn task_view(task: TaskRecord) -> TaskView {
         parent_id: task.parent_id.map(|id| id.to_string()),
         depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
         display: task.display,
+        summary: task.input_summary,
         identifier_name: task.identifier_name,
         identifier_version: task.identifier_version,
         cluster: task.cluster_slug,
@@ -230,4 +235,56 @@ impl QueryPort for StoreQueries {
             .await
             .map_err(to_app_error)
     }
+
+    async fn trace_logs(
+        &self,
+        trace_id: &str,
+        query: &JobLogQuery,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>, AppError> {
+        let trace = TraceId::parse_hex(trace_id)
+            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let query = LogPageQuery {
+            severities: if query.floor > 0 {
+                vec![(query.floor, i32::MAX)]
+            } else {
+                Vec::new()
+            },
+            text: (!query.text.is_empty()).then(|| query.text.clone()),
+            task_id: (!query.task_id.is_empty()).then(|| query.task_id.clone()),
+            limit,
+            ..LogPageQuery::default()
+        };
+        let page = self
+            .0
+            .log_page(Some(trace), &query)
+            .await
+            .map_err(to_app_error)?;
+        Ok(page.into_iter().map(|(_, log)| log).collect())
+    }
+
+    async fn retry_job(&self, job_id: &str) -> Result<i64, AppError> {
+        let id = workflow_job_id(job_id)?;
+        let store = self.0.clone();
+        let retried = store::to_the_end(async move { store.retry_job(id, crate::now_ns()).await })
+            .await
+            .map_err(to_app_error)?;
+        tracing::info!(job = %id, retried, "job retried from the dashboard");
+        Ok(retried)
+    }
+
+    async fn cancel_job(&self, job_id: &str) -> Result<(), AppError> {
+        let id = workflow_job_id(job_id)?;
+        let store = self.0.clone();
+        store::to_the_end(async move { store.cancel_job(id, crate::now_ns()).await })
+            .await
+            .map_err(to_app_error)?;
+        tracing::info!(job = %id, "job canceled from the dashboard");
+        Ok(())
+    }
+}
+
+/// A workflow job's id as the dashboard sends it.
+fn workflow_job_id(text: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(text).map_err(|_| AppError::NotFound(format!("workflow job {text:?}")))
 }

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/go", get(go_to))
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
         .merge(crate::ingest::http_routes())
@@ -139,6 +140,34 @@ async fn content_security_policy(
 }
 
 /// Everything that is not a page (JSON, files, errors) gets a policy that allows nothing to run.
+/// The top bar's "Go to" box (`/go?to=…`): a job id (UUID) or trace id (32 hex digits) opens
+/// that job's page; anything else searches job names.
+async fn go_to(
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Redirect {
+    let text = query.get("to").map(String::as_str).unwrap_or_default();
+    axum::response::Redirect::to(&go_to_path(text))
+}
+
+/// Where the "Go to" box's text leads (see [`go_to`]).
+fn go_to_path(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "/".to_owned();
+    }
+    // Written back in their canonical form: nothing of the text but the id reaches the path.
+    if let Ok(job) = uuid::Uuid::parse_str(text) {
+        return format!("/jobs/{job}");
+    }
+    if let Some(trace) = crate::store::TraceId::parse_hex(text) {
+        return format!("/jobs/{trace}");
+    }
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", text)
+        .finish();
+    format!("/?{query}")
+}
+
 fn header_if_absent(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
@@ -189,5 +218,26 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
             tracing::error!(%error, "metrics could not be encoded");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_go_to_opens_ids_and_searches_the_rest() {
+        let job = "0190e0a4-0000-7000-8000-000000000001";
+        assert_eq!(go_to_path(&format!(" {job} ")), format!("/jobs/{job}"));
+        let trace = "5B8EFFF798038103D269B633813FC60C";
+        assert_eq!(
+            go_to_path(trace),
+            format!("/jobs/{}", trace.to_ascii_lowercase())
+        );
+        assert_eq!(go_to_path("tiles survey"), "/?name=tiles+survey");
+        assert_eq!(go_to_path("a&b=/evil"), "/?name=a%26b%3D%2Fevil");
+        assert_eq!(go_to_path("  "), "/");
+        let braced = "{0190e0a4-0000-7000-8000-000000000001}";
+        assert_eq!(go_to_path(braced), format!("/jobs/{job}"));
     }
 }

@@ -1021,3 +1021,99 @@ async fn test_ingest_beyond_its_concurrency_waits_then_is_told_to_retry() {
     );
     store.teardown().await;
 }
+
+/// A workflow job with one task, submitted straight to the store.
+async fn submitted_job(store: &jobtrace::store::SharedStore) -> uuid::Uuid {
+    use jobtrace::store::TraceId;
+    use jobtrace::store::workflow::{NewJob, TaskSpec};
+    let trace = *uuid::Uuid::new_v4().as_bytes();
+    let job = NewJob {
+        name: "actions".to_owned(),
+        trace_parent: format!("00-{}-0102030405060708-01", hex::encode(trace)),
+        trace_id: TraceId(trace),
+        tasks: vec![TaskSpec {
+            identifier_name: "Nobody".to_owned(),
+            identifier_version: "v0.0".to_owned(),
+            display: "Nobody".to_owned(),
+            input: Vec::new(),
+            cluster_slug: String::new(),
+            max_retries: 0,
+            optional: false,
+            depends_on: vec![],
+        }],
+    };
+    store.submit_job(job, jobtrace::now_ns()).await.unwrap().id
+}
+
+/// The job page's Cancel and Retry (server functions): a page elsewhere cannot make a browser
+/// use them (its `Sec-Fetch-Site` or `Origin` gives it away) and nothing changes; the dashboard
+/// itself can, on both backends; an id that is no workflow job is a clear error.
+#[tokio::test]
+async fn test_job_actions_refuse_other_origins_and_act_for_the_dashboard() {
+    use app::model::JobState;
+    for test_store in [sqlite_store().await, common::postgres_store().await] {
+        let store = test_store.store.clone();
+        let app = router(store.clone(), 1 << 20);
+        let id = submitted_job(&store).await;
+        let act = |path: &'static str, headers: Vec<(&'static str, &'static str)>, body: String| {
+            let mut request = axum::http::Request::post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("host", "127.0.0.1:3000");
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let request = request.body(axum::body::Body::from(body)).unwrap();
+            let app = app.clone();
+            async move { common::send(&app, request).await }
+        };
+        let body = format!("job_id={id}");
+        let state = || async { store.workflow_job(id).await.unwrap().unwrap().state };
+        for headers in [
+            vec![("sec-fetch-site", "cross-site")],
+            vec![("sec-fetch-site", "same-site")],
+            vec![("origin", "http://evil.example")],
+        ] {
+            let refused = act("/api/cancel_job", headers.clone(), body.clone()).await;
+            assert!(
+                !refused.status.is_success(),
+                "{headers:?}: {}",
+                refused.status
+            );
+            assert!(
+                refused
+                    .text()
+                    .contains("must come from the jobtrace dashboard"),
+                "{}",
+                refused.text()
+            );
+            assert_eq!(
+                state().await,
+                JobState::Submitted,
+                "{headers:?}: nothing changed"
+            );
+        }
+        let canceled = act(
+            "/api/cancel_job",
+            vec![
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://127.0.0.1:3000"),
+            ],
+            body.clone(),
+        )
+        .await;
+        assert!(canceled.status.is_success(), "{}", canceled.text());
+        assert_eq!(state().await, JobState::Canceled);
+        let retried = act(
+            "/api/retry_job",
+            vec![("origin", "http://127.0.0.1:3000")],
+            body,
+        )
+        .await;
+        assert!(retried.status.is_success(), "{}", retried.text());
+        assert_eq!(retried.text(), "0", "no task had failed: none re-queued");
+        assert_ne!(state().await, JobState::Canceled, "the cancel is lifted");
+        let unknown = act("/api/retry_job", vec![], "job_id=not-a-job".to_owned()).await;
+        assert!(unknown.text().contains("not found"), "{}", unknown.text());
+        test_store.teardown().await;
+    }
+}

@@ -831,6 +831,26 @@ async fn logs_read_back_by_trace_in_time_order(store: SharedStore) {
     assert_eq!(store.stats().await.unwrap().logs, 4);
 }
 
+/// A runner is named by the process its resource describes (`host.name:process.pid`), which a
+/// user can find; without those, by `service.instance.id`.
+async fn runners_are_named_by_host_and_pid(store: SharedStore) {
+    let mut request = trace_json(
+        TRACE,
+        "runner-a",
+        &[("00000000000000a1", None, "task/Download", 0, 100, 0)],
+    );
+    request["resourceSpans"][0]["resource"]["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .extend([
+            serde_json::json!({"key": "host.name", "value": {"stringValue": "node-7"}}),
+            serde_json::json!({"key": "process.pid", "value": {"intValue": "4242"}}),
+        ]);
+    write(&store, request).await;
+    let outline = store.trace_outline(trace_id(TRACE)).await.unwrap();
+    assert_eq!(outline[0].runner, "node-7:4242");
+}
+
 /// What the job page loads first: each span's skeleton (with its runner from the resource, its
 /// task from the `task_id` attribute, whether it has events) and where each log line is; then
 /// one span whole and one span's lines on demand.
@@ -1041,6 +1061,7 @@ both_backends!(
     job_is_found_by_uuid_or_trace_id,
     logs_read_back_by_trace_in_time_order,
     outline_marks_and_details_on_demand,
+    runners_are_named_by_host_and_pid,
     spans_match_attribute_terms_on_span_or_resource,
 );
 

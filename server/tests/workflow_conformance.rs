@@ -67,6 +67,7 @@ async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<
 
 async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
     let computed = ComputedTask {
+        display: String::new(),
         task_id: task.id,
         progress: vec![],
         reporter: holder(task),
@@ -602,6 +603,7 @@ async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_h
         assert_eq!(failed.unwrap(), TaskState::Running, "{stale:?}: ignored");
     }
     let late_result = ComputedTask {
+        display: String::new(),
         task_id: a.id,
         progress: vec![],
         reporter: a_sdk.clone(),
@@ -632,6 +634,7 @@ async fn a_runner_whose_lease_expired_cannot_report_on_the_task_another_runner_h
     let again = claim(&store, &as_runner("b"), now + 2).await.unwrap();
     assert_eq!(again.attempt, 3);
     let result = ComputedTask {
+        display: String::new(),
         task_id: again.id,
         progress: vec![],
         reporter: Reporter::new("b", Some(3)),
@@ -677,6 +680,7 @@ async fn a_report_naming_an_earlier_attempt_is_refused(store: SharedStore) {
         None
     );
     let stale = ComputedTask {
+        display: String::new(),
         task_id: first.id,
         progress: vec![],
         reporter: old,
@@ -718,6 +722,7 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
     let mut flaky = task("Tiles", "v0.0", vec![]);
     flaky.max_retries = 1;
     let computed = ComputedTask {
+        display: String::new(),
         task_id: root.id,
         reporter: holder(&root),
         progress: progress(&[("", 2, 0)]),
@@ -741,6 +746,7 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
             .collect(),
     ] {
         let refused = ComputedTask {
+            display: String::new(),
             task_id: second.id,
             reporter: holder(&second),
             progress: bad,
@@ -753,6 +759,7 @@ async fn progress_is_summed_per_label_over_tasks_and_attempts(store: SharedStore
         );
     }
     let done = ComputedTask {
+        display: String::new(),
         task_id: second.id,
         reporter: holder(&second),
         progress: progress(&[("", 0, 1), ("tiles", 0, 4)]),
@@ -1275,6 +1282,7 @@ async fn prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest(store: Shared
     let mut flaky = task("Leaf", "v0.0", vec![]);
     flaky.max_retries = 1;
     let computed = ComputedTask {
+        display: String::new(),
         task_id: root.id,
         reporter: holder(&root),
         progress: progress(&[("tiles", 2, 1)]),
@@ -1390,7 +1398,73 @@ async fn a_span_arriving_during_a_prune_keeps_its_job(store: SharedStore) {
     assert!(span_count(&store, trace_id(TRACE)).await >= 1);
 }
 
+/// What tells a fan-out's tasks apart: their input's first fields, kept from submission, and the
+/// display label a task sets while it runs; a bad label is refused and changes nothing.
+async fn tasks_keep_an_input_summary_and_the_display_they_set(store: SharedStore) {
+    let mut tile = task("DownloadTile", "v0.0", vec![]);
+    tile.input = br#"{"tile":"T33U07","scene":{"id":1},"year":2024}"#.to_vec();
+    let mut lone = task("DownloadTile", "v0.0", vec![]);
+    lone.input = br#""T33U08""#.to_vec();
+    let mut opaque = task("DownloadTile", "v0.0", vec![]);
+    opaque.input = vec![0x0a, 0x03, 0x66, 0x6f, 0x6f];
+    let submitted = store
+        .submit_job(job("tiles", vec![tile, lone, opaque]), T0)
+        .await
+        .unwrap();
+    let summaries: Vec<String> = store
+        .job_tasks(submitted.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.input_summary)
+        .collect();
+    assert_eq!(summaries, ["tile=T33U07 year=2024", "T33U08", ""]);
+
+    let first = claim_named(&store, "DownloadTile", T0 + 1).await.unwrap();
+    let labelled = |display: &str| ComputedTask {
+        display: display.to_owned(),
+        task_id: first.id,
+        progress: vec![],
+        reporter: holder(&first),
+        subtasks: vec![],
+    };
+    let refused = store
+        .next_task(Some(labelled("tile\0T33U07")), None, T0 + 2)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidArgument(_))),
+        "{refused:?}"
+    );
+    let still = store.job_tasks(submitted.id).await.unwrap();
+    assert_eq!(
+        still[0].state,
+        TaskState::Running,
+        "a refused report changes nothing"
+    );
+    assert_eq!(still[0].display, "DownloadTile");
+    store
+        .next_task(Some(labelled("Tile T33U07 (cloudy)")), None, T0 + 3)
+        .await
+        .unwrap();
+    let second = claim_named(&store, "DownloadTile", T0 + 4).await.unwrap();
+    complete(&store, &second, vec![], T0 + 5).await;
+    let displays: Vec<(String, TaskState)> = task_states(&store, submitted.id)
+        .await
+        .into_iter()
+        .take(2)
+        .collect();
+    assert_eq!(
+        displays,
+        [
+            ("Tile T33U07 (cloudy)".to_owned(), TaskState::Computed),
+            // An empty display (what `complete` sends) keeps the stored one.
+            ("DownloadTile".to_owned(), TaskState::Computed),
+        ]
+    );
+}
+
 both_backends!(
+    tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,

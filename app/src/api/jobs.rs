@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{JobComparison, JobPage, JobTrace, LogRecord, Span};
+use crate::model::{JobComparison, JobLogLines, JobPage, JobTrace, LogRecord, Span};
 
 /// One page of jobs for the list's URL parameters (filters, `sort`, `cursor`), passed as JSON
 /// `[key, value]` pairs so repeated keys survive.
@@ -71,6 +71,17 @@ pub async fn search_spans(trace_id: String, search: String) -> Result<Vec<String
 pub async fn compare_jobs(a: String, b: String) -> Result<JobComparison, AppError> {
     use crate::api::port;
     use crate::model::compare_runs;
+    let missing: Vec<&str> = [("a", &a), ("b", &b)]
+        .into_iter()
+        .filter(|(_, id)| id.trim().is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "compare needs two runs, /compare?a=<job id>&b=<job id> (a is the baseline); {} is missing",
+            missing.join(" and ")
+        )));
+    }
     let port = port()?;
     let a = port.job_trace(&a).await?;
     let b = port.job_trace(&b).await?;
@@ -79,4 +90,50 @@ pub async fn compare_jobs(a: String, b: String) -> Result<JobComparison, AppErro
         a: a.job,
         b: b.job,
     })
+}
+
+/// A trace's log lines for the job page's Logs tab: at or above `floor`, containing `text`,
+/// of the task `task_id` (empty: any), by time, the first [`crate::model::PANEL_LOGS`].
+#[server(input = server_fn::codec::GetUrl)]
+pub async fn get_job_logs(
+    trace_id: String,
+    floor: i32,
+    text: String,
+    task_id: String,
+) -> Result<JobLogLines, AppError> {
+    use crate::api::port;
+    use crate::model::{JobLogQuery, MAX_LOG_SEARCH_BYTES, PANEL_LOGS};
+    if text.len() > MAX_LOG_SEARCH_BYTES {
+        return Err(AppError::BadRequest(format!(
+            "a log search may hold at most {MAX_LOG_SEARCH_BYTES} bytes, not {}",
+            text.len()
+        )));
+    }
+    let query = JobLogQuery {
+        floor,
+        text,
+        task_id,
+    };
+    let mut lines = port()?
+        .trace_logs(&trace_id, &query, PANEL_LOGS + 1)
+        .await?;
+    let more = lines.len() > PANEL_LOGS as usize;
+    lines.truncate(PANEL_LOGS as usize);
+    Ok(JobLogLines { lines, more })
+}
+
+/// Re-queues a workflow job's failed tasks (the job page's Retry); how many were re-queued.
+#[server(endpoint = "retry_job")]
+pub async fn retry_job(job_id: String) -> Result<i64, AppError> {
+    use crate::api::port;
+    crate::security::require_same_origin()?;
+    port()?.retry_job(&job_id).await
+}
+
+/// Cancels a workflow job (the job page's Cancel): no more of its tasks are handed out.
+#[server(endpoint = "cancel_job")]
+pub async fn cancel_job(job_id: String) -> Result<(), AppError> {
+    use crate::api::port;
+    crate::security::require_same_origin()?;
+    port()?.cancel_job(&job_id).await
 }

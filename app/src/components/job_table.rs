@@ -5,8 +5,16 @@ use leptos::prelude::*;
 use crate::components::JobStateBadge;
 use crate::model::{JobPage, format_duration_ns, format_time_ns};
 
+/// The sortable headers' links (the list's URL with `sort` changed) and the current order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortLinks {
+    pub newest: String,
+    pub longest: String,
+    pub by_longest: bool,
+}
+
 #[component]
-pub fn JobTable(page: JobPage) -> impl IntoView {
+pub fn JobTable(page: JobPage, sort: SortLinks) -> impl IntoView {
     if page.jobs.is_empty() {
         return view! {
             <p class="job-table__empty">
@@ -48,6 +56,9 @@ pub fn JobTable(page: JobPage) -> impl IntoView {
                     <td class="job-table__name">
                         <a href=href>{job.name.clone()}</a>
                     </td>
+                    <td class="job-table__id" title=job.id.clone()>
+                        <code>{job.id.chars().take(8).collect::<String>()}</code>
+                    </td>
                     <td>
                         <JobStateBadge state=job.state />
                     </td>
@@ -69,9 +80,18 @@ pub fn JobTable(page: JobPage) -> impl IntoView {
             <thead>
                 <tr>
                     <th>"Name"</th>
+                    <th>"Job id"</th>
                     <th>"State"</th>
-                    <th>"Started"</th>
-                    <th class="num">"Duration"</th>
+                    <th aria-sort=if sort.by_longest { "none" } else { "descending" }>
+                        <a class="job-table__sort" href=sort.newest title="Newest first">
+                            {if sort.by_longest { "Started" } else { "Started ↓" }}
+                        </a>
+                    </th>
+                    <th class="num" aria-sort=if sort.by_longest { "descending" } else { "none" }>
+                        <a class="job-table__sort" href=sort.longest title="Longest first">
+                            {if sort.by_longest { "Duration ↓" } else { "Duration" }}
+                        </a>
+                    </th>
                     <th class="num">"Tasks done"</th>
                     <th>"Cluster"</th>
                     <th class="num">"Spans"</th>

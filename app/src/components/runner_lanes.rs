@@ -16,9 +16,25 @@ pub fn RunnerLanes(
     spans: Arc<Vec<SpanOutline>>,
     origin: i64,
     width: i64,
+    /// Spans from this index on are running attempts' stand-ins: their bars reach to `now`.
+    running_from: usize,
+    now: i64,
     selected: Memo<Option<usize>>,
     select: Callback<Option<usize>>,
 ) -> impl IntoView {
+    let width = width.max(now - origin).max(1);
+    let running = move |index: usize| index >= running_from;
+    let duration = {
+        let spans = spans.clone();
+        move |index: usize| {
+            let span = &spans[index];
+            if running(index) {
+                (now - span.start_ns).max(0)
+            } else {
+                span.duration_ns()
+            }
+        }
+    };
     let lanes = runner_lanes(&spans);
     let tasks: Vec<usize> = lanes.iter().flat_map(|l| l.spans.iter().copied()).collect();
     let steps = concurrency(&spans, &tasks);
@@ -38,7 +54,17 @@ pub fn RunnerLanes(
     let lane_rows = lanes
         .into_iter()
         .map(|lane| {
-            let busy: i64 = lane.spans.iter().map(|&i| spans[i].duration_ns()).sum();
+            let busy: i64 = lane.spans.iter().map(|&i| duration(i)).sum();
+            let count = lane.spans.len();
+            let summary = [
+                lane.service.clone(),
+                format!("{count} task{}", if count == 1 { "" } else { "s" }),
+                format!("busy {}", format_duration_ns(busy)),
+            ]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ");
             let slot_count = lane.slot_count;
             let bars = lane
                 .spans
@@ -47,14 +73,23 @@ pub fn RunnerLanes(
                 .map(|(&index, slot)| {
                     let span = &spans[index];
                     let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
-                    let bar = (span.duration_ns() as f64 / width as f64 * 100.0).max(0.2);
-                    let title =
-                        format!("{} · {}", span.name, format_duration_ns(span.duration_ns()));
+                    let took = duration(index);
+                    let bar = (took as f64 / width as f64 * 100.0).max(0.2);
+                    let (status, title) = if running(index) {
+                        (
+                            "running",
+                            format!("{} · running {}", span.name, format_duration_ns(took)),
+                        )
+                    } else {
+                        (
+                            span.status_code.css(),
+                            format!("{} · {}", span.name, format_duration_ns(took)),
+                        )
+                    };
                     view! {
                         <div
                             class=format!(
-                                "waterfall__bar lanes__bar waterfall__bar--{}",
-                                span.status_code.css(),
+                                "waterfall__bar lanes__bar waterfall__bar--{status}",
                             )
                             class:lanes__bar--selected=move || selected.get() == Some(index)
                             style=format!(
@@ -73,14 +108,7 @@ pub fn RunnerLanes(
                 <div class="lanes__lane" data-runner=lane.runner.clone()>
                     <div class="lanes__label">
                         <span class="lanes__runner">{lane.runner.clone()}</span>
-                        <span class="muted">
-                            {format!(
-                                "{} · {} tasks · busy {}",
-                                lane.service,
-                                lane.spans.len(),
-                                format_duration_ns(busy),
-                            )}
-                        </span>
+                        <span class="muted">{summary}</span>
                     </div>
                     <div
                         class="waterfall__track lanes__track"

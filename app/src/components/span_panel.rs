@@ -16,6 +16,25 @@ fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView 
     let rows = attributes
         .into_iter()
         .map(|(key, value)| {
+            // Keys break only after their dots (`identifier.<wbr>version`), never mid-word.
+            let parts: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let last = parts.len() - 1;
+            let key = parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    if i < last {
+                        view! {
+                            {part}
+                            "."
+                            <wbr />
+                        }
+                        .into_any()
+                    } else {
+                        view! { {part} }.into_any()
+                    }
+                })
+                .collect_view();
             view! {
                 <tr>
                     <th>{key}</th>
@@ -58,12 +77,33 @@ fn SpanDetails(span: Span) -> impl IntoView {
                     <pre class="span-panel__stack">{text("exception.stacktrace")}</pre>
                 }
             });
+            // Any other event shows what it carries (a `log.message`, a checkpoint's fields).
+            let attributes = (!is_exception && !event.attributes.is_empty()).then(|| {
+                let rows = event
+                    .attributes
+                    .iter()
+                    .map(|(key, value)| {
+                        view! {
+                            <tr>
+                                <th>{key.clone()}</th>
+                                <td>{value_text(value)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <table class="span-panel__attributes span-panel__event-attributes">
+                        <tbody>{rows}</tbody>
+                    </table>
+                }
+            });
             view! {
                 <li class="span-panel__event" class:span-panel__event--exception=is_exception>
                     <span class="span-panel__event-name">{event.name.clone()}</span>
                     " "
                     <time class="muted">{format_time_ns(event.time_ns)}</time>
                     {exception}
+                    {attributes}
                 </li>
             }
         })
@@ -103,6 +143,10 @@ pub fn SpanPanel(
     /// How many log lines the span has, and with its descendants'.
     log_counts: (usize, usize),
     self_time_ns: i64,
+    /// For a task attempt: what tells its task from its siblings (display label, input summary).
+    task_tag: String,
+    /// The parent span's index in the trace, when the trace has it (selecting it is a click).
+    parent: Option<usize>,
     log_filters: LogFilters,
     select: Callback<Option<usize>>,
 ) -> impl IntoView {
@@ -133,6 +177,12 @@ pub fn SpanPanel(
             </dd>
         }
     });
+    let task_tag = (!task_tag.is_empty()).then(|| {
+        view! {
+            <dt>"Task"</dt>
+            <dd class="span-panel__task">{task_tag}</dd>
+        }
+    });
     view! {
         <aside class="span-panel" aria-label="Span details">
             <h2 class="span-panel__name">{span.name.clone()}</h2>
@@ -157,7 +207,22 @@ pub fn SpanPanel(
                 </dd>
                 <dt>"Parent"</dt>
                 <dd>
-                    <code>{span.parent_span_id.clone().unwrap_or_else(|| "—".to_owned())}</code>
+                    {match (parent, span.parent_span_id.clone()) {
+                        (Some(at), Some(id)) => view! {
+                            <button
+                                class="span-panel__parent"
+                                type="button"
+                                title="Show the parent span"
+                                aria-label="Show the parent span"
+                                on:click=move |_| select.run(Some(at))
+                            >
+                                <code>{id}</code>
+                            </button>
+                        }
+                            .into_any(),
+                        (None, Some(id)) => view! { <code>{id}</code> }.into_any(),
+                        (_, None) => view! { <code>"—"</code> }.into_any(),
+                    }}
                 </dd>
                 <dt>"Start"</dt>
                 <dd>{format_time_ns(span.start_ns)}</dd>
@@ -170,6 +235,7 @@ pub fn SpanPanel(
                 <dt>"Service"</dt>
                 <dd>{span.service.clone()}</dd>
                 {runner}
+                {task_tag}
             </dl>
             {details}
             <LogPanel span=index logs counts=log_counts filters=log_filters select />

@@ -3,30 +3,25 @@
 use leptos::prelude::*;
 
 use crate::components::TaskStateBadge;
-use crate::model::{SpanOutline, TaskAttempt, TaskView, format_duration_ns, format_time_ns};
-
-/// The runner identity a task span reports (`service.instance.id`) for the attempt that started
-/// nearest to `started_ns`; attempts whose span has not arrived show the connection address.
-fn runner_of(attempt: &TaskAttempt, task_spans: &[(i64, String)]) -> String {
-    task_spans
-        .iter()
-        .min_by_key(|(start, _)| (start - attempt.started_ns).abs())
-        .filter(|(start, _)| (start - attempt.started_ns).abs() < 60_000_000_000)
-        .map(|(_, instance)| instance.clone())
-        .unwrap_or_else(|| attempt.runner.clone())
-}
+use crate::model::{
+    JobState, SpanOutline, TaskView, format_duration_ns, format_time_ns, runner_names,
+};
 
 #[component]
-pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<SpanOutline>) -> impl IntoView {
+pub fn TaskTable(
+    tasks: Vec<TaskView>,
+    spans: Vec<SpanOutline>,
+    /// The job's state: a task still queued in a failed or canceled job will not run unless
+    /// the job is retried, and says so.
+    job_state: JobState,
+) -> impl IntoView {
+    let stopped = matches!(job_state, JobState::Failed | JobState::Canceled);
+    // Attempts are shown under the runner their spans name (host:pid), once any span of that
+    // runner's connection arrived; before, under the connection's address.
+    let names = runner_names(&spans, &tasks);
     let rows = tasks
         .into_iter()
         .map(|task| {
-            let task_spans: Vec<(i64, String)> = spans
-                .iter()
-                .filter(|span| span.task_id.as_deref() == Some(task.id.as_str()))
-                .filter(|span| span.name.starts_with("task/"))
-                .map(|span| (span.start_ns, span.runner.clone()))
-                .collect();
             let wait = task
                 .queue_wait_ns()
                 .map(format_duration_ns)
@@ -35,17 +30,23 @@ pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<SpanOutline>) -> impl IntoView
                 .attempts
                 .iter()
                 .map(|attempt| {
+                    let running = attempt.outcome == "running";
+                    // A running attempt says so once: its run time is still unknown.
                     let ran = attempt
                         .stopped_ns
                         .map(|stop| format_duration_ns(stop - attempt.started_ns))
-                        .unwrap_or_else(|| "running".to_owned());
-                    let failed = attempt.outcome != "computed" && attempt.outcome != "running";
+                        .unwrap_or_else(|| format!("since {}", format_time_ns(attempt.started_ns)));
+                    let failed = attempt.outcome != "computed" && !running;
+                    let runner = names
+                        .get(&attempt.runner)
+                        .cloned()
+                        .unwrap_or_else(|| attempt.runner.clone());
                     view! {
                         <li class="task-table__attempt" class:task-table__attempt--failed=failed>
                             <span class="task-table__attempt-number">{format!("#{}", attempt.number)}</span>
                             " "
                             <span class="task-table__runner" title=attempt.runner.clone()>
-                                {runner_of(attempt, &task_spans)}
+                                {runner}
                             </span>
                             " · "
                             <time title=format_time_ns(attempt.started_ns)>{ran}</time>
@@ -62,6 +63,8 @@ pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<SpanOutline>) -> impl IntoView
                 <tr class="task-table__row" data-task-id=task.id.clone()>
                     <td>
                         <span class="task-table__name">{task.display.clone()}</span>
+                        {(!task.summary.is_empty())
+                            .then(|| view! { <span class="task-table__summary">{format!(" {}", task.summary)}</span> })}
                         <span class="muted">
                             {format!(" {}@{}", task.identifier_name, task.identifier_version)}
                         </span>
@@ -69,6 +72,14 @@ pub fn TaskTable(tasks: Vec<TaskView>, spans: Vec<SpanOutline>) -> impl IntoView
                     </td>
                     <td>
                         <TaskStateBadge state=task.state.clone() />
+                        {(stopped && task.state == "QUEUED")
+                            .then(|| {
+                                view! {
+                                    <div class="task-table__not-run muted">
+                                        {format!("not run: the job {}", job_state.as_str().to_lowercase())}
+                                    </div>
+                                }
+                            })}
                     </td>
                     <td>{task.cluster.clone()}</td>
                     <td class="num">{wait}</td>

@@ -37,6 +37,15 @@ pub fn axis_ticks_in(offset_ns: i64, duration_ns: i64, target: usize) -> Vec<i64
         .collect()
 }
 
+/// A tick's label: the trace's start is plain `0`, the rest their offset (`200 ms`).
+pub fn tick_label(tick_ns: i64) -> String {
+    if tick_ns == 0 {
+        "0".to_owned()
+    } else {
+        format_duration_ns(tick_ns)
+    }
+}
+
 /// The axis of a window of the trace: `duration_ns` long, starting `offset_ns` after the
 /// trace's start (0 unless zoomed).
 #[component]
@@ -45,10 +54,18 @@ pub fn TimeAxis(duration_ns: i64, #[prop(optional)] offset_ns: i64) -> impl Into
     let ticks = axis_ticks_in(offset_ns, duration_ns, 6)
         .into_iter()
         .map(|tick| {
-            let left = format!("left: {:.3}%", (tick - offset_ns) as f64 / width * 100.0);
+            let pct = (tick - offset_ns) as f64 / width * 100.0;
+            let left = format!("left: {pct:.3}%");
+            // A label near the right edge ends at its tick instead of running past the axis
+            // into the next column.
+            let class = if pct > 90.0 {
+                "time-axis__tick time-axis__tick--end"
+            } else {
+                "time-axis__tick"
+            };
             view! {
-                <span class="time-axis__tick" style=left>
-                    {format_duration_ns(tick)}
+                <span class=class style=left>
+                    {tick_label(tick)}
                 </span>
             }
         })
@@ -90,6 +107,12 @@ mod tests {
                 2_200_000_000
             ]
         );
+    }
+
+    #[test]
+    fn test_the_start_is_zero_and_the_rest_carry_units() {
+        assert_eq!(tick_label(0), "0");
+        assert_eq!(tick_label(200_000_000), format_duration_ns(200_000_000));
     }
 
     #[test]

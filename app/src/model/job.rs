@@ -173,7 +173,12 @@ pub struct TaskView {
     pub id: String,
     pub parent_id: Option<String>,
     pub depends_on: Vec<String>,
+    /// The task's display label: its class name, or what the task set while it ran.
     pub display: String,
+    /// The first scalar fields of its input (`tile=T33U07 year=2024`, or a lone field's value):
+    /// what tells it from its siblings. Empty when the input has none.
+    #[serde(default)]
+    pub summary: String,
     pub identifier_name: String,
     pub identifier_version: String,
     pub cluster: String,
@@ -189,6 +194,20 @@ pub struct TaskView {
 }
 
 impl TaskView {
+    /// What tells the task from its siblings next to `shown_name` (its span's or table's name):
+    /// the display label when the task set one that name lacks, then its input summary;
+    /// `·`-separated, empty when there is neither.
+    pub fn tag(&self, shown_name: &str) -> String {
+        let named = shown_name.strip_prefix("task/").unwrap_or(shown_name) == self.display;
+        let display = (!named && !self.display.is_empty()).then_some(self.display.as_str());
+        let summary = (!self.summary.is_empty()).then_some(self.summary.as_str());
+        display
+            .into_iter()
+            .chain(summary)
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
     /// Time from submission to the first attempt's start: how long the task queued.
     pub fn queue_wait_ns(&self) -> Option<i64> {
         self.attempts

@@ -97,6 +97,26 @@ impl LogRecord {
 /// How many log lines the span panel loads at once.
 pub const PANEL_LOGS: u32 = 5000;
 
+/// What the job page's Logs tab asks for: a trace's lines at or above a severity, containing a
+/// text (case-insensitive), of one task (its `task_id`); empty fields filter nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLogQuery {
+    /// OTLP severity number; 0 keeps all.
+    pub floor: i32,
+    pub text: String,
+    pub task_id: String,
+}
+
+/// The longest text a log search may hold, in bytes (it becomes one `LIKE` pattern).
+pub const MAX_LOG_SEARCH_BYTES: usize = 256;
+
+/// One load of the Logs tab: the first [`PANEL_LOGS`] matching lines, and whether more match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobLogLines {
+    pub lines: Vec<LogRecord>,
+    pub more: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 mod critical_path;
 mod edges;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod keys;
 mod lanes;
 mod prepared;
@@ -23,10 +23,10 @@ pub use prepared::{PreparedTrace, SubtreeLogs};
 pub use search::{
     AttributeHits, MAX_ATTRIBUTE_TERMS, SpanQuery, count_text, current_answer, search_matches,
 };
-pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, running_attempts};
+pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, runner_names, running_attempts};
 pub use url_state::{
-    id_set_param, is_lanes, is_on, on_param, parse_id_set, parse_log_floor, parse_min_ns, toggled,
-    view_param,
+    ALL_COLLAPSED, collapsed_ids, id_set_param, is_lanes, is_on, on_param, parse_id_set,
+    parse_log_floor, parse_min_ns, toggle_param, toggled, view_param,
 };
 pub use window::{
     FIRST_ROWS, OVERSCAN, ROW_PX, SERVER_ROWS, collapsible_ids, renders_all, reveal_scroll,

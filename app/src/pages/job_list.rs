@@ -9,7 +9,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::jobs::list_jobs;
-use crate::components::{ErrorNotice, JobTable};
+use crate::components::{ErrorNotice, JobTable, SortLinks};
 use crate::model::{JobPage, JobState, RANGES};
 
 /// How often a list with unfinished jobs asks for fresh data.
@@ -223,9 +223,17 @@ fn JobListBody(page: JobPage, params: Vec<(String, String)>) -> impl IntoView {
         .next_cursor
         .clone()
         .map(|cursor| href_with(&params, &[("cursor", Some(cursor))]));
+    let longest = params
+        .iter()
+        .any(|(k, v)| k == "sort" && v.eq_ignore_ascii_case("longest"));
+    let sort = SortLinks {
+        newest: href_with(&params, &[("sort", None)]),
+        longest: href_with(&params, &[("sort", Some("longest".to_owned()))]),
+        by_longest: longest,
+    };
     view! {
         {chips}
-        <JobTable page />
+        <JobTable page sort />
         {next.map(|href| view! { <a class="job-table__next" href=href>"Older jobs →"</a> })}
     }
 }

@@ -33,6 +33,7 @@ impl TaskService for WorkflowApi {
                     reporter: reporter.clone(),
                     progress: convert::progress_reports(&task.progress_updates),
                     subtasks,
+                    display: task.display,
                 })
             }
             None => None,

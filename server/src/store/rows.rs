@@ -146,12 +146,22 @@ impl OutlineRow {
     }
 }
 
-/// `service.instance.id` of a stored resource ("" when absent).
+/// The runner a stored resource names: `host.name:process.pid` when it has both (the Tilebox
+/// client and the OpenTelemetry SDKs' process detectors send them: a process a user can find
+/// on a machine), else `service.instance.id` (the Tilebox client's is a per-process UUID),
+/// else "".
 pub(super) fn runner_of(attributes: &str) -> Result<String, StoreError> {
-    Ok(parse_json::<Attributes>("resource attributes", attributes)?
-        .get("service.instance.id")
-        .map(app::model::value_text)
-        .unwrap_or_default())
+    let attributes = parse_json::<Attributes>("resource attributes", attributes)?;
+    let text = |key: &str| {
+        attributes
+            .get(key)
+            .map(app::model::value_text)
+            .filter(|v| !v.is_empty())
+    };
+    Ok(match (text("host.name"), text("process.pid")) {
+        (Some(host), Some(pid)) => format!("{host}:{pid}"),
+        _ => text("service.instance.id").unwrap_or_default(),
+    })
 }
 
 #[derive(Debug, sqlx::FromRow)]

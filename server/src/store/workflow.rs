@@ -8,6 +8,7 @@ mod holder;
 mod jobs;
 mod progress;
 mod rows;
+mod summary;
 mod tasks;
 mod validate;
 
@@ -193,6 +194,8 @@ pub struct TaskRecord {
     pub identifier_name: String,
     pub identifier_version: String,
     pub display: String,
+    /// The first scalar fields of its input (`summary.rs`); empty when it has none.
+    pub input_summary: String,
     pub cluster_slug: String,
     pub state: TaskState,
     pub optional: bool,
@@ -270,6 +273,9 @@ pub struct ComputedTask {
     /// The progress the task reported (added to its job's).
     pub progress: Vec<Progress>,
     pub subtasks: Vec<TaskSpec>,
+    /// The display label the task set while it ran (`context.current_task.display`); empty or
+    /// unchanged keeps the stored one.
+    pub display: String,
 }
 
 /// A task handed to a runner.

@@ -23,6 +23,7 @@ pub fn FoldRow(
         failed,
         start_ns,
         end_ns,
+        failures,
     } = summary;
     let bar_style = move || scale.get().bar_style(start_ns, end_ns);
     let facts = if failed > 0 {
@@ -30,7 +31,18 @@ pub fn FoldRow(
     } else {
         format!("p50 {}", format_duration_ns(p50_ns))
     };
-    let status = if failed > 0 { "error" } else { "ok" };
+    // Red only where members failed (all red only when all did): one failure in nine is not a
+    // failed bar.
+    let status = if failed == count { "error" } else { "ok" };
+    let failure_marks = (failed < count).then(|| {
+        failures
+            .into_iter()
+            .map(|(from, to)| {
+                let style = move || scale.get().bar_style(from, to);
+                view! { <div class="waterfall__fold-failure" style=style></div> }
+            })
+            .collect_view()
+    });
     let id = first.span_id.clone();
     view! {
         <div
@@ -50,6 +62,7 @@ pub fn FoldRow(
             </div>
             <div class="waterfall__track">
                 <div class=format!("waterfall__bar waterfall__bar--fold waterfall__bar--{status}") style=bar_style></div>
+                {failure_marks}
             </div>
             <span class="waterfall__duration">{format_duration_ns(end_ns - start_ns)}</span>
         </div>

@@ -33,7 +33,12 @@ pub fn tree_keys(
             TreeKey::Unfold(index) => state.unfold.run(span_id(index)),
             TreeKey::Stay => {}
             TreeKey::Select { index, at } => {
-                state.select.run(Some(index));
+                // The first move from no selection is a step of its own; the rest replace it.
+                if selected.is_none() {
+                    state.select.run(Some(index));
+                } else {
+                    state.step.run(index);
+                }
                 reveal(at);
             }
         }

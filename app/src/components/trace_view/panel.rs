@@ -52,6 +52,15 @@ pub fn SelectedSpan(
             // A running attempt's stand-in has no stored span to detail yet.
             let detail = (!trace.is_stand_in(index)).then(|| (loads.span_detail)(index));
             let self_time_ns = trace.tree.self_time_ns(&trace.spans, index);
+            let task_tag = trace
+                .row_tasks
+                .get(&index)
+                .map(|task| task.tag.clone())
+                .unwrap_or_default();
+            let parent = span
+                .parent_span_id
+                .as_ref()
+                .and_then(|id| trace.index_of.get(id).copied());
             view! {
                 <SpanPanel
                     span
@@ -61,6 +70,8 @@ pub fn SelectedSpan(
                     logs
                     log_counts=(own, total)
                     self_time_ns
+                    task_tag
+                    parent
                     log_filters
                     select
                 />

@@ -108,6 +108,7 @@ pub fn Rows(trace: Arc<PreparedTrace>, state: ViewState, window: RowWindow) -> i
                 logs: trace.marks.get(&span.span_id).cloned().unwrap_or_default(),
                 task: trace.row_tasks.get(&row.index).cloned().unwrap_or_default(),
                 growing: trace.is_stand_in(row.index),
+                job_end: (trace.job_root == Some(row.index)).then_some(trace.end),
                 top,
                 span,
                 row,

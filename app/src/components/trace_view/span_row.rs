@@ -18,6 +18,9 @@ pub struct RowData {
     pub task: RowTask,
     /// A running attempt's stand-in: its bar ends at `now`.
     pub growing: bool,
+    /// The job's root span that the job outlasted: the job's end (the trace's end; the clock
+    /// while tasks run). The row draws the job to there behind the span's own bar.
+    pub job_end: Option<i64>,
 }
 
 #[component]
@@ -29,6 +32,7 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
         logs,
         task,
         growing,
+        job_end,
     } = row;
     let ViewState {
         critical,
@@ -112,16 +116,36 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
             }
         })
         .collect_view();
+    // Before its first attempt a task waited for its dependencies (until `ready_ns`), then for
+    // a runner: two segments, told apart by their pattern and title.
     let queue = task.queued_from_ns.map(|from| {
-        let queued = span.start_ns - from;
         let started = span.start_ns;
-        let style = move || scale.get().bar_style(from, started);
+        let ready = task.ready_ns.unwrap_or(from);
+        let waited = task.ready_ns.map(|ready| {
+            let style = move || scale.get().bar_style(from, ready);
+            view! {
+                <div
+                    class="waterfall__wait"
+                    style=style
+                    title=format!("waited {} for its dependencies", format_duration_ns(ready - from))
+                ></div>
+            }
+        });
+        let style = move || scale.get().bar_style(ready, started);
         view! {
+            {waited}
             <div
                 class="waterfall__queue"
                 style=style
-                title=format!("queued {}", format_duration_ns(queued))
+                title=format!("queued {} for a runner", format_duration_ns(started - ready))
             ></div>
+        }
+    });
+    let tag = (!task.tag.is_empty()).then(|| {
+        view! {
+            <span class="waterfall__tag" title=task.tag.clone()>
+                {task.tag.clone()}
+            </span>
         }
     });
     let attempt = task.attempt.map(|(n, total)| {
@@ -147,10 +171,39 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
         add(retry, "retry");
         class
     };
+    let job = job_end.map(|job_end| {
+        let job_until = move || now.get().max(job_end);
+        let style = move || scale.get().bar_style(start_ns, job_until());
+        let title = move || {
+            format!(
+                "the job: {} from submission to its latest span (this span itself: {})",
+                format_duration_ns(job_until() - start_ns),
+                format_duration_ns(end_ns - start_ns),
+            )
+        };
+        view! { <div class="waterfall__job" style=style title=title></div> }
+    });
     let duration = if growing {
         (move || format_duration_ns(until() - start_ns)).into_any()
+    } else if let Some(job_end) = job_end {
+        (move || format_duration_ns(now.get().max(job_end) - start_ns)).into_any()
     } else {
         format_duration_ns(end_ns - start_ns).into_any()
+    };
+    let bar_title = {
+        let name = span.name.clone();
+        let status = if growing {
+            "running"
+        } else {
+            span.status_code.css()
+        };
+        move || {
+            format!(
+                "{name} · {} · {status} · started {}",
+                format_duration_ns(until() - start_ns),
+                format_time_ns(start_ns)
+            )
+        }
     };
     view! {
         <div
@@ -164,14 +217,17 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
             <div class="waterfall__label" style=indent>
                 {toggle_button}
                 <span class="waterfall__name">{span.name.clone()}</span>
+                {tag}
                 {attempt}
                 <span class="waterfall__service muted">{span.service.clone()}</span>
             </div>
             <div class="waterfall__track">
+                {job}
                 {queue}
                 <div
                     class=format!("waterfall__bar waterfall__bar--{status_css}")
                     style=bar_style
+                    title=bar_title
                 ></div>
                 {ticks}
             </div>

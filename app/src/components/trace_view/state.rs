@@ -9,9 +9,9 @@ use leptos::prelude::*;
 
 use super::{QueryWriter, TraceLoads};
 use crate::model::waterfall::{
-    PreparedTrace, Scale, SpanQuery, current_answer, id_set_param, is_lanes, is_on, live_width,
-    neighbour_spans, parse_id_set, parse_min_ns, parse_zoom, search_matches, toggled, visible_mask,
-    zoom_param,
+    ALL_COLLAPSED, PreparedTrace, Scale, SpanQuery, collapsed_ids, collapsible_ids, current_answer,
+    id_set_param, is_lanes, is_on, live_width, neighbour_spans, parse_id_set, parse_min_ns,
+    parse_zoom, search_matches, toggle_param, visible_mask, zoom_param,
 };
 use crate::model::{TreeRow, critical_path};
 
@@ -26,9 +26,13 @@ pub struct ViewState {
     /// The selected span (index), from `span`.
     pub selected: Memo<Option<usize>>,
     pub select: Callback<Option<usize>>,
+    /// Selects a span in place of the current history entry: moving through the tree with the
+    /// keyboard is one step back, not one per key.
+    pub step: Callback<usize>,
     /// Collapsed span ids, from `collapsed`.
     pub collapsed: Memo<HashSet<String>>,
-    pub set_collapsed: Callback<HashSet<String>>,
+    /// Collapses every span with children (`true`) or expands all (`false`).
+    pub collapse_all: Callback<bool>,
     /// Collapses or expands a span (by id).
     pub toggle: Callback<String>,
     /// Whether runs of same-name siblings fold (`fold`).
@@ -93,12 +97,30 @@ impl ViewState {
                 url.set("span", index.map(|i| trace.spans[i].span_id.clone()), false);
             })
         };
-        let collapsed = Memo::new(move |_| parse_id_set(url.get("collapsed").as_deref()));
-        let set_collapsed = Callback::new(move |set: HashSet<String>| {
-            url.set("collapsed", Some(id_set_param(set)), false);
+        let step = {
+            let trace = trace.clone();
+            Callback::new(move |index: usize| {
+                url.set("span", Some(trace.spans[index].span_id.clone()), true);
+            })
+        };
+        let collapsed = {
+            let trace = trace.clone();
+            Memo::new(move |_| {
+                collapsed_ids(
+                    url.get("collapsed").as_deref(),
+                    url.get("open").as_deref(),
+                    || collapsible_ids(&trace.tree, &trace.spans),
+                )
+            })
+        };
+        let collapse_all = Callback::new(move |all: bool| {
+            let collapsed = all.then(|| ALL_COLLAPSED.to_owned());
+            url.set_all(&[("collapsed", collapsed), ("open", None)], false);
         });
         let toggle = Callback::new(move |span_id: String| {
-            set_collapsed.run(toggled(collapsed.get_untracked(), span_id));
+            let (collapsed, open) = (url.get_untracked("collapsed"), url.get_untracked("open"));
+            let (key, value) = toggle_param(collapsed.as_deref(), open.as_deref(), span_id);
+            url.set(key, Some(value), false);
         });
         let folding = Memo::new(move |_| is_on(url.get("fold").as_deref()));
         // Folds the reader opened, by their first span id.
@@ -145,7 +167,7 @@ impl ViewState {
                     return None;
                 }
                 let remote = attribute_answer.get().and_then(Result::ok).flatten();
-                search_matches(&text, &trace.spans, remote.as_deref())
+                search_matches(&text, &trace.spans, &trace.row_tasks, remote.as_deref())
             })
         };
         let min_ns = Memo::new(move |_| parse_min_ns(url.get("min").as_deref()));
@@ -168,8 +190,9 @@ impl ViewState {
             url,
             selected,
             select,
+            step,
             collapsed,
-            set_collapsed,
+            collapse_all,
             toggle,
             folding,
             unfold,

@@ -9,7 +9,7 @@ use super::ViewState;
 use super::keyboard::SEARCH_ID;
 use crate::components::CopyButton;
 use crate::model::FOLD_AT;
-use crate::model::waterfall::{PreparedTrace, collapsible_ids, count_text, on_param, view_param};
+use crate::model::waterfall::{PreparedTrace, count_text, on_param, view_param};
 
 #[component]
 pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
@@ -20,15 +20,12 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
         folding,
         min_ns,
         search,
-        set_collapsed,
+        collapse_all,
         ..
     } = state;
     let set_view = move |lanes: bool| url.set("view", view_param(lanes), false);
-    let expand_all = move |_| url.set("collapsed", None, false);
-    let collapse_all = {
-        let trace = trace.clone();
-        move |_| set_collapsed.run(collapsible_ids(&trace.tree, &trace.spans))
-    };
+    let expand_all = move |_| collapse_all.run(false);
+    let collapse_all = move |_| collapse_all.run(true);
     let on_search = move |ev: leptos::ev::Event| {
         // Typing replaces the history entry: Back leaves the search, not each keystroke.
         url.set("q", Some(event_target_value(&ev)), true);
@@ -126,6 +123,8 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
             <span class="trace-view__count muted" aria-live="polite">
                 {count}
             </span>
+            // Without JavaScript the server's answer to `key=value` terms never comes.
+            <noscript>"(key=value terms need JavaScript)"</noscript>
             <CopyButton label="Copy link" copied="Link copied" text=None />
         </div>
     }

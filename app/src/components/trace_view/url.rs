@@ -22,13 +22,32 @@ impl QueryWriter {
         self.query.read().get(key).filter(|v| !v.is_empty())
     }
 
+    /// The whole query (tracked): for links that change one parameter and keep the rest.
+    pub fn query(&self) -> ParamsMap {
+        self.query.get()
+    }
+
+    /// A parameter's value, untracked; an empty one reads as absent.
+    pub fn get_untracked(&self, key: &str) -> Option<String> {
+        self.query
+            .with_untracked(|query| query.get(key))
+            .filter(|v| !v.is_empty())
+    }
+
     /// Sets a parameter (`None` or empty removes it).
     pub fn set(&self, key: &'static str, value: Option<String>, replace: bool) {
+        self.set_all(&[(key, value)], replace);
+    }
+
+    /// Sets several parameters in one history step (`None` or empty removes one).
+    pub fn set_all(&self, changes: &[(&'static str, Option<String>)], replace: bool) {
         let mut params = self.query.get_untracked();
-        match value.filter(|v| !v.is_empty()) {
-            Some(value) => params.replace(key, value),
-            None => {
-                params.remove(key);
+        for (key, value) in changes {
+            match value.clone().filter(|v| !v.is_empty()) {
+                Some(value) => params.replace(*key, value),
+                None => {
+                    params.remove(key);
+                }
             }
         }
         self.write.run((params, replace));

@@ -25,6 +25,8 @@ pub fn Waterfall(
                     spans=trace.spans.clone()
                     origin=trace.origin
                     width=trace.width
+                    running_from=trace.first_stand_in
+                    now=trace.first_now()
                     selected=state.selected
                     select=state.select
                 />

@@ -1,12 +1,13 @@
-//! Folding: runs of same-named sibling spans shown as one row, and what such a row summarises.
+//! Folding: same-named sibling spans shown as one row, and what such a row summarises.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{SpanTree, TreeRow};
 use crate::model::{SpanOutline, StatusCode};
 
-/// Siblings of one name that follow each other fold into one row once there are this many.
+/// Siblings of one name fold into one row once there are this many (wherever they are among
+/// their siblings: a fan-out's tasks interleave with their retries and other tasks).
 pub const FOLD_AT: usize = 5;
 
 /// What a folded row says about its spans.
@@ -18,36 +19,41 @@ pub struct FoldSummary {
     pub failed: usize,
     pub start_ns: i64,
     pub end_ns: i64,
+    /// When each failed member ran (start, end): drawn on the folded bar where they were.
+    pub failures: Vec<(i64, i64)>,
 }
 
 impl FoldSummary {
     pub fn of(spans: &[SpanOutline], members: &[usize]) -> Self {
         let mut durations: Vec<i64> = members.iter().map(|&i| spans[i].duration_ns()).collect();
         durations.sort_unstable();
+        let failures: Vec<(i64, i64)> = members
+            .iter()
+            .filter(|&&i| spans[i].status_code == StatusCode::Error)
+            .map(|&i| (spans[i].start_ns, spans[i].end_ns))
+            .collect();
         FoldSummary {
             count: members.len(),
             p50_ns: durations
                 .get(durations.len().saturating_sub(1) / 2)
                 .copied()
                 .unwrap_or(0),
-            failed: members
-                .iter()
-                .filter(|&&i| spans[i].status_code == StatusCode::Error)
-                .count(),
+            failed: failures.len(),
             start_ns: members
                 .iter()
                 .map(|&i| spans[i].start_ns)
                 .min()
                 .unwrap_or(0),
             end_ns: members.iter().map(|&i| spans[i].end_ns).max().unwrap_or(0),
+            failures,
         }
     }
 }
 
 impl SpanTree {
-    /// Like [`SpanTree::rows_where`]; with `folding`, runs of at least [`FOLD_AT`] shown
-    /// siblings of one name become one row each, unless the run's first span id is in the set
-    /// (unfolded by the reader) or the run holds `open_with` (the selected span stays a row).
+    /// Like [`SpanTree::rows_where`]; with `folding`, at least [`FOLD_AT`] shown siblings of one
+    /// name become one row, where the first of them is, unless that first span's id is in the set
+    /// (unfolded by the reader) or the group holds `open_with` (the selected span stays a row).
     pub fn rows_folded(
         &self,
         spans: &[SpanOutline],
@@ -68,22 +74,25 @@ impl SpanTree {
                 return kids.iter().rev().map(|&kid| Entry::Span(kid)).collect();
             };
             let kids: Vec<usize> = kids.iter().copied().filter(|&kid| shown(kid)).collect();
-            let mut at = 0;
-            while at < kids.len() {
-                let name = &spans[kids[at]].name;
-                let run = kids[at..]
-                    .iter()
-                    .take_while(|&&kid| spans[kid].name == *name)
-                    .count();
-                let members = &kids[at..at + run];
-                let open = unfolded.contains(&spans[members[0]].span_id)
-                    || open_with.is_some_and(|index| members.contains(&index));
-                if run >= FOLD_AT && !open {
-                    out.push(Entry::Fold(members.to_vec()));
-                } else {
-                    out.extend(members.iter().map(|&kid| Entry::Span(kid)));
+            let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+            for &kid in &kids {
+                groups
+                    .entry(spans[kid].name.as_str())
+                    .or_default()
+                    .push(kid);
+            }
+            let folds = |members: &[usize]| {
+                members.len() >= FOLD_AT
+                    && !unfolded.contains(&spans[members[0]].span_id)
+                    && !open_with.is_some_and(|index| members.contains(&index))
+            };
+            for &kid in &kids {
+                let members = &groups[spans[kid].name.as_str()];
+                if !folds(members) {
+                    out.push(Entry::Span(kid));
+                } else if members[0] == kid {
+                    out.push(Entry::Fold(members.clone()));
                 }
-                at += run;
             }
             out.reverse();
             out
@@ -190,6 +199,11 @@ mod tests {
         // Durations 5..=10 ns: the lower middle is 7.
         assert_eq!((summary.count, summary.p50_ns, summary.failed), (6, 7, 1));
         assert_eq!((summary.start_ns, summary.end_ns), (0, 60));
+        assert_eq!(
+            summary.failures,
+            vec![(20, 27)],
+            "the failed tile, where it ran"
+        );
         // Unfolded by its first span: every tile is a row again.
         let unfolded: HashSet<String> = ["t0".to_owned()].into();
         assert_eq!(
@@ -211,5 +225,38 @@ mod tests {
         keep[4] = false;
         let rows = tree.rows_folded(&spans, &none, Some(&keep), Some(&none), None);
         assert_eq!(rows.len(), 8, "four tiles are under FOLD_AT: no fold");
+    }
+
+    #[test]
+    fn test_interleaved_siblings_of_one_name_fold_where_the_first_is() {
+        // A fan-out as runners finish it: tiles, retries and uploads interleaved.
+        let mut spans = vec![test_outline("root", None, "job/tiles", 0, 1000)];
+        for n in 0..12 {
+            let name = if n % 2 == 0 { "ProcessTile" } else { "Upload" };
+            let (start, id) = (n * 10, format!("s{n}"));
+            spans.push(test_outline(&id, Some("root"), name, start, start + 5));
+        }
+        spans.push(test_outline("merge", Some("root"), "Merge", 200, 210));
+        let tree = SpanTree::build(&spans);
+        let none = HashSet::new();
+        let rows = tree.rows_folded(&spans, &none, None, Some(&none), None);
+        let shape: Vec<(String, usize)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    spans[r.index].span_id.clone(),
+                    r.fold.as_ref().map_or(1, |f| f.len()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("root".to_owned(), 1),
+                ("s0".to_owned(), 6),
+                ("s1".to_owned(), 6),
+                ("merge".to_owned(), 1)
+            ]
+        );
     }
 }

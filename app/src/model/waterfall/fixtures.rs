@@ -15,6 +15,7 @@ pub(crate) fn task(id: &str, depends_on: &[&str]) -> TaskView {
         parent_id: None,
         depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
         display: id.into(),
+        summary: String::new(),
         identifier_name: id.into(),
         identifier_version: "v0.0".into(),
         cluster: "default".into(),

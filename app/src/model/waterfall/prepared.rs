@@ -35,6 +35,10 @@ pub struct PreparedTrace {
     pub overlay: TaskOverlay,
     /// Per task attempt span: what its row shows of the task.
     pub row_tasks: HashMap<usize, RowTask>,
+    /// The job's root span (`job/…`, no parent) when the job outlasted it: the Tilebox client's
+    /// root is the submit call, milliseconds at the start of a job that runs for minutes. Its
+    /// row also draws the whole job, to the trace's end (or the clock, while tasks run).
+    pub job_root: Option<usize>,
 }
 
 /// How many log lines a span has, alone and with its descendants, and the ids to ask the
@@ -84,6 +88,10 @@ impl PreparedTrace {
             .collect();
         let overlay = TaskOverlay::build(&spans, &tasks);
         let row_tasks = row_tasks(&overlay, &spans, &tasks);
+        let job_root = spans
+            .iter()
+            .position(|s| s.parent_span_id.is_none() && s.name.starts_with("job/"))
+            .filter(|&root| spans[root].end_ns < end || latest_start.is_some());
         PreparedTrace {
             trace_id: job.trace_id,
             spans: Arc::new(spans),
@@ -99,6 +107,7 @@ impl PreparedTrace {
             index_of,
             overlay,
             row_tasks,
+            job_root,
         }
     }
 

@@ -1,14 +1,16 @@
 //! Span search: the parsed query, which spans it matches (with the server's answer to its
 //! `key=value` terms) and the count line under the toolbar.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::RowTask;
 use crate::model::{SpanOutline, StatusCode};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
-/// substring of the span name or service.
+/// substring of the span name, its service or its task's tag (input summary, display label:
+/// `T33U07` finds the tile task whose input is `tile=T33U07`).
 ///
 /// The page holds span skeletons only, so `key=value` terms are answered by the server
 /// ([`SpanQuery::attribute_terms`] → `search_spans` → the store's `span_ids_with_attributes`);
@@ -77,14 +79,16 @@ impl SpanQuery {
             .any(|term| matches!(term, Term::Attribute(..)))
     }
 
-    /// Whether the span passes the status and text terms (`key=value` terms aside).
-    pub fn matches(&self, span: &SpanOutline) -> bool {
+    /// Whether the span, whose task's tag is `tag` (empty for spans that are no task attempt),
+    /// passes the status and text terms (`key=value` terms aside).
+    pub fn matches(&self, span: &SpanOutline, tag: &str) -> bool {
         self.terms.iter().all(|term| match term {
             Term::Status(status) => span.status_code == *status,
             Term::Attribute(..) => true,
             Term::Text(text) => {
                 span.name.to_lowercase().contains(text)
                     || span.service.to_lowercase().contains(text)
+                    || tag.to_lowercase().contains(text)
             }
         })
     }
@@ -118,6 +122,7 @@ pub fn current_answer(
 pub fn search_matches(
     text: &str,
     spans: &[SpanOutline],
+    row_tasks: &HashMap<usize, RowTask>,
     remote: Option<&HashSet<String>>,
 ) -> Option<Vec<bool>> {
     let query = SpanQuery::parse(text);
@@ -127,7 +132,11 @@ pub fn search_matches(
     Some(
         spans
             .iter()
-            .map(|s| query.matches(s) && remote.is_none_or(|ids| ids.contains(&s.span_id)))
+            .enumerate()
+            .map(|(index, s)| {
+                let tag = row_tasks.get(&index).map_or("", |task| task.tag.as_str());
+                query.matches(s, tag) && remote.is_none_or(|ids| ids.contains(&s.span_id))
+            })
             .collect(),
     )
 }
@@ -162,21 +171,38 @@ mod tests {
         let mut failed = span("compute-index", "r1", 10, 20);
         failed.status_code = StatusCode::Error;
         let q = SpanQuery::parse;
-        assert!(q("DOWNLOAD").matches(&download));
-        assert!(q("SVC").matches(&download), "the service too");
-        assert!(q("status:error").matches(&failed));
-        assert!(!q("status:error").matches(&download));
-        assert!(!q("status:error download").matches(&failed));
-        assert!(q("").is_empty() && q("").matches(&download));
+        assert!(q("DOWNLOAD").matches(&download, ""));
+        assert!(q("SVC").matches(&download, ""), "the service too");
+        assert!(q("status:error").matches(&failed, ""));
+        assert!(!q("status:error").matches(&download, ""));
+        assert!(!q("status:error download").matches(&failed, ""));
+        assert!(q("").is_empty() && q("").matches(&download, ""));
         // Attribute terms are left to the server.
         let mixed = q("scene_id=S2A_001 download retries=2");
-        assert!(mixed.matches(&download));
+        assert!(mixed.matches(&download, ""));
         assert_eq!(
             mixed.attribute_terms(),
             vec![
                 ("scene_id".to_owned(), "S2A_001".to_owned()),
                 ("retries".to_owned(), "2".to_owned())
             ]
+        );
+    }
+
+    #[test]
+    fn test_bare_text_finds_a_task_by_its_tag() {
+        let tile = span("task/DownloadTile", "r1", 0, 10);
+        let other = span("task/DownloadTile", "r1", 10, 20);
+        assert!(SpanQuery::parse("t33u07").matches(&tile, "tile=T33U07 year=2024"));
+        assert!(!SpanQuery::parse("t33u07").matches(&other, "tile=T33U08"));
+        let tagged = |tag: &str| RowTask {
+            tag: tag.to_owned(),
+            ..RowTask::default()
+        };
+        let row_tasks = HashMap::from([(0, tagged("tile=T33U07")), (1, tagged("tile=T33U08"))]);
+        assert_eq!(
+            search_matches("T33U07", &[tile, other], &row_tasks, None),
+            Some(vec![true, false])
         );
     }
 
@@ -221,19 +247,20 @@ mod tests {
         let mut c = span("upload", "r1", 20, 30);
         c.span_id = "c".into();
         let spans = vec![a, b, c];
-        assert_eq!(search_matches("", &spans, None), None);
+        let no_tasks = HashMap::new();
+        assert_eq!(search_matches("", &spans, &no_tasks, None), None);
         assert_eq!(
-            search_matches("down", &spans, None),
+            search_matches("down", &spans, &no_tasks, None),
             Some(vec![true, true, false])
         );
         let remote: HashSet<String> = ["b".to_owned(), "c".to_owned()].into();
         assert_eq!(
-            search_matches("down k=v", &spans, Some(&remote)),
+            search_matches("down k=v", &spans, &no_tasks, Some(&remote)),
             Some(vec![false, true, false])
         );
         // Until the server answers, `key=value` terms do not hide anything.
         assert_eq!(
-            search_matches("k=v", &spans, None),
+            search_matches("k=v", &spans, &no_tasks, None),
             Some(vec![true, true, true])
         );
     }

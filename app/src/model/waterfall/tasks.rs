@@ -82,6 +82,7 @@ impl TaskOverlay {
 /// the clock. Named `task/<display>`, id `running-<task id>`, under the job's root span; `end_ns`
 /// is its start (the page extends it).
 pub fn running_attempts(spans: &[SpanOutline], tasks: &[TaskView]) -> Vec<SpanOutline> {
+    let names = runner_names(spans, tasks);
     let root = spans
         .iter()
         .find(|s| s.parent_span_id.is_none() && s.name.starts_with("job/"));
@@ -110,12 +111,48 @@ pub fn running_attempts(spans: &[SpanOutline], tasks: &[TaskView]) -> Vec<SpanOu
                 status_code: StatusCode::Unset,
                 status_message: "running".into(),
                 service: String::new(),
-                runner: attempt.runner.clone(),
+                runner: names
+                    .get(&attempt.runner)
+                    .cloned()
+                    .unwrap_or_else(|| attempt.runner.clone()),
                 task_id: Some(task.id.clone()),
                 has_events: false,
             })
         })
         .collect()
+}
+
+/// How the spans name the runners the server knows by connection: the server sees a runner
+/// claim as the name it reports (the Rust SDK) or its connection's address (the Python client),
+/// its spans name it by their resource. Each attempt whose span arrived (its task's `task/…`
+/// span nearest in start, within a minute) ties the two; a running attempt on the same
+/// connection is then drawn in that runner's lane instead of a lane of its own.
+pub fn runner_names(spans: &[SpanOutline], tasks: &[TaskView]) -> HashMap<String, String> {
+    let mut by_task: HashMap<&str, Vec<&SpanOutline>> = HashMap::new();
+    for span in spans {
+        if let Some(task) = span.task_id.as_deref()
+            && span.name.starts_with("task/")
+            && !span.runner.is_empty()
+        {
+            by_task.entry(task).or_default().push(span);
+        }
+    }
+    let mut names = HashMap::new();
+    for task in tasks {
+        let Some(candidates) = by_task.get(task.id.as_str()) else {
+            continue;
+        };
+        for attempt in &task.attempts {
+            let nearest = candidates
+                .iter()
+                .min_by_key(|s| (s.start_ns - attempt.started_ns).abs())
+                .filter(|s| (s.start_ns - attempt.started_ns).abs() < 60_000_000_000);
+            if let Some(span) = nearest {
+                names.insert(attempt.runner.clone(), span.runner.clone());
+            }
+        }
+    }
+    names
 }
 
 /// What a row knows about its span's task (workflow jobs).
@@ -125,6 +162,12 @@ pub struct RowTask {
     pub attempt: Option<(usize, usize)>,
     /// Submitted → first attempt's start, for the first attempt's row.
     pub queued_from_ns: Option<i64>,
+    /// For a first attempt that waited for dependencies: when the last of them (with all its
+    /// subtasks) was done, between submission and the start. Before it the task waited for its
+    /// dependencies, after it for a runner.
+    pub ready_ns: Option<i64>,
+    /// What tells the task from its siblings ([`TaskView::tag`] beside a `task/<display>` name).
+    pub tag: String,
 }
 
 /// Per task attempt span: its attempt number (when there were several) and, for the first
@@ -134,21 +177,77 @@ pub fn row_tasks(
     spans: &[SpanOutline],
     tasks: &[TaskView],
 ) -> HashMap<usize, RowTask> {
+    let done = subtree_done_ns(tasks);
+    let index: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
     overlay
         .attempt_of
         .iter()
         .map(|(&span, &(task, attempt))| {
             let total = overlay.attempts[task].len();
             let submitted = tasks[task].submitted_ns;
-            let queued = (attempt == 1 && submitted > 0 && submitted < spans[span].start_ns)
-                .then_some(submitted);
+            let start = spans[span].start_ns;
+            let queued = (attempt == 1 && submitted > 0 && submitted < start).then_some(submitted);
+            let ready = queued.and_then(|from| {
+                tasks[task]
+                    .depends_on
+                    .iter()
+                    .filter_map(|id| index.get(id.as_str()).and_then(|&d| done[d]))
+                    .max()
+                    .filter(|&ready| ready > from && ready <= start)
+            });
             let info = RowTask {
                 attempt: (total > 1).then_some((attempt, total)),
                 queued_from_ns: queued,
+                ready_ns: ready,
+                tag: tasks[task].tag(&spans[span].name),
             };
             (span, info)
         })
         .collect()
+}
+
+/// Per task, when it and all its subtasks had stopped (`None` while any has not): when a task
+/// depending on it could start.
+fn subtree_done_ns(tasks: &[TaskView]) -> Vec<Option<i64>> {
+    let index: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+    for (i, task) in tasks.iter().enumerate() {
+        if let Some(&parent) = task.parent_id.as_deref().and_then(|p| index.get(p)) {
+            children[parent].push(i);
+        }
+    }
+    // Post-order without recursion: a subtree is done when its root and every child subtree is.
+    let mut done: Vec<Option<Option<i64>>> = vec![None; tasks.len()];
+    for root in 0..tasks.len() {
+        let mut stack = vec![(root, false)];
+        while let Some((at, expanded)) = stack.pop() {
+            if done[at].is_some() {
+                continue;
+            }
+            if !expanded {
+                stack.push((at, true));
+                stack.extend(children[at].iter().map(|&c| (c, false)));
+                continue;
+            }
+            let mut latest = tasks[at].stopped_ns;
+            for &child in &children[at] {
+                latest = match (latest, done[child].flatten()) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            done[at] = Some(latest);
+        }
+    }
+    done.into_iter().map(Option::flatten).collect()
 }
 
 /// The attempt spans of the tasks the selected span's task waited for, and of those that
@@ -251,19 +350,84 @@ mod tests {
             rows[&1],
             RowTask {
                 attempt: Some((1, 2)),
-                queued_from_ns: Some(5)
+                queued_from_ns: Some(5),
+                ..RowTask::default()
             }
         );
         assert_eq!(
             rows[&3],
             RowTask {
                 attempt: Some((2, 2)),
-                queued_from_ns: None
+                ..RowTask::default()
             },
             "a retry does not queue again"
         );
         assert_eq!(rows[&2], RowTask::default(), "submitted after its start");
         assert_eq!(rows[&4], RowTask::default(), "no submission time");
+    }
+
+    #[test]
+    fn test_a_dependent_waits_for_its_dependencies_subtrees_then_for_a_runner() {
+        let mut root = span("job/x", "", 0, 100);
+        root.span_id = "root".into();
+        let spans = vec![
+            root,
+            attempt("a", "root", 10, 20),
+            attempt("child", "root", 20, 40),
+            attempt("mosaic", "root", 50, 60),
+        ];
+        let mut a = task("a", &[]);
+        a.stopped_ns = Some(20);
+        let mut child = task("child", &[]);
+        child.parent_id = Some("a".into());
+        child.stopped_ns = Some(40);
+        let mut mosaic = task("mosaic", &["a"]);
+        mosaic.submitted_ns = 5;
+        mosaic.summary = "tiles=2".into();
+        let tasks = vec![a, child, mosaic];
+        let overlay = TaskOverlay::build(&spans, &tasks);
+        let rows = row_tasks(&overlay, &spans, &tasks);
+        // `a` was done once its subtask was (40), not when it stopped itself (20).
+        assert_eq!(rows[&3].queued_from_ns, Some(5));
+        assert_eq!(rows[&3].ready_ns, Some(40));
+        assert_eq!(rows[&3].tag, "tiles=2");
+        // A dependency still running: no ready time.
+        let mut unfinished = tasks;
+        unfinished[1].stopped_ns = None;
+        let rows = row_tasks(&overlay, &spans, &unfinished);
+        assert_eq!(rows[&3].ready_ns, None);
+    }
+
+    #[test]
+    fn test_a_running_attempt_is_drawn_under_the_runner_its_connection_belongs_to() {
+        let mut root = span("job/x", "", 0, 100);
+        root.span_id = "root".into();
+        let mut first = attempt("a", "root", 10, 20);
+        first.runner = "node-7:4242".into();
+        let spans = vec![root, first];
+        let run = |number: i64, at: i64, outcome: &str| crate::model::TaskAttempt {
+            number,
+            runner: "127.0.0.1:59464".into(),
+            started_ns: at,
+            stopped_ns: None,
+            outcome: outcome.into(),
+            error: String::new(),
+        };
+        let mut a = task("a", &[]);
+        a.attempts.push(run(1, 10, "computed"));
+        let mut b = task("b", &[]);
+        b.attempts.push(run(1, 30, "running"));
+        let mut c = task("c", &[]);
+        c.attempts.push(crate::model::TaskAttempt {
+            runner: "127.0.0.1:60000".into(),
+            ..run(1, 30, "running")
+        });
+        let names = runner_names(&spans, &[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(names["127.0.0.1:59464"], "node-7:4242");
+        let stand_ins = running_attempts(&spans, &[a, b, c]);
+        assert_eq!(stand_ins[0].runner, "node-7:4242");
+        // A connection no span names yet: all the server knows is its address.
+        assert_eq!(stand_ins[1].runner, "127.0.0.1:60000");
     }
 
     #[test]

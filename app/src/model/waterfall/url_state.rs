@@ -1,6 +1,7 @@
 //! The trace view's state in the URL: each parameter's text form, read and written.
 //!
-//! `span` (selected span id), `q` (search), `collapsed` and `unfold` (span ids, `.`-separated),
+//! `span` (selected span id), `q` (search), `collapsed` and `unfold` (span ids, `.`-separated;
+//! `collapsed=all` is every span with children, but those in `open`),
 //! `fold`, `critical` and `logsub` (`1` or absent), `view` (`lanes` or absent), `zoom` (see
 //! [`super::parse_zoom`]), `min` (ns), `logs` (severity floor), `logq` (log search).
 
@@ -30,6 +31,44 @@ pub fn toggled(mut set: HashSet<String>, id: String) -> HashSet<String> {
         set.insert(id);
     }
     set
+}
+
+/// `collapsed`'s value for "every span with children": Collapse all on a 6,000-span trace
+/// wrote every id into the URL (over 100 KB, refused by servers as 414 URI Too Long).
+pub const ALL_COLLAPSED: &str = "all";
+
+/// The collapsed span ids `collapsed` and `open` name: the listed ids, or with
+/// `collapsed=all` every collapsible span (`all()`) but those in `open`.
+pub fn collapsed_ids(
+    collapsed: Option<&str>,
+    open: Option<&str>,
+    all: impl FnOnce() -> HashSet<String>,
+) -> HashSet<String> {
+    if collapsed == Some(ALL_COLLAPSED) {
+        let open = parse_id_set(open);
+        let mut ids = all();
+        ids.retain(|id| !open.contains(id));
+        ids
+    } else {
+        parse_id_set(collapsed)
+    }
+}
+
+/// What toggling `id` writes: under `collapsed=all` the `open` list changes, else the
+/// `collapsed` list. Returns the parameter and its new value.
+pub fn toggle_param(
+    collapsed: Option<&str>,
+    open: Option<&str>,
+    id: String,
+) -> (&'static str, String) {
+    if collapsed == Some(ALL_COLLAPSED) {
+        ("open", id_set_param(toggled(parse_id_set(open), id)))
+    } else {
+        (
+            "collapsed",
+            id_set_param(toggled(parse_id_set(collapsed), id)),
+        )
+    }
 }
 
 /// Whether an on/off parameter is on.
@@ -74,6 +113,32 @@ mod tests {
         assert_eq!(parse_id_set(Some(&id_set_param(set.clone()))), set);
         assert!(parse_id_set(None).is_empty());
         assert_eq!(id_set_param(HashSet::new()), "");
+    }
+
+    #[test]
+    fn test_collapse_all_is_one_word_and_toggles_open_spans() {
+        let all = || HashSet::from(["a".to_owned(), "b".to_owned(), "c".to_owned()]);
+        assert_eq!(collapsed_ids(Some("all"), None, all), all());
+        assert_eq!(
+            collapsed_ids(Some("all"), Some("b"), all),
+            HashSet::from(["a".to_owned(), "c".to_owned()])
+        );
+        assert_eq!(
+            collapsed_ids(Some("b"), Some("a"), all),
+            HashSet::from(["b".to_owned()])
+        );
+        assert_eq!(
+            toggle_param(Some("all"), Some("b"), "a".into()),
+            ("open", "a.b".to_owned())
+        );
+        assert_eq!(
+            toggle_param(Some("all"), Some("b"), "b".into()),
+            ("open", String::new())
+        );
+        assert_eq!(
+            toggle_param(None, None, "a".into()),
+            ("collapsed", "a".to_owned())
+        );
     }
 
     #[test]

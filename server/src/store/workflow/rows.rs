@@ -44,8 +44,8 @@ pub(super) struct TaskFacts {
 
 /// Selects [`TaskRow`]s; `$1` the job id.
 pub(super) const JOB_TASKS: &str = "SELECT id, parent_id, identifier_name, identifier_version, \
-    display, cluster_slug, state, optional, max_retries, retry_count, submitted_ns, started_ns, \
-    stopped_ns FROM tasks WHERE job_id = $1 ORDER BY submitted_ns, id";
+    display, input_summary, cluster_slug, state, optional, max_retries, retry_count, submitted_ns, \
+    started_ns, stopped_ns FROM tasks WHERE job_id = $1 ORDER BY submitted_ns, id";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct TaskRow {
@@ -54,6 +54,7 @@ pub(super) struct TaskRow {
     identifier_name: String,
     identifier_version: String,
     display: String,
+    input_summary: String,
     cluster_slug: String,
     state: i32,
     optional: i32,
@@ -111,6 +112,7 @@ pub(super) fn task_records(
                 identifier_name: row.identifier_name,
                 identifier_version: row.identifier_version,
                 display: row.display,
+                input_summary: row.input_summary,
                 cluster_slug: row.cluster_slug,
                 state: task_state_of(row.state)?,
                 optional: row.optional != 0,

@@ -10,7 +10,8 @@ use super::progress::validate_progress;
 use super::rows::{
     AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
 };
-use super::validate::{validate_dependencies, validate_task_texts};
+use super::summary::input_summary;
+use super::validate::{MAX_TEXT_BYTES, check_text, validate_dependencies, validate_task_texts};
 use super::{AttemptOutcome, ComputedTask, Progress, Reporter, TaskRecord, TaskSpec, TaskState};
 use crate::store::error::task_state_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
@@ -108,8 +109,8 @@ macro_rules! impl_workflow_tasks {
                 for (chunk_index, chunk) in tasks.chunks(TASK_CHUNK).enumerate() {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO tasks (id, job_id, parent_id, cluster_slug, identifier_name, \
-                         identifier_version, display, input, state, optional, max_retries, \
-                         retry_count, pending_deps, submitted_ns, attempts) ",
+                         identifier_version, display, input, input_summary, state, optional, \
+                         max_retries, retry_count, pending_deps, submitted_ns, attempts) ",
                     );
                     insert.push_values(chunk.iter().enumerate(), |mut row, (offset, task)| {
                         let index = chunk_index * TASK_CHUNK + offset;
@@ -121,6 +122,7 @@ macro_rules! impl_workflow_tasks {
                             .push_bind(task.identifier_version.as_str())
                             .push_bind(task.display.as_str())
                             .push_bind(task.input.as_slice())
+                            .push_bind(input_summary(&task.input))
                             .push_bind(TaskState::Queued.code())
                             .push_bind(i32::from(task.optional))
                             .push_bind(task.max_retries.max(0))
@@ -248,6 +250,7 @@ macro_rules! impl_workflow_tasks {
             ) -> Result<(), StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
                 validate_progress(&computed.progress)?;
+                check_text("the task's display", &computed.display, MAX_TEXT_BYTES)?;
                 let (job, facts) = Self::lock_task(tx, task_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
                 // runner of that attempt while nobody claimed it again; reports for finished
@@ -266,12 +269,13 @@ macro_rules! impl_workflow_tasks {
                     return Ok(());
                 }
                 sqlx::query(
-                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL \
-                     WHERE id = $1 AND state IN (1, 2)",
+                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL, \
+                     display = COALESCE(NULLIF($4, ''), display) WHERE id = $1 AND state IN (1, 2)",
                 )
                 .bind(task_id)
                 .bind(TaskState::Computed.code())
                 .bind(now_ns)
+                .bind(computed.display.as_str())
                 .execute(&mut **tx)
                 .await?;
                 // The attempt that computed it, also when its lease had been declared expired
