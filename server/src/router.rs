@@ -156,11 +156,12 @@ fn go_to_path(text: &str) -> String {
         return "/".to_owned();
     }
     // Written back in their canonical form: nothing of the text but the id reaches the path.
-    if let Ok(job) = uuid::Uuid::parse_str(text) {
-        return format!("/jobs/{job}");
-    }
+    // 32 hex digits are a trace id (a UUID parser would take them too).
     if let Some(trace) = crate::store::TraceId::parse_hex(text) {
         return format!("/jobs/{trace}");
+    }
+    if let Ok(job) = uuid::Uuid::parse_str(text) {
+        return format!("/jobs/{job}");
     }
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", text)

@@ -1112,8 +1112,12 @@ async fn test_job_actions_refuse_other_origins_and_act_for_the_dashboard() {
         assert!(retried.status.is_success(), "{}", retried.text());
         assert_eq!(retried.text(), "0", "no task had failed: none re-queued");
         assert_ne!(state().await, JobState::Canceled, "the cancel is lifted");
+        // The error travels as the page's AppError: NotFound, for text and for a UUID nobody has.
         let unknown = act("/api/retry_job", vec![], "job_id=not-a-job".to_owned()).await;
-        assert!(unknown.text().contains("not found"), "{}", unknown.text());
+        assert!(unknown.text().contains("NotFound"), "{}", unknown.text());
+        let nobody = format!("job_id={}", uuid::Uuid::new_v4());
+        let unknown = act("/api/cancel_job", vec![], nobody).await;
+        assert!(unknown.text().contains("NotFound"), "{}", unknown.text());
         test_store.teardown().await;
     }
 }
