@@ -55,7 +55,7 @@ test('logs from context.logger appear under their span', async ({ page, baseURL 
   // The log line is a tick on its span's bar; its text loads into the panel with the span.
   await expect(job.rowByName('download-scene').locator('.waterfall__tick--info')).toHaveCount(1);
   await job.rowByName('download-scene').click();
-  await expect(job.panel.getByText('downloading scene S2A_001')).toBeVisible();
+  await expect(job.panel.locator('.log-list__body', { hasText: 'downloading scene S2A_001' })).toBeVisible();
 });
 
 test('a workflow job shows dependencies, queue waits, retries and its critical path', async ({ page, baseURL }) => {
@@ -98,12 +98,12 @@ test('a workflow job shows dependencies, queue waits, retries and its critical p
 
   // The log panel of a tile: a severity floor and a search.
   await job.rowByName('task/Tile').last().click();
-  await expect(job.panel.getByText(/tile \d cloudy/)).toBeVisible();
+  await expect(job.panel.locator('.log-list__body', { hasText: /tile \d cloudy/ })).toBeVisible();
   await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('error+');
-  await expect(job.panel.getByText(/tile \d cloudy/)).toHaveCount(0);
+  await expect(job.panel.locator('.log-list__body', { hasText: /tile \d cloudy/ })).toHaveCount(0);
   await job.panel.getByRole('combobox', { name: 'Minimum severity' }).selectOption('all');
   await job.panel.getByRole('searchbox', { name: 'Search logs' }).fill('no such line');
-  await expect(job.panel.getByText(/tile \d cloudy/)).toHaveCount(0);
+  await expect(job.panel.locator('.log-list__body', { hasText: /tile \d cloudy/ })).toHaveCount(0);
 });
 
 test('a running task grows with the clock until its span arrives', async ({ page, baseURL }) => {
