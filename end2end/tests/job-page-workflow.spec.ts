@@ -148,7 +148,7 @@ test('the Logs tab shows every line of the job, filtered by level, task and text
   await expect(lines).toHaveCount(1);
   await expect(lines).toContainText('downloading tile T33U09');
   // A line leads to its span in the trace.
-  await lines.getByRole('link', { name: 'task/DownloadTile' }).click();
+  await lines.getByRole('link', { name: 'task/DownloadTile T33U09' }).click();
   await expect(page).not.toHaveURL(/tab=logs/);
   await expect(job.panel.locator('.span-panel__task')).toHaveText('T33U09');
 });

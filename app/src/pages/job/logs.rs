@@ -35,11 +35,22 @@ pub fn JobLogs(
         move || (floor.get(), text.get(), task.get()),
         move |(floor, text, task)| get_job_logs(trace_id.clone(), floor, text, task),
     );
+    // A line names its span, and for a task's span the task's tag: a fan-out's lines come from
+    // many spans of one name.
     let span_names: Arc<HashMap<String, String>> = Arc::new(
         trace
             .spans
             .iter()
-            .map(|s| (s.span_id.clone(), s.name.clone()))
+            .enumerate()
+            .map(|(index, s)| {
+                let tag = trace.row_tasks.get(&index).map_or("", |t| t.tag.as_str());
+                let label = if tag.is_empty() {
+                    s.name.clone()
+                } else {
+                    format!("{} {tag}", s.name)
+                };
+                (s.span_id.clone(), label)
+            })
             .collect(),
     );
     let render = move |loaded: crate::model::JobLogLines| {
