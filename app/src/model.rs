@@ -13,7 +13,8 @@ mod tree;
 pub mod waterfall;
 
 pub use compare::{
-    CompareRow, JobComparison, MIN_REGRESSION_NS, REGRESSION_FACTOR, Side, compare_runs,
+    Change, CompareRow, JobComparison, MIN_REGRESSION_NS, NOISE_SHARE, REGRESSION_FACTOR, Side,
+    compare_runs, noise_ns,
 };
 pub use failure::{Failure, job_failure};
 pub use format::{format_duration_ns, format_time_ns};

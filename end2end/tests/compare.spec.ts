@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, expect, seedTrace, seedExampleJob, hex, hydrated } from './fixtures';
 import { JobPage } from './pages';
 
@@ -25,7 +28,12 @@ test('comparing with the previous run shows a slowed-down task as a regression',
   await expect(slow.locator('.compare__delta')).toContainText('+800 ms');
   const same = page.locator('.compare__row', { hasText: 'task/FetchTile' });
   await expect(same).toHaveAttribute('data-kind', 'same');
-  await expect(page.getByText('1 regression(s)')).toBeVisible();
+  await expect(page.locator('.compare__summary')).toContainText('1 slower, 0 faster');
+  // Only changes: the unchanged rows go, the regression stays.
+  await page.getByRole('link', { name: 'Only changes' }).click();
+  await expect(page).toHaveURL(/changes=1/);
+  await expect(same).toBeHidden();
+  await expect(slow).toBeVisible();
 });
 
 test('a compare link with one run says what is missing', async ({ page, request, consoleErrors }) => {
@@ -39,4 +47,31 @@ test('a compare link with one run says what is missing', async ({ page, request,
   const unexpected = consoleErrors.filter((e) => !/status of 400/.test(e));
   consoleErrors.length = 0;
   expect(unexpected).toEqual([]);
+});
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+test('two runs of a fan-out compare task by task input, with the job-level delta', async ({ page, baseURL }) => {
+  const name = `compare-tiles-${Date.now()}`;
+  const run = () => {
+    const output = execFileSync(
+      path.join(root, '.venv/bin/python'),
+      [path.join(root, 'end2end/fixtures/tiles_job.py'), '--url', baseURL!, '--name', name],
+      { encoding: 'utf8', timeout: 90_000 },
+    );
+    return output.match(/job id: ([0-9a-f-]{36})/)![1];
+  };
+  const first = run();
+  const second = run();
+  await page.goto(`/compare?a=${first}&b=${second}`);
+  await hydrated(page);
+  await expect(page.locator('.compare__job-delta')).toContainText(/The job: [+−]/);
+  // Each tile meets the same tile of the other run, whichever order the runner took them in.
+  for (const tile of ['T33U06', 'T33U07', 'T33U08', 'T33U09']) {
+    const row = page.locator('.compare__row', { hasText: `task/DownloadTile ${tile}` });
+    await expect(row).toHaveCount(1);
+    await expect(row.locator('.compare__delta')).not.toHaveText(/new in B|missing in B/);
+  }
+  await expect(page.locator('.compare__row', { hasText: 'task/DownloadTile T33U09' }).locator('.compare__failed').first()).toHaveText('failed');
+  await expect(page.locator('.compare__row[data-kind="added"], .compare__row[data-kind="missing"]')).toHaveCount(0);
 });

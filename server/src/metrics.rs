@@ -47,6 +47,14 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    /// `write`, `read` or `health` (the store's pools).
+    pub pool: &'static str,
+    /// `in_use`, `idle` or `max`.
+    pub state: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
 pub enum TaskEvent {
@@ -76,6 +84,7 @@ pub struct Metrics {
     live_streams: Gauge,
     ingest_in_flight: Gauge,
     exports_in_flight: Gauge,
+    db_connections: Family<PoolLabels, Gauge>,
     registry: Registry,
 }
 
@@ -103,6 +112,7 @@ impl Metrics {
             live_streams: Gauge::default(),
             ingest_in_flight: Gauge::default(),
             exports_in_flight: Gauge::default(),
+            db_connections: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -156,6 +166,12 @@ impl Metrics {
             "File exports being streamed",
             metrics.exports_in_flight.clone(),
         );
+        registry.register(
+            "db_connections",
+            "Database pool connections by pool (write, read, health) and state (in_use, idle, \
+             and the pool's max)",
+            metrics.db_connections.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -191,6 +207,21 @@ impl Metrics {
         self.live_streams.set(live_streams);
         self.ingest_in_flight.set(ingest);
         self.exports_in_flight.set(exports);
+    }
+
+    /// The store's pools as they are at scrape time: `(pool, open, idle, max)` connections
+    /// (plain numbers: the store reports into the metrics, not the other way round).
+    pub fn set_pools(&self, pools: impl IntoIterator<Item = (&'static str, u32, u32, u32)>) {
+        for (pool, open, idle, max) in pools {
+            let set = |state: &'static str, value: u32| {
+                self.db_connections
+                    .get_or_create(&PoolLabels { pool, state })
+                    .set(i64::from(value));
+            };
+            set("in_use", open.saturating_sub(idle));
+            set("idle", idle);
+            set("max", max);
+        }
     }
 
     /// Every metric in the OpenMetrics text format.

@@ -192,6 +192,13 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     };
     let limits = &state.limits;
     let metrics = crate::metrics::get();
+    metrics.set_pools(
+        state
+            .store
+            .pools()
+            .into_iter()
+            .map(|p| (p.name, p.open, p.idle, p.max)),
+    );
     metrics.set_in_flight(
         in_use(
             limits.max_live_streams,

@@ -40,6 +40,8 @@ pub trait TraceStore: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// A trivial query: the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The database connection pools as they are now (for `/metrics`).
+    fn pools(&self) -> Vec<PoolUse>;
     /// Stores one OTLP request's spans in one transaction and updates their jobs. A span
     /// already stored (same trace and span id) is left as it is.
     async fn write_spans(&self, batch: SpanBatch) -> Result<WriteSummary, StoreError>;
@@ -129,6 +131,16 @@ pub struct LogPageQuery {
     /// Continue after this (time_ns, id).
     pub after: Option<(i64, i64)>,
     pub limit: u32,
+}
+
+/// One connection pool's use: `name` is `write`, `read` (sqlx pools) or `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: &'static str,
+    /// Connections open now, and how many of them are idle.
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Everything the store does, as the server holds it.

@@ -920,6 +920,26 @@ async fn test_metrics_count_what_happened() {
         "client-made paths are not labels"
     );
     assert!(after.contains("jobtrace_live_streams_open 0"), "{after}");
+    // The pools as SQLite's store opens them: one write connection, four readers at most, and
+    // never more open than that (a connection just used may still count as in use: sqlx hands
+    // it back to its pool on a task of its own).
+    let pool = |name: &str, state: &str| {
+        series(
+            &after,
+            &format!(r#"jobtrace_db_connections{{pool="{name}",state="{state}"}}"#),
+        )
+    };
+    assert_eq!((pool("write", "max"), pool("read", "max")), (1.0, 4.0));
+    for name in ["write", "read"] {
+        assert!(
+            pool(name, "in_use") + pool(name, "idle") <= pool(name, "max"),
+            "{after}"
+        );
+    }
+    assert!(
+        pool("read", "in_use") + pool("read", "idle") >= 1.0,
+        "a reader answered: {after}"
+    );
     assert!(
         after.contains("jobtrace_store_write_duration_seconds_bucket"),
         "{after}"

@@ -85,11 +85,7 @@ pub async fn compare_jobs(a: String, b: String) -> Result<JobComparison, AppErro
     let port = port()?;
     let a = port.job_trace(&a).await?;
     let b = port.job_trace(&b).await?;
-    Ok(JobComparison {
-        rows: compare_runs(&a.spans, &b.spans),
-        a: a.job,
-        b: b.job,
-    })
+    Ok(compare_runs(&a, &b))
 }
 
 /// A trace's log lines for the job page's Logs tab: at or above `floor`, containing `text`,

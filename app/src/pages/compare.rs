@@ -1,13 +1,15 @@
-//! `/compare?a=<job>&b=<job>`: run B against run A, span by span; regressions stand out.
+//! `/compare?a=<job>&b=<job>`: run B against run A, position by position (tasks by their
+//! input), repeated siblings aggregated; differences above the noise stand out; `changes=1`
+//! hides the rest.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::jobs::compare_jobs;
-use crate::components::{ErrorNotice, JobStateBadge, SpanStatusBadge};
+use crate::components::{ErrorNotice, JobStateBadge};
 use crate::error::AppError;
-use crate::model::{CompareRow, JobComparison, Side, format_duration_ns};
+use crate::model::{Change, CompareRow, JobComparison, Side, format_duration_ns};
 use crate::pages::NotFoundPage;
 
 #[component]
@@ -36,73 +38,98 @@ pub fn ComparePage() -> impl IntoView {
     }
 }
 
+/// A side's duration: the span's, or for several spans their median and how many.
 fn duration(side: Option<Side>) -> String {
-    side.map(|s| format_duration_ns(s.duration_ns))
-        .unwrap_or_else(|| "—".to_owned())
+    match side {
+        None => "—".to_owned(),
+        Some(s) if s.count == 1 => format_duration_ns(s.p50_ns),
+        Some(s) => format!(
+            "{} × p50 {} (Σ {})",
+            s.count,
+            format_duration_ns(s.p50_ns),
+            format_duration_ns(s.sum_ns)
+        ),
+    }
+}
+
+/// `+800 ms (+80 %)`: how much longer (or shorter) B took than A.
+fn signed_delta(a_ns: i64, b_ns: i64) -> String {
+    let d = b_ns - a_ns;
+    let sign = if d < 0 { "−" } else { "+" };
+    let ratio = if a_ns > 0 {
+        format!(" ({:+.0} %)", (b_ns as f64 / a_ns as f64 - 1.0) * 100.0)
+    } else {
+        String::new()
+    };
+    format!("{sign}{}{ratio}", format_duration_ns(d.abs()))
 }
 
 fn delta(row: &CompareRow) -> String {
     match (row.a, row.b) {
-        (Some(a), Some(b)) => {
-            let d = b.duration_ns - a.duration_ns;
-            let sign = if d < 0 { "−" } else { "+" };
-            let ratio = if a.duration_ns > 0 {
-                format!(
-                    " ({:+.0} %)",
-                    (b.duration_ns as f64 / a.duration_ns as f64 - 1.0) * 100.0
-                )
-            } else {
-                String::new()
-            };
-            format!("{sign}{}{ratio}", format_duration_ns(d.abs()))
-        }
+        (Some(a), Some(b)) => signed_delta(a.p50_ns, b.p50_ns),
         (None, Some(_)) => "new in B".to_owned(),
         (Some(_), None) => "missing in B".to_owned(),
         (None, None) => String::new(),
     }
 }
 
+/// Failures only: a status column full of "unset" said nothing.
+fn failures(side: Option<Side>) -> String {
+    match side {
+        Some(s) if s.failed > 0 && s.count == 1 => "failed".to_owned(),
+        Some(s) if s.failed > 0 => format!("{} failed", s.failed),
+        _ => String::new(),
+    }
+}
+
 #[component]
 fn Comparison(comparison: JobComparison) -> impl IntoView {
-    let JobComparison { a, b, rows } = comparison;
-    let regressions = rows.iter().filter(|r| r.is_regression()).count();
-    let improvements = rows.iter().filter(|r| r.is_improvement()).count();
-    let added = rows.iter().filter(|r| r.a.is_none()).count();
-    let missing = rows.iter().filter(|r| r.b.is_none()).count();
+    let JobComparison {
+        a,
+        b,
+        rows,
+        noise_ns,
+    } = comparison;
+    let count = |change: Change| rows.iter().filter(|r| r.change == change).count();
+    let (regressions, improvements) = (count(Change::Slower), count(Change::Faster));
+    let (added, missing) = (count(Change::Added), count(Change::Missing));
+    let query = use_query_map();
+    let only_changes = move || query.with(|q| q.get("changes").as_deref() == Some("1"));
+    let toggle_href = {
+        let (a, b) = (a.id.clone(), b.id.clone());
+        move || {
+            let base = format!("/compare?a={a}&b={b}");
+            if only_changes() {
+                base
+            } else {
+                format!("{base}&changes=1")
+            }
+        }
+    };
     let body = rows
         .into_iter()
         .map(|row| {
-            let kind = if row.is_regression() {
-                "regression"
-            } else if row.is_improvement() {
-                "improvement"
-            } else if row.a.is_none() {
-                "added"
-            } else if row.b.is_none() {
-                "missing"
-            } else {
-                "same"
-            };
+            let kind = row.change.css();
             let indent = format!("padding-left: {}rem", row.depth() as f64 * 1.1 + 0.6);
-            let label = if row.occurrence > 0 {
-                format!("{} #{}", row.name(), row.occurrence + 1)
-            } else {
-                row.name().to_owned()
-            };
-            let status =
-                |side: Option<Side>| side.map(|s| view! { <SpanStatusBadge status=s.status /> });
+            let label = row.name().to_owned();
+            let same = row.change == Change::Same;
             view! {
-                <tr class=format!("compare__row compare__row--{kind}") data-kind=kind>
+                <tr
+                    class=format!("compare__row compare__row--{kind}")
+                    class:hidden=move || same && only_changes()
+                    data-kind=kind
+                >
                     <td style=indent>{label}</td>
                     <td class="num">{duration(row.a)}</td>
                     <td class="num">{duration(row.b)}</td>
                     <td class="num compare__delta">{delta(&row)}</td>
-                    <td>{status(row.a)}</td>
-                    <td>{status(row.b)}</td>
+                    <td class="compare__failed">{failures(row.a)}</td>
+                    <td class="compare__failed">{failures(row.b)}</td>
                 </tr>
             }
         })
         .collect_view();
+    let job_delta = signed_delta(a.duration_ns(), b.duration_ns());
     view! {
         <section class="compare">
             <h1>"Compare runs of " {b.name.clone()}</h1>
@@ -130,11 +157,17 @@ fn Comparison(comparison: JobComparison) -> impl IntoView {
                     </tr>
                 </tbody>
             </table>
+            <p class="compare__job-delta">"The job: " <strong>{job_delta}</strong></p>
             <p class="compare__summary">
                 {format!(
-                    "{regressions} regression(s), {improvements} faster, {added} span(s) new in B, \
-                     {missing} missing in B",
+                    "{regressions} slower, {improvements} faster, {added} new in B, {missing} missing in B \
+                     (differences under {} or 20 % are noise)",
+                    format_duration_ns(noise_ns),
                 )}
+                " "
+                <a class="compare__toggle" href=toggle_href>
+                    {move || if only_changes() { "Show every row" } else { "Only changes" }}
+                </a>
             </p>
             <table class="compare__table">
                 <thead>
@@ -142,9 +175,9 @@ fn Comparison(comparison: JobComparison) -> impl IntoView {
                         <th>"Span"</th>
                         <th class="num">"A"</th>
                         <th class="num">"B"</th>
-                        <th class="num">"B − A"</th>
-                        <th>"A status"</th>
-                        <th>"B status"</th>
+                        <th class="num">"B − A (median)"</th>
+                        <th>"A failed"</th>
+                        <th>"B failed"</th>
                     </tr>
                 </thead>
                 <tbody>{body}</tbody>

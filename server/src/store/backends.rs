@@ -99,6 +99,11 @@ impl SqliteStore {
 
     /// Healthy: the span writer thread runs and the file answers a read. The read goes through
     /// the rusqlite reader, not the sqlx pool that page renders may hold all of.
+    /// The sqlx pools (the span writer and bulk reader are one rusqlite connection each).
+    pub(super) fn pool_use(&self) -> Vec<super::PoolUse> {
+        vec![pool_use("write", &self.write), pool_use("read", &self.read)]
+    }
+
     pub(super) async fn health(&self) -> Result<(), StoreError> {
         if !self.writer.is_running() {
             return Err(StoreError::WriterStopped);
@@ -157,8 +162,26 @@ impl PostgresStore {
             .await?)
     }
 
+    pub(super) fn pool_use(&self) -> Vec<super::PoolUse> {
+        vec![
+            pool_use("write", &self.write),
+            pool_use("read", &self.read),
+            pool_use("health", &self.health),
+        ]
+    }
+
     pub(super) async fn health(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.health).await?;
         Ok(())
+    }
+}
+
+/// How many connections `pool` holds open and idle, and at most.
+fn pool_use<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> super::PoolUse {
+    super::PoolUse {
+        name,
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
     }
 }

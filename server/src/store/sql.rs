@@ -23,6 +23,10 @@ macro_rules! impl_trace_store {
                 self.health().await
             }
 
+            fn pools(&self) -> Vec<super::PoolUse> {
+                self.pool_use()
+            }
+
             async fn write_spans(
                 &self,
                 batch: super::SpanBatch,

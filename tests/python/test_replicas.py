@@ -1,0 +1,100 @@
+"""Two `jobtrace serve` replicas on one PostgreSQL database behave as one server: they start
+together on an empty database (the migrations run once), a job submitted through one is run by a
+runner connected to the other, and a span sent to one shows on the other's live stream within a
+second (each replica polls the database once per watched job, whatever the number of pages
+open: docs/DEPLOY.md)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from tilebox.workflows import Client
+from tilebox.workflows.data import JobState
+
+from conftest import BIN, PG_ADMIN_URL, Server, free_port, psql, stop, wait_until_healthy
+from workflow_tasks import FanOut
+
+HERE = Path(__file__).resolve().parent
+
+
+def start_replica(tmp_path: Path, name: str, database_url: str) -> tuple[Server, subprocess.Popen]:
+    port = free_port()
+    log_path = str(tmp_path / f"{name}.log")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
+             "--task-lease-secs", "3", "--runner-idle-ms", "200"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=HERE.parent.parent,
+        )
+    return Server(f"http://127.0.0.1:{port}", process, log_path), process
+
+
+def span_request(trace_id: str, span_id: str, name: str) -> dict:
+    start = time.time_ns() - 1_000_000_000
+    span = {
+        "traceId": trace_id,
+        "spanId": span_id,
+        # Under a root that has not arrived: the job is still running.
+        "parentSpanId": "00000000000000a0",
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 100_000_000),
+    }
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "replica-test"}}]}
+    return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_two_replicas_on_one_postgres_behave_as_one(tmp_path):
+    database = f"jobtrace_py_{uuid.uuid4().hex}"
+    psql(f"CREATE DATABASE {database}")
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    # Started at the same moment on the empty database: both migrate, one waits for the other.
+    (a, a_process), (b, b_process) = (
+        start_replica(tmp_path, "a", database_url),
+        start_replica(tmp_path, "b", database_url),
+    )
+    try:
+        wait_until_healthy(a.url, a_process, a.log)
+        wait_until_healthy(b.url, b_process, b.log)
+
+        # Submitted through A, run by a runner connected to B.
+        job = Client(url=a.url).jobs().submit("replicas", FanOut(count=3, seconds=0.05))
+        env = {**os.environ, "OTEL_EXPORT_INTERVAL": "0.5s", "TILEBOX_RUNTIME_ID": str(uuid.uuid4())}
+        runner = subprocess.run(
+            [sys.executable, str(HERE / "run_runner.py"), "--url", b.url, "FanOut", "Sleep", "Collect"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert runner.returncode == 0, runner.stderr[-2000:]
+        assert Client(url=a.url).jobs().find(job.id).state == JobState.COMPLETED
+        tasks = requests.get(f"{a.url}/api/v1/jobs/{job.id}/tasks", timeout=10).json()["tasks"]
+        assert len(tasks) == 5 and all(t["state"] == "COMPUTED" for t in tasks)
+
+        # A running job (its root has not arrived) watched live on A; its next span arrives at B.
+        trace_id = uuid.uuid4().hex
+        first_span = span_request(trace_id, "00000000000000b1", "first-span")
+        assert requests.post(f"{a.url}/v1/traces", json=first_span, timeout=10).status_code == 200
+        job_id = requests.get(f"{a.url}/api/v1/jobs/{trace_id}", timeout=10).json()["id"]
+        stream = requests.get(f"{a.url}/api/v1/jobs/{job_id}/events", stream=True, timeout=10)
+        assert stream.status_code == 200
+        events = (json.loads(line[5:]) for line in stream.iter_lines(decode_unicode=True) if line.startswith("data:"))
+        assert next(events)["span_count"] == 1
+        sent = time.monotonic()
+        late_span = span_request(trace_id, "00000000000000b2", "late-span")
+        assert requests.post(f"{b.url}/v1/traces", json=late_span, timeout=10).status_code == 200
+        changed = next(events)
+        took = time.monotonic() - sent
+        stream.close()
+        assert changed["span_count"] == 2
+        assert took < 1.0, f"A's live stream saw B's span after {took:.2f} s"
+    finally:
+        stop(a_process)
+        stop(b_process)
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
