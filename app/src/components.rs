@@ -19,7 +19,7 @@ mod trace_view;
 pub use copy_button::CopyButton;
 pub use error_notice::ErrorNotice;
 pub use failure_banner::FailureBanner;
-pub use job_header::JobHeader;
+pub use job_header::{JobHeader, JobProgressBars};
 pub use job_table::{JobTable, SortLinks};
 pub use log_list::{LogLine, LogList};
 pub use log_panel::{LogFilters, LogPanel, PanelLog};

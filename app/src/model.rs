@@ -19,7 +19,8 @@ pub use compare::{
 pub use failure::{Failure, job_failure};
 pub use format::{format_duration_ns, format_time_ns};
 pub use job::{
-    Job, JobListQuery, JobPage, JobState, JobVersion, Stats, TaskAttempt, TaskSummary, TaskView,
+    Job, JobListQuery, JobPage, JobProgress, JobState, JobVersion, Stats, TaskAttempt, TaskSummary,
+    TaskView,
 };
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use job_tab::JobTab;

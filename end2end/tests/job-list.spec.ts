@@ -139,3 +139,15 @@ test('the list shows each job id and sorts by its headers, keeping the filters',
   await expect(page).not.toHaveURL(/sort=/);
   await expect(rows.first()).toContainText(`${prefix}-short`);
 });
+
+test('the site files are revalidated, so an upgrade never runs an old bundle', async ({ request }) => {
+  for (const file of ['/pkg/jobtrace.css', '/pkg/jobtrace.js', '/pkg/jobtrace.wasm']) {
+    const first = await request.get(file);
+    expect(first.status(), file).toBe(200);
+    expect(first.headers()['cache-control'], file).toBe('no-cache');
+    const modified = first.headers()['last-modified'];
+    expect(modified, `${file} has a validator`).toBeTruthy();
+    const again = await request.get(file, { headers: { 'If-Modified-Since': modified } });
+    expect(again.status(), file).toBe(304);
+  }
+});

@@ -25,6 +25,11 @@ test('the trace comes first; tasks and logs are tabs the URL keeps', async ({ pa
   const tabs = page.getByRole('tablist', { name: 'Job views' });
   await expect(tabs.getByRole('tab', { name: 'Trace' })).toHaveAttribute('aria-selected', 'true');
   await expect(tabs.getByRole('tab', { name: 'Tasks (6)' })).toBeVisible();
+  // The job's progress indicator, as its tasks reported it: 3 of the 4 tiles done.
+  const progress = page.getByRole('list', { name: 'Progress' });
+  await expect(progress).toContainText('tiles');
+  await expect(progress).toContainText('3/4');
+  await expect(progress.locator('progress')).toHaveAttribute('aria-label', 'tiles: 75 %');
   // The trace is on the first screen, no task table above it: the tasks' rows are visible
   // without scrolling.
   await expect(page.locator('.task-table')).toHaveCount(0);

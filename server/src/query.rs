@@ -3,8 +3,8 @@
 use app::api::QueryPort;
 use app::error::AppError;
 use app::model::{
-    Job, JobFilter, JobListQuery, JobLogQuery, JobPage, JobSort, JobTrace, LogRecord, Span,
-    TaskAttempt, TaskView, UNATTACHED_LOGS,
+    Job, JobFilter, JobListQuery, JobLogQuery, JobPage, JobProgress, JobSort, JobTrace, LogRecord,
+    Span, TaskAttempt, TaskView, UNATTACHED_LOGS,
 };
 
 use crate::shared_reads::SharedReads;
@@ -64,7 +64,9 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
         )
         .map_err(to_app_error)
     };
-    let ((spans, log_marks, unattached_logs), tasks) = tokio::try_join!(outline, tasks)?;
+    let progress = job_progress(store, &job);
+    let ((spans, log_marks, unattached_logs), tasks, progress) =
+        tokio::try_join!(outline, tasks, progress)?;
     Ok(JobTrace {
         job,
         spans,
@@ -72,6 +74,7 @@ pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, A
         unattached_logs: unattached_logs.into_iter().map(|(_, log)| log).collect(),
         tasks,
         previous_run: None,
+        progress,
     })
 }
 
@@ -87,6 +90,24 @@ pub async fn job_tasks(store: &SharedStore, job: &Job) -> Result<Vec<TaskView>, 
             .collect()),
         _ => Ok(Vec::new()),
     }
+}
+
+/// A workflow job's progress indicators (none for a trace-only job).
+async fn job_progress(store: &SharedStore, job: &Job) -> Result<Vec<JobProgress>, AppError> {
+    let (Some(_), Ok(id)) = (&job.tasks, uuid::Uuid::parse_str(&job.id)) else {
+        return Ok(Vec::new());
+    };
+    let workflow = store.workflow_job(id).await.map_err(to_app_error)?;
+    Ok(workflow
+        .map(|job| job.progress)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| JobProgress {
+            label: p.label,
+            total: p.total,
+            done: p.done,
+        })
+        .collect())
 }
 
 /// The latest job of the same name that started before `job`.
@@ -140,6 +161,20 @@ pub fn task_view(task: TaskRecord) -> TaskView {
                 error: attempt.error,
             })
             .collect(),
+    }
+}
+
+impl StoreQueries {
+    /// One page of a trace's log records (with their store ids) as the page's errors.
+    async fn log_page(
+        &self,
+        trace: TraceId,
+        query: &LogPageQuery,
+    ) -> Result<Vec<(i64, LogRecord)>, AppError> {
+        self.0
+            .log_page(Some(trace), query)
+            .await
+            .map_err(to_app_error)
     }
 }
 
@@ -211,12 +246,7 @@ impl QueryPort for StoreQueries {
                 limit,
                 ..LogPageQuery::default()
             };
-            let page = self
-                .0
-                .log_page(Some(trace), &query)
-                .await
-                .map_err(to_app_error)?;
-            logs.extend(page);
+            logs.extend(self.log_page(trace, &query).await?);
         }
         logs.sort_by_key(|(id, log)| (log.time_ns, *id));
         logs.truncate(limit as usize);
@@ -255,11 +285,7 @@ impl QueryPort for StoreQueries {
             limit,
             ..LogPageQuery::default()
         };
-        let page = self
-            .0
-            .log_page(Some(trace), &query)
-            .await
-            .map_err(to_app_error)?;
+        let page = self.log_page(trace, &query).await?;
         Ok(page.into_iter().map(|(_, log)| log).collect())
     }
 

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             "default-src 'none'; frame-ancestors 'none'",
         ))
         .layer(header_if_absent(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(axum::middleware::from_fn(revalidate_site_files))
         .layer(header_if_absent(header::REFERRER_POLICY, "same-origin"))
         .merge(grpc)
         .merge(crate::ingest::grpc_routes())
@@ -139,7 +140,24 @@ async fn content_security_policy(
     response
 }
 
-/// Everything that is not a page (JSON, files, errors) gets a policy that allows nothing to run.
+/// The site's files (`/pkg/…`: the wasm bundle, its script, the CSS) keep their names from one
+/// release to the next, so a browser must ask before reusing its copy (`no-cache`; the answer is
+/// a 304 while the file is unchanged): after an upgrade nobody runs an old bundle against a new
+/// server.
+async fn revalidate_site_files(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let site_file = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if site_file && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
 /// The top bar's "Go to" box (`/go?to=…`): a job id (UUID) or trace id (32 hex digits) opens
 /// that job's page; anything else searches job names.
 async fn go_to(
@@ -169,6 +187,7 @@ fn go_to_path(text: &str) -> String {
     format!("/?{query}")
 }
 
+/// Everything that is not a page (JSON, files, errors) gets a policy that allows nothing to run.
 fn header_if_absent(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::components::JobStateBadge;
-use crate::model::{Job, format_duration_ns, format_time_ns};
+use crate::model::{Job, JobProgress, format_duration_ns, format_time_ns};
 
 /// Links to the job's spans and logs as files (the Tilebox client's DataFrame columns).
 #[component]
@@ -93,4 +93,36 @@ pub fn JobHeader(job: Job) -> impl IntoView {
             <DownloadLinks job_id=job.id />
         </header>
     }
+}
+
+/// A workflow job's progress indicators as bars: `tiles 3/4`, the unlabeled one as `Progress`.
+#[component]
+pub fn JobProgressBars(progress: Vec<JobProgress>) -> impl IntoView {
+    if progress.is_empty() {
+        return ().into_any();
+    }
+    let bars = progress
+        .into_iter()
+        .map(|p| {
+            let label = if p.label.is_empty() {
+                "Progress".to_owned()
+            } else {
+                p.label.clone()
+            };
+            let percent = format!("{:.0}", p.fraction() * 100.0);
+            view! {
+                <li class="job-progress__item">
+                    <span class="job-progress__label">{label.clone()}</span>
+                    <progress
+                        class="job-progress__bar"
+                        max=p.total.max(1).to_string()
+                        value=p.done.min(p.total.max(1)).to_string()
+                        aria-label=format!("{label}: {percent} %")
+                    ></progress>
+                    <span class="job-progress__count">{format!("{}/{}", p.done, p.total)}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="job-progress" aria-label="Progress">{bars}</ul> }.into_any()
 }

@@ -234,6 +234,7 @@ mod tests {
             unattached_logs: vec![],
             tasks,
             previous_run: None,
+            progress: vec![],
         }
     }
 

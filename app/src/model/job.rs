@@ -153,6 +153,25 @@ impl TaskSummary {
     }
 }
 
+/// A job's progress indicator (`context.progress(label).add(n)` / `.done(n)` in its tasks),
+/// summed over its tasks and attempts; `""` is the unlabeled one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub label: String,
+    pub total: i64,
+    pub done: i64,
+}
+
+impl JobProgress {
+    /// Done as a share of the total, 0–1 (1 when the total is 0 and something is done).
+    pub fn fraction(&self) -> f64 {
+        if self.total <= 0 {
+            return if self.done > 0 { 1.0 } else { 0.0 };
+        }
+        (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// One execution of a task by a runner, as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskAttempt {

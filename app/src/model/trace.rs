@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Job, LogMark, LogRecord, SpanOutline, TaskView};
+use super::{Job, JobProgress, LogMark, LogRecord, SpanOutline, TaskView};
 
 /// What the job page loads first: the job, the skeleton of every span and where every log line
 /// sits. A span's attributes, events and resource and its log bodies are loaded when it is
@@ -20,6 +20,9 @@ pub struct JobTrace {
     pub tasks: Vec<TaskView>,
     /// The latest earlier job of the same name, to compare with.
     pub previous_run: Option<String>,
+    /// Workflow jobs only: the progress indicators its tasks reported, summed per label.
+    #[serde(default)]
+    pub progress: Vec<JobProgress>,
 }
 
 /// How many records outside any span the job page lists.

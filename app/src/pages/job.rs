@@ -19,7 +19,9 @@ use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query
 use leptos_router::params::ParamsMap;
 
 use crate::api::jobs::get_job_trace;
-use crate::components::{ErrorNotice, FailureBanner, JobHeader, QueryWriter, TaskTable, TraceView};
+use crate::components::{
+    ErrorNotice, FailureBanner, JobHeader, JobProgressBars, QueryWriter, TaskTable, TraceView,
+};
 use crate::error::AppError;
 use crate::model::waterfall::PreparedTrace;
 use crate::model::{JobTab, JobTrace, job_failure};
@@ -82,6 +84,7 @@ fn job_view(
         }
     });
     let state = trace.job.state;
+    let progress = trace.progress.clone();
     let (name, job, tasks, spans) = (
         trace.job.name.clone(),
         trace.job.clone(),
@@ -114,6 +117,7 @@ fn job_view(
     view! {
         <Title text=name />
         <JobHeader job />
+        <JobProgressBars progress />
         {failure}
         <div class="job-page__bar">
             <JobTabs url tab counts />

@@ -145,6 +145,18 @@ mod tests {
     use super::*;
     use crate::model::test_outline;
 
+    /// Each row's first span id and how many spans it stands for.
+    fn shape(spans: &[SpanOutline], rows: &[TreeRow]) -> Vec<(String, usize)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    spans[r.index].span_id.clone(),
+                    r.fold.as_ref().map_or(1, |f| f.len()),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn test_runs_of_one_name_fold_unless_unfolded() {
         let mut spans = vec![test_outline("root", None, "job/tiles", 0, 1000)];
@@ -175,15 +187,7 @@ mod tests {
         let tree = SpanTree::build(&spans);
         let none = HashSet::new();
         let rows = tree.rows_folded(&spans, &none, None, Some(&none), None);
-        let shape: Vec<(String, usize)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    spans[r.index].span_id.clone(),
-                    r.fold.as_ref().map_or(1, |f| f.len()),
-                )
-            })
-            .collect();
+        let shape = shape(&spans, &rows);
         assert_eq!(
             shape,
             vec![
@@ -240,15 +244,7 @@ mod tests {
         let tree = SpanTree::build(&spans);
         let none = HashSet::new();
         let rows = tree.rows_folded(&spans, &none, None, Some(&none), None);
-        let shape: Vec<(String, usize)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    spans[r.index].span_id.clone(),
-                    r.fold.as_ref().map_or(1, |f| f.len()),
-                )
-            })
-            .collect();
+        let shape = shape(&spans, &rows);
         assert_eq!(
             shape,
             vec![

@@ -9,6 +9,13 @@ pub(crate) fn span(name: &str, runner: &str, start: i64, end: i64) -> SpanOutlin
     span
 }
 
+/// The job span `root` of a trace ending at `end`.
+pub(crate) fn root(end: i64) -> SpanOutline {
+    let mut root = span("job/x", "", 0, end);
+    root.span_id = "root".into();
+    root
+}
+
 pub(crate) fn task(id: &str, depends_on: &[&str]) -> TaskView {
     TaskView {
         id: id.into(),

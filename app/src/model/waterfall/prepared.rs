@@ -209,6 +209,7 @@ mod tests {
             unattached_logs: Vec::new(),
             tasks: vec![task("a", &[]), running],
             previous_run: None,
+            progress: vec![],
         }
     }
 

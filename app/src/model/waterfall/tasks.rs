@@ -272,12 +272,11 @@ pub fn neighbour_spans(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::waterfall::fixtures::{attempt, span, task};
+    use crate::model::waterfall::fixtures::{attempt, root, task};
 
     #[test]
     fn test_overlay_groups_attempts_and_dependencies() {
-        let mut root = span("job/x", "", 0, 100);
-        root.span_id = "root".into();
+        let root = root(100);
         let spans = vec![
             root,
             attempt("a", "root", 0, 10),
@@ -295,8 +294,7 @@ mod tests {
 
     #[test]
     fn test_running_attempt_without_its_span_gets_a_stand_in() {
-        let mut root = span("job/x", "", 0, 10);
-        root.span_id = "root".into();
+        let root = root(10);
         let mut waiting = task("slow", &[]);
         waiting.display = "Slow".into();
         waiting.attempts.push(crate::model::TaskAttempt {
@@ -323,8 +321,7 @@ mod tests {
     }
 
     fn retried_job() -> (Vec<SpanOutline>, Vec<TaskView>) {
-        let mut root = span("job/x", "", 0, 100);
-        root.span_id = "root".into();
+        let root = root(100);
         let spans = vec![
             root,
             attempt("a", "root", 10, 20),
@@ -368,8 +365,7 @@ mod tests {
 
     #[test]
     fn test_a_dependent_waits_for_its_dependencies_subtrees_then_for_a_runner() {
-        let mut root = span("job/x", "", 0, 100);
-        root.span_id = "root".into();
+        let root = root(100);
         let spans = vec![
             root,
             attempt("a", "root", 10, 20),
@@ -400,8 +396,7 @@ mod tests {
 
     #[test]
     fn test_a_running_attempt_is_drawn_under_the_runner_its_connection_belongs_to() {
-        let mut root = span("job/x", "", 0, 100);
-        root.span_id = "root".into();
+        let root = root(100);
         let mut first = attempt("a", "root", 10, 20);
         first.runner = "node-7:4242".into();
         let spans = vec![root, first];
