@@ -27,6 +27,12 @@ pub fn router(state: AppState) -> Router {
         app::security::provide_request_nonce();
     };
     let options = state.leptos_options.clone();
+    // The site's files straight from disk with their validators (Leptos's file handler drops a
+    // request's conditional headers, so a browser could never get a 304).
+    let site_files = tower_http::services::ServeDir::new(format!(
+        "{}/{}",
+        options.site_root, options.site_pkg_dir
+    ));
     // gRPC (h2c, `/workflows.v1.*`; Connect calls on the same paths) shares the port; it is
     // merged after the HTTP layers so response compression never touches gRPC frames.
     let grpc = crate::grpc::routes(WorkflowApi {
@@ -42,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/go", get(go_to))
+        .nest_service("/pkg", site_files)
         .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
         .route("/signout", post(auth::sign_out))
         .merge(crate::ingest::http_routes())
@@ -142,8 +149,8 @@ async fn content_security_policy(
 
 /// The site's files (`/pkg/…`: the wasm bundle, its script, the CSS) keep their names from one
 /// release to the next, so a browser must ask before reusing its copy (`no-cache`; the answer is
-/// a 304 while the file is unchanged): after an upgrade nobody runs an old bundle against a new
-/// server.
+/// a 304 while the file is unchanged, `ServeDir` honours `If-Modified-Since`): after an upgrade
+/// nobody runs an old bundle against a new server.
 async fn revalidate_site_files(
     request: axum::extract::Request,
     next: axum::middleware::Next,

@@ -45,7 +45,10 @@ pub fn JobPage() -> impl IntoView {
         acted.track();
         live::follow(id(), trace);
     });
-    let after_action = Callback::new(move |()| {
+    // What the last Retry or Cancel did, shown across the reload it causes.
+    let notice = RwSignal::new(None::<String>);
+    let after_action = Callback::new(move |text: String| {
+        notice.set(Some(text));
         trace.refetch();
         acted.update(|n| *n += 1);
     });
@@ -53,7 +56,7 @@ pub fn JobPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading job…"</p> }>
             {move || Suspend::new(async move {
                 match trace.await {
-                    Ok(trace) => job_view(trace, url, tab, after_action).into_any(),
+                    Ok(trace) => job_view(trace, url, tab, after_action, notice).into_any(),
                     Err(AppError::NotFound(what)) => view! { <NotFoundPage what /> }.into_any(),
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                 }
@@ -67,7 +70,8 @@ fn job_view(
     trace: JobTrace,
     url: QueryWriter,
     tab: Memo<JobTab>,
-    after_action: Callback<()>,
+    after_action: Callback<String>,
+    notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let job_path = format!("/jobs/{}", trace.job.id);
     let failure = job_failure(&trace.job, &trace.tasks, &trace.spans)
@@ -122,6 +126,13 @@ fn job_view(
         <div class="job-page__bar">
             <JobTabs url tab counts />
             {actions}
+            {move || {
+                notice
+                    .get()
+                    .map(|text| {
+                        view! { <span class="job-actions__result" role="status">{text}</span> }
+                    })
+            }}
             {compare}
         </div>
         {body}

@@ -17,10 +17,11 @@ fn action_for(state: JobState) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// The Retry or Cancel button of a workflow job; after it succeeds the page reloads its trace
-/// (`done`).
+/// The Retry or Cancel button of a workflow job. After it succeeds the page reloads its trace
+/// and shows what was done (`done` gets the message: this component is replaced by the reload,
+/// so the page keeps it); a failure is shown here.
 #[component]
-pub fn JobActions(job_id: String, state: JobState, done: Callback<()>) -> impl IntoView {
+pub fn JobActions(job_id: String, state: JobState, done: Callback<String>) -> impl IntoView {
     let Some((kind, label)) = action_for(state) else {
         return ().into_any();
     };
@@ -36,21 +37,18 @@ pub fn JobActions(job_id: String, state: JobState, done: Callback<()>) -> impl I
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(_)) = act.value().get() {
-            done.run(());
+        if let Some(Ok(text)) = act.value().get() {
+            done.run(text);
         }
     });
     let result = move || match act.value().get() {
-        Some(Ok(text)) => {
-            view! { <span class="job-actions__result" role="status">{text}</span> }.into_any()
-        }
         Some(Err(error)) => view! {
             <span class="job-actions__result job-actions__result--error" role="alert">
                 {error.to_string()}
             </span>
         }
         .into_any(),
-        None => ().into_any(),
+        _ => ().into_any(),
     };
     let confirm = kind == "cancel";
     view! {
