@@ -25,7 +25,7 @@ pub use job::{
 pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
 pub use job_tab::JobTab;
 pub use log::{
-    JobLogLines, JobLogQuery, LogMark, LogRecord, MAX_LOG_SEARCH_BYTES, PANEL_LOGS, SEVERITY_BANDS,
+    JobLogLines, JobLogQuery, LogMark, LogRecord, MAX_LOG_SEARCH_CHARS, PANEL_LOGS, SEVERITY_BANDS,
     severity_band, severity_name,
 };
 #[cfg(test)]

@@ -1399,7 +1399,9 @@ async fn a_span_arriving_during_a_prune_keeps_its_job(store: SharedStore) {
 }
 
 /// What tells a fan-out's tasks apart: their input's first fields, kept from submission, and the
-/// display label a task sets while it runs; a bad label is refused and changes nothing.
+/// display label a task sets while it runs. The label is the task's own code's text: NUL is
+/// dropped and a long one cut (at a character boundary) rather than the result refused, which the
+/// Tilebox client would not retry (its runner would stop and the task run again and again).
 async fn tasks_keep_an_input_summary_and_the_display_they_set(store: SharedStore) {
     let mut tile = task("DownloadTile", "v0.0", vec![]);
     tile.input = br#"{"tile":"T33U07","scene":{"id":1},"year":2024}"#.to_vec();
@@ -1420,45 +1422,36 @@ async fn tasks_keep_an_input_summary_and_the_display_they_set(store: SharedStore
         .collect();
     assert_eq!(summaries, ["tile=T33U07 year=2024", "T33U08", ""]);
 
-    let first = claim_named(&store, "DownloadTile", T0 + 1).await.unwrap();
-    let labelled = |display: &str| ComputedTask {
-        display: display.to_owned(),
-        task_id: first.id,
+    let labelled = |task: &ClaimedTask, display: String| ComputedTask {
+        display,
+        task_id: task.id,
         progress: vec![],
-        reporter: holder(&first),
+        reporter: holder(task),
         subtasks: vec![],
     };
-    let refused = store
-        .next_task(Some(labelled("tile\0T33U07")), None, T0 + 2)
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::InvalidArgument(_))),
-        "{refused:?}"
-    );
-    let still = store.job_tasks(submitted.id).await.unwrap();
-    assert_eq!(
-        still[0].state,
-        TaskState::Running,
-        "a refused report changes nothing"
-    );
-    assert_eq!(still[0].display, "DownloadTile");
+    let first = claim_named(&store, "DownloadTile", T0 + 1).await.unwrap();
+    let long = format!("Tile T33U07\0 (cloudy){}", "x".repeat(2000));
     store
-        .next_task(Some(labelled("Tile T33U07 (cloudy)")), None, T0 + 3)
+        .next_task(Some(labelled(&first, long)), None, T0 + 2)
         .await
         .unwrap();
-    let second = claim_named(&store, "DownloadTile", T0 + 4).await.unwrap();
-    complete(&store, &second, vec![], T0 + 5).await;
-    let displays: Vec<(String, TaskState)> = task_states(&store, submitted.id)
+    let second = claim_named(&store, "DownloadTile", T0 + 3).await.unwrap();
+    complete(&store, &second, vec![], T0 + 4).await;
+    let third = claim_named(&store, "DownloadTile", T0 + 5).await.unwrap();
+    store
+        .next_task(Some(labelled(&third, "é".repeat(600))), None, T0 + 6)
         .await
-        .into_iter()
-        .take(2)
-        .collect();
+        .unwrap();
+    let displays = task_states(&store, submitted.id).await;
+    let cut = format!("Tile T33U07 (cloudy){}", "x".repeat(1024 - 20));
     assert_eq!(
         displays,
         [
-            ("Tile T33U07 (cloudy)".to_owned(), TaskState::Computed),
+            (cut, TaskState::Computed),
             // An empty display (what `complete` sends) keeps the stored one.
             ("DownloadTile".to_owned(), TaskState::Computed),
+            // 1,200 bytes of two-byte characters: the 512 that fit.
+            ("é".repeat(512), TaskState::Computed),
         ]
     );
 }

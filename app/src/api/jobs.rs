@@ -98,11 +98,11 @@ pub async fn get_job_logs(
     task_id: String,
 ) -> Result<JobLogLines, AppError> {
     use crate::api::port;
-    use crate::model::{JobLogQuery, MAX_LOG_SEARCH_BYTES, PANEL_LOGS};
-    if text.len() > MAX_LOG_SEARCH_BYTES {
+    use crate::model::{JobLogQuery, MAX_LOG_SEARCH_CHARS, PANEL_LOGS};
+    let length = text.chars().count();
+    if length > MAX_LOG_SEARCH_CHARS {
         return Err(AppError::BadRequest(format!(
-            "a log search may hold at most {MAX_LOG_SEARCH_BYTES} bytes, not {}",
-            text.len()
+            "a log search may hold at most {MAX_LOG_SEARCH_CHARS} characters, not {length}"
         )));
     }
     let query = JobLogQuery {

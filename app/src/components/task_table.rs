@@ -16,12 +16,19 @@ pub fn TaskTable(
     job_state: JobState,
 ) -> impl IntoView {
     let stopped = matches!(job_state, JobState::Failed | JobState::Canceled);
-    // Attempts are shown under the runner their spans name (host:pid), once any span of that
-    // runner's connection arrived; before, under the connection's address.
+    // Attempts are shown under the runner their own span names (host:pid); an attempt whose
+    // span has not arrived, under the runner its connection's other spans name, else under the
+    // connection's address (all the server knows then).
     let names = runner_names(&spans, &tasks);
     let rows = tasks
         .into_iter()
         .map(|task| {
+            let own_spans: Vec<(i64, String)> = spans
+                .iter()
+                .filter(|span| span.task_id.as_deref() == Some(task.id.as_str()))
+                .filter(|span| span.name.starts_with("task/") && !span.runner.is_empty())
+                .map(|span| (span.start_ns, span.runner.clone()))
+                .collect();
             let wait = task
                 .queue_wait_ns()
                 .map(format_duration_ns)
@@ -37,9 +44,12 @@ pub fn TaskTable(
                         .map(|stop| format_duration_ns(stop - attempt.started_ns))
                         .unwrap_or_else(|| format!("since {}", format_time_ns(attempt.started_ns)));
                     let failed = attempt.outcome != "computed" && !running;
-                    let runner = names
-                        .get(&attempt.runner)
-                        .cloned()
+                    let runner = own_spans
+                        .iter()
+                        .min_by_key(|(start, _)| (start - attempt.started_ns).abs())
+                        .filter(|(start, _)| (start - attempt.started_ns).abs() < 60_000_000_000)
+                        .map(|(_, runner)| runner.clone())
+                        .or_else(|| names.get(&attempt.runner).cloned())
                         .unwrap_or_else(|| attempt.runner.clone());
                     view! {
                         <li class="task-table__attempt" class:task-table__attempt--failed=failed>

@@ -44,11 +44,7 @@ pub fn job_failure(job: &Job, tasks: &[TaskView], spans: &[SpanOutline]) -> Opti
             .map(|a| a.error.as_str())
             .find(|e| !e.is_empty())
             .unwrap_or("");
-        // The Tilebox client reports `<display>\n<repr(exception)>`: the display is named above.
-        let error = error
-            .strip_prefix(first.display.as_str())
-            .filter(|rest| rest.starts_with('\n'))
-            .unwrap_or(error);
+        let error = without_label(error, &first.display);
         let tag = first.tag(&first.display);
         let what = if tag.is_empty() {
             first.display.clone()
@@ -75,6 +71,28 @@ pub fn job_failure(job: &Job, tasks: &[TaskView], spans: &[SpanOutline]) -> Opti
         failed: errors.len(),
         attempts: 0,
     })
+}
+
+/// The error without the label the Tilebox client puts first (`<display>\n<repr(exception)>`):
+/// the stored display, or a label the task set while it ran (which only a computed result
+/// stores), recognised by the exception's repr on the next line (`ValueError('…')`).
+fn without_label<'a>(error: &'a str, display: &str) -> &'a str {
+    if let Some(rest) = error
+        .strip_prefix(display)
+        .and_then(|r| r.strip_prefix('\n'))
+    {
+        return rest;
+    }
+    let Some((_, rest)) = error.split_once('\n') else {
+        return error;
+    };
+    let name_len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(rest.len());
+    let looks_like_repr = name_len > 0
+        && rest[name_len..].starts_with('(')
+        && rest.chars().next().is_some_and(char::is_alphabetic);
+    if looks_like_repr { rest } else { error }
 }
 
 /// The first non-empty line of `text`, at most 300 characters.
@@ -146,6 +164,23 @@ mod tests {
         assert_eq!(failure.error, "ValueError('tile 1 failed')");
         assert_eq!(failure.span_id.as_deref(), Some(spans[1].span_id.as_str()));
         assert_eq!((failure.failed, failure.attempts), (2, 2));
+    }
+
+    #[test]
+    fn test_the_clients_label_line_is_dropped_even_when_the_task_renamed_itself() {
+        let repr = "ValueError('tile T33U09 is corrupt')";
+        assert_eq!(without_label(&format!("Tile\n{repr}"), "Tile"), repr);
+        // Renamed while it ran: the label is not the stored display.
+        let renamed = format!("Tile T33U09 (south)\n{repr}");
+        assert_eq!(without_label(&renamed, "Tile"), repr);
+        assert_eq!(
+            without_label(&format!("x\nmodule.Error(1)"), "Tile"),
+            "module.Error(1)"
+        );
+        // Anything else is kept whole (the Rust SDK sends its error as it is).
+        let plain = "connection refused\nwhile downloading";
+        assert_eq!(without_label(plain, "Tile"), plain);
+        assert_eq!(without_label(repr, "Tile"), repr);
     }
 
     #[test]

@@ -107,8 +107,9 @@ pub struct JobLogQuery {
     pub task_id: String,
 }
 
-/// The longest text a log search may hold, in bytes (it becomes one `LIKE` pattern).
-pub const MAX_LOG_SEARCH_BYTES: usize = 256;
+/// The longest text a log search may hold, in characters (it becomes one `LIKE` pattern; the
+/// search box's `maxlength` counts the same way).
+pub const MAX_LOG_SEARCH_CHARS: usize = 256;
 
 /// One load of the Logs tab: the first [`PANEL_LOGS`] matching lines, and whether more match.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

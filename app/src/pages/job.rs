@@ -45,8 +45,13 @@ pub fn JobPage() -> impl IntoView {
         acted.track();
         live::follow(id(), trace);
     });
-    // What the last Retry or Cancel did, shown across the reload it causes.
+    // What the last Retry or Cancel did, shown across the reload it causes; another job's page
+    // (the router keeps this page when only the id changes) starts without it.
     let notice = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        id();
+        notice.set(None);
+    });
     let after_action = Callback::new(move |text: String| {
         notice.set(Some(text));
         trace.refetch();

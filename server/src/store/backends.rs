@@ -97,13 +97,13 @@ impl SqliteStore {
         self.reader.outline_rows(trace_id).await
     }
 
-    /// Healthy: the span writer thread runs and the file answers a read. The read goes through
-    /// the rusqlite reader, not the sqlx pool that page renders may hold all of.
     /// The sqlx pools (the span writer and bulk reader are one rusqlite connection each).
     pub(super) fn pool_use(&self) -> Vec<super::PoolUse> {
         vec![pool_use("write", &self.write), pool_use("read", &self.read)]
     }
 
+    /// Healthy: the span writer thread runs and the file answers a read. The read goes through
+    /// the rusqlite reader, not the sqlx pool that page renders may hold all of.
     pub(super) async fn health(&self) -> Result<(), StoreError> {
         if !self.writer.is_running() {
             return Err(StoreError::WriterStopped);

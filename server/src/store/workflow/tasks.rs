@@ -11,7 +11,7 @@ use super::rows::{
     AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
 };
 use super::summary::input_summary;
-use super::validate::{MAX_TEXT_BYTES, check_text, validate_dependencies, validate_task_texts};
+use super::validate::{MAX_TEXT_BYTES, fitted_text, validate_dependencies, validate_task_texts};
 use super::{AttemptOutcome, ComputedTask, Progress, Reporter, TaskRecord, TaskSpec, TaskState};
 use crate::store::error::task_state_of;
 use crate::store::{PostgresStore, SqliteStore, StoreError};
@@ -250,7 +250,8 @@ macro_rules! impl_workflow_tasks {
             ) -> Result<(), StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
                 validate_progress(&computed.progress)?;
-                check_text("the task's display", &computed.display, MAX_TEXT_BYTES)?;
+                // The label is the task's own text: cleaned and cut, never a refused result.
+                let display = fitted_text(&computed.display, MAX_TEXT_BYTES);
                 let (job, facts) = Self::lock_task(tx, task_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
                 // runner of that attempt while nobody claimed it again; reports for finished
@@ -275,7 +276,7 @@ macro_rules! impl_workflow_tasks {
                 .bind(task_id)
                 .bind(TaskState::Computed.code())
                 .bind(now_ns)
-                .bind(computed.display.as_str())
+                .bind(display.as_str())
                 .execute(&mut **tx)
                 .await?;
                 // The attempt that computed it, also when its lease had been declared expired

@@ -25,6 +25,20 @@ pub(super) fn check_text(what: &str, text: &str, max: usize) -> Result<(), Store
     Ok(())
 }
 
+/// `text` without NUL (which PostgreSQL refuses) and cut to at most `max` bytes at a character
+/// boundary: for texts a task's code writes, where refusing would fail the task's result.
+pub(super) fn fitted_text(text: &str, max: usize) -> String {
+    let mut fitted: String = text.chars().filter(|&c| c != '\0').collect();
+    if fitted.len() > max {
+        let mut cut = max;
+        while !fitted.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        fitted.truncate(cut);
+    }
+    fitted
+}
+
 /// A submission's texts fit their limits (see [`check_text`]).
 pub(super) fn validate_task_texts(tasks: &[TaskSpec]) -> Result<(), StoreError> {
     for (index, task) in tasks.iter().enumerate() {
