@@ -174,7 +174,7 @@ mod tests {
         let renamed = format!("Tile T33U09 (south)\n{repr}");
         assert_eq!(without_label(&renamed, "Tile"), repr);
         assert_eq!(
-            without_label(&format!("x\nmodule.Error(1)"), "Tile"),
+            without_label("x\nmodule.Error(1)", "Tile"),
             "module.Error(1)"
         );
         // Anything else is kept whole (the Rust SDK sends its error as it is).
