@@ -22,7 +22,7 @@ pub use failure_banner::FailureBanner;
 pub use job_header::{JobHeader, JobProgressBars};
 pub use job_table::{JobTable, SortLinks};
 pub use log_list::{LogLine, LogList};
-pub use log_panel::{LogFilters, LogPanel, PanelLog};
+pub use log_panel::{LOG_FLOORS, LogFilters, LogPanel, PanelLog};
 pub use runner_lanes::RunnerLanes;
 pub use sign_out::{SignOut, signed_in};
 pub use span_panel::SpanPanel;

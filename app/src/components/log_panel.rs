@@ -11,8 +11,8 @@ use crate::components::{ErrorNotice, LogLine};
 use crate::error::AppError;
 use crate::model::{LogRecord, PANEL_LOGS};
 
-/// Severity floors offered, as OTLP severity numbers (INFO = 9, WARN = 13, ERROR = 17).
-const FLOORS: [(&str, i32); 4] = [("all", 0), ("info+", 9), ("warn+", 13), ("error+", 17)];
+/// Severity floors offered (the log panel and the Logs tab), as OTLP severity numbers (INFO = 9, WARN = 13, ERROR = 17).
+pub const LOG_FLOORS: [(&str, i32); 4] = [("all", 0), ("info+", 9), ("warn+", 13), ("error+", 17)];
 
 /// One log line with the span it belongs to (index and name).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,7 +101,7 @@ pub fn LogPanel(
             }
         })
     };
-    let options = FLOORS
+    let options = LOG_FLOORS
         .iter()
         .map(|(label, number)| view! { <option value=number.to_string()>{*label}</option> })
         .collect_view();

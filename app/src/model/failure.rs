@@ -45,14 +45,8 @@ pub fn job_failure(job: &Job, tasks: &[TaskView], spans: &[SpanOutline]) -> Opti
             .find(|e| !e.is_empty())
             .unwrap_or("");
         let error = without_label(error, &first.display);
-        let tag = first.tag(&first.display);
-        let what = if tag.is_empty() {
-            first.display.clone()
-        } else {
-            format!("{} · {tag}", first.display)
-        };
         return Some(Failure {
-            what,
+            what: first.label(),
             error: first_line(error),
             span_id: span.map(|s| s.span_id.clone()),
             failed: failed_tasks.len(),

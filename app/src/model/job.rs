@@ -213,6 +213,16 @@ pub struct TaskView {
 }
 
 impl TaskView {
+    /// The task as a list names it: its display label, then its tag (`DownloadTile · T33U07`).
+    pub fn label(&self) -> String {
+        let tag = self.tag(&self.display);
+        if tag.is_empty() {
+            self.display.clone()
+        } else {
+            format!("{} · {tag}", self.display)
+        }
+    }
+
     /// What tells the task from its siblings next to `shown_name` (its span's or table's name):
     /// the display label when the task set one that name lacks, then its input summary;
     /// `·`-separated, empty when there is neither.

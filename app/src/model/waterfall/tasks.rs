@@ -177,12 +177,12 @@ pub fn row_tasks(
     spans: &[SpanOutline],
     tasks: &[TaskView],
 ) -> HashMap<usize, RowTask> {
-    let done = subtree_done_ns(tasks);
     let index: HashMap<&str, usize> = tasks
         .iter()
         .enumerate()
         .map(|(i, t)| (t.id.as_str(), i))
         .collect();
+    let done = subtree_done_ns(tasks, &index);
     overlay
         .attempt_of
         .iter()
@@ -212,12 +212,8 @@ pub fn row_tasks(
 
 /// Per task, when it and all its subtasks had stopped (`None` while any has not): when a task
 /// depending on it could start.
-fn subtree_done_ns(tasks: &[TaskView]) -> Vec<Option<i64>> {
-    let index: HashMap<&str, usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
+/// `index`: task id → index into `tasks`.
+fn subtree_done_ns(tasks: &[TaskView], index: &HashMap<&str, usize>) -> Vec<Option<i64>> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
     for (i, task) in tasks.iter().enumerate() {
         if let Some(&parent) = task.parent_id.as_deref().and_then(|p| index.get(p)) {

@@ -8,12 +8,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::api::jobs::get_job_logs;
-use crate::components::{ErrorNotice, LogLine, QueryWriter};
+use crate::components::{ErrorNotice, LOG_FLOORS, LogLine, QueryWriter};
 use crate::model::waterfall::PreparedTrace;
 use crate::model::{PANEL_LOGS, TaskView};
-
-/// Severity floors offered, as OTLP severity numbers (INFO = 9, WARN = 13, ERROR = 17).
-const FLOORS: [(&str, i32); 4] = [("all", 0), ("info+", 9), ("warn+", 13), ("error+", 17)];
 
 #[component]
 pub fn JobLogs(
@@ -95,21 +92,13 @@ pub fn JobLogs(
         }
         .into_any()
     };
-    let floors = FLOORS
+    let floors = LOG_FLOORS
         .iter()
         .map(|(label, number)| view! { <option value=number.to_string()>{*label}</option> })
         .collect_view();
     let task_options = tasks
         .iter()
-        .map(|t| {
-            let tag = t.tag(&t.display);
-            let label = if tag.is_empty() {
-                t.display.clone()
-            } else {
-                format!("{} · {tag}", t.display)
-            };
-            view! { <option value=t.id.clone()>{label}</option> }
-        })
+        .map(|t| view! { <option value=t.id.clone()>{t.label()}</option> })
         .collect_view();
     let has_tasks = !tasks.is_empty();
     view! {
