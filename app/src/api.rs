@@ -36,6 +36,13 @@ mod port {
             trace_id: &str,
             terms: &[(String, String)],
         ) -> Result<Vec<String>, AppError>;
+        /// The ids of a trace's spans with an attribute (or resource attribute) value that
+        /// contains `text`, case-insensitively: a search's bare terms.
+        async fn spans_with_value(
+            &self,
+            trace_id: &str,
+            text: &str,
+        ) -> Result<Vec<String>, AppError>;
         /// A trace's log records that pass `query`, by time, at most `limit`.
         async fn trace_logs(
             &self,

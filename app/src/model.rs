@@ -7,6 +7,7 @@ mod job;
 mod job_filter;
 mod job_tab;
 mod log;
+mod scatter;
 mod span;
 mod trace;
 mod tree;
@@ -17,17 +18,20 @@ pub use compare::{
     compare_runs, noise_ns,
 };
 pub use failure::{Failure, job_failure};
-pub use format::{format_duration_ns, format_time_ns};
+pub use format::{
+    TimeMode, format_duration_ns, format_local_ns, format_relative_ns, format_time_ns,
+};
 pub use job::{
     Job, JobListQuery, JobPage, JobProgress, JobState, JobVersion, Stats, TaskAttempt, TaskSummary,
     TaskView,
 };
-pub use job_filter::{JobFilter, JobSort, RANGES, StateCount};
+pub use job_filter::{JobFilter, JobSort, RANGES, StateCount, filled_params};
 pub use job_tab::JobTab;
 pub use log::{
     JobLogLines, JobLogQuery, LogMark, LogRecord, MAX_LOG_SEARCH_CHARS, PANEL_LOGS, SEVERITY_BANDS,
     severity_band, severity_name,
 };
+pub use scatter::{Scatter, ScatterPoint, job_scatter};
 #[cfg(test)]
 pub(crate) use span::test_outline;
 pub use span::{Attributes, Span, SpanEvent, SpanOutline, StatusCode, value_text};

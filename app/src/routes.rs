@@ -5,11 +5,12 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::Head;
-use crate::components::{SignOut, ThemeToggle};
+use crate::components::{SignOut, ThemeToggle, TimeToggle, provide_clock};
 use crate::pages::{ComparePage, JobListPage, JobPage, NotFoundPage};
 
 #[component]
 pub fn App() -> impl IntoView {
+    provide_clock();
     // Playwright waits for this marker before it clicks: effects run only once hydrated.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -36,6 +37,7 @@ pub fn App() -> impl IntoView {
                         maxlength="1024"
                     />
                 </form>
+                <TimeToggle />
                 <ThemeToggle />
                 <SignOut />
             </header>

@@ -151,3 +151,61 @@ test('the site files are revalidated, so an upgrade never runs an old bundle', a
     expect(again.status(), file).toBe(304);
   }
 });
+
+test('Apply puts only the filled fields in the URL', async ({ page, request }) => {
+  const tag = `apply-${Date.now()}`;
+  await seedTrace(request, [{ id: hex(8), name: `job/${tag}-failed`, startMs: 0, endMs: 500, status: 2 }]);
+  const list = new JobListPage(page);
+  await list.open();
+  await list.nameFilter.fill(tag);
+  await page.getByRole('combobox', { name: 'State' }).selectOption('FAILED');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(new RegExp(`/\\?name=${tag}&state=FAILED$`));
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  // Emptied again: the bare list, not `/?name=&state=&…`.
+  await list.nameFilter.fill('');
+  await page.getByRole('combobox', { name: 'State' }).selectOption('');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(/\/$/);
+});
+
+test('without JavaScript the filter fields show the filters the list applies', async ({ browser, request }) => {
+  const tag = `nojs-filters-${Date.now()}`;
+  await seedTrace(request, [{ id: hex(8), name: `job/${tag}`, startMs: 0, endMs: 500, status: 2 }]);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`/?name=${tag}&state=FAILED&errors=yes&sort=longest&range=24h&min_duration=0.1`);
+  await expect(page.locator('.job-table__row')).toHaveCount(1);
+  await expect(page.getByRole('searchbox', { name: 'Name contains' })).toHaveValue(tag);
+  // It said "Any state" next to the active FAILED chip.
+  await expect(page.getByRole('combobox', { name: 'State' })).toHaveValue('FAILED');
+  await expect(new JobListPage(page).chip('FAILED')).toHaveClass(/state-chip--active/);
+  await expect(page.getByRole('combobox', { name: 'Errors' })).toHaveValue('yes');
+  await expect(page.getByRole('combobox', { name: 'Order' })).toHaveValue('longest');
+  await expect(page.getByRole('combobox', { name: 'Started within' })).toHaveValue('24h');
+  await expect(page.getByRole('spinbutton', { name: 'Minimum duration in seconds' })).toHaveValue('0.1');
+  await context.close();
+});
+
+test('the duration scatter puts each listed job at its start and duration, a link to it', async ({ page, request }) => {
+  const prefix = `scatter-${Date.now()}`;
+  await seedTrace(request, [{ id: hex(8), name: `job/${prefix}-quick`, startMs: -30_000, endMs: -29_500 }]);
+  const slow = await seedTrace(request, [{ id: hex(8), name: `job/${prefix}-slow`, startMs: -20_000, endMs: 20_000 }]);
+  await seedTrace(request, [{ id: hex(8), name: `job/${prefix}-failed`, startMs: -10_000, endMs: -8_000, status: 2 }]);
+  await page.goto(`/?name=${prefix}`);
+  await hydrated(page);
+  const dots = page.locator('.job-scatter__dot');
+  await expect(dots).toHaveCount(3);
+  const box = async (name: string) => (await page.locator(`.job-scatter__dot[aria-label^="${prefix}-${name} ·"]`).boundingBox())!;
+  const [quick, long, failed] = [await box('quick'), await box('slow'), await box('failed')];
+  // Across by start (quick, slow, failed started in that order); up by duration (slow highest).
+  expect(quick.x).toBeLessThan(long.x);
+  expect(long.x).toBeLessThan(failed.x);
+  expect(long.y).toBeLessThan(failed.y);
+  expect(failed.y).toBeLessThan(quick.y);
+  await expect(page.locator('.job-scatter__dot--failed')).toHaveCount(1);
+  await expect(page.locator('.job-scatter__max')).toHaveText('40.0 s');
+  await page.getByRole('link', { name: new RegExp(`^${prefix}-slow · COMPLETED · 40.0 s`) }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/`));
+  await expect(page.getByText(slow)).toBeVisible();
+});

@@ -24,6 +24,15 @@ test('search filters the span tree, counts matches and lives in the URL', async 
   await expect(job.row(spans.download)).toBeVisible();
   await expect(job.row(spans.compute)).toHaveCount(0);
 
+  // A bare value finds the span whose attribute holds it (the server searches the values),
+  // case aside; a key is not a value.
+  await search.fill('s2a_0');
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
+  await expect(job.row(spans.download)).toBeVisible();
+  await expect(job.row(spans.compute)).toHaveCount(0);
+  await search.fill('scene_id');
+  await expect(page.locator('.trace-view__count')).toHaveText('0 of 4 spans match');
+
   await search.fill('status:ok');
   await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
   await expect(job.row(spans.task)).toBeVisible();

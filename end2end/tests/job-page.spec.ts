@@ -126,3 +126,31 @@ test('Collapse all is one short URL word, and a span opened under it stays open 
   await expect(page).not.toHaveURL(/collapsed|open=/);
   await expect(job.row(spans.download)).toBeVisible();
 });
+
+test('the span column can be dragged wider, keeps its width on reload, and resets', async ({ page, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `resize-${Date.now()}`);
+  const job = new JobPage(page);
+  await job.open(traceId);
+  const label = () => job.row(spans.download).locator('.waterfall__label').boundingBox().then((b) => b!.width);
+  const before = await label();
+  const handle = page.getByRole('separator', { name: /Span column width/ });
+  const at = (await handle.boundingBox())!;
+  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(at.x + 150, at.y + at.height / 2, { steps: 5 });
+  await page.mouse.up();
+  expect(Math.abs((await label()) - (before + 150))).toBeLessThan(12);
+  // Nothing was selected by the drag, and the arrow keys on the handle move it, not the tree.
+  await expect(page).not.toHaveURL(/span=/);
+  const dragged = await label();
+  await handle.focus();
+  await page.keyboard.press('ArrowLeft');
+  expect(Math.round(dragged - (await label()))).toBe(24);
+  await expect(page).not.toHaveURL(/span=/);
+  const kept = await label();
+  await page.reload();
+  await page.locator('body[data-hydrated]').waitFor();
+  expect(Math.abs((await label()) - kept)).toBeLessThan(2);
+  await page.getByRole('separator', { name: /Span column width/ }).dblclick();
+  expect(Math.abs((await label()) - before)).toBeLessThan(2);
+});

@@ -5,10 +5,11 @@ mod trace;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use trace::{DemoTrace, MS, SpanSpec, random_bytes, runner, text};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use trace::{DemoTrace, MS, SpanSpec, runner, text};
 
 use crate::ingest::{logs_from_request, spans_from_request};
-use crate::store::{SharedStore, StoreError};
+use crate::store::{SharedStore, StoreError, TraceId};
 
 const INFO: (i32, &str) = (9, "INFO");
 const WARN: (i32, &str) = (13, "WARN");
@@ -210,53 +211,181 @@ fn publish_report(origin_ns: u64) -> DemoTrace {
     trace
 }
 
-/// A job still running: its job span has not been exported yet.
-fn nightly_reindex(origin_ns: u64) -> DemoTrace {
-    let mut trace = DemoTrace::new(origin_ns, vec![runner("indexer", "runner-d")]);
-    let absent_job_span = random_bytes();
-    for (i, name) in ["task/ScanCatalog", "task/Reindex"].into_iter().enumerate() {
-        let start = 100 + i as u64 * 1_500;
-        let span = trace.span(SpanSpec {
-            runner: 0,
-            parent: Some(absent_job_span),
-            name,
-            start_ms: start,
-            end_ms: start + 1_400,
-            attributes: task_attributes(name.trim_start_matches("task/")),
-            error: None,
-        });
-        trace.log(
-            0,
-            span,
-            start + 1_000,
-            INFO,
-            &format!("{name} finished a batch"),
-        );
-    }
-    trace
+/// The live job's trace and job span ids: the same on every start, so a server stopped while
+/// the job plays finishes it on its next `--demo` start instead of leaving it running forever.
+const LIVE_TRACE: [u8; 16] = *b"jobtrace-demo-lv";
+const LIVE_JOB_SPAN: [u8; 8] = *b"reindex!";
+/// The live job's shards: two runners take one each every [`SHARD_MS`].
+const SHARDS: u64 = 12;
+const SHARD_MS: u64 = 8_000;
+/// When the catalog scan ends and the shards start, ms after the job's start.
+const SCAN_MS: u64 = 1_500;
+
+fn live_runners() -> Vec<Resource> {
+    vec![runner("indexer", "runner-d"), runner("indexer", "runner-e")]
 }
 
-/// Stores the demo jobs if the store holds no job yet; returns how many were stored.
-pub async fn load_if_empty(store: &SharedStore) -> Result<usize, StoreError> {
-    if store.stats().await?.jobs > 0 {
-        return Ok(0);
+/// A job that runs while you look: its catalog scan is done when the demo loads
+/// ([`store_live_scan`]), then its shards finish one by one on two runners over about 50 s
+/// (each span is sent when it ends, as a runner's exporter does), then the job span
+/// ([`play_live_shards`]). The job page shows it live.
+async fn store_live_scan(store: &SharedStore, origin_ns: u64) -> Result<(), StoreError> {
+    let mut scan = DemoTrace::with_id(LIVE_TRACE, origin_ns, live_runners());
+    let task = scan.span(SpanSpec {
+        runner: 0,
+        parent: Some(LIVE_JOB_SPAN),
+        name: "task/ScanCatalog",
+        start_ms: 100,
+        end_ms: SCAN_MS - 100,
+        attributes: task_attributes("ScanCatalog"),
+        error: None,
+    });
+    scan.log(
+        0,
+        task,
+        1_000,
+        INFO,
+        &format!("catalog lists {SHARDS} shards"),
+    );
+    store_trace(store, scan).await
+}
+
+/// Plays the shards, two every `pace_ms` (the demo: [`SHARD_MS`]).
+async fn play_live_shards(
+    store: SharedStore,
+    origin_ns: u64,
+    pace_ms: u64,
+) -> Result<(), StoreError> {
+    let mut last_end_ms = SCAN_MS;
+    for shard in 0..SHARDS {
+        let start_ms = SCAN_MS + (shard / 2) * pace_ms + (shard % 2) * pace_ms / 10;
+        let end_ms = start_ms + pace_ms * (85 - 10 * (shard % 3)) / 100;
+        wait_until(origin_ns + end_ms * MS).await;
+        let mut done = DemoTrace::with_id(LIVE_TRACE, origin_ns, live_runners());
+        let mut attributes = task_attributes("ReindexShard");
+        attributes.push(text("shard", &format!("shard-{shard:02}")));
+        let span = done.span(SpanSpec {
+            runner: (shard % 2) as usize,
+            parent: Some(LIVE_JOB_SPAN),
+            name: "task/ReindexShard",
+            start_ms,
+            end_ms,
+            attributes,
+            error: None,
+        });
+        done.log(
+            (shard % 2) as usize,
+            span,
+            end_ms - 200,
+            INFO,
+            &format!(
+                "shard-{shard:02}: {} documents reindexed",
+                40_000 + shard * 1_337
+            ),
+        );
+        store_trace(&store, done).await?;
+        last_end_ms = last_end_ms.max(end_ms);
     }
-    let now_ns = SystemTime::now()
+    wait_until(origin_ns + (last_end_ms + 200) * MS).await;
+    finish_live_job(&store, origin_ns, origin_ns + (last_end_ms + 200) * MS).await
+}
+
+/// Sends the live job's job span (`start_ns`..`end_ns`): the job is done.
+async fn finish_live_job(
+    store: &SharedStore,
+    start_ns: u64,
+    end_ns: u64,
+) -> Result<(), StoreError> {
+    let mut job = DemoTrace::with_id(LIVE_TRACE, start_ns, live_runners());
+    job.span_with_id(
+        SpanSpec {
+            runner: 0,
+            parent: None,
+            name: "job/nightly-reindex",
+            start_ms: 0,
+            end_ms: end_ns.saturating_sub(start_ns) / MS,
+            attributes: vec![],
+            error: None,
+        },
+        LIVE_JOB_SPAN,
+    );
+    store_trace(store, job).await
+}
+
+/// After a restart: the live job, if a stopped server left it unfinished, ends where its last
+/// span did (a span the store has already is not stored twice).
+async fn finish_interrupted(store: &SharedStore) -> Result<bool, StoreError> {
+    let spans = store.trace_outline(TraceId(LIVE_TRACE)).await?;
+    let job_span = hex::encode(LIVE_JOB_SPAN);
+    if spans.is_empty() || spans.iter().any(|s| s.span_id == job_span) {
+        return Ok(false);
+    }
+    let start = spans.iter().map(|s| s.start_ns).min().unwrap_or_default();
+    let end = spans.iter().map(|s| s.end_ns).max().unwrap_or_default();
+    finish_live_job(
+        store,
+        start.max(0) as u64,
+        end.max(start).max(0) as u64 + 100 * MS,
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn wait_until(at_ns: u64) {
+    let now = now_ns();
+    if at_ns > now {
+        tokio::time::sleep(std::time::Duration::from_nanos(at_ns - now)).await;
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+async fn store_trace(store: &SharedStore, trace: DemoTrace) -> Result<(), StoreError> {
+    let (spans, logs) = trace.requests();
+    store.write_spans(spans_from_request(&spans).batch).await?;
+    store.write_logs(logs_from_request(&logs).batch).await?;
+    Ok(())
+}
+
+/// Stores the demo jobs if the store holds no job yet and starts the live one (its spans arrive
+/// over the next minute); returns how many were stored. With jobs in the store, only finishes a
+/// live job an earlier run left unfinished.
+pub async fn load_if_empty(store: &SharedStore) -> Result<usize, StoreError> {
+    load_if_empty_paced(store, SHARD_MS).await
+}
+
+/// [`load_if_empty`] with the live job's shards `pace_ms` apart (tests play it fast).
+pub async fn load_if_empty_paced(store: &SharedStore, pace_ms: u64) -> Result<usize, StoreError> {
+    if store.stats().await?.jobs > 0 {
+        if finish_interrupted(store).await? {
+            tracing::info!("finished the demo's live job an earlier run left running");
+        }
+        return Ok(0);
+    }
+    let now_ns = now_ns();
     let minutes_ago = |m: u64| now_ns - m * 60_000 * MS;
     let traces = [
         publish_report(minutes_ago(95)),
         ingest_tiles(minutes_ago(42)),
         process_scene(minutes_ago(7)),
-        nightly_reindex(minutes_ago(1)),
     ];
-    let count = traces.len();
+    let traces_len = traces.len();
     for trace in traces {
-        let (spans, logs) = trace.requests();
-        store.write_spans(spans_from_request(&spans).batch).await?;
-        store.write_logs(logs_from_request(&logs).batch).await?;
+        store_trace(store, trace).await?;
     }
-    Ok(count)
+    // Its scan is stored before this returns, so the list shows four jobs from the start.
+    let origin_ns = now_ns - SCAN_MS * MS;
+    store_live_scan(store, origin_ns).await?;
+    let live = store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = play_live_shards(live, origin_ns, pace_ms).await {
+            tracing::warn!(%error, "the demo's live job stopped");
+        }
+    });
+    Ok(traces_len + 1)
 }

@@ -266,6 +266,15 @@ impl QueryPort for StoreQueries {
             .map_err(to_app_error)
     }
 
+    async fn spans_with_value(&self, trace_id: &str, text: &str) -> Result<Vec<String>, AppError> {
+        let trace = TraceId::parse_hex(trace_id)
+            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        self.0
+            .span_ids_with_value(trace, text)
+            .await
+            .map_err(to_app_error)
+    }
+
     async fn trace_logs(
         &self,
         trace_id: &str,

@@ -71,6 +71,14 @@ pub trait TraceStore: Send + Sync + 'static {
         trace_id: TraceId,
         terms: &[(String, String)],
     ) -> Result<Vec<String>, StoreError>;
+    /// The ids of a trace's spans (by start time) with an attribute value, or a resource
+    /// attribute value, that contains `text` ignoring case (a search's bare terms; keys are
+    /// not searched). Values compare as text (`true`, `42`); SQLite folds ASCII case only.
+    async fn span_ids_with_value(
+        &self,
+        trace_id: TraceId,
+        text: &str,
+    ) -> Result<Vec<String>, StoreError>;
     /// Where every log record of a trace sits (span, time, severity), by time.
     async fn trace_log_marks(&self, trace_id: TraceId) -> Result<Vec<LogMark>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;

@@ -1141,3 +1141,116 @@ async fn test_job_actions_refuse_other_origins_and_act_for_the_dashboard() {
         test_store.teardown().await;
     }
 }
+
+/// The demo's names and states: `(name, state)` of every listed job.
+async fn demo_jobs(app: &axum::Router) -> Vec<(String, String)> {
+    let list = get(app, "/api/v1/jobs").await.json();
+    let mut jobs: Vec<(String, String)> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap().to_owned(),
+                j["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    jobs.sort();
+    jobs
+}
+
+#[tokio::test]
+async fn test_demo_live_job_plays_to_its_end() {
+    let store = sqlite_store().await;
+    // Shards 40 ms apart instead of 8 s: the whole job in about a quarter of a second.
+    assert_eq!(
+        jobtrace::demo::load_if_empty_paced(&store.store, 40)
+            .await
+            .unwrap(),
+        4
+    );
+    let app = router(store.store.clone(), 1 << 20);
+    let mut jobs = demo_jobs(&app).await;
+    for _ in 0..100 {
+        if jobs.iter().any(|(name, _)| name == "nightly-reindex") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        jobs = demo_jobs(&app).await;
+    }
+    assert!(
+        jobs.iter()
+            .any(|(name, state)| name == "nightly-reindex" && state == "COMPLETED"),
+        "{jobs:?}"
+    );
+    let list = get(&app, "/api/v1/jobs?name=nightly-reindex").await.json();
+    assert_eq!(
+        list["jobs"][0]["span_count"], 14,
+        "the job span, the scan and 12 shards"
+    );
+    store.teardown().await;
+}
+
+#[tokio::test]
+async fn test_demo_live_job_runs_then_a_restart_finishes_it() {
+    let store = sqlite_store().await;
+    assert_eq!(
+        jobtrace::demo::load_if_empty(&store.store).await.unwrap(),
+        4
+    );
+    let app = router(store.store.clone(), 1 << 20);
+    let running: Vec<String> = demo_jobs(&app)
+        .await
+        .into_iter()
+        .filter(|(_, state)| state == "RUNNING")
+        .map(|(name, _)| name)
+        .collect();
+    // A trace-only job is named by its earliest span until its job span arrives.
+    assert_eq!(running, ["task/ScanCatalog"], "one job plays live");
+    // A restart while it plays: the store has jobs, so nothing is loaded again, and the
+    // unfinished live job is finished instead of running forever.
+    assert_eq!(
+        jobtrace::demo::load_if_empty(&store.store).await.unwrap(),
+        0
+    );
+    let jobs = demo_jobs(&app).await;
+    assert_eq!(jobs.len(), 4, "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .any(|(name, state)| name == "nightly-reindex" && state == "COMPLETED"),
+        "{jobs:?}"
+    );
+    assert!(jobs.iter().all(|(_, state)| state != "RUNNING"), "{jobs:?}");
+    store.teardown().await;
+}
+
+#[tokio::test]
+async fn test_span_search_finds_values_and_bounds_its_terms() {
+    let (store, app) = seeded().await;
+    let search = |text: &str| {
+        let app = app.clone();
+        let uri = format!(
+            "/api/search_spans?trace_id={TRACE}&search={}",
+            text.replace(' ', "+")
+        );
+        async move { get(&app, &uri).await }
+    };
+    // Every seeded span has scene_id=S2A_001: a bare value finds them, a key=value too.
+    let reply = search("s2a_00 scene_id=S2A_001").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let both = serde_json::json!(["00000000000000a1", "00000000000000a2"]);
+    assert_eq!(reply.json()["attributes"], both);
+    assert_eq!(reply.json()["values"], serde_json::json!([both]));
+    // Nothing for the server; too many terms; a term too long: refused, clearly.
+    for (text, why) in [
+        ("status:error", "no key=value or text term"),
+        (&vec!["w"; 33].join(" ") as &str, "at most 32"),
+        (&"x".repeat(257) as &str, "at most 256 characters"),
+    ] {
+        let reply = search(text).await;
+        assert!(!reply.status.is_success(), "{text}");
+        assert!(reply.text().contains(why), "{text}: {}", reply.text());
+    }
+    store.teardown().await;
+}

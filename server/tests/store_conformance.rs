@@ -1045,7 +1045,69 @@ async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
     assert!(found(&[("missing", "x")]).await.is_empty());
 }
 
+/// A search's bare terms: some attribute value (or resource attribute value) contains the text,
+/// case aside; numbers and booleans as text; keys are not values.
+async fn spans_match_text_in_attribute_values(store: SharedStore) {
+    let mut request = trace_json(
+        TRACE,
+        "runner-a",
+        &[
+            ("00000000000000a1", None, "job/x", 0, 100, 0),
+            (
+                "00000000000000c1",
+                Some("00000000000000a1"),
+                "tile",
+                10,
+                20,
+                1,
+            ),
+            (
+                "00000000000000c2",
+                Some("00000000000000a1"),
+                "tile",
+                30,
+                40,
+                1,
+            ),
+        ],
+    );
+    let tile = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][2];
+    tile["attributes"] = serde_json::json!([
+        {"key": "scene_id", "value": {"stringValue": "S2B_002 Ünïcode"}},
+        {"key": "retries", "value": {"intValue": "7340"}},
+        {"key": "final", "value": {"boolValue": true}},
+        {"key": "bands", "value": {"arrayValue": {"values": [{"stringValue": "nir-b08"}]}}}
+    ]);
+    write(&store, request).await;
+    let found = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .span_ids_with_value(trace_id(TRACE), text)
+                .await
+                .unwrap()
+        }
+    };
+    let (a1, c1, c2) = ("00000000000000a1", "00000000000000c1", "00000000000000c2");
+    assert_eq!(found("s2a_0").await, vec![a1, c1], "any case");
+    assert_eq!(found("S2B").await, vec![c2]);
+    assert_eq!(found("734").await, vec![c2], "a number as text");
+    assert_eq!(found("true").await, vec![c2], "a boolean as text");
+    assert_eq!(found("nir-b0").await, vec![c2], "inside an array");
+    // SQLite folds ASCII case only: text beyond ASCII is found as written.
+    assert_eq!(found("nïcode").await, vec![c2], "beyond ASCII");
+    assert_eq!(
+        found("instance-1").await,
+        vec![a1, c1, c2],
+        "resource attribute values too"
+    );
+    assert!(found("scene_id").await.is_empty(), "keys are not values");
+    assert!(found("nope").await.is_empty());
+    assert!(found("nul\0").await.is_empty());
+}
+
 both_backends!(
+    spans_match_text_in_attribute_values,
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,
     concurrent_overlapping_requests_store_each_span_once,

@@ -45,25 +45,46 @@ pub async fn get_span_logs(trace_id: String, span_ids: String) -> Result<Vec<Log
     port()?.span_logs(&trace_id, &span_ids, PANEL_LOGS).await
 }
 
-/// The ids of the spans of a trace that match a search's `key=value` terms (the rest of the
-/// search the page answers itself).
-#[server(input = server_fn::codec::GetUrl)]
-pub async fn search_spans(trace_id: String, search: String) -> Result<Vec<String>, AppError> {
+/// What the server answers of a search over a trace's spans: the spans with its `key=value`
+/// terms, and for each text term the spans with an attribute value containing it (names,
+/// services, tags and statuses the page answers itself).
+#[server(input = server_fn::codec::GetUrl, endpoint = "search_spans")]
+pub async fn search_spans(
+    trace_id: String,
+    search: String,
+) -> Result<crate::model::waterfall::SearchHits, AppError> {
     use crate::api::port;
-    use crate::model::{MAX_ATTRIBUTE_TERMS, SpanQuery};
-    let terms = SpanQuery::parse(&search).attribute_terms();
-    if terms.is_empty() {
+    use crate::model::waterfall::{MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, SearchHits, SpanQuery};
+    let query = SpanQuery::parse(&search);
+    let (terms, texts) = (query.attribute_terms(), query.text_terms());
+    if terms.is_empty() && texts.is_empty() {
         return Err(AppError::BadRequest(
-            "the search has no key=value term".to_owned(),
+            "the search has no key=value or text term".to_owned(),
         ));
     }
-    if terms.len() > MAX_ATTRIBUTE_TERMS {
+    if terms.len() + texts.len() > MAX_ATTRIBUTE_TERMS {
         return Err(AppError::BadRequest(format!(
-            "a search may hold at most {MAX_ATTRIBUTE_TERMS} key=value terms, not {}",
-            terms.len()
+            "a search may hold at most {MAX_ATTRIBUTE_TERMS} key=value and text terms, not {}",
+            terms.len() + texts.len()
         )));
     }
-    port()?.spans_with_attributes(&trace_id, &terms).await
+    if let Some(long) = texts.iter().find(|t| t.chars().count() > MAX_TERM_CHARS) {
+        return Err(AppError::BadRequest(format!(
+            "a search term may be at most {MAX_TERM_CHARS} characters, not {}",
+            long.chars().count()
+        )));
+    }
+    let port = port()?;
+    let attributes = if terms.is_empty() {
+        None
+    } else {
+        Some(port.spans_with_attributes(&trace_id, &terms).await?)
+    };
+    let mut values = Vec::with_capacity(texts.len());
+    for text in &texts {
+        values.push(port.spans_with_value(&trace_id, text).await?);
+    }
+    Ok(SearchHits { attributes, values })
 }
 
 /// Two jobs' span trees matched position by position, `b` against `a`.

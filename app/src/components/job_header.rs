@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::components::JobStateBadge;
-use crate::model::{Job, JobProgress, format_duration_ns, format_time_ns};
+use crate::components::{JobStateBadge, use_clock};
+use crate::model::{Job, JobProgress, format_duration_ns};
 
 /// Links to the job's spans and logs as files (the Tilebox client's DataFrame columns).
 #[component]
@@ -70,7 +70,7 @@ pub fn JobHeader(job: Job) -> impl IntoView {
                 </div>
                 <div class="job-header__fact">
                     <dt>"Started"</dt>
-                    <dd>{format_time_ns(job.start_ns)}</dd>
+                    <dd>{let at = job.start_ns; move || use_clock().format(at)}</dd>
                 </div>
                 <div class="job-header__fact">
                     <dt>"Duration"</dt>

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::components::JobStateBadge;
-use crate::model::{JobPage, format_duration_ns, format_time_ns};
+use crate::components::{JobStateBadge, use_clock};
+use crate::model::{JobPage, format_duration_ns};
 
 /// The sortable headers' links (the list's URL with `sort` changed) and the current order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,7 @@ pub struct SortLinks {
 
 #[component]
 pub fn JobTable(page: JobPage, sort: SortLinks) -> impl IntoView {
+    let clock = use_clock();
     if page.jobs.is_empty() {
         return view! {
             <p class="job-table__empty">
@@ -62,7 +63,7 @@ pub fn JobTable(page: JobPage, sort: SortLinks) -> impl IntoView {
                     <td>
                         <JobStateBadge state=job.state />
                     </td>
-                    <td class="job-table__time">{format_time_ns(job.start_ns)}</td>
+                    <td class="job-table__time">{let at = job.start_ns; move || clock.format(at)}</td>
                     <td class="num">{duration}</td>
                     <td class="num" title=tasks_title>{tasks}</td>
                     <td class="job-table__clusters">{clusters}</td>

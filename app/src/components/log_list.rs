@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{LogRecord, format_time_ns};
+use crate::components::use_clock;
+use crate::model::LogRecord;
 
 /// One line; `span` (a link to the line's span, in the log panel) goes before the body.
 #[component]
@@ -14,7 +15,7 @@ pub fn LogLine(log: LogRecord, #[prop(default = None)] span: Option<AnyView>) ->
     );
     view! {
         <li class="log-list__line">
-            <time class="log-list__time">{format_time_ns(log.time_ns)}</time>
+            <time class="log-list__time">{let at = log.time_ns; let clock = use_clock(); move || clock.format(at)}</time>
             <span class=class>{severity}</span>
             {span}
             <span class="log-list__body">{log.body}</span>

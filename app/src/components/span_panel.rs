@@ -4,9 +4,10 @@
 
 use leptos::prelude::*;
 
+use crate::components::use_clock;
 use crate::components::{CopyButton, ErrorNotice, LogFilters, LogPanel, PanelLog, SpanStatusBadge};
 use crate::error::AppError;
-use crate::model::{Attributes, Span, SpanOutline, format_duration_ns, format_time_ns, value_text};
+use crate::model::{Attributes, Span, SpanOutline, format_duration_ns, value_text};
 
 #[component]
 fn AttributeTable(title: &'static str, attributes: Attributes) -> impl IntoView {
@@ -101,7 +102,7 @@ fn SpanDetails(span: Span) -> impl IntoView {
                 <li class="span-panel__event" class:span-panel__event--exception=is_exception>
                     <span class="span-panel__event-name">{event.name.clone()}</span>
                     " "
-                    <time class="muted">{format_time_ns(event.time_ns)}</time>
+                    <time class="muted">{let at = event.time_ns; move || use_clock().format(at)}</time>
                     {exception}
                     {attributes}
                 </li>
@@ -225,7 +226,7 @@ pub fn SpanPanel(
                     }}
                 </dd>
                 <dt>"Start"</dt>
-                <dd>{format_time_ns(span.start_ns)}</dd>
+                <dd>{let at = span.start_ns; move || use_clock().format(at)}</dd>
                 <dt>"Duration"</dt>
                 <dd>{format_duration_ns(span.duration_ns())}</dd>
                 <dt>"Self time"</dt>

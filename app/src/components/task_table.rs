@@ -2,10 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::components::TaskStateBadge;
-use crate::model::{
-    JobState, SpanOutline, TaskView, format_duration_ns, format_time_ns, runner_names,
-};
+use crate::components::{TaskStateBadge, use_clock};
+use crate::model::{JobState, SpanOutline, TaskView, format_duration_ns, runner_names};
 
 #[component]
 pub fn TaskTable(
@@ -16,6 +14,7 @@ pub fn TaskTable(
     job_state: JobState,
 ) -> impl IntoView {
     let stopped = matches!(job_state, JobState::Failed | JobState::Canceled);
+    let clock = use_clock();
     // Attempts are shown under the runner their own span names (host:pid); an attempt whose
     // span has not arrived, under the runner its connection's other spans name, else under the
     // connection's address (all the server knows then).
@@ -42,7 +41,11 @@ pub fn TaskTable(
                     let ran = attempt
                         .stopped_ns
                         .map(|stop| format_duration_ns(stop - attempt.started_ns))
-                        .unwrap_or_else(|| format!("since {}", format_time_ns(attempt.started_ns)));
+                        .map(|ran| Signal::derive(move || ran.clone()))
+                        .unwrap_or_else(|| {
+                            let at = attempt.started_ns;
+                            Signal::derive(move || format!("since {}", clock.format(at)))
+                        });
                     let failed = attempt.outcome != "computed" && !running;
                     let runner = own_spans
                         .iter()
@@ -59,7 +62,7 @@ pub fn TaskTable(
                                 {runner}
                             </span>
                             " · "
-                            <time title=format_time_ns(attempt.started_ns)>{ran}</time>
+                            <time title={let at = attempt.started_ns; move || clock.format(at)}>{ran}</time>
                             " · "
                             <span class="task-table__outcome">{attempt.outcome.clone()}</span>
                             {(!attempt.error.is_empty())

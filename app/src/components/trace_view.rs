@@ -19,6 +19,7 @@
 mod edges;
 mod fold_row;
 mod keyboard;
+mod label_resize;
 mod loads;
 mod minimap;
 mod panel;

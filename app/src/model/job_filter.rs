@@ -195,6 +195,19 @@ impl JobSort {
 }
 
 /// Jobs one page of the list holds unless `limit` says otherwise.
+/// The filter form's query as the address bar should show it: fields left empty (and the
+/// default order) say nothing, so Apply does not write `name=&range=&…` into the URL.
+pub fn filled_params(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            !key.is_empty() && !value.is_empty() && *pair != "sort=newest"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub const DEFAULT_JOB_PAGE: u32 = 50;
 
 impl JobListQuery {
@@ -392,5 +405,21 @@ mod properties {
                 pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
             let _ = JobListQuery::from_params(&owned);
         }
+    }
+
+    #[test]
+    fn test_filled_params_drop_empty_fields_and_the_default_order() {
+        assert_eq!(
+            filled_params(
+                "name=&state=FAILED&range=&min_duration=&max_duration=2.5&cluster=&service=&errors=&sort=newest"
+            ),
+            "state=FAILED&max_duration=2.5"
+        );
+        assert_eq!(
+            filled_params("name=a%3Db&sort=longest"),
+            "name=a%3Db&sort=longest"
+        );
+        assert_eq!(filled_params("=x&name&"), "");
+        assert_eq!(filled_params(""), "");
     }
 }

@@ -21,7 +21,8 @@ pub use keys::{TreeKey, tree_key};
 pub use lanes::{Lane, concurrency, runner_lanes};
 pub use prepared::{PreparedTrace, SubtreeLogs};
 pub use search::{
-    AttributeHits, MAX_ATTRIBUTE_TERMS, SpanQuery, count_text, current_answer, search_matches,
+    AttributeHits, MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, RemoteHits, SearchHits, SpanQuery,
+    count_text, current_answer, search_matches,
 };
 pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, runner_names, running_attempts};
 pub use url_state::{

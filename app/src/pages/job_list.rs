@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::jobs::list_jobs;
-use crate::components::{ErrorNotice, JobTable, SortLinks};
-use crate::model::{JobPage, JobState, RANGES};
+use crate::components::{ErrorNotice, JobScatter, JobTable, SortLinks};
+use crate::model::{JobPage, JobState, RANGES, filled_params, job_scatter};
 
 /// How often a list with unfinished jobs asks for fresh data.
 const REFRESH: Duration = Duration::from_secs(5);
@@ -51,33 +50,65 @@ pub fn JobListPage() -> impl IntoView {
     });
     let value = move |key: &'static str| move || query.with(|q| q.get(key).unwrap_or_default());
     let states = move || query.with(|q| q.get_all("state").unwrap_or_default().join(","));
+    // Each field's value is also written as an attribute (`value=`, `selected`): the page is
+    // sent whole and must show the filters it applied before (or without) JavaScript, where the
+    // state dropdown said "Any state" next to an active FAILED chip.
+    let chosen = move |key: &'static str, option: &'static str| {
+        move || {
+            query.with(|q| match key {
+                "state" => q
+                    .get_all("state")
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(option)),
+                "sort" => q.get("sort").unwrap_or_else(|| "newest".to_owned()) == option,
+                _ => q.get(key).unwrap_or_default() == option,
+            })
+        }
+    };
+    // Apply navigates to the filled fields only (a browser without JavaScript submits the form
+    // as it is, empty fields included, which the server reads the same).
+    let navigate = use_navigate();
+    let apply = move |ev: leptos::ev::SubmitEvent| {
+        if let Some(query) = form_query(&ev) {
+            ev.prevent_default();
+            let query = filled_params(&query);
+            let to = if query.is_empty() {
+                "/".to_owned()
+            } else {
+                format!("/?{query}")
+            };
+            navigate(&to, Default::default());
+        }
+    };
     view! {
         <Title text="Jobs" />
         <section class="job-list">
             <div class="job-list__head">
                 <h1>"Jobs"</h1>
             </div>
-            <Form method="GET" action="" attr:class="job-filters">
+            <form method="GET" action="/" class="job-filters" on:submit=apply>
                 <input
                     class="job-filters__name"
                     type="search"
                     name="name"
                     placeholder="Name contains"
                     aria-label="Name contains"
+                    value=value("name")
                     prop:value=value("name")
                 />
                 <select name="state" aria-label="State" prop:value=states>
-                    <option value="">"Any state"</option>
+                    <option value="" selected=move || states().is_empty()>"Any state"</option>
                     {JobState::ALL
                         .into_iter()
-                        .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
+                        .map(|s| view! { <option value=s.as_str() selected=chosen("state", s.as_str())>{s.as_str()}</option> })
                         .collect_view()}
                 </select>
                 <select name="range" aria-label="Started within" prop:value=value("range")>
                     <option value="">"Any time"</option>
                     {RANGES
                         .iter()
-                        .map(|(name, _)| view! { <option value=*name>{format!("Last {name}")}</option> })
+                        .map(|(name, _)| view! { <option value=*name selected=chosen("range", name)>{format!("Last {name}")}</option> })
                         .collect_view()}
                 </select>
                 <input
@@ -87,6 +118,7 @@ pub fn JobListPage() -> impl IntoView {
                     step="any"
                     placeholder="Min s"
                     aria-label="Minimum duration in seconds"
+                    value=value("min_duration")
                     prop:value=value("min_duration")
                 />
                 <input
@@ -96,6 +128,7 @@ pub fn JobListPage() -> impl IntoView {
                     step="any"
                     placeholder="Max s"
                     aria-label="Maximum duration in seconds"
+                    value=value("max_duration")
                     prop:value=value("max_duration")
                 />
                 <input
@@ -103,6 +136,7 @@ pub fn JobListPage() -> impl IntoView {
                     name="cluster"
                     placeholder="Cluster"
                     aria-label="Cluster"
+                    value=value("cluster")
                     prop:value=value("cluster")
                 />
                 <input
@@ -110,20 +144,21 @@ pub fn JobListPage() -> impl IntoView {
                     name="service"
                     placeholder="Service"
                     aria-label="Service"
+                    value=value("service")
                     prop:value=value("service")
                 />
                 <select name="errors" aria-label="Errors" prop:value=value("errors")>
                     <option value="">"Errors or not"</option>
-                    <option value="yes">"With errors"</option>
-                    <option value="no">"Without errors"</option>
+                    <option value="yes" selected=chosen("errors", "yes")>"With errors"</option>
+                    <option value="no" selected=chosen("errors", "no")>"Without errors"</option>
                 </select>
                 <select
                     name="sort"
                     aria-label="Order"
                     prop:value=move || query.with(|q| q.get("sort").unwrap_or_else(|| "newest".to_owned()))
                 >
-                    <option value="newest">"Newest first"</option>
-                    <option value="longest">"Longest first"</option>
+                    <option value="newest" selected=chosen("sort", "newest")>"Newest first"</option>
+                    <option value="longest" selected=chosen("sort", "longest")>"Longest first"</option>
                 </select>
                 <button class="button" type="submit">
                     "Apply"
@@ -131,7 +166,7 @@ pub fn JobListPage() -> impl IntoView {
                 <a class="job-filters__clear" href="/">
                     "Clear"
                 </a>
-            </Form>
+            </form>
             <Transition fallback=|| view! { <p class="muted">"Loading jobs…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
@@ -143,6 +178,23 @@ pub fn JobListPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The submitted form's fields as a query string (`None` without a browser).
+fn form_query(ev: &leptos::ev::SubmitEvent) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        let params = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()?;
+        Some(String::from(params.to_string()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
     }
 }
 
@@ -231,8 +283,10 @@ fn JobListBody(page: JobPage, params: Vec<(String, String)>) -> impl IntoView {
         longest: href_with(&params, &[("sort", Some("longest".to_owned()))]),
         by_longest: longest,
     };
+    let scatter = job_scatter(&page.jobs).map(|scatter| view! { <JobScatter scatter /> });
     view! {
         {chips}
+        {scatter}
         <JobTable page sort />
         {next.map(|href| view! { <a class="job-table__next" href=href>"Older jobs →"</a> })}
     }

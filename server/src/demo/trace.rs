@@ -70,8 +70,19 @@ impl DemoTrace {
         }
     }
 
+    /// A trace whose id is known beforehand (the live job, finished after a restart).
+    pub(super) fn with_id(trace_id: [u8; 16], origin_ns: u64, runners: Vec<Resource>) -> Self {
+        DemoTrace {
+            trace_id,
+            ..DemoTrace::new(origin_ns, runners)
+        }
+    }
+
     pub(super) fn span(&mut self, spec: SpanSpec<'_>) -> [u8; 8] {
-        let span_id = random_bytes();
+        self.span_with_id(spec, random_bytes())
+    }
+
+    pub(super) fn span_with_id(&mut self, spec: SpanSpec<'_>, span_id: [u8; 8]) -> [u8; 8] {
         let mut events = Vec::new();
         let status = match spec.error {
             Some((kind, message)) => {

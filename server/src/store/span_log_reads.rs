@@ -16,9 +16,9 @@ const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.sever
     FROM logs l JOIN resources r ON r.id = l.resource_id";
 
 /// The telemetry reads over the concrete sqlx types of one backend (see `sql.rs` for why a
-/// macro); `$attribute_equals` writes the backend's JSON attribute comparison.
+/// macro); `$attribute_equals` and `$value_contains` write the backend's JSON attribute tests.
 macro_rules! impl_span_log_reads {
-    ($store:ty, $db:ty, $attribute_equals:path) => {
+    ($store:ty, $db:ty, $attribute_equals:path, $value_contains:path) => {
         impl $store {
             pub(super) async fn select_outline(
                 &self,
@@ -54,13 +54,12 @@ macro_rules! impl_span_log_reads {
                     .collect())
             }
 
-            pub(super) async fn select_span_ids_with_attributes(
+            /// The resources of a trace's spans, with their attributes: few, so searches match
+            /// them here rather than in SQL.
+            async fn trace_resources(
                 &self,
                 trace_id: super::TraceId,
-                terms: &[(String, String)],
-            ) -> Result<Vec<String>, StoreError> {
-                // Resource attributes are matched here, over the trace's few resources; span
-                // attributes in SQL.
+            ) -> Result<Vec<(i64, app::model::Attributes)>, StoreError> {
                 let resources: Vec<(i64, String)> = sqlx::query_as(
                     "SELECT id, attributes FROM resources WHERE id IN \
                      (SELECT DISTINCT resource_id FROM spans WHERE trace_id = $1)",
@@ -68,14 +67,66 @@ macro_rules! impl_span_log_reads {
                 .bind(&trace_id.0[..])
                 .fetch_all(&self.read)
                 .await?;
-                let resources = resources
+                resources
                     .into_iter()
                     .map(|(id, text)| {
                         serde_json::from_str::<app::model::Attributes>(&text)
                             .map(|attributes| (id, attributes))
                             .map_err(|e| StoreError::Corrupt(format!("resource attributes: {e}")))
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect()
+            }
+
+            pub(super) async fn select_span_ids_with_value(
+                &self,
+                trace_id: super::TraceId,
+                text: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                let needle = text.to_lowercase();
+                // Ingest keeps NUL out of stored text (and PostgreSQL refuses it bound).
+                if needle.is_empty() || needle.contains('\0') {
+                    return Ok(Vec::new());
+                }
+                let resources: Vec<i64> = self
+                    .trace_resources(trace_id)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, attributes)| {
+                        attributes.values().any(|value| {
+                            app::model::value_text(value)
+                                .to_lowercase()
+                                .contains(&needle)
+                        })
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
+                );
+                select.push_bind(trace_id.0.to_vec());
+                select.push(" AND (");
+                $value_contains(&mut select, needle);
+                if !resources.is_empty() {
+                    select.push(" OR s.resource_id IN (");
+                    let mut list = select.separated(", ");
+                    for id in resources {
+                        list.push_bind(id);
+                    }
+                    select.push(")");
+                }
+                select.push(") ORDER BY s.start_ns, s.span_id");
+                let rows: Vec<(Vec<u8>,)> = select.build_query_as().fetch_all(&self.read).await?;
+                Ok(rows.into_iter().map(|(id,)| hex::encode(id)).collect())
+            }
+
+            pub(super) async fn select_span_ids_with_attributes(
+                &self,
+                trace_id: super::TraceId,
+                terms: &[(String, String)],
+            ) -> Result<Vec<String>, StoreError> {
+                // Resource attributes are matched here, over the trace's few resources; span
+                // attributes in SQL.
+                let resources = self.trace_resources(trace_id).await?;
                 let mut select = sqlx::QueryBuilder::<$db>::new(
                     "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
                 );
@@ -273,5 +324,38 @@ fn postgres_attribute_equals<'a>(
         .push_bind(value);
 }
 
-impl_span_log_reads!(SqliteStore, sqlx::Sqlite, sqlite_attribute_equals);
-impl_span_log_reads!(PostgresStore, sqlx::Postgres, postgres_attribute_equals);
+/// Some value of `attributes` contains `needle` (lowercase), ignoring ASCII case. SQLite:
+/// booleans as `true`/`false`, as PostgreSQL writes them.
+fn sqlite_value_contains(select: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, needle: String) {
+    select
+        .push(
+            "EXISTS (SELECT 1 FROM json_each(s.attributes) a WHERE instr(lower(CASE a.type \
+             WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(a.value AS TEXT) END), ",
+        )
+        .push_bind(needle)
+        .push(") > 0)");
+}
+
+/// Some value of `attributes` (as text) contains `needle` (lowercase), ignoring case.
+fn postgres_value_contains(select: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, needle: String) {
+    select
+        .push(
+            "EXISTS (SELECT 1 FROM jsonb_each_text(s.attributes::jsonb) a \
+             WHERE strpos(lower(a.value), ",
+        )
+        .push_bind(needle)
+        .push(") > 0)");
+}
+
+impl_span_log_reads!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlite_attribute_equals,
+    sqlite_value_contains
+);
+impl_span_log_reads!(
+    PostgresStore,
+    sqlx::Postgres,
+    postgres_attribute_equals,
+    postgres_value_contains
+);

@@ -77,6 +77,14 @@ macro_rules! impl_trace_store {
                 self.select_span_ids_with_attributes(trace_id, terms).await
             }
 
+            async fn span_ids_with_value(
+                &self,
+                trace_id: super::TraceId,
+                text: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                self.select_span_ids_with_value(trace_id, text).await
+            }
+
             async fn trace_log_marks(
                 &self,
                 trace_id: super::TraceId,

@@ -4,8 +4,9 @@
 use leptos::prelude::*;
 
 use super::ViewState;
+use crate::components::use_clock;
 use crate::model::waterfall::RowTask;
-use crate::model::{LogMark, SpanOutline, TreeRow, format_duration_ns, format_time_ns};
+use crate::model::{LogMark, SpanOutline, TreeRow, format_duration_ns};
 
 /// What one row shows of its span.
 pub struct RowData {
@@ -25,6 +26,7 @@ pub struct RowData {
 
 #[component]
 pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
+    let clock = use_clock();
     let RowData {
         row,
         top,
@@ -102,11 +104,13 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
             let severity = log.severity_label().to_lowercase();
             let at = log.time_ns;
             let style = move || format!("left: {:.3}%", percent(at));
-            let title = format!(
-                "{} log line at {} (select the span to read it)",
-                log.severity_label(),
-                format_time_ns(at)
-            );
+            let label = log.severity_label();
+            let title = move || {
+                format!(
+                    "{label} log line at {} (select the span to read it)",
+                    clock.format(at)
+                )
+            };
             view! {
                 <span
                     class=format!("waterfall__tick waterfall__tick--{severity}")
@@ -201,7 +205,7 @@ pub fn SpanRow(row: RowData, state: ViewState) -> impl IntoView {
             format!(
                 "{name} · {} · {status} · started {}",
                 format_duration_ns(until() - start_ns),
-                format_time_ns(start_ns)
+                clock.format(start_ns)
             )
         }
     };

@@ -9,15 +9,15 @@ use leptos::prelude::*;
 
 use super::{QueryWriter, TraceLoads};
 use crate::model::waterfall::{
-    ALL_COLLAPSED, PreparedTrace, Scale, SpanQuery, collapsed_ids, collapsible_ids, current_answer,
-    id_set_param, is_lanes, is_on, live_width, neighbour_spans, parse_id_set, parse_min_ns,
-    parse_zoom, search_matches, toggle_param, visible_mask, zoom_param,
+    ALL_COLLAPSED, PreparedTrace, RemoteHits, Scale, SpanQuery, collapsed_ids, collapsible_ids,
+    current_answer, id_set_param, is_lanes, is_on, live_width, neighbour_spans, parse_id_set,
+    parse_min_ns, parse_zoom, search_matches, toggle_param, visible_mask, zoom_param,
 };
 use crate::model::{TreeRow, critical_path};
 
-/// The server's answer to the search's `key=value` terms as it stands for the current text:
-/// see [`current_answer`].
-pub type AttributeAnswer = Option<Result<Option<Arc<HashSet<String>>>, String>>;
+/// The server's answer to the search's `key=value` and text terms as it stands for the current
+/// text: see [`current_answer`].
+pub type AttributeAnswer = Option<Result<Option<Arc<RemoteHits>>, String>>;
 
 /// Everything the trace view's pieces read and change; cheap to copy into each of them.
 #[derive(Clone, Copy)]
@@ -158,7 +158,7 @@ impl ViewState {
         let search = Memo::new(move |_| url.get("q").unwrap_or_default());
         let attribute_hits = loads.attribute_hits;
         let attribute_answer =
-            Memo::new(move |_| current_answer(&search.get(), || attribute_hits.get().flatten()));
+            Memo::new(move |_| current_answer(&search.get(), || attribute_hits.get()));
         let matching = {
             let trace = trace.clone();
             Memo::new(move |_| {

@@ -124,7 +124,7 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
                 {count}
             </span>
             // Without JavaScript the server's answer to `key=value` terms never comes.
-            <noscript>"(key=value terms need JavaScript)"</noscript>
+            <noscript>"(key=value terms and attribute values need JavaScript)"</noscript>
             <CopyButton label="Copy link" copied="Link copied" text=None />
         </div>
     }

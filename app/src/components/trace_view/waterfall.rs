@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::keyboard::tree_keys;
+use super::label_resize::{LabelResize, label_width, label_width_style};
 use super::{Minimap, RowWindow, Rows, ViewState, ZoomAxis, ZoomDrag};
 use crate::components::RunnerLanes;
 use crate::model::waterfall::{FIRST_ROWS, PreparedTrace, SERVER_ROWS};
@@ -18,6 +19,8 @@ pub fn Waterfall(
     drag: ZoomDrag,
 ) -> impl IntoView {
     let on_key = tree_keys(trace.clone(), state);
+    let width = label_width();
+    let element = NodeRef::<leptos::html::Div>::new();
     move || {
         if state.lanes_view.get() {
             return view! {
@@ -37,6 +40,8 @@ pub fn Waterfall(
         view! {
             <div
                 class="waterfall"
+                node_ref=element
+                style=label_width_style(width)
                 role="tree"
                 tabindex="0"
                 aria-label="Spans (↑/↓ move, ←/→ collapse/expand, Esc clears)"
@@ -44,7 +49,10 @@ pub fn Waterfall(
             >
                 <Minimap trace=trace.clone() state drag />
                 <div class="waterfall__header">
-                    <span class="waterfall__label">"Span"</span>
+                    <span class="waterfall__label">
+                        "Span"
+                        <LabelResize width waterfall=element />
+                    </span>
                     <ZoomAxis trace=trace.clone() state drag />
                     <span class="waterfall__duration">"Duration"</span>
                 </div>

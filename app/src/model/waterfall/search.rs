@@ -9,17 +9,51 @@ use crate::model::{SpanOutline, StatusCode};
 
 /// A parsed search: every term must match. `status:error|ok|unset`, `key=value` (an attribute
 /// or resource attribute equal to the value as text), anything else is a case-insensitive
-/// substring of the span name, its service or its task's tag (input summary, display label:
-/// `T33U07` finds the tile task whose input is `tile=T33U07`).
+/// substring of the span name, its service, its task's tag (input summary, display label:
+/// `T33U07` finds the tile task whose input is `tile=T33U07`) or any of its attribute or
+/// resource attribute values (`S2A_001` finds the span with `scene_id=S2A_001`).
 ///
-/// The page holds span skeletons only, so `key=value` terms are answered by the server
-/// ([`SpanQuery::attribute_terms`] → `search_spans` → the store's `span_ids_with_attributes`);
-/// the rest here ([`SpanQuery::matches`]).
+/// The page holds span skeletons only, so attributes are searched by the server
+/// ([`SpanQuery::attribute_terms`], [`SpanQuery::text_terms`] → `search_spans` → the store's
+/// `span_ids_with_attributes` and `span_ids_with_value`, answered as [`SearchHits`]); names,
+/// services, tags and statuses here ([`SpanQuery::matches_with`]), at once, before the answer.
 ///
-/// At most [`MAX_ATTRIBUTE_TERMS`] `key=value` terms go to the server (each is a condition of
-/// one query; 3,000 of them overflowed SQLite's expression depth).
-/// The most `key=value` terms one span search (or `attr=` filters one REST query) may hold.
+/// At most [`MAX_ATTRIBUTE_TERMS`] terms go to the server (each is a condition or a query;
+/// 3,000 of them overflowed SQLite's expression depth), each at most [`MAX_TERM_CHARS`].
+/// The most `key=value` terms one span search (or `attr=` filters one REST query) may hold,
+/// and the most terms a search may send the server.
 pub const MAX_ATTRIBUTE_TERMS: usize = 32;
+/// The longest term the server searches attribute values for.
+pub const MAX_TERM_CHARS: usize = 256;
+
+/// The server's answer to a search: for its `key=value` terms together, and for each text term
+/// in order, the spans whose attribute (or resource attribute) values contain it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchHits {
+    /// Spans with every `key=value` term; `None` when the search has none.
+    pub attributes: Option<Vec<String>>,
+    pub values: Vec<Vec<String>>,
+}
+
+/// [`SearchHits`] as sets, for matching span by span.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteHits {
+    pub attributes: Option<HashSet<String>>,
+    pub values: Vec<HashSet<String>>,
+}
+
+impl From<SearchHits> for RemoteHits {
+    fn from(hits: SearchHits) -> Self {
+        RemoteHits {
+            attributes: hits.attributes.map(|ids| ids.into_iter().collect()),
+            values: hits
+                .values
+                .into_iter()
+                .map(|ids| ids.into_iter().collect())
+                .collect(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpanQuery {
@@ -72,31 +106,59 @@ impl SpanQuery {
             .collect()
     }
 
-    /// Whether it has `key=value` terms, which only the server can answer.
+    /// The text terms (lowercased), in order: the server looks for each in attribute values.
+    pub fn text_terms(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .filter_map(|term| match term {
+                Term::Text(text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the server has a part in it: `key=value` terms, and text, which may be in an
+    /// attribute value (`status:` terms alone are answered here).
     pub fn needs_server(&self) -> bool {
         self.terms
             .iter()
-            .any(|term| matches!(term, Term::Attribute(..)))
+            .any(|term| matches!(term, Term::Attribute(..) | Term::Text(_)))
     }
 
     /// Whether the span, whose task's tag is `tag` (empty for spans that are no task attempt),
-    /// passes the status and text terms (`key=value` terms aside).
+    /// passes the status and text terms here (`key=value` terms aside; a text term only by the
+    /// span's name, service and tag).
     pub fn matches(&self, span: &SpanOutline, tag: &str) -> bool {
+        self.matches_with(span, tag, |_| false)
+    }
+
+    /// [`SpanQuery::matches`], where the `i`-th text term also passes when `in_values(i)`: the
+    /// server found it in one of the span's attribute values.
+    pub fn matches_with(
+        &self,
+        span: &SpanOutline,
+        tag: &str,
+        in_values: impl Fn(usize) -> bool,
+    ) -> bool {
+        let mut text_index = 0;
         self.terms.iter().all(|term| match term {
             Term::Status(status) => span.status_code == *status,
             Term::Attribute(..) => true,
             Term::Text(text) => {
+                let index = text_index;
+                text_index += 1;
                 span.name.to_lowercase().contains(text)
                     || span.service.to_lowercase().contains(text)
                     || tag.to_lowercase().contains(text)
+                    || in_values(index)
             }
         })
     }
 }
 
-/// The server's answer to a search's `key=value` terms: the search text it answers and the ids
-/// of the spans that have those attributes (or why it failed).
-pub type AttributeHits = (String, Result<HashSet<String>, String>);
+/// The server's answer to a search: the search text it answers and what it found (or why it
+/// failed).
+pub type AttributeHits = (String, Result<RemoteHits, String>);
 
 /// What the server said about the search as it reads now: `Some(Ok(None))` when the search asks
 /// the server nothing, `Some(Ok(Some(ids)))` or `Some(Err(..))` once the answer for exactly this
@@ -106,7 +168,7 @@ pub type AttributeHits = (String, Result<HashSet<String>, String>);
 pub fn current_answer(
     text: &str,
     fetched: impl FnOnce() -> Option<AttributeHits>,
-) -> Option<Result<Option<Arc<HashSet<String>>>, String>> {
+) -> Option<Result<Option<Arc<RemoteHits>>, String>> {
     if !SpanQuery::parse(text).needs_server() {
         return Some(Ok(None));
     }
@@ -117,13 +179,14 @@ pub fn current_answer(
 }
 
 /// Per span, whether it matches the search: its status and text terms here, its `key=value`
-/// terms by the server's ids (`remote`; while that is not in, those terms pass). `None` when
+/// terms and text in attribute values by the server's answer (`remote`; while that is not in,
+/// `key=value` terms pass and text terms match names, services and tags only). `None` when
 /// there is no search.
 pub fn search_matches(
     text: &str,
     spans: &[SpanOutline],
     row_tasks: &HashMap<usize, RowTask>,
-    remote: Option<&HashSet<String>>,
+    remote: Option<&RemoteHits>,
 ) -> Option<Vec<bool>> {
     let query = SpanQuery::parse(text);
     if query.is_empty() {
@@ -135,7 +198,15 @@ pub fn search_matches(
             .enumerate()
             .map(|(index, s)| {
                 let tag = row_tasks.get(&index).map_or("", |task| task.tag.as_str());
-                query.matches(s, tag) && remote.is_none_or(|ids| ids.contains(&s.span_id))
+                let in_values = |term: usize| {
+                    remote
+                        .and_then(|hits| hits.values.get(term))
+                        .is_some_and(|ids| ids.contains(&s.span_id))
+                };
+                query.matches_with(s, tag, in_values)
+                    && remote
+                        .and_then(|hits| hits.attributes.as_ref())
+                        .is_none_or(|ids| ids.contains(&s.span_id))
             })
             .collect(),
     )
@@ -207,20 +278,65 @@ mod tests {
     }
 
     #[test]
-    fn test_only_key_value_terms_need_the_server() {
-        assert!(SpanQuery::parse("download scene_id=S2A").needs_server());
-        assert!(!SpanQuery::parse("download status:error").needs_server());
-        // `=value` has no key: plain text.
-        assert!(!SpanQuery::parse("=oops").needs_server());
+    fn test_key_value_and_text_terms_ask_the_server() {
+        assert!(SpanQuery::parse("scene_id=S2A").needs_server());
+        assert!(
+            SpanQuery::parse("download").needs_server(),
+            "text may be in a value"
+        );
+        assert!(!SpanQuery::parse("status:error").needs_server());
         assert!(!SpanQuery::parse("").needs_server());
+        // `=value` has no key: plain text, lowercased like every text term.
+        let odd = SpanQuery::parse("=Oops k=v S2A status:ok");
+        assert_eq!(odd.text_terms(), vec!["=oops".to_owned(), "s2a".to_owned()]);
+        assert_eq!(
+            odd.attribute_terms(),
+            vec![("k".to_owned(), "v".to_owned())]
+        );
+    }
+
+    #[test]
+    fn test_text_terms_match_attribute_values_by_the_server_answer() {
+        let mut a = span("download", "r1", 0, 10);
+        a.span_id = "a".into();
+        let mut b = span("compute", "r1", 10, 20);
+        b.span_id = "b".into();
+        let spans = vec![a, b];
+        let no_tasks = HashMap::new();
+        // Before the answer: names only.
+        assert_eq!(
+            search_matches("s2a_001", &spans, &no_tasks, None),
+            Some(vec![false, false])
+        );
+        // The server found the first text term in b's attributes.
+        let hits = RemoteHits::from(SearchHits {
+            attributes: None,
+            values: vec![vec!["b".to_owned()], vec![]],
+        });
+        assert_eq!(
+            search_matches("s2a_001", &spans, &no_tasks, Some(&hits)),
+            Some(vec![false, true])
+        );
+        // Every text term must pass, each by a name or its own value hits.
+        assert_eq!(
+            search_matches("s2a_001 compute", &spans, &no_tasks, Some(&hits)),
+            Some(vec![false, true])
+        );
+        assert_eq!(
+            search_matches("s2a_001 download", &spans, &no_tasks, Some(&hits)),
+            Some(vec![false, false])
+        );
     }
 
     #[test]
     fn test_answer_is_pending_until_it_is_for_the_current_text() {
-        let ids: HashSet<String> = ["s1".to_owned()].into();
+        let ids = RemoteHits {
+            attributes: Some(["s1".to_owned()].into()),
+            values: Vec::new(),
+        };
         // Nothing to ask: answered at once, without ids.
         let unread = || -> Option<AttributeHits> { panic!("asked the server for nothing") };
-        assert_eq!(current_answer("download", unread), Some(Ok(None)));
+        assert_eq!(current_answer("status:error", unread), Some(Ok(None)));
         // Asked, not answered yet, or answered for an older text: pending.
         assert_eq!(current_answer("k=v", || None), None);
         let old = ("k=old".to_owned(), Ok(ids.clone()));
@@ -253,7 +369,10 @@ mod tests {
             search_matches("down", &spans, &no_tasks, None),
             Some(vec![true, true, false])
         );
-        let remote: HashSet<String> = ["b".to_owned(), "c".to_owned()].into();
+        let remote = RemoteHits {
+            attributes: Some(["b".to_owned(), "c".to_owned()].into()),
+            values: vec![HashSet::new()],
+        };
         assert_eq!(
             search_matches("down k=v", &spans, &no_tasks, Some(&remote)),
             Some(vec![false, true, false])

@@ -1,37 +1,45 @@
 //! What the job page loads for its trace view on demand, through the server functions: a
-//! search's `key=value` matches, the selected span's details and its log lines.
+//! search's matches in attributes, the selected span's details and its log lines.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
 use crate::api::jobs::{get_span_detail, get_span_logs, search_spans};
 use crate::components::{PanelLog, QueryWriter, SpanDetail, SpanLogs, TraceLoads};
-use crate::model::waterfall::{PreparedTrace, SpanQuery};
+use crate::model::waterfall::{AttributeHits, PreparedTrace, RemoteHits, SpanQuery};
 
 /// The loads of the trace view of `trace`, whose search is the URL's `q`.
 pub fn trace_loads(trace: &Arc<PreparedTrace>, url: QueryWriter) -> TraceLoads {
-    // `key=value` terms need the spans' attributes, which only the server has: it answers them
-    // (after hydration; until then, and on the server, the other terms filter alone).
+    // `key=value` terms and text in attribute values need the spans' attributes, which only the
+    // server has: it answers them (after hydration; until then, and on the server, names,
+    // services, tags and statuses filter alone).
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
-    let attribute_hits = {
+    //
+    // A signal set by each answer rather than a resource: an answer is kept only while its text
+    // is still the search (a slower answer to an older text never replaces a newer one), and
+    // the first answer after hydration reaches the view (a `LocalResource` read through the
+    // view's memo left the first search "searching…" although its answer had come).
+    let attribute_hits = RwSignal::new(None::<AttributeHits>);
+    {
         let trace_id = trace.trace_id.clone();
-        LocalResource::new(move || {
+        Effect::new(move |_| {
             let text = search.get();
+            if !SpanQuery::parse(&text).needs_server() {
+                return;
+            }
             let trace_id = trace_id.clone();
-            async move {
-                if !SpanQuery::parse(&text).needs_server() {
-                    return None;
-                }
+            leptos::task::spawn_local(async move {
                 let hits = search_spans(trace_id, text.clone())
                     .await
-                    .map(|ids| ids.into_iter().collect::<HashSet<String>>())
+                    .map(RemoteHits::from)
                     .map_err(|e| e.to_string());
-                Some((text, hits))
-            }
-        })
-    };
+                if search.get_untracked() == text {
+                    attribute_hits.set(Some((text, hits)));
+                }
+            });
+        });
+    }
     let span_detail = {
         let trace = trace.clone();
         move |index: usize| -> SpanDetail {
@@ -72,7 +80,7 @@ pub fn trace_loads(trace: &Arc<PreparedTrace>, url: QueryWriter) -> TraceLoads {
         }
     };
     TraceLoads {
-        attribute_hits,
+        attribute_hits: attribute_hits.read_only().into(),
         span_detail: Arc::new(span_detail),
         span_logs: Arc::new(span_logs),
     }
