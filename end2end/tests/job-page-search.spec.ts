@@ -30,6 +30,11 @@ test('search filters the span tree, counts matches and lives in the URL', async 
   await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
   await expect(job.row(spans.download)).toBeVisible();
   await expect(job.row(spans.compute)).toHaveCount(0);
+  // A link with such a search gets its answer once loaded (it stayed "searching…").
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match');
+  await expect(job.row(spans.compute)).toHaveCount(0);
   await search.fill('scene_id');
   await expect(page.locator('.trace-view__count')).toHaveText('0 of 4 spans match');
 

@@ -19,7 +19,7 @@ pub type SpanLogs = Resource<Result<Vec<PanelLog>, AppError>>;
 pub struct TraceLoads {
     /// The server's answer to the search's `key=value` and text terms (`None`: the search asks
     /// nothing), with the search text it answers. Loaded in the browser only.
-    pub attribute_hits: Signal<Option<AttributeHits>>,
+    pub attribute_hits: LocalResource<Option<AttributeHits>>,
     /// Starts loading the details of the span at this index (a stored span, not a stand-in).
     pub span_detail: Arc<dyn Fn(usize) -> SpanDetail + Send + Sync>,
     /// Loads the log lines of the spans the signal names (ids, `.`-separated; none when

@@ -158,7 +158,7 @@ impl ViewState {
         let search = Memo::new(move |_| url.get("q").unwrap_or_default());
         let attribute_hits = loads.attribute_hits;
         let attribute_answer =
-            Memo::new(move |_| current_answer(&search.get(), || attribute_hits.get()));
+            Memo::new(move |_| current_answer(&search.get(), || attribute_hits.get().flatten()));
         let matching = {
             let trace = trace.clone();
             Memo::new(move |_| {

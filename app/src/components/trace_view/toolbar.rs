@@ -37,6 +37,11 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
     };
     let count = move || {
         let total = trace.spans.len();
+        // The server's answer is read first: `matching` is derived from it too, and when an
+        // answer leaves the matches as they were (a bare term found in names only), a check
+        // through `matching` first refreshed the answer without this closure seeing it change,
+        // and the count said "searching…" after the answer had come.
+        let answer = state.attribute_answer.get();
         // Without a search, how many rows the tree shows.
         let shown = if state.matching.with(Option::is_none) {
             state.rows.with(Vec::len)
@@ -44,12 +49,10 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
             0
         };
         state.matching.with(|matching| {
-            state.attribute_answer.with(|answer| {
-                let answer = answer
-                    .as_ref()
-                    .map(|a| a.as_ref().map(|_| ()).map_err(String::as_str));
-                count_text(matching.as_deref(), answer, shown, total)
-            })
+            let answer = answer
+                .as_ref()
+                .map(|a| a.as_ref().map(|_| ()).map_err(String::as_str));
+            count_text(matching.as_deref(), answer, shown, total)
         })
     };
     view! {

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::jobs::{get_span_detail, get_span_logs, search_spans};
 use crate::components::{PanelLog, QueryWriter, SpanDetail, SpanLogs, TraceLoads};
-use crate::model::waterfall::{AttributeHits, PreparedTrace, RemoteHits, SpanQuery};
+use crate::model::waterfall::{PreparedTrace, RemoteHits, SpanQuery};
 
 /// The loads of the trace view of `trace`, whose search is the URL's `q`.
 pub fn trace_loads(trace: &Arc<PreparedTrace>, url: QueryWriter) -> TraceLoads {
@@ -15,31 +15,23 @@ pub fn trace_loads(trace: &Arc<PreparedTrace>, url: QueryWriter) -> TraceLoads {
     // server has: it answers them (after hydration; until then, and on the server, names,
     // services, tags and statuses filter alone).
     let search = Memo::new(move |_| url.get("q").unwrap_or_default());
-    //
-    // A signal set by each answer rather than a resource: an answer is kept only while its text
-    // is still the search (a slower answer to an older text never replaces a newer one), and
-    // the first answer after hydration reaches the view (a `LocalResource` read through the
-    // view's memo left the first search "searching…" although its answer had come).
-    let attribute_hits = RwSignal::new(None::<AttributeHits>);
-    {
+    let attribute_hits = {
         let trace_id = trace.trace_id.clone();
-        Effect::new(move |_| {
+        LocalResource::new(move || {
             let text = search.get();
-            if !SpanQuery::parse(&text).needs_server() {
-                return;
-            }
             let trace_id = trace_id.clone();
-            leptos::task::spawn_local(async move {
+            async move {
+                if !SpanQuery::parse(&text).needs_server() {
+                    return None;
+                }
                 let hits = search_spans(trace_id, text.clone())
                     .await
                     .map(RemoteHits::from)
                     .map_err(|e| e.to_string());
-                if search.get_untracked() == text {
-                    attribute_hits.set(Some((text, hits)));
-                }
-            });
-        });
-    }
+                Some((text, hits))
+            }
+        })
+    };
     let span_detail = {
         let trace = trace.clone();
         move |index: usize| -> SpanDetail {
@@ -80,7 +72,7 @@ pub fn trace_loads(trace: &Arc<PreparedTrace>, url: QueryWriter) -> TraceLoads {
         }
     };
     TraceLoads {
-        attribute_hits: attribute_hits.read_only().into(),
+        attribute_hits,
         span_detail: Arc::new(span_detail),
         span_logs: Arc::new(span_logs),
     }
