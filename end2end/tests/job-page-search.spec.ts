@@ -85,3 +85,19 @@ test('span details show self time and copyable ids', async ({ page, request, con
   await job.panel.locator('dt', { hasText: 'Span id' }).locator('+ dd').getByRole('button', { name: 'Copy' }).click();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(spans.task);
 });
+
+test('without JavaScript a name search still filters and counts what it can', async ({ browser, request }) => {
+  const { traceId, spans } = await seedExampleJob(request, `nojs-search-${Date.now()}`);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`/jobs/${traceId}?q=compute`);
+  // Names match on the server's render; attribute values need the page's script.
+  await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match, searching attribute values…');
+  await expect(page.locator(`.waterfall__row[data-span-id="${spans.compute}"]`)).toHaveCount(1);
+  await expect(page.locator(`.waterfall__row[data-span-id="${spans.download}"]`)).toHaveCount(0);
+  // A key=value link renders the page too (it was held at "Loading job…"), hiding nothing.
+  await page.goto(`/jobs/${traceId}?q=scene_id%3DS2A_001`);
+  await expect(page.locator('.trace-view__count')).toHaveText('searching attributes…');
+  await expect(page.locator('.waterfall__row')).toHaveCount(4);
+  await context.close();
+});

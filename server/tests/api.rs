@@ -1237,11 +1237,16 @@ async fn test_span_search_finds_values_and_bounds_its_terms() {
         async move { get(&app, &uri).await }
     };
     // Every seeded span has scene_id=S2A_001: a bare value finds them, a key=value too.
-    let reply = search("s2a_00 scene_id=S2A_001").await;
+    // A term in no value finds nothing; one too short to look for is not looked for; a
+    // resource's value (the service) finds its spans.
+    let reply = search("s2a_00 scene_id=S2A_001 zzz9 s2 runner-a").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let both = serde_json::json!(["00000000000000a1", "00000000000000a2"]);
     assert_eq!(reply.json()["attributes"], both);
-    assert_eq!(reply.json()["values"], serde_json::json!([both]));
+    assert_eq!(
+        reply.json()["values"],
+        serde_json::json!([both, [], [], both])
+    );
     // Nothing for the server; too many terms; a term too long: refused, clearly.
     for (text, why) in [
         ("status:error", "no key=value or text term"),

@@ -54,7 +54,9 @@ pub async fn search_spans(
     search: String,
 ) -> Result<crate::model::waterfall::SearchHits, AppError> {
     use crate::api::port;
-    use crate::model::waterfall::{MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, SearchHits, SpanQuery};
+    use crate::model::waterfall::{
+        MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, SearchHits, SpanQuery, searches_values,
+    };
     let query = SpanQuery::parse(&search);
     let (terms, texts) = (query.attribute_terms(), query.text_terms());
     if terms.is_empty() && texts.is_empty() {
@@ -80,9 +82,17 @@ pub async fn search_spans(
     } else {
         Some(port.spans_with_attributes(&trace_id, &terms).await?)
     };
-    let mut values = Vec::with_capacity(texts.len());
-    for text in &texts {
-        values.push(port.spans_with_value(&trace_id, text).await?);
+    // One query per distinct term long enough to look for (a repeated term is asked once).
+    let mut values: Vec<Vec<String>> = Vec::with_capacity(texts.len());
+    for (index, text) in texts.iter().enumerate() {
+        let hits = if !searches_values(text) {
+            Vec::new()
+        } else if let Some(earlier) = texts[..index].iter().position(|t| t == text) {
+            values[earlier].clone()
+        } else {
+            port.spans_with_value(&trace_id, text).await?
+        };
+        values.push(hits);
     }
     Ok(SearchHits { attributes, values })
 }

@@ -194,7 +194,6 @@ impl JobSort {
     }
 }
 
-/// Jobs one page of the list holds unless `limit` says otherwise.
 /// The filter form's query as the address bar should show it: fields left empty (and the
 /// default order) say nothing, so Apply does not write `name=&range=&…` into the URL.
 pub fn filled_params(query: &str) -> String {
@@ -208,6 +207,7 @@ pub fn filled_params(query: &str) -> String {
         .join("&")
 }
 
+/// Jobs one page of the list holds unless `limit` says otherwise.
 pub const DEFAULT_JOB_PAGE: u32 = 50;
 
 impl JobListQuery {

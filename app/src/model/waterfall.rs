@@ -21,8 +21,8 @@ pub use keys::{TreeKey, tree_key};
 pub use lanes::{Lane, concurrency, runner_lanes};
 pub use prepared::{PreparedTrace, SubtreeLogs};
 pub use search::{
-    AttributeHits, MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, RemoteHits, SearchHits, SpanQuery,
-    count_text, current_answer, search_matches,
+    AttributeHits, MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, MIN_VALUE_TERM_CHARS, RemoteHits,
+    SearchHits, SpanQuery, count_text, current_answer, search_matches, searches_values,
 };
 pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, runner_names, running_attempts};
 pub use url_state::{

@@ -49,18 +49,29 @@ pub fn JobListPage() -> impl IntoView {
         }
     });
     let value = move |key: &'static str| move || query.with(|q| q.get(key).unwrap_or_default());
-    let states = move || query.with(|q| q.get_all("state").unwrap_or_default().join(","));
+    // The states asked for, as the chips name them: `state=FAILED&state=RUNNING`,
+    // `state=failed,running` and the like all read `FAILED,RUNNING`.
+    let states = move || {
+        query.with(|q| {
+            q.get_all("state")
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|s| s.trim().to_uppercase())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    };
     // Each field's value is also written as an attribute (`value=`, `selected`): the page is
     // sent whole and must show the filters it applied before (or without) JavaScript, where the
     // state dropdown said "Any state" next to an active FAILED chip.
     let chosen = move |key: &'static str, option: &'static str| {
         move || {
+            if key == "state" {
+                return states() == option;
+            }
             query.with(|q| match key {
-                "state" => q
-                    .get_all("state")
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(option)),
                 "sort" => q.get("sort").unwrap_or_else(|| "newest".to_owned()) == option,
                 _ => q.get(key).unwrap_or_default() == option,
             })
@@ -99,6 +110,14 @@ pub fn JobListPage() -> impl IntoView {
                 />
                 <select name="state" aria-label="State" prop:value=states>
                     <option value="" selected=move || states().is_empty()>"Any state"</option>
+                    // Several states (a link or a chip's API form): one option that keeps them.
+                    {move || {
+                        let several = states();
+                        several.contains(',').then(|| {
+                            let label = several.replace(',', " + ");
+                            view! { <option value=several selected=true>{label}</option> }
+                        })
+                    }}
                     {JobState::ALL
                         .into_iter()
                         .map(|s| view! { <option value=s.as_str() selected=chosen("state", s.as_str())>{s.as_str()}</option> })

@@ -87,19 +87,41 @@ macro_rules! impl_span_log_reads {
                 if needle.is_empty() || needle.contains('\0') {
                     return Ok(Vec::new());
                 }
+                let holds = |attributes: &app::model::Attributes| {
+                    attributes.values().any(|value| {
+                        app::model::value_text(value)
+                            .to_lowercase()
+                            .contains(&needle)
+                    })
+                };
                 let resources: Vec<i64> = self
                     .trace_resources(trace_id)
                     .await?
                     .into_iter()
-                    .filter(|(_, attributes)| {
-                        attributes.values().any(|value| {
-                            app::model::value_text(value)
-                                .to_lowercase()
-                                .contains(&needle)
-                        })
-                    })
+                    .filter(|(_, attributes)| holds(attributes))
                     .map(|(id, _)| id)
                     .collect();
+                if !needle.is_ascii() {
+                    // SQL's lower() folds ASCII only (SQLite; PostgreSQL under the C locale): a
+                    // needle beyond ASCII is matched here, over the trace's span attributes, so
+                    // both backends fold case alike (one scan of the trace, as in SQL).
+                    let rows: Vec<(Vec<u8>, i64, String)> = sqlx::query_as(
+                        "SELECT span_id, resource_id, attributes FROM spans WHERE trace_id = $1 \
+                         ORDER BY start_ns, span_id",
+                    )
+                    .bind(&trace_id.0[..])
+                    .fetch_all(&self.read)
+                    .await?;
+                    let mut ids = Vec::new();
+                    for (id, resource, text) in rows {
+                        let attributes: app::model::Attributes = serde_json::from_str(&text)
+                            .map_err(|e| StoreError::Corrupt(format!("span attributes: {e}")))?;
+                        if resources.contains(&resource) || holds(&attributes) {
+                            ids.push(hex::encode(id));
+                        }
+                    }
+                    return Ok(ids);
+                }
                 let mut select = sqlx::QueryBuilder::<$db>::new(
                     "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
                 );

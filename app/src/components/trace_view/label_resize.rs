@@ -10,12 +10,17 @@ const WIDTH_KEY: &str = "jobtrace-span-column";
 /// The span column never goes below this, nor leaves the bars less than [`MIN_BARS`].
 const MIN_LABEL: f64 = 160.0;
 const MIN_BARS: f64 = 240.0;
+/// The duration column after the bars (`style/waterfall.css`).
+const DURATION_COLUMN: f64 = 72.0;
 /// One arrow key press.
 const KEY_STEP: f64 = 24.0;
 
 /// A width the column can take in a waterfall `total` px wide.
 pub fn clamp_label_width(want: f64, total: f64) -> f64 {
-    want.clamp(MIN_LABEL, (total - MIN_BARS).max(MIN_LABEL))
+    want.clamp(
+        MIN_LABEL,
+        (total - MIN_BARS - DURATION_COLUMN).max(MIN_LABEL),
+    )
 }
 
 /// The chosen width (`None`: the stylesheet's `minmax(260px, 36%)`), read once hydrated.
@@ -27,7 +32,14 @@ pub fn label_width() -> RwSignal<Option<f64>> {
 
 /// The `style` of the element whose grids use `--label-width`.
 pub fn label_width_style(width: RwSignal<Option<f64>>) -> impl Fn() -> Option<String> + Copy {
-    move || width.get().map(|w| format!("--label-width: {w:.0}px"))
+    // Clamped again by the stylesheet's measure: a width saved on a wider window still leaves
+    // the bars their room (240 px, plus the 72 px duration column).
+    move || {
+        width.get().map(|w| {
+            let keep = MIN_BARS + DURATION_COLUMN;
+            format!("--label-width: clamp({MIN_LABEL}px, {w:.0}px, calc(100% - {keep}px))")
+        })
+    }
 }
 
 /// The handle at the header's span column edge; `waterfall` is the element it resizes.
@@ -163,7 +175,10 @@ mod tests {
     fn test_column_keeps_room_for_itself_and_the_bars() {
         assert_eq!(clamp_label_width(420.0, 1_200.0), 420.0);
         assert_eq!(clamp_label_width(40.0, 1_200.0), MIN_LABEL);
-        assert_eq!(clamp_label_width(1_100.0, 1_200.0), 1_200.0 - MIN_BARS);
+        assert_eq!(
+            clamp_label_width(1_100.0, 1_200.0),
+            1_200.0 - MIN_BARS - DURATION_COLUMN
+        );
         // A waterfall too narrow for both: the column keeps its minimum.
         assert_eq!(clamp_label_width(300.0, 300.0), MIN_LABEL);
     }

@@ -157,8 +157,18 @@ impl ViewState {
 
         let search = Memo::new(move |_| url.get("q").unwrap_or_default());
         let attribute_hits = loads.attribute_hits;
-        let attribute_answer =
-            Memo::new(move |_| current_answer(&search.get(), || attribute_hits.get().flatten()));
+        let attribute_answer = Memo::new(move |_| {
+            current_answer(&search.get(), || {
+                // Read in the browser only: on the server's render the resource never
+                // loads, and reading it held the page in its "Loading job…" fallback
+                // whenever the link's search asked the server anything.
+                if cfg!(feature = "hydrate") {
+                    attribute_hits.get().flatten()
+                } else {
+                    None
+                }
+            })
+        });
         let matching = {
             let trace = trace.clone();
             Memo::new(move |_| {

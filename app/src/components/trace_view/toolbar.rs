@@ -9,7 +9,7 @@ use super::ViewState;
 use super::keyboard::SEARCH_ID;
 use crate::components::CopyButton;
 use crate::model::FOLD_AT;
-use crate::model::waterfall::{PreparedTrace, count_text, on_param, view_param};
+use crate::model::waterfall::{PreparedTrace, SpanQuery, count_text, on_param, view_param};
 
 #[component]
 pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
@@ -42,6 +42,8 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
         // through `matching` first refreshed the answer without this closure seeing it change,
         // and the count said "searching…" after the answer had come.
         let answer = state.attribute_answer.get();
+        let pending_hides =
+            search.with(|text| !SpanQuery::parse(text).attribute_terms().is_empty());
         // Without a search, how many rows the tree shows.
         let shown = if state.matching.with(Option::is_none) {
             state.rows.with(Vec::len)
@@ -52,7 +54,7 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
             let answer = answer
                 .as_ref()
                 .map(|a| a.as_ref().map(|_| ()).map_err(String::as_str));
-            count_text(matching.as_deref(), answer, shown, total)
+            count_text(matching.as_deref(), answer, pending_hides, shown, total)
         })
     };
     view! {

@@ -1,5 +1,5 @@
 //! Span search: the parsed query, which spans it matches (with the server's answer to its
-//! `key=value` terms) and the count line under the toolbar.
+//! `key=value` terms and bare terms in attribute values) and the count line under the toolbar.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +25,14 @@ use crate::model::{SpanOutline, StatusCode};
 pub const MAX_ATTRIBUTE_TERMS: usize = 32;
 /// The longest term the server searches attribute values for.
 pub const MAX_TERM_CHARS: usize = 256;
+/// Shorter bare terms match names, services and tags only: a letter or two would be in nearly
+/// every value (an answer of every span id, for each keystroke).
+pub const MIN_VALUE_TERM_CHARS: usize = 3;
+
+/// Whether a bare term is looked for in attribute values.
+pub fn searches_values(term: &str) -> bool {
+    term.chars().count() >= MIN_VALUE_TERM_CHARS
+}
 
 /// The server's answer to a search: for its `key=value` terms together, and for each text term
 /// in order, the spans whose attribute (or resource attribute) values contain it.
@@ -120,9 +128,11 @@ impl SpanQuery {
     /// Whether the server has a part in it: `key=value` terms, and text, which may be in an
     /// attribute value (`status:` terms alone are answered here).
     pub fn needs_server(&self) -> bool {
-        self.terms
-            .iter()
-            .any(|term| matches!(term, Term::Attribute(..) | Term::Text(_)))
+        self.terms.iter().any(|term| match term {
+            Term::Attribute(..) => true,
+            Term::Text(text) => searches_values(text),
+            Term::Status(_) => false,
+        })
     }
 
     /// Whether the span, whose task's tag is `tag` (empty for spans that are no task attempt),
@@ -213,15 +223,24 @@ pub fn search_matches(
 }
 
 /// The count next to the search: how many spans match (or where the server's part of the search
-/// stands), or without a search how many of the spans the tree shows.
+/// stands), or without a search how many of the spans the tree shows. While the server has not
+/// answered, a search with `key=value` terms (`pending_hides`: the answer may hide any span)
+/// says only that it is searching; one with bare terms counts what names, services and tags
+/// match so far (the answer can only add attribute-value matches), also without JavaScript,
+/// where no answer comes.
 pub fn count_text(
     matching: Option<&[bool]>,
     answer: Option<Result<(), &str>>,
+    pending_hides: bool,
     shown_rows: usize,
     total: usize,
 ) -> String {
     match (matching, answer) {
-        (Some(_), None) => "searching attributes…".to_owned(),
+        (Some(_), None) if pending_hides => "searching attributes…".to_owned(),
+        (Some(matching), None) => {
+            let hits = matching.iter().filter(|hit| **hit).count();
+            format!("{hits} of {total} spans match, searching attribute values…")
+        }
         (Some(_), Some(Err(error))) => format!("search failed: {error}"),
         (Some(matching), Some(Ok(()))) => {
             let hits = matching.iter().filter(|hit| **hit).count();
@@ -283,6 +302,10 @@ mod tests {
         assert!(
             SpanQuery::parse("download").needs_server(),
             "text may be in a value"
+        );
+        assert!(
+            !SpanQuery::parse("do").needs_server(),
+            "too short to look for in values"
         );
         assert!(!SpanQuery::parse("status:error").needs_server());
         assert!(!SpanQuery::parse("").needs_server());
@@ -387,18 +410,25 @@ mod tests {
     #[test]
     fn test_count_text_says_where_the_search_stands() {
         let hits = [true, false, true];
-        assert_eq!(count_text(None, Some(Ok(())), 7, 10), "7 of 10 spans shown");
-        assert_eq!(count_text(None, None, 7, 10), "7 of 10 spans shown");
         assert_eq!(
-            count_text(Some(&hits), None, 3, 10),
+            count_text(None, Some(Ok(())), false, 7, 10),
+            "7 of 10 spans shown"
+        );
+        assert_eq!(count_text(None, None, false, 7, 10), "7 of 10 spans shown");
+        assert_eq!(
+            count_text(Some(&hits), None, true, 3, 10),
             "searching attributes…"
         );
         assert_eq!(
-            count_text(Some(&hits), Some(Err("boom")), 3, 10),
+            count_text(Some(&hits), None, false, 3, 10),
+            "2 of 10 spans match, searching attribute values…"
+        );
+        assert_eq!(
+            count_text(Some(&hits), Some(Err("boom")), true, 3, 10),
             "search failed: boom"
         );
         assert_eq!(
-            count_text(Some(&hits), Some(Ok(())), 3, 10),
+            count_text(Some(&hits), Some(Ok(())), true, 3, 10),
             "2 of 10 spans match"
         );
     }
