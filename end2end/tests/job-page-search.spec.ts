@@ -92,6 +92,7 @@ test('without JavaScript a name search still filters and counts what it can', as
   const page = await context.newPage();
   await page.goto(`/jobs/${traceId}?q=compute`);
   // Names match on the server's render; attribute values need the page's script.
+  await expect(page.getByRole('searchbox', { name: 'Filter spans' })).toHaveValue('compute');
   await expect(page.locator('.trace-view__count')).toHaveText('1 of 4 spans match, searching attribute values…');
   await expect(page.locator(`.waterfall__row[data-span-id="${spans.compute}"]`)).toHaveCount(1);
   await expect(page.locator(`.waterfall__row[data-span-id="${spans.download}"]`)).toHaveCount(0);

@@ -178,6 +178,12 @@ impl StoreQueries {
     }
 }
 
+/// A trace id from a page's request: 32 hex digits, or a clear 400.
+fn trace_param(trace_id: &str) -> Result<TraceId, AppError> {
+    TraceId::parse_hex(trace_id)
+        .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))
+}
+
 #[async_trait::async_trait]
 impl QueryPort for StoreQueries {
     /// The first page also counts the filter's jobs by state (the list's chips).
@@ -226,8 +232,7 @@ impl QueryPort for StoreQueries {
         span_ids: &[String],
         limit: u32,
     ) -> Result<Vec<LogRecord>, AppError> {
-        let trace = TraceId::parse_hex(trace_id)
-            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let trace = trace_param(trace_id)?;
         let span_ids = span_ids
             .iter()
             .map(|id| {
@@ -258,8 +263,7 @@ impl QueryPort for StoreQueries {
         trace_id: &str,
         terms: &[(String, String)],
     ) -> Result<Vec<String>, AppError> {
-        let trace = TraceId::parse_hex(trace_id)
-            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let trace = trace_param(trace_id)?;
         self.0
             .span_ids_with_attributes(trace, terms)
             .await
@@ -267,8 +271,7 @@ impl QueryPort for StoreQueries {
     }
 
     async fn spans_with_value(&self, trace_id: &str, text: &str) -> Result<Vec<String>, AppError> {
-        let trace = TraceId::parse_hex(trace_id)
-            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let trace = trace_param(trace_id)?;
         self.0
             .span_ids_with_value(trace, text)
             .await
@@ -281,8 +284,7 @@ impl QueryPort for StoreQueries {
         query: &JobLogQuery,
         limit: u32,
     ) -> Result<Vec<LogRecord>, AppError> {
-        let trace = TraceId::parse_hex(trace_id)
-            .ok_or_else(|| AppError::BadRequest(format!("trace id {trace_id:?}")))?;
+        let trace = trace_param(trace_id)?;
         let query = LogPageQuery {
             severities: if query.floor > 0 {
                 vec![(query.floor, i32::MAX)]

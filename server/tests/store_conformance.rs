@@ -973,9 +973,9 @@ async fn outline_marks_and_details_on_demand(store: SharedStore) {
     assert_eq!(lines(outside).await, vec!["between spans"]);
 }
 
-/// A search's `key=value` terms: a span attribute or its resource's, compared as text, every
-/// term at once.
-async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
+/// A job span and two `tile` spans under it (every span with `scene_id=S2A_001`, the second
+/// tile with `attributes` instead): what the attribute and value searches look through.
+fn tile_trace(attributes: serde_json::Value) -> serde_json::Value {
     let mut request = trace_json(
         TRACE,
         "runner-a",
@@ -999,12 +999,18 @@ async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
             ),
         ],
     );
-    let tile = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][2];
-    tile["attributes"] = serde_json::json!([
+    request["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["attributes"] = attributes;
+    request
+}
+
+/// A search's `key=value` terms: a span attribute or its resource's, compared as text, every
+/// term at once.
+async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
+    let request = tile_trace(serde_json::json!([
         {"key": "scene_id", "value": {"stringValue": "S2B_002"}},
         {"key": "retries", "value": {"intValue": "2"}},
         {"key": "final", "value": {"boolValue": true}}
-    ]);
+    ]));
     write(&store, request).await;
     let found = |terms: &[(&str, &str)]| {
         let store = store.clone();
@@ -1048,36 +1054,12 @@ async fn spans_match_attribute_terms_on_span_or_resource(store: SharedStore) {
 /// A search's bare terms: some attribute value (or resource attribute value) contains the text,
 /// case aside; numbers and booleans as text; keys are not values.
 async fn spans_match_text_in_attribute_values(store: SharedStore) {
-    let mut request = trace_json(
-        TRACE,
-        "runner-a",
-        &[
-            ("00000000000000a1", None, "job/x", 0, 100, 0),
-            (
-                "00000000000000c1",
-                Some("00000000000000a1"),
-                "tile",
-                10,
-                20,
-                1,
-            ),
-            (
-                "00000000000000c2",
-                Some("00000000000000a1"),
-                "tile",
-                30,
-                40,
-                1,
-            ),
-        ],
-    );
-    let tile = &mut request["resourceSpans"][0]["scopeSpans"][0]["spans"][2];
-    tile["attributes"] = serde_json::json!([
+    let request = tile_trace(serde_json::json!([
         {"key": "scene_id", "value": {"stringValue": "S2B_002 Ünïcode"}},
         {"key": "retries", "value": {"intValue": "7340"}},
         {"key": "final", "value": {"boolValue": true}},
         {"key": "bands", "value": {"arrayValue": {"values": [{"stringValue": "nir-b08"}]}}}
-    ]);
+    ]));
     write(&store, request).await;
     let found = |text: &'static str| {
         let store = store.clone();

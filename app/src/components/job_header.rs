@@ -70,7 +70,7 @@ pub fn JobHeader(job: Job) -> impl IntoView {
                 </div>
                 <div class="job-header__fact">
                     <dt>"Started"</dt>
-                    <dd>{let at = job.start_ns; move || use_clock().format(at)}</dd>
+                    <dd>{let (at, clock) = (job.start_ns, use_clock()); move || clock.format(at)}</dd>
                 </div>
                 <div class="job-header__fact">
                     <dt>"Duration"</dt>

@@ -102,7 +102,7 @@ fn SpanDetails(span: Span) -> impl IntoView {
                 <li class="span-panel__event" class:span-panel__event--exception=is_exception>
                     <span class="span-panel__event-name">{event.name.clone()}</span>
                     " "
-                    <time class="muted">{let at = event.time_ns; move || use_clock().format(at)}</time>
+                    <time class="muted">{let (at, clock) = (event.time_ns, use_clock()); move || clock.format(at)}</time>
                     {exception}
                     {attributes}
                 </li>
@@ -226,7 +226,7 @@ pub fn SpanPanel(
                     }}
                 </dd>
                 <dt>"Start"</dt>
-                <dd>{let at = span.start_ns; move || use_clock().format(at)}</dd>
+                <dd>{let (at, clock) = (span.start_ns, use_clock()); move || clock.format(at)}</dd>
                 <dt>"Duration"</dt>
                 <dd>{format_duration_ns(span.duration_ns())}</dd>
                 <dt>"Self time"</dt>

@@ -242,6 +242,22 @@ impl JobListQuery {
 mod tests {
     use super::*;
 
+    #[test]
+    fn test_filled_params_drop_empty_fields_and_the_default_order() {
+        assert_eq!(
+            filled_params(
+                "name=&state=FAILED&range=&min_duration=&max_duration=2.5&cluster=&service=&errors=&sort=newest"
+            ),
+            "state=FAILED&max_duration=2.5"
+        );
+        assert_eq!(
+            filled_params("name=a%3Db&sort=longest"),
+            "name=a%3Db&sort=longest"
+        );
+        assert_eq!(filled_params("=x&name&"), "");
+        assert_eq!(filled_params(""), "");
+    }
+
     fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -405,21 +421,5 @@ mod properties {
                 pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
             let _ = JobListQuery::from_params(&owned);
         }
-    }
-
-    #[test]
-    fn test_filled_params_drop_empty_fields_and_the_default_order() {
-        assert_eq!(
-            filled_params(
-                "name=&state=FAILED&range=&min_duration=&max_duration=2.5&cluster=&service=&errors=&sort=newest"
-            ),
-            "state=FAILED&max_duration=2.5"
-        );
-        assert_eq!(
-            filled_params("name=a%3Db&sort=longest"),
-            "name=a%3Db&sort=longest"
-        );
-        assert_eq!(filled_params("=x&name&"), "");
-        assert_eq!(filled_params(""), "");
     }
 }

@@ -71,6 +71,10 @@ pub fn LabelResize(
         width.set(chosen);
     };
     let on_down = move |ev: leptos::ev::PointerEvent| {
+        // The main button only: a right click opens the menu and never sends its pointerup.
+        if ev.button() != 0 {
+            return;
+        }
         ev.prevent_default();
         capture(&ev);
         dragging.set(true);

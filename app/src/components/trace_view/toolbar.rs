@@ -120,7 +120,9 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
                 class="trace-view__search"
                 type="search"
                 aria-label="Filter spans"
-                placeholder="Filter: name, key=value, status:error  ( / )"
+                placeholder="Filter: name or value, key=value, status:error  ( / )"
+                // Also an attribute: without JavaScript the box shows the link's search.
+                value=move || search.get()
                 prop:value=move || search.get()
                 on:input=on_search
                 on:keydown=on_search_key
@@ -128,7 +130,7 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
             <span class="trace-view__count muted" aria-live="polite">
                 {count}
             </span>
-            // Without JavaScript the server's answer to `key=value` terms never comes.
+            // Without JavaScript the server's answer (`key=value` terms, values) never comes.
             <noscript>"(key=value terms and attribute values need JavaScript)"</noscript>
             <CopyButton label="Copy link" copied="Link copied" text=None />
         </div>
