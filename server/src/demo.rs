@@ -2,8 +2,6 @@
 
 mod trace;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use trace::{DemoTrace, MS, SpanSpec, runner, text};
@@ -338,11 +336,9 @@ async fn wait_until(at_ns: u64) {
     }
 }
 
+/// [`crate::now_ns`] as the OTLP timestamps the demo builds take it.
 fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
+    u64::try_from(crate::now_ns()).unwrap_or_default()
 }
 
 async fn store_trace(store: &SharedStore, trace: DemoTrace) -> Result<(), StoreError> {
