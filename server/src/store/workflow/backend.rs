@@ -9,8 +9,8 @@ use crate::store::{PostgresStore, SqliteStore, StoreError};
 // Concurrency: on SQLite every workflow transaction starts with `BEGIN IMMEDIATE`, taking the
 // database's write lock up front (the span writer holds it at times too), so each runs alone.
 // PostgreSQL runs them concurrently: every change to a job's tasks first locks the job row
-// (`ROW_LOCK`), and claims skip task rows other runners are claiming (`SKIP_LOCKED`), so a task
-// is never handed to two runners and a job's state is computed from a settled view.
+// (`ROW_LOCK`), so a claim's conditional update of a task cannot race another, a task is never
+// handed to two runners, and a job's state is computed from a settled view.
 
 /// A workflow transaction waiting for or holding SQLite's write lock. While one is pending the
 /// span writer holds back a little before its next transaction, so task claims and completions
@@ -36,8 +36,6 @@ impl SqliteStore {
     /// Appended to a `SELECT` of the job row a transaction changes: nothing, as the
     /// transaction holds the database's write lock already.
     pub(super) const ROW_LOCK: &str = "";
-    /// Appended to the `SELECT` of a task a claim takes.
-    pub(super) const SKIP_LOCKED: &str = "";
 
     /// `BEGIN IMMEDIATE`: the write lock is taken up front, never upgraded mid-transaction
     /// (which would fail at once when the span writer committed in between).
@@ -53,8 +51,6 @@ impl SqliteStore {
 impl PostgresStore {
     /// Locks the job row for the rest of the transaction.
     pub(super) const ROW_LOCK: &str = " FOR UPDATE";
-    /// Locks the task, skipping it if another claim holds it.
-    pub(super) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
     pub(super) async fn write_tx(
         &self,

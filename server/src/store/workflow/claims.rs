@@ -7,7 +7,8 @@ use app::model::JobState;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
 
-use super::rows::{TASK_FACTS, TaskFacts};
+use super::backend::WriteTurn;
+use super::rows::{JobFacts, TASK_FACTS, TaskFacts};
 use super::{
     AttemptOutcome, ClaimRequest, ClaimedTask, ComputedTask, Reporter, TaskState,
     version_compatible,
@@ -126,6 +127,14 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A workflow transaction a runner's completion left open, and the job it locked: the claim
+/// that follows takes a task of that job inside it.
+struct Held<DB: Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: WriteTurn,
+    job: JobFacts,
+}
+
 /// The runner looks tasks up by exact (name, version): the identifier to hand the task out
 /// under is the runner's compatible version, if it has one.
 fn runner_identifier<'c>(
@@ -180,61 +189,98 @@ macro_rules! impl_task_queue {
                     }
                     Self::refresh_job(&mut tx, &job, now_ns).await?;
                     tx.commit().await?;
-                    crate::metrics::get().task(crate::metrics::TaskEvent::lease_expired, expired_now);
+                    crate::metrics::get()
+                        .task(crate::metrics::TaskEvent::lease_expired, expired_now);
+                }
+                Ok(())
+            }
+
+            /// Commits the transaction a completion left open, if any.
+            async fn release(held: Option<Held<$db>>) -> Result<(), StoreError> {
+                if let Some(held) = held {
+                    held.tx.commit().await?;
                 }
                 Ok(())
             }
 
             /// Hands the oldest runnable task the runner can run to it. Candidates are read
-            /// without locks, page by page (so tasks of incompatible versions cannot starve the
-            /// runner); each is tried in a transaction of its own that locks its job, then the
-            /// task itself skipping rows another claim holds (PostgreSQL): a task goes to one
-            /// runner, concurrent runners do not block each other, and locks always go job
-            /// first.
+            /// page by page (so tasks of incompatible versions cannot starve the runner), every
+            /// task name of the runner in one statement. A candidate of the job the runner's
+            /// completion locked (`held`) is claimed inside that transaction: one commit and
+            /// one lock of the job per cycle. Any other candidate is tried in a transaction of
+            /// its own that locks its job, after `held` is committed: a transaction locks one
+            /// job, so no two can wait on each other's jobs, and a task goes to one runner.
             async fn claim(
                 &self,
                 claim: &ClaimRequest,
+                mut held: Option<Held<$db>>,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
                 let names = claim_names(claim);
                 if names.is_empty() {
+                    Self::release(held).await?;
                     return Ok(None);
                 }
                 let (_in_flight, concurrent) = InFlight::enter(&self.claims_in_flight);
                 let mut after: Option<(i64, Vec<u8>)> = None;
                 for _page in 0..CLAIM_PAGES {
-                    // Each name's next page, merged in submission order.
-                    let mut candidates: Vec<Candidate> = Vec::new();
-                    let mut more = false;
-                    for name in &names {
-                        let mut select = sqlx::QueryBuilder::<$db>::new(
-                            "SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, \
-                             t.submitted_ns FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                    // Each name's next page (its own index range), merged in submission order.
+                    let mut select = sqlx::QueryBuilder::<$db>::new("");
+                    for (index, name) in names.iter().enumerate() {
+                        if index > 0 {
+                            select.push(" UNION ALL ");
+                        }
+                        select.push(
+                            "SELECT * FROM (SELECT t.id, t.job_id, t.identifier_name, \
+                             t.identifier_version, t.submitted_ns FROM tasks t \
+                             JOIN jobs j ON j.id = t.job_id \
                              WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
                              AND j.state <> ",
                         );
                         push_candidates(&mut select, claim, name, after.as_ref());
-                        let page: Vec<Candidate> =
-                            select.build_query_as().fetch_all(&self.write).await?;
-                        more |= page.len() as i64 == CLAIM_CANDIDATES;
-                        candidates.extend(page);
+                        select.push(") AS page").push(index);
                     }
-                    more |= candidates.len() as i64 > CLAIM_CANDIDATES;
+                    let query = select.build_query_as::<Candidate>();
+                    let mut candidates: Vec<Candidate> = match held.as_mut() {
+                        Some(held) => query.fetch_all(&mut *held.tx).await?,
+                        None => query.fetch_all(&self.write).await?,
+                    };
+                    let full_page = names.iter().any(|name| {
+                        let page = candidates.iter().filter(|c| c.2 == *name).count();
+                        page as i64 == CLAIM_CANDIDATES
+                    }) || candidates.len() as i64 > CLAIM_CANDIDATES;
                     candidates.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
                     candidates.truncate(CLAIM_CANDIDATES as usize);
                     let Some(last) = candidates.last() else {
-                        return Ok(None);
+                        break;
                     };
                     after = Some((last.4, last.0.clone()));
-                    let full_page = more;
                     spread(&mut candidates, concurrent);
                     for (task_id, job_id, name, version, _) in candidates {
                         let Some(identifier) = runner_identifier(claim, &name, &version) else {
                             continue;
                         };
                         let identifier = identifier.clone();
-                        if let Some(claimed) =
-                            self.try_claim(&task_id, &job_id, identifier, claim, now_ns).await?
+                        if let Some(open) = held.as_mut().filter(|open| open.job.id == job_id) {
+                            let claimed = Self::claim_locked(
+                                &mut open.tx,
+                                &open.job,
+                                &task_id,
+                                identifier,
+                                claim,
+                                now_ns,
+                            )
+                            .await?;
+                            if claimed.is_some() {
+                                Self::release(held).await?;
+                                return Ok(claimed);
+                            }
+                            continue;
+                        }
+                        Self::release(held.take()).await?;
+                        if let Some(claimed) = self
+                            .try_claim(&task_id, &job_id, identifier, claim, now_ns)
+                            .await?
                         {
                             return Ok(Some(claimed));
                         }
@@ -243,9 +289,11 @@ macro_rules! impl_task_queue {
                         break;
                     }
                 }
+                Self::release(held).await?;
                 Ok(None)
             }
 
+            /// Claims `task_id` of `job_id` in a transaction of its own.
             async fn try_claim(
                 &self,
                 task_id: &[u8],
@@ -256,31 +304,43 @@ macro_rules! impl_task_queue {
             ) -> Result<Option<ClaimedTask>, StoreError> {
                 let (mut tx, _turn) = self.write_tx().await?;
                 let job = Self::lock_job(&mut tx, job_id).await?;
+                let claimed =
+                    Self::claim_locked(&mut tx, &job, task_id, identifier, claim, now_ns).await?;
+                if claimed.is_some() {
+                    tx.commit().await?;
+                }
+                Ok(claimed)
+            }
+
+            /// Claims `task_id` if it is still runnable, in a transaction holding its job's
+            /// lock. Every change to a job's tasks takes that lock first, so the conditional
+            /// update below cannot race another claim of the task.
+            async fn claim_locked(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                job: &JobFacts,
+                task_id: &[u8],
+                identifier: (String, String),
+                claim: &ClaimRequest,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
                 if job.canceled != 0 || job.state == JobState::Failed.code() {
                     return Ok(None);
                 }
-                let locked: Option<Vec<u8>> = sqlx::query_scalar(&format!(
-                    "SELECT id FROM tasks WHERE id = $1 AND state = 1 AND pending_deps = 0{}",
-                    Self::SKIP_LOCKED
-                ))
+                let claimed: Option<ClaimedRow> = sqlx::query_as(
+                    "UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, \
+                     lease_expires_ns = $3, runner = $4, attempts = attempts + 1 \
+                     WHERE id = $1 AND state = 1 AND pending_deps = 0 \
+                     RETURNING attempts, display, input, parent_id, retry_count",
+                )
                 .bind(task_id)
-                .fetch_optional(&mut *tx)
+                .bind(now_ns)
+                .bind(now_ns.saturating_add(claim.lease_ns))
+                .bind(claim.runner.as_str())
+                .fetch_optional(&mut **tx)
                 .await?;
-                if locked.is_none() {
+                let Some((attempts, display, input, parent_id, retry_count)) = claimed else {
                     return Ok(None);
-                }
-                let (attempts, display, input, parent_id, retry_count): ClaimedRow =
-                    sqlx::query_as(
-                        "UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, \
-                         lease_expires_ns = $3, runner = $4, attempts = attempts + 1 \
-                         WHERE id = $1 RETURNING attempts, display, input, parent_id, retry_count",
-                    )
-                    .bind(task_id)
-                    .bind(now_ns)
-                    .bind(now_ns.saturating_add(claim.lease_ns))
-                    .bind(claim.runner.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
+                };
                 sqlx::query(
                     "INSERT INTO task_attempts (task_id, attempt, runner, started_ns, stopped_ns, \
                      outcome, error) VALUES ($1, $2, $3, $4, NULL, 0, '')",
@@ -289,16 +349,15 @@ macro_rules! impl_task_queue {
                 .bind(attempts)
                 .bind(claim.runner.as_str())
                 .bind(now_ns)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 let depends_on: Vec<Vec<u8>> = sqlx::query_scalar(
                     "SELECT depends_on FROM task_dependencies WHERE task_id = $1",
                 )
                 .bind(task_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
-                Self::refresh_job(&mut tx, &job, now_ns).await?;
-                tx.commit().await?;
+                Self::mark_running(tx, job, now_ns).await?;
                 Ok(Some(ClaimedTask {
                     id: uuid_of(task_id)?,
                     job_id: uuid_of(&job.id)?,
@@ -308,7 +367,10 @@ macro_rules! impl_task_queue {
                     display,
                     input,
                     parent_id: parent_id.as_deref().map(uuid_of).transpose()?,
-                    depends_on: depends_on.iter().map(|d| uuid_of(d)).collect::<Result<_, _>>()?,
+                    depends_on: depends_on
+                        .iter()
+                        .map(|d| uuid_of(d))
+                        .collect::<Result<_, _>>()?,
                     retry_count,
                     lease_ns: claim.lease_ns,
                     attempt: attempts,
@@ -324,19 +386,32 @@ macro_rules! impl_task_queue {
                 claim: Option<&ClaimRequest>,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
-                // Completing and claiming are separate transactions: each locks one job, so no
-                // two transactions can wait on each other's jobs.
-                if let Some(computed) = &computed {
-                    let (mut tx, _turn) = self.write_tx().await?;
-                    Self::complete_task(&mut tx, computed, now_ns).await?;
-                    tx.commit().await?;
+                // Leases that ran out go back to the queue first, each job in a transaction
+                // of its own (before this cycle's: SQLite has one write connection).
+                if claim.is_some() {
+                    self.requeue_expired(now_ns).await?;
                 }
-                match claim {
-                    Some(claim) => {
-                        self.requeue_expired(now_ns).await?;
-                        self.claim(claim, now_ns).await
+                // The completion's transaction stays open for the claim (`claim`). Should the
+                // claim fail, the completion is rolled back with it and the runner told so: a
+                // report is acknowledged only once it is committed.
+                let held = match &computed {
+                    Some(computed) => {
+                        let (mut tx, turn) = self.write_tx().await?;
+                        let job = Self::complete_task(&mut tx, computed, now_ns).await?;
+                        Some(Held {
+                            tx,
+                            _turn: turn,
+                            job,
+                        })
                     }
-                    None => Ok(None),
+                    None => None,
+                };
+                match claim {
+                    Some(claim) => self.claim(claim, held, now_ns).await,
+                    None => {
+                        Self::release(held).await?;
+                        Ok(None)
+                    }
                 }
             }
 
@@ -350,14 +425,16 @@ macro_rules! impl_task_queue {
                 let id = task_id.as_bytes().as_slice();
                 let (mut tx, _turn) = self.write_tx().await?;
                 let facts: Option<TaskFacts> = sqlx::query_as(TASK_FACTS)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let Some(facts) = facts else {
                     return Ok(None);
                 };
                 if task_state_of(facts.state)? != TaskState::Running
-                    || !Self::standing_of(&mut tx, id, &facts, reporter).await?.counts()
+                    || !Self::standing_of(&mut tx, id, &facts, reporter)
+                        .await?
+                        .counts()
                 {
                     return Ok(None);
                 }

@@ -148,6 +148,23 @@ macro_rules! impl_workflow_jobs {
                 Ok(state)
             }
 
+            /// A task of the job was just claimed: [`Self::refresh_job`] without counting the
+            /// tasks, since the outcome is known. A claimed task is running, and claims never
+            /// happen on a canceled or failed job, so the job is running.
+            pub(super) async fn mark_running(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job: &JobFacts,
+                now_ns: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE jobs SET state = $2, end_ns = $3 WHERE id = $1")
+                    .bind(&job.id)
+                    .bind(JobState::Running.code())
+                    .bind(job.end_ns.max(now_ns))
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn load_workflow_job(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 facts: JobFacts,

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::holder::{Standing, standing};
 use super::progress::validate_progress;
 use super::rows::{
-    AttemptRow, JOB_ATTEMPTS, JOB_TASKS, TASK_FACTS, TaskFacts, TaskRow, task_records,
+    AttemptRow, JOB_ATTEMPTS, JOB_FACTS, JOB_TASKS, JobFacts, TASK_FACTS, TaskFacts, TaskRow,
+    task_records,
 };
 use super::summary::input_summary;
 use super::validate::{MAX_TEXT_BYTES, fitted_text, validate_dependencies, validate_task_texts};
@@ -187,10 +188,24 @@ macro_rules! impl_workflow_tasks {
             async fn lock_task(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &[u8],
-            ) -> Result<(super::rows::JobFacts, TaskFacts), StoreError> {
-                let job_id = Self::task_facts(tx, task_id).await?.job_id;
-                let job = Self::lock_job(tx, &job_id).await?;
-                Ok((job, Self::task_facts(tx, task_id).await?))
+            ) -> Result<(JobFacts, TaskFacts), StoreError> {
+                // The task's job never changes: lock it straight from the task id, then read
+                // the task under that lock (two statements; a claim cycle is latency-bound).
+                let select = format!(
+                    "{JOB_FACTS} AND id = (SELECT job_id FROM tasks WHERE id = $1){}",
+                    Self::ROW_LOCK
+                );
+                let job: Option<JobFacts> = sqlx::query_as(&select)
+                    .bind(task_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                match job {
+                    Some(job) => Ok((job, Self::task_facts(tx, task_id).await?)),
+                    // No task of that id (or, impossibly, a task without its job).
+                    None => Self::task_facts(tx, task_id)
+                        .await
+                        .and(Err(StoreError::NotFound("job".to_owned()))),
+                }
             }
 
             /// How `reporter` stands to the task's current attempt (`holder.rs` has the rule).
@@ -247,7 +262,7 @@ macro_rules! impl_workflow_tasks {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 computed: &ComputedTask,
                 now_ns: i64,
-            ) -> Result<(), StoreError> {
+            ) -> Result<JobFacts, StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
                 validate_progress(&computed.progress)?;
                 // The label is the task's own text: cleaned and cut, never a refused result.
@@ -258,7 +273,7 @@ macro_rules! impl_workflow_tasks {
                 // tasks, and from a runner another attempt replaced, change nothing.
                 let state = task_state_of(facts.state)?;
                 if !matches!(state, TaskState::Running | TaskState::Queued) {
-                    return Ok(());
+                    return Ok(job);
                 }
                 let standing = Self::standing_of(tx, task_id, &facts, &computed.reporter).await?;
                 if !standing.counts() {
@@ -267,7 +282,7 @@ macro_rules! impl_workflow_tasks {
                         runner = %computed.reporter.runner,
                         "ignored a computed report from a runner that no longer holds the task"
                     );
-                    return Ok(());
+                    return Ok(job);
                 }
                 sqlx::query(
                     "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL, \
@@ -303,7 +318,7 @@ macro_rules! impl_workflow_tasks {
                     Self::complete_subtree(tx, task_id, now_ns).await?;
                 }
                 Self::refresh_job(tx, &job, now_ns).await?;
-                Ok(())
+                Ok(job)
             }
         }
 
