@@ -1111,6 +1111,81 @@ async fn a_lone_runner_takes_the_oldest_task_first(store: SharedStore) {
     assert_eq!(order, expected);
 }
 
+/// A runner reports its task and asks for the next in one `NextTask` call (what the Tilebox
+/// client does): the report lands whether the next task is of the same job, of another job or
+/// there is none, each job's state follows, and a dependent the report released is the next.
+async fn reporting_and_claiming_in_one_call_keeps_every_jobs_state(store: SharedStore) {
+    let r = runner(&[("A", "v1.0"), ("B", "v1.0")]);
+    let first = store
+        .submit_job(job("first", vec![task("A", "v1.0", vec![])]), T0)
+        .await
+        .unwrap();
+    let second = store
+        .submit_job(
+            job(
+                "second",
+                vec![task("B", "v1.0", vec![]), task("A", "v1.0", vec![0])],
+            ),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+    // The job list shows the state stored on the job row (`state` above recounts the tasks).
+    let listed = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            let query = JobListQuery {
+                limit: 10,
+                ..JobListQuery::default()
+            };
+            let list = store.list_jobs(&query).await.unwrap();
+            let job = list.jobs.into_iter().find(|j| j.name == name);
+            job.unwrap().state
+        }
+    };
+    let report = |task: &ClaimedTask| ComputedTask {
+        display: String::new(),
+        task_id: task.id,
+        progress: vec![],
+        reporter: holder(task),
+        subtasks: vec![],
+    };
+    let only = claim(&store, &r, T0 + 2).await.unwrap();
+    assert_eq!(only.job_id, first.id);
+    // Report the first job's only task, get the second job's first task.
+    let b = store
+        .next_task(Some(report(&only)), Some(&r), T0 + 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.job_id, b.display.as_str()), (second.id, "B"));
+    assert_eq!(state(&store, first.id).await, JobState::Completed);
+    assert_eq!(listed("first").await, JobState::Completed);
+    assert_eq!(listed("second").await, JobState::Running);
+    // Report B, get its dependent of the same job, released by that very report.
+    let a = store
+        .next_task(Some(report(&b)), Some(&r), T0 + 4)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.job_id, a.display.as_str()), (second.id, "A"));
+    let running = store.workflow_job(second.id).await.unwrap().unwrap();
+    assert_eq!(running.state, JobState::Running);
+    assert_eq!(listed("second").await, JobState::Running);
+    assert_eq!((running.counts.computed, running.counts.running), (1, 1));
+    // Report the last task and find nothing more: the job is complete.
+    let none = store
+        .next_task(Some(report(&a)), Some(&r), T0 + 5)
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let done = store.workflow_job(second.id).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(listed("second").await, JobState::Completed);
+    assert_eq!(done.counts.computed, 2);
+    assert_eq!(done.last_stopped_ns, Some(T0 + 5));
+}
+
 async fn job_queries_page_newest_first(store: SharedStore) {
     for i in 0..5 {
         store
@@ -1459,6 +1534,7 @@ async fn tasks_keep_an_input_summary_and_the_display_they_set(store: SharedStore
 both_backends!(
     tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
+    reporting_and_claiming_in_one_call_keeps_every_jobs_state,
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,
     incompatible_old_tasks_do_not_starve_a_runner,

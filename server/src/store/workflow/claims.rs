@@ -133,6 +133,8 @@ struct Held<DB: Database> {
     tx: sqlx::Transaction<'static, DB>,
     _turn: WriteTurn,
     job: JobFacts,
+    /// The completion changed the job's tasks and its state is not brought up to date yet.
+    stale: bool,
 }
 
 /// The runner looks tasks up by exact (name, version): the identifier to hand the task out
@@ -195,9 +197,13 @@ macro_rules! impl_task_queue {
                 Ok(())
             }
 
-            /// Commits the transaction a completion left open, if any.
-            async fn release(held: Option<Held<$db>>) -> Result<(), StoreError> {
-                if let Some(held) = held {
+            /// Commits the transaction a completion left open, if any, with the job's state
+            /// brought up to date.
+            async fn release(held: Option<Held<$db>>, now_ns: i64) -> Result<(), StoreError> {
+                if let Some(mut held) = held {
+                    if held.stale {
+                        Self::refresh_job(&mut held.tx, &held.job, now_ns).await?;
+                    }
                     held.tx.commit().await?;
                 }
                 Ok(())
@@ -218,7 +224,7 @@ macro_rules! impl_task_queue {
             ) -> Result<Option<ClaimedTask>, StoreError> {
                 let names = claim_names(claim);
                 if names.is_empty() {
-                    Self::release(held).await?;
+                    Self::release(held, now_ns).await?;
                     return Ok(None);
                 }
                 let (_in_flight, concurrent) = InFlight::enter(&self.claims_in_flight);
@@ -272,12 +278,14 @@ macro_rules! impl_task_queue {
                             )
                             .await?;
                             if claimed.is_some() {
-                                Self::release(held).await?;
+                                // `claim_locked` marked the job running: what it now is.
+                                open.stale = false;
+                                Self::release(held, now_ns).await?;
                                 return Ok(claimed);
                             }
                             continue;
                         }
-                        Self::release(held.take()).await?;
+                        Self::release(held.take(), now_ns).await?;
                         if let Some(claimed) = self
                             .try_claim(&task_id, &job_id, identifier, claim, now_ns)
                             .await?
@@ -289,7 +297,7 @@ macro_rules! impl_task_queue {
                         break;
                     }
                 }
-                Self::release(held).await?;
+                Self::release(held, now_ns).await?;
                 Ok(None)
             }
 
@@ -397,11 +405,12 @@ macro_rules! impl_task_queue {
                 let held = match &computed {
                     Some(computed) => {
                         let (mut tx, turn) = self.write_tx().await?;
-                        let job = Self::complete_task(&mut tx, computed, now_ns).await?;
+                        let (job, stale) = Self::complete_task(&mut tx, computed, now_ns).await?;
                         Some(Held {
                             tx,
                             _turn: turn,
                             job,
+                            stale,
                         })
                     }
                     None => None,
@@ -409,7 +418,7 @@ macro_rules! impl_task_queue {
                 match claim {
                     Some(claim) => self.claim(claim, held, now_ns).await,
                     None => {
-                        Self::release(held).await?;
+                        Self::release(held, now_ns).await?;
                         Ok(None)
                     }
                 }

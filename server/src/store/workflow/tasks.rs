@@ -257,12 +257,15 @@ macro_rules! impl_workflow_tasks {
                 Ok(())
             }
 
-            /// Marks a task computed, stores its subtasks and releases its dependents.
+            /// Marks a task computed, stores its subtasks and releases its dependents. Returns
+            /// the job it locked and whether the report changed it; the caller brings the
+            /// job's state up to date (`refresh_job`, or `mark_running` when it claims a task
+            /// of the job in the same transaction).
             pub(super) async fn complete_task(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 computed: &ComputedTask,
                 now_ns: i64,
-            ) -> Result<JobFacts, StoreError> {
+            ) -> Result<(JobFacts, bool), StoreError> {
                 let task_id = computed.task_id.as_bytes().as_slice();
                 validate_progress(&computed.progress)?;
                 // The label is the task's own text: cleaned and cut, never a refused result.
@@ -273,7 +276,7 @@ macro_rules! impl_workflow_tasks {
                 // tasks, and from a runner another attempt replaced, change nothing.
                 let state = task_state_of(facts.state)?;
                 if !matches!(state, TaskState::Running | TaskState::Queued) {
-                    return Ok(job);
+                    return Ok((job, false));
                 }
                 let standing = Self::standing_of(tx, task_id, &facts, &computed.reporter).await?;
                 if !standing.counts() {
@@ -282,7 +285,7 @@ macro_rules! impl_workflow_tasks {
                         runner = %computed.reporter.runner,
                         "ignored a computed report from a runner that no longer holds the task"
                     );
-                    return Ok(job);
+                    return Ok((job, false));
                 }
                 sqlx::query(
                     "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL, \
@@ -317,8 +320,7 @@ macro_rules! impl_workflow_tasks {
                     // Complete now; with subtasks, once they all are (`completion.rs`).
                     Self::complete_subtree(tx, task_id, now_ns).await?;
                 }
-                Self::refresh_job(tx, &job, now_ns).await?;
-                Ok(job)
+                Ok((job, true))
             }
         }
 
