@@ -30,6 +30,8 @@ pub struct SqliteStore {
     pub(super) workflow_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Claims being made right now (`workflow/claims.rs`: a lone claim takes the oldest task).
     pub(super) claims_in_flight: std::sync::atomic::AtomicUsize,
+    /// When this server last looked for expired leases (`workflow/claims.rs`).
+    pub(super) requeue: super::workflow::RequeueSchedule,
 }
 
 impl SqliteStore {
@@ -87,6 +89,7 @@ impl SqliteStore {
             reader: SqliteReader::new(path),
             workflow_waiting,
             claims_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            requeue: super::workflow::RequeueSchedule::default(),
         })
     }
 
@@ -129,6 +132,8 @@ pub struct PostgresStore {
     health: PgPool,
     /// Claims being made right now by this server (`workflow/claims.rs`).
     pub(super) claims_in_flight: std::sync::atomic::AtomicUsize,
+    /// When this server last looked for expired leases (`workflow/claims.rs`).
+    pub(super) requeue: super::workflow::RequeueSchedule,
 }
 
 impl PostgresStore {
@@ -149,6 +154,7 @@ impl PostgresStore {
             read: pool,
             health,
             claims_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            requeue: super::workflow::RequeueSchedule::default(),
         })
     }
 

@@ -16,6 +16,7 @@ use app::model::JobState;
 
 use super::TraceId;
 
+pub(in crate::store) use claims::RequeueSchedule;
 pub use claims::TaskQueue;
 pub use clusters::WorkflowClusters;
 pub use holder::Reporter;
