@@ -1186,6 +1186,55 @@ async fn reporting_and_claiming_in_one_call_keeps_every_jobs_state(store: Shared
     assert_eq!(done.last_stopped_ns, Some(T0 + 5));
 }
 
+/// A late report (its lease ran out, nobody took the task again) and a claim of a task of the
+/// same job in the same call: the job is stored running, though the report alone would have
+/// left it with nothing running.
+async fn a_late_report_and_a_claim_in_its_job_leave_the_job_running(store: SharedStore) {
+    store
+        .submit_job(
+            job(
+                "late-and-next",
+                vec![task("Slow", "v0.0", vec![]), task("Next", "v0.0", vec![])],
+            ),
+            T0,
+        )
+        .await
+        .unwrap();
+    let both = runner(&[("Slow", "v0.0"), ("Next", "v0.0")]);
+    let slow = claim(&store, &runner(&[("Slow", "v0.0")]), T0)
+        .await
+        .unwrap();
+    let listed = || {
+        let store = store.clone();
+        async move {
+            let query = JobListQuery {
+                limit: 10,
+                ..JobListQuery::default()
+            };
+            let list = store.list_jobs(&query).await.unwrap();
+            list.jobs.into_iter().next().unwrap().state
+        }
+    };
+    // A claim that finds nothing it can run still puts the expired `Slow` back in the queue.
+    let nothing = claim(&store, &runner(&[("Unknown", "v0.0")]), T0 + 11 * SECOND).await;
+    assert!(nothing.is_none());
+    assert_eq!(listed().await, JobState::Submitted, "nothing runs now");
+    let report = ComputedTask {
+        display: String::new(),
+        task_id: slow.id,
+        progress: vec![],
+        reporter: holder(&slow),
+        subtasks: vec![],
+    };
+    let next = store
+        .next_task(Some(report), Some(&both), T0 + 12 * SECOND)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.identifier.0, "Next");
+    assert_eq!(listed().await, JobState::Running);
+}
+
 async fn job_queries_page_newest_first(store: SharedStore) {
     for i in 0..5 {
         store
@@ -1535,6 +1584,7 @@ both_backends!(
     tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
     reporting_and_claiming_in_one_call_keeps_every_jobs_state,
+    a_late_report_and_a_claim_in_its_job_leave_the_job_running,
     a_dependency_listed_twice_is_waited_for_once,
     a_job_submitted_in_another_jobs_trace_stays_separate,
     incompatible_old_tasks_do_not_starve_a_runner,

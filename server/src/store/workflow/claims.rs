@@ -21,12 +21,15 @@ use crate::store::{PostgresStore, SqliteStore, StoreError};
 const CLAIM_CANDIDATES: i64 = 64;
 /// Pages of candidates a claim looks through before telling the runner to idle.
 const CLAIM_PAGES: usize = 16;
+/// Task names whose candidates one statement reads.
+const NAMES_PER_STATEMENT: usize = 100;
 
 /// The queue side of the workflow store.
 #[async_trait::async_trait]
 pub trait TaskQueue: Send + Sync + 'static {
-    /// Completes `computed` (storing its subtasks) and claims the next runnable task, in one
-    /// transaction. Tasks whose lease expired go back to the queue first.
+    /// Completes `computed` (storing its subtasks) and claims the next runnable task: in one
+    /// transaction when that task is of the same job, else the completion commits first. Tasks
+    /// whose lease expired go back to the queue first (looked for at most every 250 ms).
     async fn next_task(
         &self,
         computed: Option<ComputedTask>,
@@ -128,8 +131,8 @@ impl Drop for InFlight<'_> {
 }
 
 /// How often one server looks for expired leases at most. Every claim used to look (one more
-/// statement per `NextTask`, a fifth of a claim's cost on SQLite); a lease that ran out now goes
-/// back to the queue within this long of its end, which leases of seconds do not notice.
+/// statement per `NextTask`); a lease that ran out now goes back to the queue at the first
+/// claim at least this long after the last look, which leases of seconds do not notice.
 const REQUEUE_EVERY_NS: i64 = 250_000_000;
 
 /// When this server last looked for expired leases (`REQUEUE_EVERY_NS`).
@@ -142,11 +145,13 @@ impl Default for RequeueSchedule {
 }
 
 impl RequeueSchedule {
-    /// Whether a claim at `now_ns` should look; true for one caller per period. A clock that
-    /// went back (another caller's `now_ns` was later) makes it due at once.
+    /// Whether a claim at `now_ns` should look; true for one caller per period. Concurrent
+    /// callers' clocks arrive slightly out of order; a clock a whole period behind the last
+    /// look (it was set back) makes it due at once.
     fn due(&self, now_ns: i64) -> bool {
         let last = self.0.load(Ordering::Acquire);
-        if now_ns >= last && now_ns.saturating_sub(last) < REQUEUE_EVERY_NS {
+        let since = i128::from(now_ns) - i128::from(last);
+        if since.abs() < i128::from(REQUEUE_EVERY_NS) {
             return false;
         }
         self.0
@@ -182,12 +187,20 @@ macro_rules! impl_task_queue {
     ($store:ty, $db:ty) => {
         impl $store {
             /// Puts tasks whose runner stopped extending their lease back in the queue, one
-            /// transaction per job (each locks just that job: no lock-order cycles).
-            async fn requeue_expired(&self, now_ns: i64) -> Result<(), StoreError> {
+            /// transaction per job (each locks just that job: no lock-order cycles). `reported`,
+            /// the task the caller is reporting as computed, stays: its late result is about
+            /// to be stored, and requeued first another runner could claim it in between.
+            async fn requeue_expired(
+                &self,
+                now_ns: i64,
+                reported: Option<&[u8]>,
+            ) -> Result<(), StoreError> {
                 let expired: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                    "SELECT id, job_id FROM tasks WHERE state = 2 AND lease_expires_ns < $1",
+                    "SELECT id, job_id FROM tasks WHERE state = 2 AND lease_expires_ns < $1 \
+                     AND id <> $2",
                 )
                 .bind(now_ns)
+                .bind(reported.unwrap_or_default())
                 .fetch_all(&self.read)
                 .await?;
                 let mut by_job: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
@@ -258,27 +271,32 @@ macro_rules! impl_task_queue {
                 let (_in_flight, concurrent) = InFlight::enter(&self.claims_in_flight);
                 let mut after: Option<(i64, Vec<u8>)> = None;
                 for _page in 0..CLAIM_PAGES {
-                    // Each name's next page (its own index range), merged in submission order.
-                    let mut select = sqlx::QueryBuilder::<$db>::new("");
-                    for (index, name) in names.iter().enumerate() {
-                        if index > 0 {
-                            select.push(" UNION ALL ");
+                    // Each name's next page (its own index range), merged in submission order;
+                    // a statement per NAMES_PER_STATEMENT names (SQLite allows 500 terms in a
+                    // compound SELECT).
+                    let mut candidates: Vec<Candidate> = Vec::new();
+                    for chunk in names.chunks(NAMES_PER_STATEMENT) {
+                        let mut select = sqlx::QueryBuilder::<$db>::new("");
+                        for (index, name) in chunk.iter().enumerate() {
+                            if index > 0 {
+                                select.push(" UNION ALL ");
+                            }
+                            select.push(
+                                "SELECT * FROM (SELECT t.id, t.job_id, t.identifier_name, \
+                                 t.identifier_version, t.submitted_ns FROM tasks t \
+                                 JOIN jobs j ON j.id = t.job_id \
+                                 WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
+                                 AND j.state <> ",
+                            );
+                            push_candidates(&mut select, claim, name, after.as_ref());
+                            select.push(") AS page").push(index);
                         }
-                        select.push(
-                            "SELECT * FROM (SELECT t.id, t.job_id, t.identifier_name, \
-                             t.identifier_version, t.submitted_ns FROM tasks t \
-                             JOIN jobs j ON j.id = t.job_id \
-                             WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
-                             AND j.state <> ",
-                        );
-                        push_candidates(&mut select, claim, name, after.as_ref());
-                        select.push(") AS page").push(index);
+                        let query = select.build_query_as::<Candidate>();
+                        candidates.extend(match held.as_mut() {
+                            Some(held) => query.fetch_all(&mut *held.tx).await?,
+                            None => query.fetch_all(&self.write).await?,
+                        });
                     }
-                    let query = select.build_query_as::<Candidate>();
-                    let mut candidates: Vec<Candidate> = match held.as_mut() {
-                        Some(held) => query.fetch_all(&mut *held.tx).await?,
-                        None => query.fetch_all(&self.write).await?,
-                    };
                     let full_page = names.iter().any(|name| {
                         let page = candidates.iter().filter(|c| c.2 == *name).count();
                         page as i64 == CLAIM_CANDIDATES
@@ -321,6 +339,8 @@ macro_rules! impl_task_queue {
                             return Ok(Some(claimed));
                         }
                     }
+                    // Only the first page is read under the completion's lock.
+                    Self::release(held.take(), now_ns).await?;
                     if !full_page {
                         break;
                     }
@@ -349,8 +369,9 @@ macro_rules! impl_task_queue {
             }
 
             /// Claims `task_id` if it is still runnable, in a transaction holding its job's
-            /// lock. Every change to a job's tasks takes that lock first, so the conditional
-            /// update below cannot race another claim of the task.
+            /// lock. Every change of a job's task states takes that lock first (a lease
+            /// extension does not, and changes no state), so the conditional update below
+            /// cannot race another claim of the task.
             async fn claim_locked(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 job: &JobFacts,
@@ -425,11 +446,13 @@ macro_rules! impl_task_queue {
                 // Leases that ran out go back to the queue first, each job in a transaction
                 // of its own (before this cycle's: SQLite has one write connection).
                 if claim.is_some() && self.requeue.due(now_ns) {
-                    self.requeue_expired(now_ns).await?;
+                    let reported = computed.as_ref().map(|c| c.task_id.as_bytes().as_slice());
+                    self.requeue_expired(now_ns, reported).await?;
                 }
                 // The completion's transaction stays open for the claim (`claim`). Should the
-                // claim fail, the completion is rolled back with it and the runner told so: a
-                // report is acknowledged only once it is committed.
+                // claim fail while it is open, the completion is rolled back with it and the
+                // runner told so: a report is acknowledged only once it is committed (a report
+                // committed before a failing claim of another job is ignored when repeated).
                 let held = match &computed {
                     Some(computed) => {
                         let (mut tx, turn) = self.write_tx().await?;
@@ -515,7 +538,14 @@ mod tests {
         let schedule = RequeueSchedule::default();
         let t = 1_800_000_000_000_000_000;
         assert!(schedule.due(t));
-        assert!(schedule.due(t - 1));
-        assert!(!schedule.due(t - 1));
+        assert!(
+            !schedule.due(t - 1),
+            "a concurrent caller's slightly older clock"
+        );
+        assert!(
+            schedule.due(t - REQUEUE_EVERY_NS),
+            "a clock set back a period"
+        );
+        assert!(!schedule.due(t - REQUEUE_EVERY_NS + 1));
     }
 }

@@ -183,8 +183,8 @@ macro_rules! impl_workflow_tasks {
                 })
             }
 
-            /// A task and its job, the job locked; the task read again under the job's lock
-            /// (every change to a task holds it).
+            /// A task and its job, the job locked; the task read under the job's lock (every
+            /// change of a task's state holds it).
             async fn lock_task(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &[u8],
