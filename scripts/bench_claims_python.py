@@ -20,18 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from jobtrace_server import Store, free_port, start_server, stop_server
+from jobtrace_server import Store, api, free_port, start_server, stop_server
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "python"
 sys.path.insert(0, str(TESTS))
 
-
-def api(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
 
 
 def main() -> None:

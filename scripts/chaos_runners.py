@@ -24,14 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from jobtrace_server import Store, free_port, start_server, stop_server
+from jobtrace_server import Store, api, free_port, start_server, stop_server
 
-
-def api(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
-"""What the load, chaos and memory scripts share: a free port, a fresh store for a backend and a
-`jobtrace serve` process that is up (answers `/healthz`) when it is handed over."""
+"""What the load, chaos, claims and memory scripts share: a free port, a fresh store for a backend, a
+`jobtrace serve` process that is up (answers `/healthz`) when it is handed over, and a JSON GET."""
 
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,12 @@ class Store:
     def drop(self) -> None:
         if self.database:
             subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)"])
+
+
+def api(url: str) -> dict:
+    """GET `url` and parse its JSON answer (30 s at most)."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
 
 
 def start_server(binary: str, port: int, database_url: str, extra: list[str], log) -> subprocess.Popen:

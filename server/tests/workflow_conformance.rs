@@ -65,15 +65,35 @@ async fn claim(store: &SharedStore, request: &ClaimRequest, now: i64) -> Option<
     store.next_task(None, Some(request), now).await.unwrap()
 }
 
-async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
-    let computed = ComputedTask {
+/// `task` computed, as its holder reports it.
+fn report(task: &ClaimedTask, subtasks: Vec<TaskSpec>) -> ComputedTask {
+    ComputedTask {
         display: String::new(),
         task_id: task.id,
         progress: vec![],
         reporter: holder(task),
         subtasks,
-    };
+    }
+}
+
+async fn complete(store: &SharedStore, task: &ClaimedTask, subtasks: Vec<TaskSpec>, now: i64) {
+    let computed = report(task, subtasks);
     store.next_task(Some(computed), None, now).await.unwrap();
+}
+
+/// The state the job list shows for the job named `name`: the one stored on the job row
+/// (`state` recounts the tasks instead).
+async fn listed_state(store: &SharedStore, name: &str) -> JobState {
+    let query = JobListQuery {
+        limit: 10,
+        ..JobListQuery::default()
+    };
+    let list = store.list_jobs(&query).await.unwrap();
+    list.jobs
+        .into_iter()
+        .find(|j| j.name == name)
+        .unwrap()
+        .state
 }
 
 async fn state(store: &SharedStore, id: uuid::Uuid) -> JobState {
@@ -1130,58 +1150,38 @@ async fn reporting_and_claiming_in_one_call_keeps_every_jobs_state(store: Shared
         )
         .await
         .unwrap();
-    // The job list shows the state stored on the job row (`state` above recounts the tasks).
-    let listed = |name: &'static str| {
-        let store = store.clone();
-        async move {
-            let query = JobListQuery {
-                limit: 10,
-                ..JobListQuery::default()
-            };
-            let list = store.list_jobs(&query).await.unwrap();
-            let job = list.jobs.into_iter().find(|j| j.name == name);
-            job.unwrap().state
-        }
-    };
-    let report = |task: &ClaimedTask| ComputedTask {
-        display: String::new(),
-        task_id: task.id,
-        progress: vec![],
-        reporter: holder(task),
-        subtasks: vec![],
-    };
     let only = claim(&store, &r, T0 + 2).await.unwrap();
     assert_eq!(only.job_id, first.id);
     // Report the first job's only task, get the second job's first task.
     let b = store
-        .next_task(Some(report(&only)), Some(&r), T0 + 3)
+        .next_task(Some(report(&only, vec![])), Some(&r), T0 + 3)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((b.job_id, b.display.as_str()), (second.id, "B"));
     assert_eq!(state(&store, first.id).await, JobState::Completed);
-    assert_eq!(listed("first").await, JobState::Completed);
-    assert_eq!(listed("second").await, JobState::Running);
+    assert_eq!(listed_state(&store, "first").await, JobState::Completed);
+    assert_eq!(listed_state(&store, "second").await, JobState::Running);
     // Report B, get its dependent of the same job, released by that very report.
     let a = store
-        .next_task(Some(report(&b)), Some(&r), T0 + 4)
+        .next_task(Some(report(&b, vec![])), Some(&r), T0 + 4)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((a.job_id, a.display.as_str()), (second.id, "A"));
     let running = store.workflow_job(second.id).await.unwrap().unwrap();
     assert_eq!(running.state, JobState::Running);
-    assert_eq!(listed("second").await, JobState::Running);
+    assert_eq!(listed_state(&store, "second").await, JobState::Running);
     assert_eq!((running.counts.computed, running.counts.running), (1, 1));
     // Report the last task and find nothing more: the job is complete.
     let none = store
-        .next_task(Some(report(&a)), Some(&r), T0 + 5)
+        .next_task(Some(report(&a, vec![])), Some(&r), T0 + 5)
         .await
         .unwrap();
     assert!(none.is_none());
     let done = store.workflow_job(second.id).await.unwrap().unwrap();
     assert_eq!(done.state, JobState::Completed);
-    assert_eq!(listed("second").await, JobState::Completed);
+    assert_eq!(listed_state(&store, "second").await, JobState::Completed);
     assert_eq!(done.counts.computed, 2);
     assert_eq!(done.last_stopped_ns, Some(T0 + 5));
 }
@@ -1204,35 +1204,24 @@ async fn a_late_report_and_a_claim_in_its_job_leave_the_job_running(store: Share
     let slow = claim(&store, &runner(&[("Slow", "v0.0")]), T0)
         .await
         .unwrap();
-    let listed = || {
-        let store = store.clone();
-        async move {
-            let query = JobListQuery {
-                limit: 10,
-                ..JobListQuery::default()
-            };
-            let list = store.list_jobs(&query).await.unwrap();
-            list.jobs.into_iter().next().unwrap().state
-        }
-    };
     // A claim that finds nothing it can run still puts the expired `Slow` back in the queue.
     let nothing = claim(&store, &runner(&[("Unknown", "v0.0")]), T0 + 11 * SECOND).await;
     assert!(nothing.is_none());
-    assert_eq!(listed().await, JobState::Submitted, "nothing runs now");
-    let report = ComputedTask {
-        display: String::new(),
-        task_id: slow.id,
-        progress: vec![],
-        reporter: holder(&slow),
-        subtasks: vec![],
-    };
+    assert_eq!(
+        listed_state(&store, "late-and-next").await,
+        JobState::Submitted,
+        "nothing runs now"
+    );
     let next = store
-        .next_task(Some(report), Some(&both), T0 + 12 * SECOND)
+        .next_task(Some(report(&slow, vec![])), Some(&both), T0 + 12 * SECOND)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(next.identifier.0, "Next");
-    assert_eq!(listed().await, JobState::Running);
+    assert_eq!(
+        listed_state(&store, "late-and-next").await,
+        JobState::Running
+    );
 }
 
 async fn job_queries_page_newest_first(store: SharedStore) {
