@@ -66,21 +66,7 @@ pub mod security {
 
     use leptos::prelude::use_context;
 
-    /// `&`, `<`, `>`, `"` and `'` as entities: safe inside element text and quoted attributes.
-    pub fn escape_html(text: &str) -> String {
-        let mut escaped = String::with_capacity(text.len());
-        for c in text.chars() {
-            match c {
-                '&' => escaped.push_str("&amp;"),
-                '<' => escaped.push_str("&lt;"),
-                '>' => escaped.push_str("&gt;"),
-                '"' => escaped.push_str("&quot;"),
-                '\'' => escaped.push_str("&#39;"),
-                _ => escaped.push(c),
-            }
-        }
-        escaped
-    }
+    pub use crate::model::escape_markup as escape_html;
 
     /// The policy of a rendered page (set by the server's `csp` middleware): scripts only from
     /// this origin or carrying the request's nonce (the hydration script, the theme script, resolved resources), WebAssembly

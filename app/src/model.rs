@@ -3,6 +3,7 @@
 mod compare;
 mod failure;
 mod format;
+pub mod graph;
 mod job;
 mod job_filter;
 mod job_tab;
@@ -19,7 +20,8 @@ pub use compare::{
 };
 pub use failure::{Failure, job_failure};
 pub use format::{
-    TimeMode, format_duration_ns, format_local_ns, format_relative_ns, format_time_ns,
+    TimeMode, escape_markup, format_duration_ns, format_local_ns, format_relative_ns,
+    format_time_ns,
 };
 pub use job::{
     Job, JobListQuery, JobPage, JobProgress, JobState, JobVersion, Stats, TaskAttempt, TaskSummary,

@@ -183,6 +183,15 @@ async fn subtasks_dependencies_retries_and_logs(backend: Backend) {
     let job = client.jobs().get(job.id).await.unwrap();
     assert_eq!(job.state, JobState::Completed);
 
+    // The job's diagram: every task a box, Mosaic's four dependencies four arrows.
+    let svg = client.jobs().visualize(&job, "right").await.unwrap();
+    assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
+    for name in ["Survey", "Tile", "Flaky", "Mosaic"] {
+        assert!(svg.contains(&format!(">{name}</text>")), "{name}: {svg}");
+    }
+    assert_eq!(svg.matches("data-node=").count(), 6, "{svg}");
+    assert_eq!(svg.matches(r#"class="graph__edge""#).count(), 4, "{svg}");
+
     // job + Survey + 3 × (Tile + render-tile) + 2 × Flaky + Mosaic
     let spans = spans_of(&client, job.id, 11).await;
     let root = spans.iter().find(|s| s.name == "job/survey").unwrap();

@@ -84,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logs", get(spans_logs::logs))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/jobs/{id}/tasks", get(job_tasks))
+        .route("/api/v1/jobs/{id}/graph", get(job_graph))
         .route("/api/v1/jobs/{id}/events", get(live::job_events))
         .route("/api/v1/stats", get(stats))
 }
@@ -130,6 +131,51 @@ async fn job_tasks(
     let (job, _) = spans_logs::job_of(&state, &id).await?;
     let tasks = query::job_tasks(&state.store, &job).await?;
     Ok(Json(serde_json::json!({ "tasks": tasks })))
+}
+
+/// `GET /api/v1/jobs/{id}/graph`'s options: `direction` (`down`, `up`, `right`, `left`),
+/// `theme` (`light`, `dark`), `title` (`1`: the job's name above the tasks).
+#[derive(Debug, Default, serde::Deserialize)]
+struct GraphParams {
+    direction: Option<String>,
+    theme: Option<String>,
+    title: Option<String>,
+}
+
+/// A workflow job's task graph as SVG: what `VisualizeJob` answers, for a link or an `<img>`.
+async fn job_graph(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<GraphParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    use app::model::graph::{Direction, GraphOptions, Theme, graph_svg, task_graph};
+    let theme = match params.theme.as_deref() {
+        None | Some("light") => Theme::Light,
+        Some("dark") => Theme::Dark,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "theme {other:?}: light or dark"
+            )));
+        }
+    };
+    let direction = match params.direction.as_deref() {
+        None => Direction::Down,
+        Some(text @ ("down" | "up" | "right" | "left")) => Direction::parse(text),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "direction {other:?}: down, up, right or left"
+            )));
+        }
+    };
+    let (job, _) = spans_logs::job_of(&state, &id).await?;
+    let tasks = query::job_tasks(&state.store, &job).await?;
+    let options = GraphOptions {
+        direction,
+        padding: 8.0,
+        title: (params.title.as_deref() == Some("1")).then_some(job.name),
+    };
+    let svg = graph_svg(&task_graph(&tasks, &options), theme, None);
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg))
 }
 
 /// The API described in OpenAPI 3.1 (docs/openapi.json, served as is).

@@ -826,6 +826,7 @@ async fn test_queries_across_jobs_by_service_attribute_and_time() {
         "/api/v1/jobs",
         "/api/v1/jobs/{id}/spans",
         "/api/v1/jobs/{id}/events",
+        "/api/v1/jobs/{id}/graph",
         "/api/v1/spans",
         "/api/v1/logs",
     ] {

@@ -247,3 +247,17 @@ class ProgressLeaf(Task):
     def execute(self, context: ExecutionContext) -> None:
         context.progress().done(1)
         context.progress("tiles").done(1)
+
+
+class LabelledFanOut(Task):
+    """A task that names itself with markup (a diagram must show it as text) and fans out `count`
+    alike subtasks."""
+
+    label: str
+    folder: str
+    count: int
+
+    def execute(self, context: ExecutionContext) -> None:
+        context.current_task.display = self.label
+        for number in range(self.count):
+            context.submit_subtask(ProduceNumber(folder=self.folder, number=number))

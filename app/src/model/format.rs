@@ -113,6 +113,25 @@ pub fn format_relative_ns(ns: i64, now_ns: i64) -> String {
     }
 }
 
+/// `&`, `<`, `>`, `"` and `'` as entities, and control characters XML does not allow dropped:
+/// safe inside element text and quoted attributes of HTML and SVG.
+pub fn escape_markup(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            '\t' | '\n' | '\r' => escaped.push(c),
+            c if c.is_control() => {}
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,8 @@ pub use search::{
 };
 pub use tasks::{RowTask, TaskOverlay, neighbour_spans, row_tasks, runner_names, running_attempts};
 pub use url_state::{
-    ALL_COLLAPSED, collapsed_ids, id_set_param, is_lanes, is_on, on_param, parse_id_set,
-    parse_log_floor, parse_min_ns, toggle_param, toggled, view_param,
+    ALL_COLLAPSED, TraceLayout, collapsed_ids, graph_direction, id_set_param, is_on, on_param,
+    parse_id_set, parse_log_floor, parse_min_ns, toggle_param, toggled,
 };
 pub use window::{
     FIRST_ROWS, OVERSCAN, ROW_PX, SERVER_ROWS, collapsible_ids, renders_all, reveal_scroll,

@@ -1,4 +1,4 @@
-//! Job operations (`client.jobs()`): submit, get, query, wait for, retry and cancel jobs.
+//! Job operations (`client.jobs()`): submit, get, query, wait for, retry, cancel and draw jobs.
 
 use std::time::Duration;
 
@@ -278,6 +278,29 @@ impl JobClient {
         }
         cx.span().end();
         answer.map(|_| ())
+    }
+
+    /// The job's task graph as an SVG document (`VisualizeJob`): subtasks inside their parent,
+    /// `depends_on` as arrows pointing `direction` (`down`, `up`, `right` or `left`, as the
+    /// Python client's `jobs().visualize(job, direction=…)`).
+    pub async fn visualize(&self, job: &Job, direction: &str) -> Result<String, Error> {
+        let request = wf::VisualizeJobRequest {
+            job_id: Some(id_proto(job.id)),
+            render_options: Some(wf::RenderOptions {
+                direction: direction.to_owned(),
+                padding: 5,
+                ..wf::RenderOptions::default()
+            }),
+            ..wf::VisualizeJobRequest::default()
+        };
+        let diagram = self
+            .jobs()
+            .visualize_job(self.client.request(request))
+            .await
+            .map_err(Error::status("visualize job"))?
+            .into_inner();
+        String::from_utf8(diagram.svg)
+            .map_err(|e| Error::Protocol(format!("the job's diagram is not UTF-8: {e}")))
     }
 
     /// A span in the job's trace (under its root span) for an operation on the job.

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::{QueryWriter, TraceLoads};
+use crate::model::graph::Direction;
 use crate::model::waterfall::{
-    ALL_COLLAPSED, PreparedTrace, RemoteHits, Scale, SpanQuery, collapsed_ids, collapsible_ids,
-    current_answer, id_set_param, is_lanes, is_on, live_width, neighbour_spans, parse_id_set,
-    parse_min_ns, parse_zoom, search_matches, toggle_param, visible_mask, zoom_param,
+    ALL_COLLAPSED, PreparedTrace, RemoteHits, Scale, SpanQuery, TraceLayout, collapsed_ids,
+    collapsible_ids, current_answer, graph_direction, id_set_param, is_on, live_width,
+    neighbour_spans, parse_id_set, parse_min_ns, parse_zoom, search_matches, toggle_param,
+    visible_mask, zoom_param,
 };
 use crate::model::{TreeRow, critical_path};
 
@@ -48,8 +50,11 @@ pub struct ViewState {
     pub min_ns: Memo<Option<i64>>,
     /// The rows the tree shows, in order.
     pub rows: Memo<Vec<TreeRow>>,
-    /// Whether the runner lanes replace the waterfall (`view`).
-    pub lanes_view: Memo<bool>,
+    /// What the Trace tab draws (`view`): waterfall, runner lanes or task graph.
+    pub layout: Memo<TraceLayout>,
+    /// The graph's direction (`dir`) and how to change it.
+    pub graph_direction: Memo<Direction>,
+    pub set_graph_direction: Callback<Direction>,
     pub show_critical: Memo<bool>,
     /// The critical path's spans (empty while it is not shown).
     pub critical: Memo<Arc<HashSet<usize>>>,
@@ -130,7 +135,12 @@ impl ViewState {
             set.insert(first);
             url.set("unfold", Some(id_set_param(set)), false);
         });
-        let lanes_view = Memo::new(move |_| is_lanes(url.get("view").as_deref()));
+        let layout = Memo::new(move |_| TraceLayout::parse(url.get("view").as_deref()));
+        let graph_direction = Memo::new(move |_| graph_direction(url.get("dir").as_deref()));
+        let set_graph_direction = Callback::new(move |direction: Direction| {
+            let dir = (direction == Direction::Right).then(|| "right".to_owned());
+            url.set("dir", dir, false);
+        });
         let show_critical = Memo::new(move |_| is_on(url.get("critical").as_deref()));
         // Computed only while shown: it walks the whole trace.
         let critical = {
@@ -211,7 +221,9 @@ impl ViewState {
             matching,
             min_ns,
             rows,
-            lanes_view,
+            layout,
+            graph_direction,
+            set_graph_direction,
             show_critical,
             critical,
             neighbours,

@@ -9,13 +9,13 @@ use super::ViewState;
 use super::keyboard::SEARCH_ID;
 use crate::components::CopyButton;
 use crate::model::FOLD_AT;
-use crate::model::waterfall::{PreparedTrace, SpanQuery, count_text, on_param, view_param};
+use crate::model::waterfall::{PreparedTrace, SpanQuery, TraceLayout, count_text, on_param};
 
 #[component]
 pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
     let ViewState {
         url,
-        lanes_view,
+        layout,
         show_critical,
         folding,
         min_ns,
@@ -23,7 +23,8 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
         collapse_all,
         ..
     } = state;
-    let set_view = move |lanes: bool| url.set("view", view_param(lanes), false);
+    let set_view = move |to: TraceLayout| url.set("view", to.param(), false);
+    let workflow = !trace.tasks.is_empty();
     let expand_all = move |_| collapse_all.run(false);
     let collapse_all = move |_| collapse_all.run(true);
     let on_search = move |ev: leptos::ev::Event| {
@@ -62,18 +63,33 @@ pub fn Toolbar(trace: Arc<PreparedTrace>, state: ViewState) -> impl IntoView {
             <div class="trace-view__views" role="group" aria-label="View">
                 <button
                     class="button"
-                    aria-pressed=move || (!lanes_view.get()).to_string()
-                    on:click=move |_| set_view(false)
+                    aria-pressed=move || (layout.get() == TraceLayout::Waterfall).to_string()
+                    on:click=move |_| set_view(TraceLayout::Waterfall)
                 >
                     "Waterfall"
                 </button>
                 <button
                     class="button"
-                    aria-pressed=move || lanes_view.get().to_string()
-                    on:click=move |_| set_view(true)
+                    aria-pressed=move || (layout.get() == TraceLayout::Lanes).to_string()
+                    on:click=move |_| set_view(TraceLayout::Lanes)
                 >
                     "Runner lanes"
                 </button>
+                {workflow
+                    .then(|| {
+                        view! {
+                            <button
+                                class="button"
+                                aria-pressed=move || {
+                                    (layout.get() == TraceLayout::Graph).to_string()
+                                }
+                                title="The tasks as a diagram: subtasks inside their parent, arrows for depends_on"
+                                on:click=move |_| set_view(TraceLayout::Graph)
+                            >
+                                "Graph"
+                            </button>
+                        }
+                    })}
             </div>
             <button
                 class="button"

@@ -1,5 +1,5 @@
 //! The span tree as a waterfall (minimap, zoomable time axis, virtualised rows), or the same job
-//! as runner lanes.
+//! as runner lanes, or its tasks as a graph.
 
 use std::sync::Arc;
 
@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use super::keyboard::tree_keys;
 use super::label_resize::{LabelResize, label_width, label_width_style};
 use super::{Minimap, RowWindow, Rows, ViewState, ZoomAxis, ZoomDrag};
-use crate::components::RunnerLanes;
-use crate::model::waterfall::{FIRST_ROWS, PreparedTrace, SERVER_ROWS};
+use crate::components::{RunnerLanes, TaskGraphView};
+use crate::model::waterfall::{FIRST_ROWS, PreparedTrace, SERVER_ROWS, TraceLayout};
 
 #[component]
 pub fn Waterfall(
@@ -22,7 +22,19 @@ pub fn Waterfall(
     let width = label_width();
     let element = NodeRef::<leptos::html::Div>::new();
     move || {
-        if state.lanes_view.get() {
+        if state.layout.get() == TraceLayout::Graph && !trace.tasks.is_empty() {
+            return view! {
+                <TaskGraphView
+                    trace=trace.clone()
+                    direction=state.graph_direction
+                    set_direction=state.set_graph_direction
+                    selected=state.selected
+                    select=state.select
+                />
+            }
+            .into_any();
+        }
+        if state.layout.get() == TraceLayout::Lanes {
             return view! {
                 <RunnerLanes
                     spans=trace.spans.clone()

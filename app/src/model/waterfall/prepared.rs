@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{RowTask, TaskOverlay, row_tasks, running_attempts};
-use crate::model::{JobTrace, LogMark, LogRecord, SpanOutline, SpanTree};
+use crate::model::{JobTrace, LogMark, LogRecord, SpanOutline, SpanTree, TaskView};
 
 /// What the trace view draws from; built once per load of the trace.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct PreparedTrace {
     /// root is the submit call, milliseconds at the start of a job that runs for minutes. Its
     /// row also draws the whole job, to the trace's end (or the clock, while tasks run).
     pub job_root: Option<usize>,
+    /// Workflow jobs only: the tasks, as the store lists them (the graph view lays them out).
+    pub tasks: Arc<Vec<TaskView>>,
 }
 
 /// How many log lines a span has, alone and with its descendants, and the ids to ask the
@@ -108,6 +110,7 @@ impl PreparedTrace {
             overlay,
             row_tasks,
             job_root,
+            tasks: Arc::new(tasks),
         }
     }
 

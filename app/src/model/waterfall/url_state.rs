@@ -2,13 +2,12 @@
 //!
 //! `span` (selected span id), `q` (search), `collapsed` and `unfold` (span ids, `.`-separated;
 //! `collapsed=all` is every span with children, but those in `open`),
-//! `fold`, `critical` and `logsub` (`1` or absent), `view` (`lanes` or absent), `zoom` (see
-//! [`super::parse_zoom`]), `min` (ns), `logs` (severity floor), `logq` (log search).
+//! `fold`, `critical` and `logsub` (`1` or absent), `view` (`lanes`, `graph` or absent), `dir`
+//! (the graph's direction: `right` or absent), `zoom` (see [`super::parse_zoom`]), `min` (ns),
+//! `logs` (severity floor), `logq` (log search).
 
 use std::collections::HashSet;
 
-/// The `view` parameter's value for the runner lanes.
-const LANES: &str = "lanes";
 /// The value of a parameter that is on.
 const ON: &str = "1";
 
@@ -81,14 +80,41 @@ pub fn on_param(on: bool) -> Option<String> {
     on.then(|| ON.to_owned())
 }
 
-/// Whether `view` asks for the runner lanes (else the waterfall).
-pub fn is_lanes(view: Option<&str>) -> bool {
-    view == Some(LANES)
+/// What the Trace tab draws (`view`): the waterfall, the runner lanes or the task graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceLayout {
+    #[default]
+    Waterfall,
+    Lanes,
+    Graph,
 }
 
-/// The `view` parameter: absent for the waterfall.
-pub fn view_param(lanes: bool) -> Option<String> {
-    lanes.then(|| LANES.to_owned())
+impl TraceLayout {
+    /// `view`'s value; absent or unknown is the waterfall.
+    pub fn parse(view: Option<&str>) -> Self {
+        match view {
+            Some("lanes") => TraceLayout::Lanes,
+            Some("graph") => TraceLayout::Graph,
+            _ => TraceLayout::Waterfall,
+        }
+    }
+
+    /// The `view` parameter: absent for the waterfall.
+    pub fn param(self) -> Option<String> {
+        match self {
+            TraceLayout::Waterfall => None,
+            TraceLayout::Lanes => Some("lanes".to_owned()),
+            TraceLayout::Graph => Some("graph".to_owned()),
+        }
+    }
+}
+
+/// `dir`: the graph's direction, `right` (left to right) or absent (top to bottom).
+pub fn graph_direction(dir: Option<&str>) -> crate::model::graph::Direction {
+    match dir {
+        Some("right") => crate::model::graph::Direction::Right,
+        _ => crate::model::graph::Direction::Down,
+    }
 }
 
 /// `min`: spans shorter than this many ns are hidden; absent, unreadable or not positive: none.
@@ -155,9 +181,18 @@ mod tests {
         assert!(!is_on(Some("0")) && !is_on(Some("true")) && !is_on(None));
         assert_eq!(on_param(true).as_deref(), Some("1"));
         assert_eq!(on_param(false), None);
-        assert!(is_lanes(view_param(true).as_deref()));
-        assert!(!is_lanes(view_param(false).as_deref()));
-        assert!(!is_lanes(Some("waterfall")));
+        for layout in [
+            TraceLayout::Waterfall,
+            TraceLayout::Lanes,
+            TraceLayout::Graph,
+        ] {
+            assert_eq!(TraceLayout::parse(layout.param().as_deref()), layout);
+        }
+        assert_eq!(
+            TraceLayout::parse(Some("waterfall")),
+            TraceLayout::Waterfall
+        );
+        assert_eq!(TraceLayout::Waterfall.param(), None);
     }
 
     #[test]
