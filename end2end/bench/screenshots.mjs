@@ -51,7 +51,7 @@ try {
   const mosaic = await (await fetch(`${base}/api/v1/jobs/${workflowJob}/spans?name=Mosaic`)).json();
   await page.goto(`${base}/jobs/${workflowJob}?critical=1&span=${mosaic.spans[0].span_id}`);
   await shot('workflow-job');
-  await page.goto(`${base}/jobs/${workflowJob}?view=graph&span=${mosaic.spans[0].span_id}`);
+  await page.goto(`${base}/jobs/${tilesJob}?view=graph`);
   await shot('job-graph');
   await page.goto(`${base}/jobs/${tilesJob}`);
   await shot('failed-fan-out');
