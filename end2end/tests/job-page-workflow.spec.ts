@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test, expect } from './fixtures';
-import { JobPage } from './pages';
+import { test, expect, hydrated } from './fixtures';
+import { JobListPage, JobPage } from './pages';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -156,4 +156,16 @@ test('the Logs tab shows every line of the job, filtered by level, task and text
   await lines.getByRole('link', { name: 'task/DownloadTile T33U09' }).click();
   await expect(page).not.toHaveURL(/tab=logs/);
   await expect(job.panel.locator('.span-panel__task')).toHaveText('T33U09');
+});
+
+test('the job list shows the progress of each job next to its name', async ({ page, baseURL }) => {
+  const name = `list-progress-${Date.now()}`;
+  runTilesJob(baseURL!, name);
+  await page.goto(`/?name=${name}`);
+  await hydrated(page);
+  const row = new JobListPage(page).row(name);
+  const progress = row.getByRole('list', { name: 'Progress' });
+  await expect(progress).toContainText('tiles');
+  await expect(progress).toContainText('3/4');
+  await expect(progress.locator('progress')).toHaveAttribute('aria-label', 'tiles: 75 %');
 });

@@ -7,6 +7,6 @@ mod otlp;
 mod spans;
 
 pub use connection::Client;
-pub use jobs::{Job, JobClient, JobQuery, JobState};
+pub use jobs::{Job, JobClient, JobProgress, JobQuery, JobState};
 pub use logs::{LogLevel, LogQuery, LogRecord, Logs};
 pub use spans::{Span, SpanEvent, Spans, StatusCode};

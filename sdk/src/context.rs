@@ -1,5 +1,7 @@
-//! What a task sees while it executes: itself, its job, a tracer, a logger, its subtasks so far.
+//! What a task sees while it executes: itself, its job, a tracer, a logger, its subtasks and
+//! progress so far.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -63,6 +65,8 @@ pub struct ExecutionContext {
     task: CurrentTask,
     display: String,
     subtasks: Vec<Subtask>,
+    /// Progress reported so far: label → (total, done), sent when the task is computed.
+    progress: BTreeMap<String, (u64, u64)>,
     tracer: TaskTracer,
     logger: TaskLogger,
 }
@@ -73,6 +77,7 @@ impl ExecutionContext {
             task,
             display,
             subtasks: Vec::new(),
+            progress: BTreeMap::new(),
             tracer: TaskTracer {
                 telemetry: telemetry.clone(),
             },
@@ -103,6 +108,16 @@ impl ExecutionContext {
         self.display = display.into();
     }
 
+    /// The job's progress indicator `label` (`""` for the unlabeled one), as the Python
+    /// client's `context.progress(label)`: `.add(n)` work to do, `.done(n)` work done. What a
+    /// task reports is sent when it is computed (a failed attempt reports none) and the job's
+    /// indicator sums it over its tasks and attempts.
+    pub fn progress(&mut self, label: &str) -> ProgressIndicator<'_> {
+        ProgressIndicator {
+            counts: self.progress.entry(label.to_owned()).or_default(),
+        }
+    }
+
     pub fn tracer(&self) -> &TaskTracer {
         &self.tracer
     }
@@ -116,8 +131,33 @@ impl ExecutionContext {
         &mut self.subtasks
     }
 
-    pub(crate) fn into_result(self) -> (String, Vec<Subtask>) {
-        (self.display, self.subtasks)
+    /// The display, the subtasks and the progress reported (label, total, done).
+    pub(crate) fn into_result(self) -> (String, Vec<Subtask>, Vec<(String, u64, u64)>) {
+        let progress = self
+            .progress
+            .into_iter()
+            .map(|(label, (total, done))| (label, total, done))
+            .collect();
+        (self.display, self.subtasks, progress)
+    }
+}
+
+/// One progress indicator of the running task ([`ExecutionContext::progress`]).
+pub struct ProgressIndicator<'a> {
+    counts: &'a mut (u64, u64),
+}
+
+impl ProgressIndicator<'_> {
+    /// `count` more units of work to do.
+    pub fn add(&mut self, count: u64) -> &mut Self {
+        self.counts.0 = self.counts.0.saturating_add(count);
+        self
+    }
+
+    /// `count` units of work done.
+    pub fn done(&mut self, count: u64) -> &mut Self {
+        self.counts.1 = self.counts.1.saturating_add(count);
+        self
     }
 }
 

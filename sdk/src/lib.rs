@@ -39,12 +39,12 @@ pub(crate) mod proto {
 }
 
 pub use client::{
-    Client, Job, JobClient, JobQuery, JobState, LogLevel, LogQuery, LogRecord, Logs, Span,
-    SpanEvent, Spans, StatusCode,
+    Client, Job, JobClient, JobProgress, JobQuery, JobState, LogLevel, LogQuery, LogRecord, Logs,
+    Span, SpanEvent, Spans, StatusCode,
 };
 pub use context::{
-    CurrentTask, ExecutionContext, FutureTask, JobRef, SpanGuard, SubtaskOptions, TaskLogger,
-    TaskTracer,
+    CurrentTask, ExecutionContext, FutureTask, JobRef, ProgressIndicator, SpanGuard,
+    SubtaskOptions, TaskLogger, TaskTracer,
 };
 pub use error::{Error, TaskError};
 pub use opentelemetry::logs::{AnyValue, Severity};

@@ -332,12 +332,19 @@ impl TaskRunner {
             () = wait_stop(stop) => None,
         };
         match outcome {
-            Some(Ok(Outcome::Computed { display, subtasks })) => Some(Pending {
+            Some(Ok(Outcome::Computed {
+                display,
+                subtasks,
+                progress,
+            })) => Some(Pending {
                 computed: wf::ComputedTask {
                     id: Some(id_proto(task_id)),
                     display,
                     sub_tasks: submissions(&subtasks, cluster),
-                    progress_updates: Vec::new(),
+                    progress_updates: progress
+                        .into_iter()
+                        .map(|(label, total, done)| wf::Progress { label, total, done })
+                        .collect(),
                     legacy_sub_tasks: Vec::new(),
                 },
                 attempt,

@@ -99,6 +99,7 @@ struct Survey {
 
 impl Task for Survey {
     fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        ctx.progress("tiles").add(self.tiles as u64);
         let mut tiles = Vec::new();
         for index in 0..self.tiles {
             tiles.push(ctx.submit_subtask(&Tile { index })?);
@@ -133,6 +134,7 @@ impl Task for Tile {
         span.set_attribute("tile", self.index);
         ctx.logger().info(&format!("tile {} rendered", self.index));
         tracing::warn!(tile = self.index, "tile via tracing");
+        ctx.progress("tiles").done(1);
         std::thread::sleep(Duration::from_millis(50));
         Ok(())
     }
@@ -144,6 +146,8 @@ struct Flaky {}
 
 impl Task for Flaky {
     fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        // What an attempt that fails reports is not counted.
+        ctx.progress("flaky").add(1).done(1);
         assert!(ctx.current_task().retry_count > 0, "first attempt fails");
         Ok(())
     }
@@ -182,6 +186,14 @@ async fn subtasks_dependencies_retries_and_logs(backend: Backend) {
     runner.run_all().await.unwrap();
     let job = client.jobs().get(job.id).await.unwrap();
     assert_eq!(job.state, JobState::Completed);
+
+    // Progress as the tasks reported it, summed per label; the failed attempt's not counted.
+    let progress: Vec<(&str, u64, u64)> = job
+        .progress
+        .iter()
+        .map(|p| (p.label.as_str(), p.total, p.done))
+        .collect();
+    assert_eq!(progress, [("flaky", 1, 1), ("tiles", 3, 3)]);
 
     // The job's diagram: every task a box, Mosaic's four dependencies four arrows.
     let svg = client.jobs().visualize(&job, "right").await.unwrap();

@@ -41,3 +41,6 @@ def test_progress_indicators_are_summed_per_label_and_returned_with_the_job(serv
     assert_job_state(server, client, job, JobState.COMPLETED)
     progress = sorted(client.jobs().find(job.id).progress, key=lambda p: p.label or "")
     assert [(p.label, p.total, p.done) for p in progress] == [(None, 3, 3), ("tiles", 3, 3)]
+    # The job list carries them too (the dashboard's list draws them as bars).
+    listed = next(j for j in server.api("/api/v1/jobs", name="progress")["jobs"] if j["id"] == str(job.id))
+    assert [(p["label"], p["total"], p["done"]) for p in listed["tasks"]["progress"]] == [("", 3, 3), ("tiles", 3, 3)]

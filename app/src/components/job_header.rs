@@ -97,7 +97,12 @@ pub fn JobHeader(job: Job) -> impl IntoView {
 
 /// A workflow job's progress indicators as bars: `tiles 3/4`, the unlabeled one as `Progress`.
 #[component]
-pub fn JobProgressBars(progress: Vec<JobProgress>) -> impl IntoView {
+pub fn JobProgressBars(
+    progress: Vec<JobProgress>,
+    /// Smaller, for a row of the job list.
+    #[prop(optional)]
+    compact: bool,
+) -> impl IntoView {
     if progress.is_empty() {
         return ().into_any();
     }
@@ -124,5 +129,10 @@ pub fn JobProgressBars(progress: Vec<JobProgress>) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { <ul class="job-progress" aria-label="Progress">{bars}</ul> }.into_any()
+    view! {
+        <ul class="job-progress" class:job-progress--compact=compact aria-label="Progress">
+            {bars}
+        </ul>
+    }
+    .into_any()
 }

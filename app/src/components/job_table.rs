@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::{JobStateBadge, use_clock};
+use crate::components::{JobProgressBars, JobStateBadge, use_clock};
 use crate::model::{JobPage, format_duration_ns};
 
 /// The sortable headers' links (the list's URL with `sort` changed) and the current order.
@@ -47,6 +47,11 @@ pub fn JobTable(page: JobPage, sort: SortLinks) -> impl IntoView {
                     t.queued, t.running, t.computed, t.failed
                 )
             });
+            let progress = job
+                .tasks
+                .as_ref()
+                .map(|t| t.progress.clone())
+                .unwrap_or_default();
             let duration = if job.end_ns > 0 {
                 format_duration_ns(job.duration_ns())
             } else {
@@ -56,6 +61,7 @@ pub fn JobTable(page: JobPage, sort: SortLinks) -> impl IntoView {
                 <tr class="job-table__row" data-job-id=job.id>
                     <td class="job-table__name">
                         <a href=href>{job.name.clone()}</a>
+                        <JobProgressBars progress=progress compact=true />
                     </td>
                     <td class="job-table__id" title=job.id.clone()>
                         <code>{job.id.chars().take(8).collect::<String>()}</code>

@@ -128,6 +128,9 @@ pub struct TaskSummary {
     pub skipped: i64,
     pub failed_optional: i64,
     pub clusters: Vec<String>,
+    /// The job's first progress indicators by label (at most 3; the job page shows them all).
+    #[serde(default)]
+    pub progress: Vec<JobProgress>,
 }
 
 impl TaskSummary {

@@ -73,6 +73,18 @@ pub struct Job {
     pub submitted_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub total_tasks: u64,
+    /// Its progress indicators, summed per label over its tasks and attempts (`""` is the
+    /// unlabeled one), by label.
+    pub progress: Vec<JobProgress>,
+}
+
+/// One of a job's progress indicators: what its tasks reported with
+/// [`ExecutionContext::progress`](crate::ExecutionContext::progress).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobProgress {
+    pub label: String,
+    pub total: u64,
+    pub done: u64,
 }
 
 impl Job {
@@ -91,6 +103,15 @@ impl Job {
             submitted_at: job.submitted_at.as_ref().and_then(timestamp),
             started_at: job.started_at.as_ref().and_then(timestamp),
             total_tasks,
+            progress: job
+                .progress
+                .into_iter()
+                .map(|p| JobProgress {
+                    label: p.label,
+                    total: p.total,
+                    done: p.done,
+                })
+                .collect(),
         })
     }
 }

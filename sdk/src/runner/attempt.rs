@@ -17,6 +17,8 @@ pub(super) enum Outcome {
     Computed {
         display: String,
         subtasks: Vec<Subtask>,
+        /// (label, total, done) per progress indicator the task reported.
+        progress: Vec<(String, u64, u64)>,
     },
     Failed {
         display: String,
@@ -75,8 +77,12 @@ fn run_attempt(
         .unwrap_or_else(|panic| Err(TaskError::panic(panic_message(panic.as_ref()))));
         let outcome = match result {
             Ok(()) => {
-                let (display, subtasks) = ctx.into_result();
-                Outcome::Computed { display, subtasks }
+                let (display, subtasks, progress) = ctx.into_result();
+                Outcome::Computed {
+                    display,
+                    subtasks,
+                    progress,
+                }
             }
             Err(error) => {
                 let span = cx.span();
@@ -95,7 +101,7 @@ fn run_attempt(
                     error.message()
                 ));
                 // The Python client's format: display, newline, the exception's repr.
-                let (display, _) = ctx.into_result();
+                let (display, _, _) = ctx.into_result();
                 Outcome::Failed {
                     display: truncate(
                         &format!("{display}\n{}({:?})", error.kind(), error.message()),

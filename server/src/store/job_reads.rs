@@ -152,6 +152,28 @@ macro_rules! impl_job_reads {
                         summary.clusters.push(cluster);
                     }
                 }
+                // The first few progress indicators of each (by label): what a list row shows.
+                let mut select = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT job_id, label, total, done FROM (SELECT job_id, label, total, done, \
+                     row_number() OVER (PARTITION BY job_id ORDER BY label) AS n \
+                     FROM job_progress WHERE job_id IN (",
+                );
+                let mut list = select.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.as_slice());
+                }
+                select.push(") ) AS p WHERE n <= ");
+                select.push_bind(LISTED_PROGRESS);
+                select.push(" ORDER BY job_id, label");
+                let rows: Vec<(Vec<u8>, String, i64, i64)> =
+                    select.build_query_as().fetch_all(&self.read).await?;
+                for (job_id, label, total, done) in rows {
+                    if let Some(summary) = summaries.get_mut(&job_id) {
+                        summary
+                            .progress
+                            .push(app::model::JobProgress { label, total, done });
+                    }
+                }
                 for job in jobs.iter_mut() {
                     if let Ok(id) = uuid::Uuid::parse_str(&job.id) {
                         job.tasks = summaries.remove(id.as_bytes().as_slice());
@@ -162,6 +184,9 @@ macro_rules! impl_job_reads {
         }
     };
 }
+
+/// Progress indicators a listed job carries (the first by label; the job page has them all).
+const LISTED_PROGRESS: i64 = 3;
 
 /// Turns `limit + 1` fetched rows into a page and the cursor after its last row.
 fn page_of(
