@@ -16,6 +16,7 @@ pub mod proto {
     }
 }
 
+mod automations;
 mod clusters;
 pub mod connect;
 mod convert;
@@ -25,6 +26,7 @@ mod telemetry;
 
 use std::net::SocketAddr;
 
+use proto::workflows::v1::automation_service_server::AutomationServiceServer;
 use proto::workflows::v1::job_service_server::JobServiceServer;
 use proto::workflows::v1::task_service_server::TaskServiceServer;
 use proto::workflows::v1::telemetry_query_service_server::TelemetryQueryServiceServer;
@@ -48,6 +50,7 @@ pub struct WorkflowApi {
 }
 
 pub use crate::now_ns;
+pub(crate) use convert::timestamp;
 
 /// A store write run to its end even if the client goes away (`store::to_the_end`), its error
 /// as a gRPC status.
@@ -118,8 +121,8 @@ fn reporter<T>(request: &tonic::Request<T>) -> Result<Reporter, tonic::Status> {
     Ok(Reporter::new(runner, attempt))
 }
 
-/// The four services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`).
-/// The four services under their gRPC paths (which take Connect's unary calls too, through
+/// The five services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`),
+/// under their gRPC paths (which take Connect's unary calls too, through
 /// `connect::unary` in front of the whole router).
 pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Router<S> {
     axum::Router::new()
@@ -137,7 +140,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Route
         )
         .route_service(
             "/workflows.v1.TelemetryQueryService/{*rpc}",
-            TelemetryQueryServiceServer::new(api),
+            TelemetryQueryServiceServer::new(api.clone()),
+        )
+        .route_service(
+            "/workflows.v1.AutomationService/{*rpc}",
+            AutomationServiceServer::new(api),
         )
 }
 

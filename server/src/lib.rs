@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod automations;
 pub mod body;
 pub mod config;
 pub mod demo;

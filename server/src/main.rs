@@ -100,6 +100,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
         jobtrace::retention::spawn(state.store.clone(), keep);
     }
+    // Cron automations: every replica looks for due triggers; each fires once (the store).
+    jobtrace::automations::spawn(state.store.clone());
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tilebox.workflows import ExecutionContext, Task
+from tilebox.workflows.automations import CronTask
 
 
 class FlakyTask(Task):
@@ -261,3 +262,13 @@ class LabelledFanOut(Task):
         context.current_task.display = self.label
         for number in range(self.count):
             context.submit_subtask(ProduceNumber(folder=self.folder, number=number))
+
+
+class StampTrigger(CronTask):
+    """A cron automation's task: appends the trigger time it was submitted for to `folder/stamps`."""
+
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        with (Path(self.folder) / "stamps").open("a") as stamps:
+            stamps.write(f"{self.trigger.time.timestamp():.3f}\n")

@@ -94,16 +94,7 @@ pub fn trace_id_of(trace_parent: &str) -> Option<TraceId> {
 
 /// A fresh traceparent for jobs submitted without one (sampled).
 pub fn new_trace_parent() -> (String, TraceId) {
-    let trace = *Uuid::new_v4().as_bytes();
-    let span = Uuid::new_v4();
-    (
-        format!(
-            "00-{}-{}-01",
-            hex::encode(trace),
-            hex::encode(&span.as_bytes()[..8])
-        ),
-        TraceId(trace),
-    )
+    TraceId::new_parent()
 }
 
 pub fn job_state(state: JobState) -> wf::JobState {
@@ -177,7 +168,7 @@ pub fn job(job: &WorkflowJob) -> wf::Job {
         legacy_state: legacy_state(job.state) as i32,
         submitted_at: Some(timestamp(job.submitted_ns)),
         started_at: job.first_started_ns.map(timestamp),
-        automation_id: None,
+        automation_id: job.automation_id.map(id),
         progress: job
             .progress
             .iter()

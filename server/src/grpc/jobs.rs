@@ -107,6 +107,11 @@ impl JobService for WorkflowApi {
             states,
             name: Some(filters.name).filter(|n| !n.is_empty()),
             cluster_slugs: filters.cluster_slugs,
+            automation_ids: filters
+                .automation_ids
+                .iter()
+                .map(|id| convert::uuid_of(Some(id), "automation_ids"))
+                .collect::<Result<_, _>>()?,
             starting_after: convert::optional_uuid(page.starting_after.as_ref()),
             limit: limit as u32,
             ascending: request.sort_direction

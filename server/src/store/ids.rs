@@ -22,6 +22,21 @@ impl TraceId {
         hex::decode_to_slice(text, &mut id).ok()?;
         (id != [0; 16]).then_some(TraceId(id))
     }
+
+    /// A new random trace and root span id as a sampled W3C traceparent, with its trace id:
+    /// for jobs submitted without a trace of their own.
+    pub fn new_parent() -> (String, TraceId) {
+        let trace = *uuid::Uuid::new_v4().as_bytes();
+        let span = uuid::Uuid::new_v4();
+        (
+            format!(
+                "00-{}-{}-01",
+                hex::encode(trace),
+                hex::encode(&span.as_bytes()[..8])
+            ),
+            TraceId(trace),
+        )
+    }
 }
 
 impl SpanId {

@@ -1,5 +1,6 @@
 //! The workflow side of the store: its types and rules here, the SQL per aggregate below.
 
+mod automations;
 mod backend;
 mod claims;
 mod clusters;
@@ -16,6 +17,9 @@ use app::model::JobState;
 
 use super::TraceId;
 
+pub use automations::{
+    Automation, CronTrigger, DueTrigger, MAX_TRIGGERS, NewAutomation, WorkflowAutomations,
+};
 pub(in crate::store) use claims::RequeueSchedule;
 pub use claims::TaskQueue;
 pub use clusters::WorkflowClusters;
@@ -175,6 +179,9 @@ pub struct WorkflowJob {
     /// Progress indicators, summed per label over the job's tasks and attempts (label order;
     /// `""` is the unlabeled one).
     pub progress: Vec<Progress>,
+    /// The automation that submitted it, and the due time it was submitted for.
+    pub automation_id: Option<uuid::Uuid>,
+    pub trigger_ns: Option<i64>,
 }
 
 /// A progress indicator (`context.progress(label).add(n)` / `.done(n)`): what a finished task
@@ -314,6 +321,8 @@ pub struct WorkflowJobQuery {
     pub states: Vec<JobState>,
     pub name: Option<String>,
     pub cluster_slugs: Vec<String>,
+    /// Only jobs these automations submitted (none: any job).
+    pub automation_ids: Vec<uuid::Uuid>,
     pub starting_after: Option<uuid::Uuid>,
     pub limit: u32,
     pub ascending: bool,
@@ -321,9 +330,15 @@ pub struct WorkflowJobQuery {
 
 /// The workflow operations, one transaction each, written once for SQLite and PostgreSQL
 /// (`jobs`, `tasks`, `claims`, `clusters`; how transactions lock: `backend`).
-pub trait WorkflowStore: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters {}
+pub trait WorkflowStore:
+    WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations
+{
+}
 
-impl<T: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters> WorkflowStore for T {}
+impl<T> WorkflowStore for T where
+    T: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations
+{
+}
 
 #[cfg(test)]
 mod tests {

@@ -28,14 +28,7 @@ pub trait WorkflowJobs: Send + Sync + 'static {
 /// A fresh trace (and root span) for a job submitted into a trace that is another workflow
 /// job's: jobs are never merged.
 fn own_trace(job: &mut NewJob) {
-    let trace = *Uuid::new_v4().as_bytes();
-    let span = Uuid::new_v4();
-    job.trace_id = TraceId(trace);
-    job.trace_parent = format!(
-        "00-{}-{}-01",
-        hex::encode(trace),
-        hex::encode(&span.as_bytes()[..8])
-    );
+    (job.trace_parent, job.trace_id) = TraceId::new_parent();
 }
 
 /// The conditions, order and limit of a job query after [`JOB_FACTS`]; `cursor_submitted_ns`
@@ -62,6 +55,14 @@ fn push_job_query<'a, DB>(
         push_contains(select, "name", name);
     }
     push_in_clusters(select, &query.cluster_slugs);
+    if !query.automation_ids.is_empty() {
+        select.push(" AND automation_id IN (");
+        let mut list = select.separated(", ");
+        for id in &query.automation_ids {
+            list.push_bind(id.as_bytes().to_vec());
+        }
+        select.push(")");
+    }
     // Keyset on (submitted_ns, id): ids of jobs adopted from a trace are not time-ordered.
     if let (Some(after), Some(submitted)) = (query.starting_after, cursor_submitted_ns) {
         select.push(if query.ascending {
@@ -165,7 +166,7 @@ macro_rules! impl_workflow_jobs {
                 Ok(())
             }
 
-            async fn load_workflow_job(
+            pub(super) async fn load_workflow_job(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 facts: JobFacts,
             ) -> Result<WorkflowJob, StoreError> {
@@ -194,6 +195,12 @@ macro_rules! impl_workflow_jobs {
                     compute_ns: compute.unwrap_or_default(),
                     counts,
                     progress,
+                    automation_id: facts
+                        .automation_id
+                        .as_deref()
+                        .map(uuid_of)
+                        .transpose()?,
+                    trigger_ns: facts.trigger_ns,
                 })
             }
 
@@ -201,7 +208,7 @@ macro_rules! impl_workflow_jobs {
             /// first (it becomes the workflow job, keeping its span aggregates), else a new one.
             /// A trace that already is another workflow job's (a job submitted from inside a
             /// task inherits the task's trace) gets a trace of its own instead.
-            async fn job_row(
+            pub(super) async fn job_row(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 job: &mut NewJob,
                 now_ns: i64,

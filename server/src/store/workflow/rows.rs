@@ -10,7 +10,7 @@ use crate::store::error::{task_state_of, uuid_of};
 
 /// Selects [`JobFacts`] of workflow jobs; callers append ` AND …` conditions.
 pub(super) const JOB_FACTS: &str = "SELECT id, trace_id, name, state, trace_parent, canceled, \
-    submitted_ns, end_ns FROM jobs WHERE kind = 1";
+    submitted_ns, end_ns, automation_id, trigger_ns FROM jobs WHERE kind = 1";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct JobFacts {
@@ -22,6 +22,9 @@ pub(super) struct JobFacts {
     pub canceled: i32,
     pub submitted_ns: Option<i64>,
     pub end_ns: i64,
+    /// The automation that submitted it, and for which due time.
+    pub automation_id: Option<Vec<u8>>,
+    pub trigger_ns: Option<i64>,
 }
 
 /// Selects the [`TaskFacts`] of one task; `$1` its id.

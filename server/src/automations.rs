@@ -1,0 +1,98 @@
+//! Cron automations run by the server: every [`TICK`] each replica looks for due triggers and
+//! fires them (`WorkflowAutomations::fire_trigger`: one job per tick across replicas).
+//!
+//! A fired trigger submits a job named after its automation, with one task: the automation's
+//! task, its input wrapped as the Tilebox client's `CronTask` reads it (`workflows.v1.Automation`
+//! with the `TriggeredCronEvent` of the due time and the task's own arguments). Ticks missed
+//! while no server ran fire once, for the earliest of them, not once each; the next due time
+//! is then the schedule's first after now.
+
+pub mod cron;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+
+use crate::grpc::proto::workflows::v1 as wf;
+use crate::store::workflow::{DueTrigger, NewJob, TaskSpec};
+use crate::store::{SharedStore, StoreError, TraceId};
+pub use cron::Schedule;
+
+/// How often due triggers are looked for: the latest a job starts after its time.
+pub const TICK: Duration = Duration::from_secs(1);
+/// Triggers fired per look at most (the rest wait for the next).
+const BATCH: i64 = 100;
+
+/// Fires due triggers every [`TICK`] for as long as the server runs; a failed round is logged
+/// and tried again.
+pub fn spawn(store: SharedStore) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = fire_due(&store, crate::now_ns()).await {
+                tracing::warn!(%error, "automations: firing due triggers failed, trying again");
+            }
+        }
+    })
+}
+
+/// Fires what is due at `now_ns`; how many jobs this call submitted.
+pub async fn fire_due(store: &SharedStore, now_ns: i64) -> Result<usize, StoreError> {
+    let mut fired = 0;
+    for due in store.due_triggers(now_ns, BATCH).await? {
+        let next_ns = match next_due(&due.trigger.schedule, now_ns) {
+            Some(next) => next,
+            None => {
+                // Parsed when it was created; a schedule that no longer parses or never fires
+                // again is parked far ahead rather than fired on every tick.
+                tracing::warn!(schedule = %due.trigger.schedule, "automations: schedule has no next time");
+                i64::MAX
+            }
+        };
+        let job = triggered_job(&due);
+        let store = store.clone();
+        let submitted = crate::store::to_the_end(async move {
+            store.fire_trigger(&due, next_ns, job, now_ns).await
+        })
+        .await?;
+        if let Some(job) = submitted {
+            tracing::info!(job = %job.id, name = %job.name, "automations: cron trigger fired");
+            fired += 1;
+        }
+    }
+    Ok(fired)
+}
+
+/// The schedule's first time after `now_ns`, in unix ns.
+pub fn next_due(schedule: &str, now_ns: i64) -> Option<i64> {
+    let schedule = Schedule::parse(schedule).ok()?;
+    schedule.next_after(time_of(now_ns))?.timestamp_nanos_opt()
+}
+
+fn time_of(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns)
+}
+
+/// The job a due trigger submits.
+fn triggered_job(due: &DueTrigger) -> NewJob {
+    let (trace_parent, trace_id) = TraceId::new_parent();
+    let event = wf::TriggeredCronEvent {
+        trigger_time: Some(crate::grpc::timestamp(due.trigger.next_ns)),
+    };
+    let input = wf::Automation {
+        trigger_event: event.encode_to_vec(),
+        args: due.task.input.clone(),
+    };
+    NewJob {
+        name: due.name.clone(),
+        trace_parent,
+        trace_id,
+        tasks: vec![TaskSpec {
+            input: input.encode_to_vec(),
+            ..due.task.clone()
+        }],
+    }
+}

@@ -1,0 +1,144 @@
+//! `workflows.v1.AutomationService`: cron automations (`client.automations()`). Storage-event
+//! triggers are refused: jobtrace watches no storage (docs/COMPATIBILITY.md).
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, status};
+use super::proto::tilebox::v1 as tb;
+use super::proto::workflows::v1 as wf;
+use super::proto::workflows::v1::automation_service_server::AutomationService;
+use super::{WorkflowApi, now_ns, to_the_end};
+use crate::automations::{Schedule, next_due};
+use crate::store::workflow::{Automation, MAX_TRIGGERS, NewAutomation};
+
+fn automation(automation: Automation) -> wf::AutomationPrototype {
+    let task = automation.task;
+    wf::AutomationPrototype {
+        id: Some(convert::id(automation.id)),
+        name: automation.name,
+        prototype: Some(wf::SingleTaskSubmission {
+            cluster_slug: task.cluster_slug,
+            identifier: Some(wf::TaskIdentifier {
+                name: task.identifier_name,
+                version: task.identifier_version,
+            }),
+            display: task.display,
+            dependencies: Vec::new(),
+            max_retries: task.max_retries,
+            input: task.input,
+        }),
+        storage_event_triggers: Vec::new(),
+        cron_triggers: automation
+            .triggers
+            .into_iter()
+            .map(|trigger| wf::CronTrigger {
+                id: Some(convert::id(trigger.id)),
+                schedule: trigger.schedule,
+                next_scheduled_at: (trigger.next_ns < i64::MAX)
+                    .then(|| convert::timestamp(trigger.next_ns)),
+            })
+            .collect(),
+        disabled: false,
+    }
+}
+
+#[tonic::async_trait]
+impl AutomationService for WorkflowApi {
+    async fn list_automations(
+        &self,
+        _request: Request<()>,
+    ) -> Result<Response<wf::Automations>, Status> {
+        let automations = self.store.automations().await.map_err(status)?;
+        Ok(Response::new(wf::Automations {
+            automations: automations.into_iter().map(automation).collect(),
+        }))
+    }
+
+    async fn get_automation(
+        &self,
+        request: Request<tb::Id>,
+    ) -> Result<Response<wf::AutomationPrototype>, Status> {
+        let id = convert::uuid_of(Some(request.get_ref()), "automation id")?;
+        let found = self.store.automation(id).await.map_err(status)?;
+        found
+            .map(|a| Response::new(automation(a)))
+            .ok_or_else(|| Status::not_found(format!("automation {id} not found")))
+    }
+
+    async fn create_automation(
+        &self,
+        request: Request<wf::AutomationPrototype>,
+    ) -> Result<Response<wf::AutomationPrototype>, Status> {
+        let request = request.into_inner();
+        if !request.storage_event_triggers.is_empty() {
+            return Err(Status::unimplemented(
+                "storage event triggers are not offered by jobtrace: it watches no storage \
+                 location; use cron triggers",
+            ));
+        }
+        if request.cron_triggers.len() > MAX_TRIGGERS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_TRIGGERS} cron triggers per automation"
+            )));
+        }
+        let now = now_ns();
+        let mut schedules = Vec::with_capacity(request.cron_triggers.len());
+        for trigger in &request.cron_triggers {
+            Schedule::parse(&trigger.schedule).map_err(|why| {
+                Status::invalid_argument(format!("cron schedule {:?}: {why}", trigger.schedule))
+            })?;
+            let next = next_due(&trigger.schedule, now).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "cron schedule {:?} never fires again",
+                    trigger.schedule
+                ))
+            })?;
+            schedules.push((trigger.schedule.trim().to_owned(), next));
+        }
+        let prototype = request
+            .prototype
+            .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
+        let mut task = convert::legacy_task_specs(std::slice::from_ref(&prototype))?
+            .pop()
+            .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
+        if !task.depends_on.is_empty() {
+            return Err(Status::invalid_argument(
+                "an automation's task cannot depend on other tasks",
+            ));
+        }
+        task.depends_on.clear();
+        let new = NewAutomation {
+            name: request.name,
+            task,
+            schedules,
+        };
+        let store = self.store.clone();
+        let created = to_the_end(async move { store.create_automation(&new, now).await }).await?;
+        Ok(Response::new(automation(created)))
+    }
+
+    async fn update_automation(
+        &self,
+        _request: Request<wf::AutomationPrototype>,
+    ) -> Result<Response<wf::AutomationPrototype>, Status> {
+        Err(Status::unimplemented(
+            "UpdateAutomation is not offered by jobtrace: delete the automation and create it again",
+        ))
+    }
+
+    async fn delete_automation(
+        &self,
+        request: Request<wf::DeleteAutomationRequest>,
+    ) -> Result<Response<()>, Status> {
+        let request = request.into_inner();
+        let id = convert::uuid_of(request.automation_id.as_ref(), "automation_id")?;
+        let store = self.store.clone();
+        let cancel = request.cancel_jobs;
+        let deleted =
+            to_the_end(async move { store.delete_automation(id, cancel, now_ns()).await }).await?;
+        if !deleted {
+            return Err(Status::not_found(format!("automation {id} not found")));
+        }
+        Ok(Response::new(()))
+    }
+}

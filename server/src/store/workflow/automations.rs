@@ -1,0 +1,384 @@
+//! Automations: a task prototype submitted as a job whenever one of its cron triggers is due.
+//!
+//! Exactly once per tick, however many replicas share the database: a trigger fires by moving
+//! its `next_ns` from the due time it read to the next one with a conditional `UPDATE`, in the
+//! same transaction that submits the job. Of two replicas that read the same due trigger, the
+//! second's update matches no row (PostgreSQL: it waits for the first's row lock, then sees the
+//! new `next_ns`; SQLite: one writer at a time) and it submits nothing.
+
+use uuid::Uuid;
+
+use super::validate::{MAX_TEXT_BYTES, check_text, validate_job};
+use super::{NewJob, TaskSpec, WorkflowJob};
+use crate::store::{PostgresStore, SqliteStore, StoreError};
+
+/// Most cron triggers one automation may have.
+pub const MAX_TRIGGERS: usize = 32;
+
+/// An automation to create: its name, the task it submits, and one due time per schedule
+/// (the caller parses the schedules; the store keeps their text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAutomation {
+    pub name: String,
+    pub task: TaskSpec,
+    /// `(schedule, first due time in unix ns)`.
+    pub schedules: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Automation {
+    pub id: Uuid,
+    pub name: String,
+    pub task: TaskSpec,
+    pub created_ns: i64,
+    pub triggers: Vec<CronTrigger>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronTrigger {
+    pub id: Uuid,
+    pub schedule: String,
+    /// When it is due next (unix ns).
+    pub next_ns: i64,
+}
+
+/// A trigger whose time has come, with what it submits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueTrigger {
+    pub trigger: CronTrigger,
+    pub automation_id: Uuid,
+    pub name: String,
+    pub task: TaskSpec,
+}
+
+/// The automation side of the workflow store.
+#[async_trait::async_trait]
+pub trait WorkflowAutomations: Send + Sync + 'static {
+    async fn create_automation(
+        &self,
+        automation: &NewAutomation,
+        now_ns: i64,
+    ) -> Result<Automation, StoreError>;
+    /// Every automation, oldest first.
+    async fn automations(&self) -> Result<Vec<Automation>, StoreError>;
+    async fn automation(&self, id: Uuid) -> Result<Option<Automation>, StoreError>;
+    /// Deletes it and its triggers (the jobs it submitted stay, still naming it); with
+    /// `cancel_jobs` its jobs that are not finished are canceled. Whether it existed.
+    async fn delete_automation(
+        &self,
+        id: Uuid,
+        cancel_jobs: bool,
+        now_ns: i64,
+    ) -> Result<bool, StoreError>;
+    /// Triggers due at `now_ns`, the most overdue first, at most `limit`.
+    async fn due_triggers(&self, now_ns: i64, limit: i64) -> Result<Vec<DueTrigger>, StoreError>;
+    /// Fires `due` (as read by [`Self::due_triggers`]): moves it to `next_ns` and submits `job`
+    /// for it, in one transaction, unless another caller fired it first (then `None`).
+    async fn fire_trigger(
+        &self,
+        due: &DueTrigger,
+        next_ns: i64,
+        job: NewJob,
+        now_ns: i64,
+    ) -> Result<Option<WorkflowJob>, StoreError>;
+}
+
+/// The checks of a new automation: a name, the job's limits, 1 to [`MAX_TRIGGERS`] schedules.
+fn validate_automation(automation: &NewAutomation) -> Result<(), StoreError> {
+    check_text("the automation name", &automation.name, MAX_TEXT_BYTES)?;
+    if automation.name.trim().is_empty() {
+        return Err(StoreError::InvalidArgument(
+            "an automation needs a name".to_owned(),
+        ));
+    }
+    if automation.schedules.is_empty() || automation.schedules.len() > MAX_TRIGGERS {
+        return Err(StoreError::InvalidArgument(format!(
+            "an automation needs 1 to {MAX_TRIGGERS} cron triggers, not {}",
+            automation.schedules.len()
+        )));
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct AutomationRow {
+    id: Vec<u8>,
+    name: String,
+    cluster_slug: String,
+    identifier_name: String,
+    identifier_version: String,
+    display: String,
+    input: Vec<u8>,
+    max_retries: i64,
+    created_ns: i64,
+}
+
+const AUTOMATIONS: &str = "SELECT id, name, cluster_slug, identifier_name, identifier_version, \
+    display, input, max_retries, created_ns FROM automations";
+
+impl AutomationRow {
+    fn task(&self) -> TaskSpec {
+        TaskSpec {
+            identifier_name: self.identifier_name.clone(),
+            identifier_version: self.identifier_version.clone(),
+            display: self.display.clone(),
+            input: self.input.clone(),
+            cluster_slug: self.cluster_slug.clone(),
+            max_retries: self.max_retries,
+            optional: false,
+            depends_on: Vec::new(),
+        }
+    }
+}
+
+fn uuid_of(bytes: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("an automation id: {e}")))
+}
+
+macro_rules! impl_workflow_automations {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn load_automations(
+                &self,
+                id: Option<Uuid>,
+            ) -> Result<Vec<Automation>, StoreError> {
+                let mut conn = self.read.acquire().await?;
+                let rows: Vec<AutomationRow> = match id {
+                    Some(id) => {
+                        sqlx::query_as(&format!("{AUTOMATIONS} WHERE id = $1"))
+                            .bind(id.as_bytes().to_vec())
+                            .fetch_all(&mut *conn)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query_as(&format!("{AUTOMATIONS} ORDER BY created_ns, id"))
+                            .fetch_all(&mut *conn)
+                            .await?
+                    }
+                };
+                let mut automations = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let triggers: Vec<(Vec<u8>, String, i64)> = sqlx::query_as(
+                        "SELECT id, schedule, next_ns FROM cron_triggers \
+                         WHERE automation_id = $1 ORDER BY id",
+                    )
+                    .bind(&row.id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let triggers = triggers
+                        .into_iter()
+                        .map(|(id, schedule, next_ns)| {
+                            Ok(CronTrigger {
+                                id: uuid_of(&id)?,
+                                schedule,
+                                next_ns,
+                            })
+                        })
+                        .collect::<Result<_, StoreError>>()?;
+                    automations.push(Automation {
+                        id: uuid_of(&row.id)?,
+                        task: row.task(),
+                        name: row.name,
+                        created_ns: row.created_ns,
+                        triggers,
+                    });
+                }
+                Ok(automations)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl WorkflowAutomations for $store {
+            async fn create_automation(
+                &self,
+                automation: &NewAutomation,
+                now_ns: i64,
+            ) -> Result<Automation, StoreError> {
+                validate_automation(automation)?;
+                let probe = NewJob {
+                    name: automation.name.clone(),
+                    trace_parent: String::new(),
+                    trace_id: crate::store::TraceId([0; 16]),
+                    tasks: vec![automation.task.clone()],
+                };
+                validate_job(&probe)?;
+                let id = Uuid::now_v7();
+                let (mut tx, _turn) = self.write_tx().await?;
+                let cluster = if automation.task.cluster_slug.is_empty() {
+                    Self::default_cluster(&mut *tx).await?.slug
+                } else {
+                    automation.task.cluster_slug.clone()
+                };
+                let known: Option<String> =
+                    sqlx::query_scalar("SELECT slug FROM clusters WHERE slug = $1")
+                        .bind(cluster.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if known.is_none() {
+                    return Err(StoreError::NotFound(format!("cluster {cluster:?}")));
+                }
+                let task = &automation.task;
+                sqlx::query(
+                    "INSERT INTO automations (id, name, cluster_slug, identifier_name, \
+                     identifier_version, display, input, max_retries, created_ns) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(id.as_bytes().to_vec())
+                .bind(automation.name.as_str())
+                .bind(cluster.as_str())
+                .bind(task.identifier_name.as_str())
+                .bind(task.identifier_version.as_str())
+                .bind(task.display.as_str())
+                .bind(task.input.as_slice())
+                .bind(task.max_retries)
+                .bind(now_ns)
+                .execute(&mut *tx)
+                .await?;
+                for (schedule, next_ns) in &automation.schedules {
+                    sqlx::query(
+                        "INSERT INTO cron_triggers (id, automation_id, schedule, next_ns) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(Uuid::now_v7().as_bytes().to_vec())
+                    .bind(id.as_bytes().to_vec())
+                    .bind(schedule.as_str())
+                    .bind(*next_ns)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                self.load_automations(Some(id))
+                    .await?
+                    .pop()
+                    .ok_or_else(|| StoreError::NotFound(format!("automation {id}")))
+            }
+
+            async fn automations(&self) -> Result<Vec<Automation>, StoreError> {
+                self.load_automations(None).await
+            }
+
+            async fn automation(&self, id: Uuid) -> Result<Option<Automation>, StoreError> {
+                Ok(self.load_automations(Some(id)).await?.pop())
+            }
+
+            async fn delete_automation(
+                &self,
+                id: Uuid,
+                cancel_jobs: bool,
+                now_ns: i64,
+            ) -> Result<bool, StoreError> {
+                let key = id.as_bytes().to_vec();
+                let (mut tx, turn) = self.write_tx().await?;
+                sqlx::query("DELETE FROM cron_triggers WHERE automation_id = $1")
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM automations WHERE id = $1")
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                tx.commit().await?;
+                drop(turn);
+                if deleted && cancel_jobs {
+                    // Its jobs not finished yet, each canceled as `CancelJob` would.
+                    let open: Vec<Vec<u8>> = sqlx::query_scalar(
+                        "SELECT id FROM jobs WHERE automation_id = $1 AND kind = 1 \
+                         AND state IN ($2, $3, $4)",
+                    )
+                    .bind(&key)
+                    .bind(app::model::JobState::Submitted.code())
+                    .bind(app::model::JobState::Running.code())
+                    .bind(app::model::JobState::Started.code())
+                    .fetch_all(&self.read)
+                    .await?;
+                    for job in open {
+                        super::WorkflowJobs::cancel_job(self, uuid_of(&job)?, now_ns).await?;
+                    }
+                }
+                Ok(deleted)
+            }
+
+            async fn due_triggers(
+                &self,
+                now_ns: i64,
+                limit: i64,
+            ) -> Result<Vec<DueTrigger>, StoreError> {
+                #[derive(sqlx::FromRow)]
+                struct Due {
+                    trigger_id: Vec<u8>,
+                    schedule: String,
+                    next_ns: i64,
+                    #[sqlx(flatten)]
+                    automation: AutomationRow,
+                }
+                let rows: Vec<Due> = sqlx::query_as(
+                    "SELECT t.id AS trigger_id, t.schedule, t.next_ns, a.id, a.name, \
+                     a.cluster_slug, a.identifier_name, a.identifier_version, a.display, \
+                     a.input, a.max_retries, a.created_ns \
+                     FROM cron_triggers t JOIN automations a ON a.id = t.automation_id \
+                     WHERE t.next_ns <= $1 ORDER BY t.next_ns LIMIT $2",
+                )
+                .bind(now_ns)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        Ok(DueTrigger {
+                            trigger: CronTrigger {
+                                id: uuid_of(&row.trigger_id)?,
+                                schedule: row.schedule,
+                                next_ns: row.next_ns,
+                            },
+                            automation_id: uuid_of(&row.automation.id)?,
+                            task: row.automation.task(),
+                            name: row.automation.name,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn fire_trigger(
+                &self,
+                due: &DueTrigger,
+                next_ns: i64,
+                mut job: NewJob,
+                now_ns: i64,
+            ) -> Result<Option<WorkflowJob>, StoreError> {
+                validate_job(&job)?;
+                let (mut tx, _turn) = self.write_tx().await?;
+                let moved = sqlx::query(
+                    "UPDATE cron_triggers SET next_ns = $3 WHERE id = $1 AND next_ns = $2",
+                )
+                .bind(due.trigger.id.as_bytes().to_vec())
+                .bind(due.trigger.next_ns)
+                .bind(next_ns)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved == 0 {
+                    // Fired by another replica, or deleted meanwhile.
+                    return Ok(None);
+                }
+                let default = Self::default_cluster(&mut *tx).await?;
+                let id = Self::job_row(&mut tx, &mut job, now_ns).await?;
+                Self::insert_tasks(&mut tx, &id, None, &default.slug, &job.tasks, now_ns).await?;
+                sqlx::query("UPDATE jobs SET automation_id = $2, trigger_ns = $3 WHERE id = $1")
+                    .bind(&id)
+                    .bind(due.automation_id.as_bytes().to_vec())
+                    .bind(due.trigger.next_ns)
+                    .execute(&mut *tx)
+                    .await?;
+                let facts = Self::lock_job(&mut tx, &id).await?;
+                let loaded = Self::load_workflow_job(&mut *tx, facts).await?;
+                tx.commit().await?;
+                Ok(Some(loaded))
+            }
+        }
+    };
+}
+
+impl_workflow_automations!(SqliteStore, sqlx::Sqlite);
+impl_workflow_automations!(PostgresStore, sqlx::Postgres);
