@@ -109,9 +109,9 @@ impl ExecutionContext {
     }
 
     /// The job's progress indicator `label` (`""` for the unlabeled one), as the Python
-    /// client's `context.progress(label)`: `.add(n)` work to do, `.done(n)` work done. What a
-    /// task reports is sent when it is computed (a failed attempt reports none) and the job's
-    /// indicator sums it over its tasks and attempts.
+    /// client's `context.progress(label)`: `.add(n)` work to do, `.done(n)` work done. What an
+    /// attempt reports is sent with its result, computed or failed (as the Python client does),
+    /// and the job's indicator sums it over its tasks and attempts.
     pub fn progress(&mut self, label: &str) -> ProgressIndicator<'_> {
         ProgressIndicator {
             counts: self.progress.entry(label.to_owned()).or_default(),

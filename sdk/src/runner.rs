@@ -341,19 +341,18 @@ impl TaskRunner {
                     id: Some(id_proto(task_id)),
                     display,
                     sub_tasks: submissions(&subtasks, cluster),
-                    progress_updates: progress
-                        .into_iter()
-                        .map(|(label, total, done)| wf::Progress { label, total, done })
-                        .collect(),
+                    progress_updates: progress_messages(progress),
                     legacy_sub_tasks: Vec::new(),
                 },
                 attempt,
                 tries: 0,
                 lease,
             }),
-            Some(Ok(Outcome::Failed { display })) => {
+            Some(Ok(Outcome::Failed { display, progress })) => {
                 lease.abort();
-                self.report_failed(task_id, attempt, &display, true).await;
+                let progress = progress_messages(progress);
+                self.report_failed_with(task_id, attempt, &display, true, progress)
+                    .await;
                 None
             }
             Some(Err(_)) => {
@@ -383,13 +382,26 @@ impl TaskRunner {
         display: &str,
         workflow_error: bool,
     ) {
+        self.report_failed_with(task_id, attempt, display, workflow_error, Vec::new())
+            .await;
+    }
+
+    /// A failure report with the progress the attempt reported before it failed.
+    async fn report_failed_with(
+        &self,
+        task_id: uuid::Uuid,
+        attempt: Option<i64>,
+        display: &str,
+        workflow_error: bool,
+        progress: Vec<wf::Progress>,
+    ) {
         let mut backoff = Backoff::default();
         for _ in 0..8 {
             let request = wf::TaskFailedRequest {
                 task_id: Some(id_proto(task_id)),
                 display: display.to_owned(),
                 was_workflow_error: workflow_error,
-                progress_updates: Vec::new(),
+                progress_updates: progress.clone(),
             };
             match self
                 .caller
@@ -406,4 +418,12 @@ impl TaskRunner {
             }
         }
     }
+}
+
+/// A task's progress reports as the wire writes them.
+fn progress_messages(progress: Vec<(String, u64, u64)>) -> Vec<wf::Progress> {
+    progress
+        .into_iter()
+        .map(|(label, total, done)| wf::Progress { label, total, done })
+        .collect()
 }

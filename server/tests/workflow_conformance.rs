@@ -1569,6 +1569,99 @@ async fn tasks_keep_an_input_summary_and_the_display_they_set(store: SharedStore
     );
 }
 
+/// Cron automations: a due trigger submits one job however many callers (replicas) fire it at
+/// once; the job names its automation and the tick; ticks missed while nothing ran fire once;
+/// deleting with `cancel_jobs` cancels the jobs still open and nothing fires any more.
+async fn a_cron_trigger_fires_once_per_tick_and_deleting_it_cancels_its_jobs(store: SharedStore) {
+    use jobtrace::automations::fire_due;
+    use jobtrace::store::workflow::{NewAutomation, WorkflowJobQuery};
+    const HOUR: i64 = 3600 * SECOND;
+    let hourly = NewAutomation {
+        name: "hourly".to_owned(),
+        task: task("Hourly", "v1.0", vec![]),
+        schedules: vec![("0 * * * *".to_owned(), T0 + HOUR)],
+    };
+    let created = store.create_automation(&hourly, T0).await.unwrap();
+    assert_eq!(created.triggers[0].next_ns, T0 + HOUR);
+    assert_eq!(
+        fire_due(&store, T0 + HOUR - 1).await.unwrap(),
+        0,
+        "not due yet"
+    );
+
+    let replicas = (0..4).map(|_| fire_due(&store, T0 + HOUR + SECOND));
+    let fired: usize = futures::future::join_all(replicas)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .sum();
+    assert_eq!(fired, 1, "four replicas, one job for the tick");
+    let query = WorkflowJobQuery {
+        automation_ids: vec![created.id],
+        limit: 10,
+        ascending: true,
+        ..Default::default()
+    };
+    let jobs = store.query_workflow_jobs(&query).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].name, "hourly");
+    assert_eq!(jobs[0].automation_id, Some(created.id));
+    assert_eq!(jobs[0].trigger_ns, Some(T0 + HOUR));
+    let next = store.automation(created.id).await.unwrap().unwrap();
+    assert_eq!(next.triggers[0].next_ns, T0 + 2 * HOUR);
+
+    // Down for five hours: the missed ticks fire once, and the next is the first after now.
+    let now = T0 + 7 * HOUR + 1800 * SECOND;
+    assert_eq!(fire_due(&store, now).await.unwrap(), 1);
+    assert_eq!(fire_due(&store, now).await.unwrap(), 0);
+    let next = store.automation(created.id).await.unwrap().unwrap();
+    assert_eq!(next.triggers[0].next_ns, T0 + 8 * HOUR);
+    // A job submitted by hand is not the automation's.
+    store
+        .submit_job(job("by-hand", vec![task("Hourly", "v1.0", vec![])]), now)
+        .await
+        .unwrap();
+    let jobs = store.query_workflow_jobs(&query).await.unwrap();
+    let triggers: Vec<Option<i64>> = jobs.iter().map(|j| j.trigger_ns).collect();
+    assert_eq!(triggers, [Some(T0 + HOUR), Some(T0 + 2 * HOUR)]);
+
+    assert!(
+        store
+            .delete_automation(created.id, true, now)
+            .await
+            .unwrap()
+    );
+    for job in store.query_workflow_jobs(&query).await.unwrap() {
+        assert_eq!(job.state, JobState::Canceled, "{}", job.name);
+        assert_eq!(
+            job.automation_id,
+            Some(created.id),
+            "jobs keep their automation"
+        );
+    }
+    assert!(store.automations().await.unwrap().is_empty());
+    assert_eq!(fire_due(&store, T0 + 100 * HOUR).await.unwrap(), 0);
+    assert!(
+        !store
+            .delete_automation(created.id, false, now)
+            .await
+            .unwrap()
+    );
+    let by_hand = store
+        .query_workflow_jobs(&WorkflowJobQuery {
+            name: Some("by-hand".to_owned()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_ne!(
+        by_hand[0].state,
+        JobState::Canceled,
+        "only the automation's jobs"
+    );
+}
+
 both_backends!(
     tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
@@ -1601,4 +1694,5 @@ both_backends!(
     prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest,
     a_span_arriving_during_a_prune_keeps_its_job,
     a_draining_server_takes_results_but_hands_out_no_new_task,
+    a_cron_trigger_fires_once_per_tick_and_deleting_it_cancels_its_jobs,
 );

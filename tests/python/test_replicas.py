@@ -2,7 +2,7 @@
 together on an empty database (the migrations run once), a job submitted through one is run by a
 runner connected to the other, and a span sent to one shows on the other's live stream within a
 second (each replica polls the database once per watched job, whatever the number of pages
-open: docs/DEPLOY.md)."""
+open: docs/DEPLOY.md), and a cron automation fires once per tick though both look for it."""
 
 import json
 import os
@@ -17,7 +17,7 @@ from tilebox.workflows import Client
 from tilebox.workflows.data import JobState
 
 from conftest import BIN, PG_ADMIN_URL, Server, free_port, psql, stop, wait_until_healthy
-from workflow_tasks import FanOut
+from workflow_tasks import FanOut, StampTrigger
 
 HERE = Path(__file__).resolve().parent
 
@@ -94,6 +94,24 @@ def test_two_replicas_on_one_postgres_behave_as_one(tmp_path):
         stream.close()
         assert changed["span_count"] == 2
         assert took < 1.0, f"A's live stream saw B's span after {took:.2f} s"
+
+        # A cron automation created through A: both replicas look for due triggers every second,
+        # each tick submits one job (its runner, on B, stamps each trigger time once).
+        folder = tmp_path / "stamps"
+        folder.mkdir()
+        automation = Client(url=a.url).automations().create_cron_automation(
+            "every-second", StampTrigger(folder=str(folder)), "* * * * * *"
+        )
+        time.sleep(4.2)
+        Client(url=b.url).automations().delete(automation)
+        runner = subprocess.run(
+            [sys.executable, str(HERE / "run_runner.py"), "--url", b.url, "StampTrigger"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert runner.returncode == 0, runner.stderr[-2000:]
+        stamps = (folder / "stamps").read_text().split()
+        assert 3 <= len(stamps) <= 5, stamps
+        assert len(set(stamps)) == len(stamps), f"a tick fired twice: {sorted(stamps)}"
     finally:
         stop(a_process)
         stop(b_process)

@@ -22,6 +22,8 @@ pub(super) enum Outcome {
     },
     Failed {
         display: String,
+        /// What the attempt reported before it failed: counted too, as the Python client does.
+        progress: Vec<(String, u64, u64)>,
     },
 }
 
@@ -101,12 +103,13 @@ fn run_attempt(
                     error.message()
                 ));
                 // The Python client's format: display, newline, the exception's repr.
-                let (display, _, _) = ctx.into_result();
+                let (display, _, progress) = ctx.into_result();
                 Outcome::Failed {
                     display: truncate(
                         &format!("{display}\n{}({:?})", error.kind(), error.message()),
                         1024,
                     ),
+                    progress,
                 }
             }
         };
