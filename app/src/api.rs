@@ -1,5 +1,6 @@
 //! Server functions the pages call, and the query port they reach the trace store through.
 
+pub mod automations;
 pub mod jobs;
 
 #[cfg(feature = "ssr")]
@@ -54,6 +55,8 @@ mod port {
         async fn retry_job(&self, job_id: &str) -> Result<i64, AppError>;
         /// Cancels a workflow job: no more of its tasks are handed out.
         async fn cancel_job(&self, job_id: &str) -> Result<(), AppError>;
+        /// Every cron automation with its next runs and latest jobs, oldest first.
+        async fn automations(&self) -> Result<Vec<crate::model::AutomationView>, AppError>;
     }
 
     pub type SharedQueryPort = Arc<dyn QueryPort>;

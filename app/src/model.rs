@@ -1,5 +1,6 @@
 //! Data the server and the browser share: jobs, spans and log records as the dashboard sees them.
 
+mod automation;
 mod compare;
 mod failure;
 mod format;
@@ -14,6 +15,7 @@ mod trace;
 mod tree;
 pub mod waterfall;
 
+pub use automation::{AUTOMATION_JOBS, AutomationJob, AutomationView, CronTriggerView};
 pub use compare::{
     Change, CompareRow, JobComparison, MIN_REGRESSION_NS, NOISE_SHARE, REGRESSION_FACTOR, Side,
     compare_runs, noise_ns,

@@ -6,7 +6,7 @@ use leptos_router::{SsrMode, path};
 
 use crate::Head;
 use crate::components::{SignOut, ThemeToggle, TimeToggle, provide_clock};
-use crate::pages::{ComparePage, JobListPage, JobPage, NotFoundPage};
+use crate::pages::{AutomationsPage, ComparePage, JobListPage, JobPage, NotFoundPage};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -26,6 +26,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="topbar__nav">
                     <A href="/">"Jobs"</A>
+                    <A href="/automations">"Automations"</A>
                 </nav>
                 // A plain form: the server opens an id's job or searches names (`/go`).
                 <form class="topbar__go" action="/go" method="get" role="search">
@@ -48,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=JobListPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
                     <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async />
+                    <Route path=path!("/automations") view=AutomationsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

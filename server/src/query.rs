@@ -319,6 +319,49 @@ impl QueryPort for StoreQueries {
         tracing::info!(job = %id, "job canceled from the dashboard");
         Ok(())
     }
+
+    async fn automations(&self) -> Result<Vec<app::model::AutomationView>, AppError> {
+        use crate::store::workflow::WorkflowJobQuery;
+        let automations = self.0.automations().await.map_err(to_app_error)?;
+        let mut views = Vec::with_capacity(automations.len());
+        for automation in automations {
+            let query = WorkflowJobQuery {
+                automation_ids: vec![automation.id],
+                limit: app::model::AUTOMATION_JOBS,
+                ..WorkflowJobQuery::default()
+            };
+            let jobs = self
+                .0
+                .query_workflow_jobs(&query)
+                .await
+                .map_err(to_app_error)?;
+            let task = &automation.task;
+            views.push(app::model::AutomationView {
+                id: automation.id.to_string(),
+                name: automation.name,
+                task: format!("{}@{}", task.identifier_name, task.identifier_version),
+                cluster: task.cluster_slug.clone(),
+                created_ns: automation.created_ns,
+                triggers: automation
+                    .triggers
+                    .into_iter()
+                    .map(|t| app::model::CronTriggerView {
+                        schedule: t.schedule,
+                        next_ns: (t.next_ns < i64::MAX).then_some(t.next_ns),
+                    })
+                    .collect(),
+                recent_jobs: jobs
+                    .into_iter()
+                    .map(|job| app::model::AutomationJob {
+                        id: job.id.to_string(),
+                        state: job.state,
+                        trigger_ns: job.trigger_ns.unwrap_or(job.submitted_ns),
+                    })
+                    .collect(),
+            });
+        }
+        Ok(views)
+    }
 }
 
 /// A workflow job's id as the dashboard sends it.
