@@ -7,17 +7,14 @@
 //! while no server ran fire once, for the earliest of them, not once each; the next due time
 //! is then the schedule's first after now.
 
-pub mod cron;
-
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use prost::Message;
 
+use crate::cron::next_due;
 use crate::grpc::proto::workflows::v1 as wf;
 use crate::store::workflow::{DueTrigger, NewJob, TaskSpec};
 use crate::store::{SharedStore, StoreError, TraceId};
-pub use cron::Schedule;
 
 /// How often due triggers are looked for: the latest a job starts after its time.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -64,16 +61,6 @@ pub async fn fire_due(store: &SharedStore, now_ns: i64) -> Result<usize, StoreEr
         }
     }
     Ok(fired)
-}
-
-/// The schedule's first time after `now_ns`, in unix ns.
-pub fn next_due(schedule: &str, now_ns: i64) -> Option<i64> {
-    let schedule = Schedule::parse(schedule).ok()?;
-    schedule.next_after(time_of(now_ns))?.timestamp_nanos_opt()
-}
-
-fn time_of(ns: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(ns)
 }
 
 /// The job a due trigger submits.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod automations;
 pub mod body;
 pub mod config;
+pub mod cron;
 pub mod demo;
 pub mod grpc;
 pub mod grpc_wire;

@@ -8,7 +8,7 @@ use super::proto::tilebox::v1 as tb;
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::automation_service_server::AutomationService;
 use super::{WorkflowApi, now_ns, to_the_end};
-use crate::automations::{Schedule, next_due};
+use crate::cron::{Schedule, next_due};
 use crate::store::workflow::{Automation, MAX_TRIGGERS, NewAutomation};
 
 fn automation(automation: Automation) -> wf::AutomationPrototype {

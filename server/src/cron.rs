@@ -13,6 +13,15 @@ pub const MAX_SCHEDULE_CHARS: usize = 256;
 /// refused when it is created.
 const SEARCH_YEARS: i32 = 5;
 
+/// `schedule`'s first time after `now_ns`, in unix ns; `None` when it does not parse or never
+/// fires again.
+pub fn next_due(schedule: &str, now_ns: i64) -> Option<i64> {
+    let schedule = Schedule::parse(schedule).ok()?;
+    schedule
+        .next_after(DateTime::from_timestamp_nanos(now_ns))?
+        .timestamp_nanos_opt()
+}
+
 /// A parsed schedule: the allowed values of each field as bit sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
