@@ -1,17 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test, expect, hydrated } from './fixtures';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { test, expect, hydrated, runFixture } from './fixtures';
 
 /** Runs end2end/fixtures/automation.py with the real Tilebox client. */
 function automation(baseURL: string, ...args: string[]): string {
-  return execFileSync(
-    path.join(root, '.venv/bin/python'),
-    [path.join(root, 'end2end/fixtures/automation.py'), '--url', baseURL, ...args],
-    { encoding: 'utf8', timeout: 60_000 },
-  ).trim();
+  return runFixture('automation.py', '--url', baseURL, ...args).trim();
 }
 
 test('the automations page lists each automation, its next run and the jobs it submitted', async ({ page, baseURL }) => {

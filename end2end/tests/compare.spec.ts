@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test, expect, seedTrace, seedExampleJob, hex, hydrated } from './fixtures';
+import { test, expect, seedTrace, seedExampleJob, hex, hydrated, runTilesJob } from './fixtures';
 import { JobPage } from './pages';
 
 async function run(request: import('@playwright/test').APIRequestContext, name: string, tileMs: number) {
@@ -49,20 +46,10 @@ test('a compare link with one run says what is missing', async ({ page, request,
   expect(unexpected).toEqual([]);
 });
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
 test('two runs of a fan-out compare task by task input, with the job-level delta', async ({ page, baseURL }) => {
   const name = `compare-tiles-${Date.now()}`;
-  const run = () => {
-    const output = execFileSync(
-      path.join(root, '.venv/bin/python'),
-      [path.join(root, 'end2end/fixtures/tiles_job.py'), '--url', baseURL!, '--name', name],
-      { encoding: 'utf8', timeout: 90_000 },
-    );
-    return output.match(/job id: ([0-9a-f-]{36})/)![1];
-  };
-  const first = run();
-  const second = run();
+  const first = runTilesJob(baseURL!, name);
+  const second = runTilesJob(baseURL!, name);
   await page.goto(`/compare?a=${first}&b=${second}`);
   await hydrated(page);
   await expect(page.locator('.compare__job-delta')).toContainText(/The job: [+−]/);

@@ -1,9 +1,31 @@
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export { expect };
 
 export const hex = (bytes: number) => crypto.randomBytes(bytes).toString('hex');
+
+/** The repository's root. */
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Runs a script of end2end/fixtures/ with the real Tilebox client (the test venv's Python). */
+export function runFixture(script: string, ...args: string[]): string {
+  return execFileSync(path.join(root, '.venv/bin/python'), [path.join(root, 'end2end/fixtures', script), ...args], {
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+}
+
+/** Runs end2end/fixtures/tiles_job.py (a fan-out of four tiles, one failing); returns the job id. */
+export function runTilesJob(baseURL: string, name: string): string {
+  const output = runFixture('tiles_job.py', '--url', baseURL, '--name', name);
+  const jobId = output.match(/job id: ([0-9a-f-]{36})/)?.[1];
+  expect(jobId, output).toBeTruthy();
+  return jobId!;
+}
 
 type SpanSeed = {
   id: string;

@@ -1,22 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, hydrated, runTilesJob } from './fixtures';
 import { JobListPage, JobPage } from './pages';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Runs end2end/fixtures/tiles_job.py with the real Tilebox client; returns the job id. */
-function runTilesJob(baseURL: string, name: string): string {
-  const output = execFileSync(
-    path.join(root, '.venv/bin/python'),
-    [path.join(root, 'end2end/fixtures/tiles_job.py'), '--url', baseURL, '--name', name],
-    { encoding: 'utf8', timeout: 90_000 },
-  );
-  const jobId = output.match(/job id: ([0-9a-f-]{36})/)?.[1];
-  expect(jobId, output).toBeTruthy();
-  return jobId!;
-}
 
 test('the trace comes first; tasks and logs are tabs the URL keeps', async ({ page, baseURL }) => {
   const jobId = runTilesJob(baseURL!, `tabs-${Date.now()}`);

@@ -7,7 +7,16 @@ use super::convert::{self, status};
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::job_service_server::JobService;
 use super::{WorkflowApi, now_ns, to_the_end, unimplemented_rpcs};
-use crate::store::workflow::{NewJob, WorkflowJobQuery};
+use crate::store::workflow::{NewJob, WorkflowJob, WorkflowJobQuery};
+
+/// The workflow job `id`, or `NOT_FOUND`.
+async fn existing_job(api: &WorkflowApi, id: uuid::Uuid) -> Result<WorkflowJob, Status> {
+    api.store
+        .workflow_job(id)
+        .await
+        .map_err(status)?
+        .ok_or_else(|| Status::not_found(format!("job {id} not found")))
+}
 
 /// Page size when the client names none.
 const DEFAULT_PAGE: i64 = 100;
@@ -53,12 +62,7 @@ impl JobService for WorkflowApi {
         request: Request<wf::GetJobRequest>,
     ) -> Result<Response<wf::Job>, Status> {
         let id = convert::uuid_of(request.get_ref().job_id.as_ref(), "job_id")?;
-        let job = self
-            .store
-            .workflow_job(id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| Status::not_found(format!("job {id} not found")))?;
+        let job = existing_job(self, id).await?;
         Ok(Response::new(convert::job(&job)))
     }
 
@@ -143,12 +147,7 @@ impl JobService for WorkflowApi {
     ) -> Result<Response<wf::Diagram>, Status> {
         let request = request.into_inner();
         let id = convert::uuid_of(request.job_id.as_ref(), "job_id")?;
-        let job = self
-            .store
-            .workflow_job(id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| Status::not_found(format!("job {id} not found")))?;
+        let job = existing_job(self, id).await?;
         let tasks: Vec<_> = self
             .store
             .job_tasks(id)
