@@ -131,15 +131,44 @@ impl ExecutionContext {
         &mut self.subtasks
     }
 
-    /// The display, the subtasks and the progress reported (label, total, done).
+    /// The display, the subtasks and the progress reported (label, total, done), fitted to
+    /// what the server accepts (see [`fit_progress`]).
     pub(crate) fn into_result(self) -> (String, Vec<Subtask>, Vec<(String, u64, u64)>) {
-        let progress = self
-            .progress
-            .into_iter()
-            .map(|(label, (total, done))| (label, total, done))
-            .collect();
-        (self.display, self.subtasks, progress)
+        (self.display, self.subtasks, fit_progress(self.progress))
     }
+}
+
+/// Most progress indicators one report carries, the largest count and the longest label (bytes)
+/// the server takes: a report beyond them would be refused whole, and with it the result.
+const MAX_INDICATORS: usize = 1000;
+const MAX_COUNT: u64 = 1 << 40;
+const MAX_LABEL_BYTES: usize = 1024;
+
+/// Progress as the server accepts it: labels without NUL cut to 1 KiB (at a character), counts
+/// at most 2^40, the first 1,000 labels (the rest dropped with a warning).
+fn fit_progress(progress: BTreeMap<String, (u64, u64)>) -> Vec<(String, u64, u64)> {
+    let mut fitted: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (label, (total, done)) in progress {
+        let mut label: String = label.chars().filter(|&c| c != '\0').collect();
+        if label.len() > MAX_LABEL_BYTES {
+            let mut end = MAX_LABEL_BYTES;
+            while !label.is_char_boundary(end) {
+                end -= 1;
+            }
+            label.truncate(end);
+        }
+        if !fitted.contains_key(&label) && fitted.len() == MAX_INDICATORS {
+            tracing::warn!(%label, "more than {MAX_INDICATORS} progress indicators: dropped");
+            continue;
+        }
+        let entry = fitted.entry(label).or_default();
+        entry.0 = entry.0.saturating_add(total).min(MAX_COUNT);
+        entry.1 = entry.1.saturating_add(done).min(MAX_COUNT);
+    }
+    fitted
+        .into_iter()
+        .map(|(label, (total, done))| (label, total, done))
+        .collect()
 }
 
 /// One progress indicator of the running task ([`ExecutionContext::progress`]).
@@ -288,5 +317,25 @@ impl TaskLogger {
             let stamp = chrono::Utc::now().format("%H:%M:%S%.3f");
             eprintln!("{stamp} {severity_text:>5} {message}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_progress_is_fitted_to_what_the_server_takes() {
+        let mut progress = BTreeMap::new();
+        progress.insert("a\0b".to_owned(), (1 << 41, 2));
+        progress.insert("é".repeat(600), (1, 1));
+        for i in 0..1100 {
+            progress.insert(format!("label-{i:04}"), (1, 0));
+        }
+        let fitted = fit_progress(progress);
+        assert_eq!(fitted.len(), MAX_INDICATORS);
+        let nul = fitted.iter().find(|p| p.0 == "ab").expect("NUL dropped");
+        assert_eq!((nul.1, nul.2), (MAX_COUNT, 2));
+        assert!(fitted.iter().all(|p| p.0.len() <= MAX_LABEL_BYTES));
     }
 }

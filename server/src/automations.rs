@@ -36,7 +36,8 @@ pub fn spawn(store: SharedStore) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Fires what is due at `now_ns`; how many jobs this call submitted.
+/// Fires what is due at `now_ns`; how many jobs this call submitted. Only reading what is due
+/// can fail the call: a trigger that fails is logged and the others still fire.
 pub async fn fire_due(store: &SharedStore, now_ns: i64) -> Result<usize, StoreError> {
     let mut fired = 0;
     for due in store.due_triggers(now_ns, BATCH).await? {
@@ -52,12 +53,26 @@ pub async fn fire_due(store: &SharedStore, now_ns: i64) -> Result<usize, StoreEr
         let job = triggered_job(&due);
         let store = store.clone();
         let submitted = crate::store::to_the_end(async move {
-            store.fire_trigger(&due, next_ns, job, now_ns).await
+            let fired = store.fire_trigger(&due, next_ns, job, now_ns).await;
+            match fired {
+                // A job this tick cannot submit (its cluster was deleted since): the tick is
+                // passed over, so it does not come first again every second ahead of the rest.
+                Err(StoreError::NotFound(what) | StoreError::InvalidArgument(what)) => {
+                    tracing::warn!(automation = %due.automation_id, %what, "automations: tick skipped");
+                    store.skip_trigger(&due, next_ns).await.map(|_| None)
+                }
+                other => other,
+            }
         })
-        .await?;
-        if let Some(job) = submitted {
-            tracing::info!(job = %job.id, name = %job.name, "automations: cron trigger fired");
-            fired += 1;
+        .await;
+        match submitted {
+            Ok(Some(job)) => {
+                tracing::info!(job = %job.id, name = %job.name, "automations: cron trigger fired");
+                fired += 1;
+            }
+            Ok(None) => {}
+            // One trigger's failure does not hold up the others.
+            Err(error) => tracing::warn!(%error, "automations: firing a trigger failed"),
         }
     }
     Ok(fired)

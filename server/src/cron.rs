@@ -152,8 +152,8 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<u
                 let step: u32 = step
                     .parse()
                     .map_err(|_| bad(&format!("step {step:?} is not a number")))?;
-                if step == 0 {
-                    return Err(bad("a step of 0"));
+                if step == 0 || step > max {
+                    return Err(bad(&format!("a step of {step}: 1 to {max}")));
                 }
                 (range, step)
             }
@@ -175,7 +175,10 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<u
         let mut v = from;
         while v <= to {
             bits |= 1 << v;
-            v += step;
+            let Some(next) = v.checked_add(step) else {
+                break;
+            };
+            v = next;
         }
     }
     if bits == 0 {
@@ -263,6 +266,7 @@ mod tests {
             ("* * * *", "4 fields"),
             ("60 * * * *", "minute \"60\": 60 is outside 0–59"),
             ("*/0 * * * *", "a step of 0"),
+            ("59/4294967295 * * * *", "a step of 4294967295"),
             ("5-1 * * * *", "runs backwards"),
             ("* * * foo *", "\"foo\" is not a number"),
             ("0 0 30 2 *", "never fires"),

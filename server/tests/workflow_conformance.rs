@@ -1662,6 +1662,68 @@ async fn a_cron_trigger_fires_once_per_tick_and_deleting_it_cancels_its_jobs(sto
     );
 }
 
+/// An automation whose cluster was deleted cannot submit its job: its tick is passed over (it
+/// does not come first again every second) and the automation due after it still fires; a task
+/// the store would refuse at submission is refused when the automation is created.
+async fn a_tick_that_cannot_submit_is_passed_over_and_the_others_still_fire(store: SharedStore) {
+    use jobtrace::automations::fire_due;
+    use jobtrace::store::workflow::NewAutomation;
+    let gone = Cluster {
+        slug: "gone".to_owned(),
+        display_name: "Gone".to_owned(),
+        description: String::new(),
+        is_default: false,
+    };
+    let gone = store.create_cluster(&gone, T0).await.unwrap();
+    let mut orphan_task = task("Orphan", "v1.0", vec![]);
+    orphan_task.cluster_slug = gone.slug.clone();
+    let automation = |name: &str, task: TaskSpec, due: i64| NewAutomation {
+        name: name.to_owned(),
+        task,
+        schedules: vec![("* * * * *".to_owned(), due)],
+    };
+    let orphan = store
+        .create_automation(&automation("orphan", orphan_task, T0 + 60 * SECOND), T0)
+        .await
+        .unwrap();
+    let fine = store
+        .create_automation(
+            &automation("fine", task("Fine", "v1.0", vec![]), T0 + 61 * SECOND),
+            T0,
+        )
+        .await
+        .unwrap();
+    store.delete_cluster(&gone.slug).await.unwrap();
+    assert_eq!(
+        fire_due(&store, T0 + 62 * SECOND).await.unwrap(),
+        1,
+        "the other one fires"
+    );
+    let orphan = store.automation(orphan.id).await.unwrap().unwrap();
+    assert_eq!(
+        orphan.triggers[0].next_ns,
+        T0 + 120 * SECOND,
+        "passed over to the next tick"
+    );
+    let fine = store.automation(fine.id).await.unwrap().unwrap();
+    assert_eq!(fine.triggers[0].next_ns, T0 + 120 * SECOND);
+
+    let mut bad = task("Bad", "v1.0", vec![]);
+    bad.display = "nul\0display".to_owned();
+    let refused = store
+        .create_automation(&automation("bad", bad, T0 + 60 * SECOND), T0)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidArgument(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.automations().await.unwrap().len(),
+        2,
+        "nothing stored"
+    );
+}
+
 both_backends!(
     tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
@@ -1695,4 +1757,5 @@ both_backends!(
     a_span_arriving_during_a_prune_keeps_its_job,
     a_draining_server_takes_results_but_hands_out_no_new_task,
     a_cron_trigger_fires_once_per_tick_and_deleting_it_cancels_its_jobs,
+    a_tick_that_cannot_submit_is_passed_over_and_the_others_still_fire,
 );

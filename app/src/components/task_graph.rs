@@ -29,8 +29,14 @@ pub fn TaskGraphView(
             Arc::new(task_graph(&trace.tasks, &options))
         })
     };
-    // A task clicked that has no span yet (queued): outlined, nothing selected.
+    // A task clicked that has no span yet (queued): outlined, nothing selected, until a span
+    // is selected (then that span's task is outlined, and clearing it outlines nothing).
     let clicked = RwSignal::new(None::<usize>);
+    Effect::new(move |_| {
+        if selected.get().is_some() {
+            clicked.set(None);
+        }
+    });
     let shown_node = {
         let trace = trace.clone();
         move || {
@@ -72,7 +78,9 @@ pub fn TaskGraphView(
         let boxes = graph.nodes.len();
         let tasks = graph.task_count;
         if boxes < tasks {
-            format!("{tasks} tasks in {boxes} boxes: alike siblings are counted in one")
+            format!(
+                "{tasks} tasks in {boxes} boxes: alike siblings, and subtasks past the drawing's limits, are counted in one"
+            )
         } else {
             format!("{tasks} task{}", if tasks == 1 { "" } else { "s" })
         }

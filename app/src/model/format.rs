@@ -125,7 +125,8 @@ pub fn escape_markup(text: &str) -> String {
             '"' => escaped.push_str("&quot;"),
             '\'' => escaped.push_str("&#39;"),
             '\t' | '\n' | '\r' => escaped.push(c),
-            c if c.is_control() => {}
+            // Not characters XML allows (an SVG with them does not parse).
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => escaped.push(c),
         }
     }

@@ -19,6 +19,8 @@ use super::TaskView;
 pub const GROUP_OVER: usize = 12;
 /// At most this many boxes in one diagram; the rest of a sibling list is one box that says so.
 pub const MAX_BOXES: usize = 2000;
+/// Subtasks are drawn inside their parents this many levels deep; below, a box counts them.
+pub const MAX_DEPTH: usize = 24;
 /// At most this many boxes side by side in one layer; more wrap onto the next row.
 const ROW_OF: usize = 10;
 /// Labels and details are cut to this many characters (the full text is the box's title).
@@ -94,6 +96,9 @@ pub struct GraphNode {
     pub overflow: bool,
     /// Whether its subtasks are drawn inside it.
     pub container: bool,
+    /// Tasks below it that are not drawn (past the depth or the box budget): its detail
+    /// counts them, and [`TaskGraph::node_of`] finds this box for them.
+    pub hidden: Vec<usize>,
     pub x: f64,
     pub y: f64,
     pub width: f64,
@@ -124,7 +129,10 @@ pub struct TaskGraph {
 impl TaskGraph {
     /// The box that shows task `task` (its own, its group's, or the "more" box it is in).
     pub fn node_of(&self, task: usize) -> Option<usize> {
-        self.nodes.iter().position(|n| n.tasks.contains(&task))
+        self.nodes
+            .iter()
+            .position(|n| n.tasks.contains(&task))
+            .or_else(|| self.nodes.iter().position(|n| n.hidden.contains(&task)))
     }
 }
 
@@ -136,6 +144,8 @@ struct Item {
     deps: Vec<usize>,
     /// Its subtasks' block, when drawn inside it.
     block: Option<Block>,
+    /// The tasks below it that are not drawn.
+    hidden: Vec<usize>,
     width: f64,
     height: f64,
     x: f64,
@@ -179,7 +189,7 @@ pub fn task_graph(tasks: &[TaskView], options: &GraphOptions) -> TaskGraph {
         items: Vec::new(),
     };
     let roots = builder.children.get(&None).cloned().unwrap_or_default();
-    let root = builder.block(&roots);
+    let root = builder.block(&roots, 0);
     let padding = options.padding.clamp(0.0, 100.0);
     let title_height = if options.title.is_some() {
         TITLE_HEIGHT
@@ -207,12 +217,25 @@ pub fn task_graph(tasks: &[TaskView], options: &GraphOptions) -> TaskGraph {
 
 impl Builder<'_> {
     /// The block of one sibling list: grouped, cut to the budget, measured and laid out.
-    fn block(&mut self, siblings: &[usize]) -> Block {
+    fn block(&mut self, siblings: &[usize], depth: usize) -> Block {
         let items = self.sibling_items(siblings);
         for &item in &items {
-            self.measure(item);
+            self.measure(item, depth);
         }
         self.layers(items)
+    }
+
+    /// Every task below `tasks` (not themselves), walked without recursion.
+    fn descendants(&self, tasks: &[usize]) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut stack: Vec<usize> = tasks.to_vec();
+        while let Some(task) = stack.pop() {
+            if let Some(children) = self.children.get(&Some(task)) {
+                found.extend_from_slice(children);
+                stack.extend_from_slice(children);
+            }
+        }
+        found
     }
 
     /// The boxes of a sibling list, in submission order, with their dependencies among them.
@@ -300,6 +323,7 @@ impl Builder<'_> {
                 overflow: overflowed && u == units.len() - 1,
                 deps: unit_deps,
                 block: None,
+                hidden: Vec::new(),
                 width: 0.0,
                 height: 0.0,
                 x: 0.0,
@@ -309,35 +333,38 @@ impl Builder<'_> {
         (first_item..self.items.len()).collect()
     }
 
-    /// A box's size: its text, or its subtasks' block with a header.
-    fn measure(&mut self, item: usize) {
+    /// A box's size: its text, or its subtasks' block with a header. Subtasks are drawn
+    /// inside a single task's box while the depth and the box budget allow; otherwise the box
+    /// counts them.
+    fn measure(&mut self, item: usize, depth: usize) {
+        let single = self.items[item].tasks.len() == 1 && !self.items[item].overflow;
+        let task = self.items[item].tasks[0];
+        let subtasks = self.children.get(&Some(task)).cloned();
+        let drawn = match subtasks {
+            Some(subtasks) if single && depth < MAX_DEPTH && self.items.len() < MAX_BOXES => {
+                Some(self.block(&subtasks, depth + 1))
+            }
+            _ => None,
+        };
+        if drawn.is_none() {
+            self.items[item].hidden = self.descendants(&self.items[item].tasks.clone());
+        }
         let (label, detail) = self.texts(item);
         let text_width = (label.chars().count() as f64 * LABEL_CHAR_PX)
             .max(detail.chars().count() as f64 * DETAIL_CHAR_PX)
             + 2.0 * INSET;
         let own_width = text_width.max(MIN_BOX_WIDTH);
-        let single = self.items[item].tasks.len() == 1 && !self.items[item].overflow;
-        let task = self.items[item].tasks[0];
-        let subtasks = if single {
-            self.children.get(&Some(task)).cloned()
-        } else {
-            None
-        };
-        let (width, height, block) = match subtasks {
-            Some(subtasks) if self.items.len() < MAX_BOXES => {
-                let block = self.block(&subtasks);
-                (
-                    own_width.max(block.width + 2.0 * INSET),
-                    block.height + HEADER + INSET,
-                    Some(block),
-                )
-            }
-            _ => (own_width, BOX_HEIGHT, None),
+        let (width, height) = match &drawn {
+            Some(block) => (
+                own_width.max(block.width + 2.0 * INSET),
+                block.height + HEADER + INSET,
+            ),
+            None => (own_width, BOX_HEIGHT),
         };
         let item = &mut self.items[item];
         item.width = width;
         item.height = height;
-        item.block = block;
+        item.block = drawn;
     }
 
     /// Layers by dependency depth, each ordered by where its dependencies sit, rows wrapped.
@@ -505,6 +532,7 @@ impl Builder<'_> {
                 state: self.state(id),
                 overflow: item.overflow,
                 container: item.block.is_some(),
+                hidden: item.hidden.clone(),
                 x: x + item.x,
                 y: y + item.y,
                 width: item.width,
@@ -549,7 +577,7 @@ impl Builder<'_> {
         if item.overflow {
             return (
                 format!("+ {} more tasks", item.tasks.len()),
-                state_counts(self.tasks, &item.tasks),
+                with_hidden(state_counts(self.tasks, &item.tasks), item.hidden.len()),
             );
         }
         if item.tasks.len() > 1 {
@@ -571,7 +599,7 @@ impl Builder<'_> {
         if detail.is_empty() {
             detail = first.state.to_ascii_lowercase().replace('_', " ");
         }
-        (name, detail)
+        (name, with_hidden(detail, item.hidden.len()))
     }
 
     fn title(&self, id: usize, label: &str, detail: &str) -> String {
@@ -600,6 +628,22 @@ impl Builder<'_> {
             .map(|&t| state_css(&self.tasks[t].state))
             .min_by_key(|s| urgency(s))
             .unwrap_or("queued")
+    }
+}
+
+/// `detail`, then how many subtasks below the box are not drawn.
+fn with_hidden(detail: String, hidden: usize) -> String {
+    if hidden == 0 {
+        return detail;
+    }
+    let count = format!(
+        "{hidden} subtask{} not drawn",
+        if hidden == 1 { "" } else { "s" }
+    );
+    if detail.is_empty() {
+        count
+    } else {
+        format!("{detail} · {count}")
     }
 }
 
@@ -829,6 +873,26 @@ mod tests {
         assert_eq!(shown, 5001, "every task is in some box");
         assert!(more.label.starts_with("+ ") && more.label.ends_with(" more tasks"));
         assert_eq!(graph.task_count, 5001);
+    }
+
+    #[test]
+    fn test_a_deep_chain_is_drawn_to_the_depth_limit_and_every_task_has_a_box() {
+        // Each task submits one subtask, 5,000 deep: no recursion that deep, nothing lost.
+        let mut tasks = vec![task("t0", &[])];
+        for i in 1..5000 {
+            tasks.push(child(&format!("t{i}"), &format!("t{}", i - 1), "Step", &[]));
+        }
+        let graph = task_graph(&tasks, &GraphOptions::default());
+        assert_eq!(graph.nodes.len(), MAX_DEPTH + 1);
+        let last = graph.nodes.last().expect("boxes");
+        assert_eq!(last.hidden.len(), 5000 - MAX_DEPTH - 1);
+        assert!(
+            last.detail
+                .ends_with(&format!("{} subtasks not drawn", last.hidden.len()))
+        );
+        for t in 0..tasks.len() {
+            assert!(graph.node_of(t).is_some(), "task {t} has a box");
+        }
     }
 
     #[test]

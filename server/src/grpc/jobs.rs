@@ -18,6 +18,9 @@ async fn existing_job(api: &WorkflowApi, id: uuid::Uuid) -> Result<WorkflowJob, 
         .ok_or_else(|| Status::not_found(format!("job {id} not found")))
 }
 
+/// Automations one job query may filter by.
+const MAX_AUTOMATION_IDS: usize = 100;
+
 /// Page size when the client names none.
 const DEFAULT_PAGE: i64 = 100;
 
@@ -104,6 +107,11 @@ impl JobService for WorkflowApi {
                     Status::invalid_argument(format!("unknown job state {state}"))
                 })?,
             );
+        }
+        if filters.automation_ids.len() > MAX_AUTOMATION_IDS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_AUTOMATION_IDS} automation_ids per query"
+            )));
         }
         let query = WorkflowJobQuery {
             submitted_after_ns: interval.start_time.as_ref().map(convert::timestamp_ns),

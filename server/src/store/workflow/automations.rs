@@ -8,12 +8,16 @@
 
 use uuid::Uuid;
 
-use super::validate::{MAX_TEXT_BYTES, check_text, validate_job};
+use super::validate::{
+    MAX_TEXT_BYTES, check_text, validate_dependencies, validate_job, validate_task_texts,
+};
 use super::{NewJob, TaskSpec, WorkflowJob};
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
 /// Most cron triggers one automation may have.
 pub const MAX_TRIGGERS: usize = 32;
+/// Most automations one store keeps.
+pub const MAX_AUTOMATIONS: i64 = 1000;
 
 /// An automation to create: its name, the task it submits, and one due time per schedule
 /// (the caller parses the schedules; the store keeps their text).
@@ -72,6 +76,9 @@ pub trait WorkflowAutomations: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Triggers due at `now_ns`, the most overdue first, at most `limit`.
     async fn due_triggers(&self, now_ns: i64, limit: i64) -> Result<Vec<DueTrigger>, StoreError>;
+    /// Moves `due` to `next_ns` without submitting anything (a tick whose job cannot be
+    /// submitted: its cluster was deleted); whether it was still due.
+    async fn skip_trigger(&self, due: &DueTrigger, next_ns: i64) -> Result<bool, StoreError>;
     /// Fires `due` (as read by [`Self::due_triggers`]): moves it to `next_ns` and submits `job`
     /// for it, in one transaction, unless another caller fired it first (then `None`).
     async fn fire_trigger(
@@ -201,9 +208,21 @@ macro_rules! impl_workflow_automations {
                     trace_id: crate::store::TraceId([0; 16]),
                     tasks: vec![automation.task.clone()],
                 };
+                // Everything a tick's submission checks, checked now: a task that could never
+                // be submitted is refused here rather than failing every tick.
                 validate_job(&probe)?;
+                validate_task_texts(&probe.tasks)?;
+                validate_dependencies(&probe.tasks)?;
                 let id = Uuid::now_v7();
                 let (mut tx, _turn) = self.write_tx().await?;
+                let count: i64 = sqlx::query_scalar("SELECT count(*) FROM automations")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if count >= MAX_AUTOMATIONS {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "at most {MAX_AUTOMATIONS} automations; delete one first"
+                    )));
+                }
                 let cluster = if automation.task.cluster_slug.is_empty() {
                     Self::default_cluster(&mut *tx).await?.slug
                 } else {
@@ -294,7 +313,11 @@ macro_rules! impl_workflow_automations {
                     .fetch_all(&self.read)
                     .await?;
                     for job in open {
-                        super::WorkflowJobs::cancel_job(self, uuid_of(&job)?, now_ns).await?;
+                        match super::WorkflowJobs::cancel_job(self, uuid_of(&job)?, now_ns).await {
+                            // Pruned meanwhile: nothing left to cancel.
+                            Ok(()) | Err(StoreError::NotFound(_)) => {}
+                            Err(error) => return Err(error),
+                        }
                     }
                 }
                 Ok(deleted)
@@ -338,6 +361,22 @@ macro_rules! impl_workflow_automations {
                         })
                     })
                     .collect()
+            }
+
+            async fn skip_trigger(
+                &self,
+                due: &DueTrigger,
+                next_ns: i64,
+            ) -> Result<bool, StoreError> {
+                let moved = sqlx::query(
+                    "UPDATE cron_triggers SET next_ns = $3 WHERE id = $1 AND next_ns = $2",
+                )
+                .bind(due.trigger.id.as_bytes().to_vec())
+                .bind(due.trigger.next_ns)
+                .bind(next_ns)
+                .execute(&self.write)
+                .await?;
+                Ok(moved.rows_affected() > 0)
             }
 
             async fn fire_trigger(
