@@ -23,7 +23,7 @@ pub struct SqliteStore {
     pub(super) write: SqlitePool,
     pub(super) read: SqlitePool,
     /// Spans and logs (rusqlite, group commit).
-    writer: SqliteWriter,
+    pub(super) writer: SqliteWriter,
     /// Bulk reads (rusqlite).
     reader: SqliteReader,
     /// Workflow transactions waiting for or holding the write lock (the writer yields to them).

@@ -31,6 +31,9 @@ const YIELD_AT_MOST: Duration = Duration::from_millis(50);
 enum Payload {
     Spans(SpanBatch),
     Logs(LogBatch),
+    /// Tests only: the writer thread panics while committing (a fault to inject).
+    #[cfg(test)]
+    Crash,
 }
 
 impl Payload {
@@ -38,6 +41,8 @@ impl Payload {
         match self {
             Payload::Spans(batch) => batch.spans.len(),
             Payload::Logs(batch) => batch.logs.len(),
+            #[cfg(test)]
+            Payload::Crash => 0,
         }
     }
 }
@@ -149,6 +154,8 @@ fn commit_group(conn: &Connection, group: Vec<Command>) {
             let store = |conn: &Connection| match &command.payload {
                 Payload::Spans(batch) => store_spans(conn, batch),
                 Payload::Logs(batch) => store_logs(conn, batch),
+                #[cfg(test)]
+                Payload::Crash => panic!("an injected writer fault"),
             };
             let outcome = if alone {
                 store(conn)
@@ -439,5 +446,47 @@ impl SpanTx for SqliteSpanTx<'_> {
             ])
             .map_err(StoreError::from_rusqlite)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, StoreOptions};
+
+    /// The writer thread dies (a panic while it commits): `/healthz`'s check fails, and every
+    /// write after it is answered `WriterStopped` at once instead of waiting forever.
+    #[tokio::test]
+    async fn test_a_stopped_writer_fails_the_health_check_and_writes_do_not_hang() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite:{}", dir.path().join("store.db").display());
+        let store = SqliteStore::connect_with(&url, &StoreOptions::default())
+            .await
+            .expect("a store");
+        store.health().await.expect("healthy at first");
+        let crashed = store.writer.submit(Payload::Crash).await;
+        assert!(
+            matches!(crashed, Err(StoreError::WriterStopped)),
+            "{crashed:?}"
+        );
+        // The thread unwinds and drops its end of the channel.
+        for _ in 0..100 {
+            if !store.writer.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let health = store.health().await;
+        assert!(
+            matches!(health, Err(StoreError::WriterStopped)),
+            "{health:?}"
+        );
+        let write = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.store_spans(SpanBatch::default()),
+        )
+        .await
+        .expect("a write after the writer stopped is answered, not left waiting");
+        assert!(matches!(write, Err(StoreError::WriterStopped)), "{write:?}");
     }
 }
