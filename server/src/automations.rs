@@ -13,7 +13,7 @@ use prost::Message;
 
 use crate::cron::next_due;
 use crate::grpc::proto::workflows::v1 as wf;
-use crate::store::workflow::{DueTrigger, NewJob, TaskSpec};
+use crate::store::workflow::{DueTrigger, NEVER_NS, NewJob, TaskSpec};
 use crate::store::{SharedStore, StoreError, TraceId};
 
 /// How often due triggers are looked for: the latest a job starts after its time.
@@ -47,7 +47,7 @@ pub async fn fire_due(store: &SharedStore, now_ns: i64) -> Result<usize, StoreEr
                 // Parsed when it was created; a schedule that no longer parses or never fires
                 // again is parked far ahead rather than fired on every tick.
                 tracing::warn!(schedule = %due.trigger.schedule, "automations: schedule has no next time");
-                i64::MAX
+                NEVER_NS
             }
         };
         let job = triggered_job(&due);

@@ -16,10 +16,7 @@ const SEARCH_YEARS: i32 = 5;
 /// `schedule`'s first time after `now_ns`, in unix ns; `None` when it does not parse or never
 /// fires again.
 pub fn next_due(schedule: &str, now_ns: i64) -> Option<i64> {
-    let schedule = Schedule::parse(schedule).ok()?;
-    schedule
-        .next_after(DateTime::from_timestamp_nanos(now_ns))?
-        .timestamp_nanos_opt()
+    Schedule::parse(schedule).ok()?.next_after_ns(now_ns)
 }
 
 /// A parsed schedule: the allowed values of each field as bit sets.
@@ -86,6 +83,12 @@ impl Schedule {
             return Err("it never fires".to_owned());
         }
         Ok(schedule)
+    }
+
+    /// [`Self::next_after`] in unix ns.
+    pub fn next_after_ns(&self, after_ns: i64) -> Option<i64> {
+        self.next_after(DateTime::from_timestamp_nanos(after_ns))?
+            .timestamp_nanos_opt()
     }
 
     /// The first time after `after` (strictly) the schedule fires, within five years.

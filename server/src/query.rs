@@ -346,8 +346,8 @@ impl QueryPort for StoreQueries {
                     .triggers
                     .into_iter()
                     .map(|t| app::model::CronTriggerView {
+                        next_ns: t.next_run_ns(),
                         schedule: t.schedule,
-                        next_ns: (t.next_ns < i64::MAX).then_some(t.next_ns),
                     })
                     .collect(),
                 recent_jobs: jobs

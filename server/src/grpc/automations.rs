@@ -8,7 +8,7 @@ use super::proto::tilebox::v1 as tb;
 use super::proto::workflows::v1 as wf;
 use super::proto::workflows::v1::automation_service_server::AutomationService;
 use super::{WorkflowApi, now_ns, to_the_end};
-use crate::cron::{Schedule, next_due};
+use crate::cron::Schedule;
 use crate::store::workflow::{Automation, MAX_TRIGGERS, NewAutomation};
 
 fn automation(automation: Automation) -> wf::AutomationPrototype {
@@ -33,9 +33,8 @@ fn automation(automation: Automation) -> wf::AutomationPrototype {
             .into_iter()
             .map(|trigger| wf::CronTrigger {
                 id: Some(convert::id(trigger.id)),
+                next_scheduled_at: trigger.next_run_ns().map(convert::timestamp),
                 schedule: trigger.schedule,
-                next_scheduled_at: (trigger.next_ns < i64::MAX)
-                    .then(|| convert::timestamp(trigger.next_ns)),
             })
             .collect(),
         disabled: false,
@@ -86,10 +85,10 @@ impl AutomationService for WorkflowApi {
         for trigger in &request.cron_triggers {
             // Echoed cut: the message travels in a header.
             let shown: String = trigger.schedule.chars().take(100).collect();
-            Schedule::parse(&trigger.schedule).map_err(|why| {
+            let schedule = Schedule::parse(&trigger.schedule).map_err(|why| {
                 Status::invalid_argument(format!("cron schedule {shown:?}: {why}"))
             })?;
-            let next = next_due(&trigger.schedule, now).ok_or_else(|| {
+            let next = schedule.next_after_ns(now).ok_or_else(|| {
                 Status::invalid_argument(format!("cron schedule {shown:?} never fires again"))
             })?;
             schedules.push((trigger.schedule.trim().to_owned(), next));
@@ -97,7 +96,7 @@ impl AutomationService for WorkflowApi {
         let prototype = request
             .prototype
             .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
-        let mut task = convert::legacy_task_specs(std::slice::from_ref(&prototype))?
+        let task = convert::legacy_task_specs(std::slice::from_ref(&prototype))?
             .pop()
             .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
         if !task.depends_on.is_empty() {
@@ -105,7 +104,6 @@ impl AutomationService for WorkflowApi {
                 "an automation's task cannot depend on other tasks",
             ));
         }
-        task.depends_on.clear();
         let new = NewAutomation {
             name: request.name,
             task,

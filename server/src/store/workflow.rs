@@ -18,7 +18,7 @@ use app::model::JobState;
 use super::TraceId;
 
 pub use automations::{
-    Automation, CronTrigger, DueTrigger, MAX_TRIGGERS, NewAutomation, WorkflowAutomations,
+    Automation, CronTrigger, DueTrigger, MAX_TRIGGERS, NEVER_NS, NewAutomation, WorkflowAutomations,
 };
 pub(in crate::store) use claims::RequeueSchedule;
 pub use claims::TaskQueue;

@@ -42,9 +42,23 @@ pub struct Automation {
 pub struct CronTrigger {
     pub id: Uuid,
     pub schedule: String,
-    /// When it is due next (unix ns).
+    /// When it is due next (unix ns); [`NEVER_NS`] when it will not fire again.
     pub next_ns: i64,
 }
+
+/// The next time of a trigger parked because its schedule has no next time.
+pub const NEVER_NS: i64 = i64::MAX;
+
+impl CronTrigger {
+    /// When it fires next, unless it never will.
+    pub fn next_run_ns(&self) -> Option<i64> {
+        (self.next_ns < NEVER_NS).then_some(self.next_ns)
+    }
+}
+
+/// Moves a trigger from the due time read (`$2`) to its next (`$3`): no row when another
+/// caller moved it first.
+const MOVE_TRIGGER: &str = "UPDATE cron_triggers SET next_ns = $3 WHERE id = $1 AND next_ns = $2";
 
 /// A trigger whose time has come, with what it submits.
 #[derive(Debug, Clone, PartialEq)]
@@ -368,14 +382,12 @@ macro_rules! impl_workflow_automations {
                 due: &DueTrigger,
                 next_ns: i64,
             ) -> Result<bool, StoreError> {
-                let moved = sqlx::query(
-                    "UPDATE cron_triggers SET next_ns = $3 WHERE id = $1 AND next_ns = $2",
-                )
-                .bind(due.trigger.id.as_bytes().to_vec())
-                .bind(due.trigger.next_ns)
-                .bind(next_ns)
-                .execute(&self.write)
-                .await?;
+                let moved = sqlx::query(MOVE_TRIGGER)
+                    .bind(due.trigger.id.as_bytes().to_vec())
+                    .bind(due.trigger.next_ns)
+                    .bind(next_ns)
+                    .execute(&self.write)
+                    .await?;
                 Ok(moved.rows_affected() > 0)
             }
 
@@ -388,15 +400,13 @@ macro_rules! impl_workflow_automations {
             ) -> Result<Option<WorkflowJob>, StoreError> {
                 validate_job(&job)?;
                 let (mut tx, _turn) = self.write_tx().await?;
-                let moved = sqlx::query(
-                    "UPDATE cron_triggers SET next_ns = $3 WHERE id = $1 AND next_ns = $2",
-                )
-                .bind(due.trigger.id.as_bytes().to_vec())
-                .bind(due.trigger.next_ns)
-                .bind(next_ns)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let moved = sqlx::query(MOVE_TRIGGER)
+                    .bind(due.trigger.id.as_bytes().to_vec())
+                    .bind(due.trigger.next_ns)
+                    .bind(next_ns)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if moved == 0 {
                     // Fired by another replica, or deleted meanwhile.
                     return Ok(None);
