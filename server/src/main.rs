@@ -70,7 +70,18 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
+    // The socket first: a passed one decides the address the loopback rule checks.
+    let listening = jobtrace::serve::listen(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    if listening.passed {
+        tracing::info!(
+            addr = %listening.addr,
+            "serving the socket passed in LISTEN_FDS (--addr is not used)"
+        );
+    }
+    config.addr = listening.addr;
     let state = jobtrace::build_state(&config).await?;
     if state.auth.is_some() {
         tracing::info!("API tokens configured: clients and the dashboard must authenticate");
@@ -102,9 +113,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     // Cron automations: every replica looks for due triggers; each fires once (the store).
     jobtrace::automations::spawn(state.store.clone());
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
     let draining = std::sync::Arc::clone(&state.draining);
     let app = jobtrace::router::router(state);
@@ -124,7 +132,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let _ = stopping.send(true);
     };
     // The peer address reaches handlers as `ConnectInfo` (a Python runner's identity).
-    let server = jobtrace::serve::serve(listener, app, header_read_timeout, signal);
+    let server = jobtrace::serve::serve(listening.listener, app, header_read_timeout, signal);
     let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
     let deadline = async move {
         let _ = stopped.wait_for(|stopping| *stopping).await;

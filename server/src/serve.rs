@@ -4,8 +4,13 @@
 //!
 //! `axum::serve` sets no timer, so hyper applies no header timeout; this is the same loop with
 //! one.
+//!
+//! The listening socket is bound here, or passed in by a supervisor (systemd socket activation,
+//! `LISTEN_FDS`): a passed socket outlives the process, so while the server restarts new
+//! connections wait in its backlog instead of being refused.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,6 +26,50 @@ use tower::ServiceExt;
 /// [`H2_PING_TIMEOUT`] (a peer that vanished without closing).
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The socket the server accepts on.
+#[derive(Debug)]
+pub struct Listening {
+    pub listener: TcpListener,
+    /// Its address (for a passed socket, where the supervisor bound it).
+    pub addr: SocketAddr,
+    /// Passed in by a supervisor (`LISTEN_FDS`) rather than bound here.
+    pub passed: bool,
+}
+
+/// The socket a supervisor passed (`LISTEN_FDS`, the systemd protocol: the first passed
+/// descriptor, fd 3, must be a listening TCP socket), else `addr` bound here.
+///
+/// Why a passed socket matters: the unmodified Tilebox Python runner gives up on a refused
+/// connection (it retries only `INTERNAL`/`UNKNOWN` answers), so a server restarted on a port it
+/// binds itself ends every Python runner. A socket held by systemd stays open across the
+/// restart; the runners' calls wait in its backlog and are answered by the next process.
+pub async fn listen(addr: SocketAddr) -> std::io::Result<Listening> {
+    let mut passed = listenfd::ListenFd::from_env();
+    if passed.len() == 0 {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        return Ok(Listening {
+            listener,
+            addr,
+            passed: false,
+        });
+    }
+    let listener = passed.take_tcp_listener(0)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "LISTEN_FDS is set but its first descriptor (fd 3) is not a listening TCP socket",
+        )
+    })?;
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    let addr = listener.local_addr()?;
+    Ok(Listening {
+        listener,
+        addr,
+        passed: true,
+    })
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
 /// connections open then to finish their requests (the caller bounds that wait).

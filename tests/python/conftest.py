@@ -54,19 +54,31 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log=lambda: "") -> N
         time.sleep(0.1)
 
 
-def launch(tmp_path, database_url: str, *extra: str) -> tuple[Server, subprocess.Popen]:
-    """Starts `jobtrace serve` on a free port and waits for /healthz."""
-    port = free_port()
+def launch(
+    tmp_path, database_url: str, *extra: str, held: socket.socket | None = None
+) -> tuple[Server, subprocess.Popen]:
+    """Starts `jobtrace serve` on a free port and waits for /healthz. With `held`, a listening socket
+    the test keeps open, the server serves that one instead, passed as systemd does (fd 3,
+    LISTEN_FDS=1, LISTEN_PID): the socket outlives the server, as under socket activation."""
+    # Short leases so a killed runner's task returns to the queue within the test.
+    serve = [BIN, "serve", "--database-url", database_url, "--task-lease-secs", "3", "--runner-idle-ms", "200"]
+    if held is None:
+        port = free_port()
+        command = [*serve, "--addr", f"127.0.0.1:{port}", *extra]
+        pass_fds = ()
+    else:
+        port = held.getsockname()[1]
+        fd = held.fileno()
+        to_fd_3 = "" if fd == 3 else f"3<&{fd} {fd}<&-"
+        command = ["bash", "-c", f'export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@" {to_fd_3}', "bash", *serve, *extra]
+        pass_fds = (fd,)
     log_path = str(tmp_path / "server.log")
-    with open(log_path, "w") as log:
+    with open(log_path, "a") as log:
         process = subprocess.Popen(
-            # Short leases so a killed runner's task returns to the queue within the test.
-            [
-                BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-                "--task-lease-secs", "3", "--runner-idle-ms", "200", *extra,
-            ],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
+            pass_fds=pass_fds,
             cwd=os.path.join(os.path.dirname(__file__), "../.."),
         )
     url = f"http://127.0.0.1:{port}"
@@ -84,20 +96,22 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def server(request, tmp_path):
-    backend = request.param
-    database = None
-    if backend == "sqlite":
-        database_url = f"sqlite:{tmp_path / 'jobtrace.db'}"
-    else:
-        database = f"jobtrace_py_{uuid.uuid4().hex}"
-        psql(f"CREATE DATABASE {database}")
-        database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
-    server, process = launch(tmp_path, database_url)
+def database(request, tmp_path):
+    """A fresh store's URL: a SQLite file in the test's folder, or a new PostgreSQL database dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:{tmp_path / 'jobtrace.db'}"
+        return
+    name = f"jobtrace_py_{uuid.uuid4().hex}"
+    psql(f"CREATE DATABASE {name}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def server(database, tmp_path):
+    server, process = launch(tmp_path, database)
     yield server
     stop(process)
-    if database:
-        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 API_TOKEN = "py-test-token-0123456789abcdef"

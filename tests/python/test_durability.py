@@ -11,9 +11,8 @@ import threading
 import time
 import uuid
 
-import pytest
 import requests
-from conftest import BIN, PG_ADMIN_URL, launch, psql, stop
+from conftest import BIN, launch, stop
 
 SENDERS = 24
 SPANS_PER_REQUEST = 50
@@ -45,17 +44,6 @@ def send_until_refused(url: str, acked: list, stop_event: threading.Event) -> No
             return
         if 200 <= answer.status_code < 300:
             acked.append(trace_id)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'jobtrace.db'}"
-        return
-    name = f"jobtrace_py_{uuid.uuid4().hex}"
-    psql(f"CREATE DATABASE {name}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path, database):

@@ -115,6 +115,31 @@ class Collect(Task):
         context.logger.info("collected", count=self.count)
 
 
+class TallyFanOut(Task):
+    """Submits `count` Tallied subtasks (test_restart.py)."""
+
+    count: int
+    seconds: float
+    tally: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        for index in range(self.count):
+            context.submit_subtask(Tallied(index=index, seconds=self.seconds, tally=self.tally))
+
+
+class Tallied(Task):
+    """Works `seconds`, then appends its task id to the tally file: executions counted by the tasks."""
+
+    index: int
+    seconds: float
+    tally: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        time.sleep(self.seconds)
+        with open(self.tally, "a") as tally:
+            tally.write(f"{context.current_task.id}\n")
+
+
 class SlowOnce(Task):
     """On its first attempt writes the `started` marker and then sleeps 60 s; later attempts finish at once."""
 
