@@ -13,6 +13,7 @@ mod records;
 mod retention;
 mod rows;
 mod span_log_reads;
+mod span_query;
 mod span_write;
 mod sql;
 mod sqlite_read;
@@ -31,6 +32,7 @@ pub use error::StoreError;
 pub use ids::{JobRef, SpanId, TraceId};
 pub use records::{LogBatch, NewLog, NewResource, NewSpan, SpanBatch, WriteSummary};
 pub use retention::{PruneStep, Retention};
+pub use rows::SpanRow;
 pub use workflow::WorkflowStore;
 
 /// Everything jobtrace persists, behind one interface so SQLite and PostgreSQL behave alike.
@@ -82,12 +84,25 @@ pub trait TraceStore: Send + Sync + 'static {
     /// Where every log record of a trace sits (span, time, severity), by time.
     async fn trace_log_marks(&self, trace_id: TraceId) -> Result<Vec<LogMark>, StoreError>;
     async fn stats(&self) -> Result<Stats, StoreError>;
-    /// One page of spans by (start, span id): of one trace, or across traces.
+    /// One page of spans by (start, span id), of one trace or across traces, as stored: their
+    /// attributes, events and resource as JSON text (the REST API writes them out as they are).
+    async fn span_rows(
+        &self,
+        trace_id: Option<TraceId>,
+        query: &SpanPageQuery,
+    ) -> Result<Vec<SpanRow>, StoreError>;
+    /// [`TraceStore::span_rows`], parsed.
     async fn span_page(
         &self,
         trace_id: Option<TraceId>,
         query: &SpanPageQuery,
-    ) -> Result<Vec<Span>, StoreError>;
+    ) -> Result<Vec<Span>, StoreError> {
+        self.span_rows(trace_id, query)
+            .await?
+            .into_iter()
+            .map(SpanRow::into_model)
+            .collect()
+    }
     /// One page of log records by (time, id), with their ids: of one trace, or across traces.
     async fn log_page(
         &self,

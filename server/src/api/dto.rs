@@ -1,9 +1,11 @@
 //! The REST API's JSON shapes: the Tilebox client's column names, RFC 3339 times with
 //! nanoseconds, durations in seconds, and the raw unix nanoseconds beside them.
 
-use app::model::{Attributes, Job, JobVersion, LogRecord, Span, SpanEvent};
+use app::model::{Attributes, Job, JobVersion, LogRecord, Span, SpanEvent, StatusCode};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
+
+use crate::store::{SpanRow, StoreError};
 
 fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
@@ -106,6 +108,128 @@ impl From<&Span> for ApiSpan {
     }
 }
 
+/// A page of [`ApiSpan`]s and its cursor as JSON, written straight from the stored rows: the
+/// attribute and resource columns are copied as the store holds them (JSON objects written by
+/// ingest) instead of being parsed into maps and written again. A 10,000-span page took about
+/// 300 ms through `ApiSpan` and `serde_json::Value` (allocations and frees were most of it).
+pub fn spans_page_json(rows: &[SpanRow], next_cursor: Option<&str>) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(64 + rows.iter().map(row_size).sum::<usize>());
+    out.extend_from_slice(b"{\"spans\":[");
+    for (index, row) in rows.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_span(&mut out, row)?;
+    }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    write_json(&mut out, &next_cursor);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// About how many bytes a span takes as JSON.
+fn row_size(row: &SpanRow) -> usize {
+    420 + row.name.len()
+        + row.status_message.len()
+        + row.attributes.len()
+        + row.resource.len()
+        + row.events.len() * 2
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing a string, number or option into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0xf)]);
+    }
+    out.push(b'"');
+}
+
+/// A stored JSON object column, checked to be one before it is copied into the answer.
+fn write_object(out: &mut Vec<u8>, what: &str, text: &str) -> Result<(), StoreError> {
+    let trimmed = text.trim();
+    if !(trimmed.starts_with('{') && trimmed.ends_with('}')) {
+        return Err(StoreError::Corrupt(format!("{what} is not a JSON object")));
+    }
+    out.extend_from_slice(trimmed.as_bytes());
+    Ok(())
+}
+
+/// A stored event: its attributes are copied as they are, like the span's.
+#[derive(serde::Deserialize)]
+struct StoredEvent<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    time_ns: i64,
+    #[serde(borrow)]
+    attributes: &'a serde_json::value::RawValue,
+}
+
+/// One [`ApiSpan`], its fields in the same order.
+fn write_span(out: &mut Vec<u8>, row: &SpanRow) -> Result<(), StoreError> {
+    out.extend_from_slice(b"{\"trace_id\":");
+    write_hex(out, &row.trace_id);
+    out.extend_from_slice(b",\"span_id\":");
+    write_hex(out, &row.span_id);
+    out.extend_from_slice(b",\"parent_span_id\":");
+    match &row.parent_span_id {
+        Some(parent) => write_hex(out, parent),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"name\":");
+    write_json(out, &row.name);
+    out.extend_from_slice(b",\"kind\":");
+    write_json(out, &row.kind);
+    out.extend_from_slice(b",\"start_time\":");
+    write_json(out, &rfc3339(row.start_ns));
+    out.extend_from_slice(b",\"end_time\":");
+    write_json(out, &rfc3339(row.end_ns));
+    out.extend_from_slice(b",\"duration\":");
+    write_json(
+        out,
+        &seconds(row.end_ns.saturating_sub(row.start_ns).max(0)),
+    );
+    out.extend_from_slice(b",\"start_time_unix_nano\":");
+    write_json(out, &row.start_ns);
+    out.extend_from_slice(b",\"end_time_unix_nano\":");
+    write_json(out, &row.end_ns);
+    out.extend_from_slice(b",\"status_code\":");
+    write_json(out, StatusCode::from_code(row.status_code).as_str());
+    out.extend_from_slice(b",\"status_message\":");
+    write_json(out, &row.status_message);
+    out.extend_from_slice(b",\"attributes\":");
+    write_object(out, "span attributes", &row.attributes)?;
+    out.extend_from_slice(b",\"runner_attributes\":");
+    write_object(out, "resource attributes", &row.resource)?;
+    out.extend_from_slice(b",\"events\":[");
+    if row.events.trim() != "[]" {
+        let events: Vec<StoredEvent<'_>> = serde_json::from_str(&row.events)
+            .map_err(|e| StoreError::Corrupt(format!("span events: {e}")))?;
+        for (index, event) in events.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"name\":");
+            write_json(out, &*event.name);
+            out.extend_from_slice(b",\"time\":");
+            write_json(out, &rfc3339(event.time_ns));
+            out.extend_from_slice(b",\"time_unix_nano\":");
+            write_json(out, &event.time_ns);
+            out.extend_from_slice(b",\"attributes\":");
+            write_object(out, "event attributes", event.attributes.get())?;
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
 #[derive(Debug, Serialize)]
 pub struct ApiLog {
     pub time: String,
@@ -145,6 +269,50 @@ mod tests {
     use app::model::{JobState, TaskSummary};
 
     use super::*;
+
+    #[test]
+    fn test_a_span_page_written_from_rows_is_the_api_span_json() {
+        let row = |n: u8, events: &str| SpanRow {
+            trace_id: vec![n; 16],
+            span_id: vec![n; 8],
+            parent_span_id: (n > 1).then(|| vec![1; 8]),
+            name: format!("task/\"quoted\" \u{1} é {n}"),
+            kind: 1,
+            start_ns: 1_700_000_000_123_456_789,
+            end_ns: 1_700_000_001_000_000_000,
+            status_code: i32::from(n),
+            status_message: "tile \\ failed".to_owned(),
+            attributes: r#"{"tile":7,"nested":{"a":[1,2.5,null,true]},"s":"<b>"}"#.to_owned(),
+            events: events.to_owned(),
+            resource: r#"{"service.name":"runner","host.name":"h"}"#.to_owned(),
+            scope_name: String::new(),
+            scope_version: String::new(),
+        };
+        let rows = vec![
+            row(1, "[]"),
+            row(
+                2,
+                r#"[{"name":"exception","time_ns":1700000000500000000,"attributes":{"exception.type":"ValueError"}},{"name":"e2","time_ns":1,"attributes":{}}]"#,
+            ),
+        ];
+        for cursor in [None, Some("abc")] {
+            let written = spans_page_json(&rows, cursor).expect("valid rows");
+            let written: serde_json::Value = serde_json::from_slice(&written).expect("valid JSON");
+            let spans: Vec<ApiSpan> = rows
+                .iter()
+                .map(|row| ApiSpan::from(&row.clone().into_model().expect("parses")))
+                .collect();
+            assert_eq!(
+                written,
+                serde_json::json!({ "spans": spans, "next_cursor": cursor })
+            );
+        }
+        let corrupt = SpanRow {
+            attributes: "not json".to_owned(),
+            ..row(1, "[]")
+        };
+        assert!(spans_page_json(&[corrupt], None).is_err());
+    }
 
     #[test]
     fn test_the_job_json_carries_the_version_the_live_page_reads() {

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use super::dto::{ApiLog, ApiSpan};
+use super::dto::{ApiLog, spans_page_json};
 use super::export::Format;
 use super::export_stream::{EXPORT_FIRST_PAGE, Source, export_stream, file_response};
 use crate::state::AppState;
@@ -229,12 +229,19 @@ async fn serve_spans(
     if format == Format::Json {
         let limit = query.limit as usize;
         query.limit += 1;
-        let mut spans = state.store.span_page(trace_id, &query).await?;
-        let next_cursor = page_end(&mut spans, limit, |s| cursor_of(s.start_ns, &s.span_id));
-        let spans: Vec<ApiSpan> = spans.iter().map(ApiSpan::from).collect();
-        return Ok(
-            Json(serde_json::json!({ "spans": spans, "next_cursor": next_cursor })).into_response(),
-        );
+        let mut rows = state.store.span_rows(trace_id, &query).await?;
+        let next_cursor = page_end(&mut rows, limit, |row| {
+            cursor_of(row.start_ns, &hex::encode(&row.span_id))
+        });
+        let body = spans_page_json(&rows, next_cursor.as_deref())?;
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response());
     }
     query.limit = EXPORT_FIRST_PAGE;
     let source = Source::Spans(trace_id, query);

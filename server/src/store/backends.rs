@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 };
 
 use super::rows::OutlineRow;
+use super::span_query::Dialect;
 use super::sqlite_read::SqliteReader;
 use super::sqlite_write::SqliteWriter;
 use super::{LogBatch, SpanBatch, StoreError, StoreOptions, TraceId, WriteSummary};
@@ -100,6 +101,15 @@ impl SqliteStore {
         self.reader.outline_rows(trace_id).await
     }
 
+    pub(super) async fn select_span_rows(
+        &self,
+        trace_id: Option<TraceId>,
+        query: &super::SpanPageQuery,
+    ) -> Result<Vec<super::SpanRow>, StoreError> {
+        let select = super::span_query::span_page(Dialect::Sqlite, trace_id, query);
+        self.reader.span_rows(select).await
+    }
+
     /// The sqlx pools (the span writer and bulk reader are one rusqlite connection each).
     pub(super) fn pool_use(&self) -> Vec<super::PoolUse> {
         vec![pool_use("write", &self.write), pool_use("read", &self.read)]
@@ -164,6 +174,17 @@ impl PostgresStore {
     ) -> Result<Vec<OutlineRow>, StoreError> {
         Ok(sqlx::query_as(super::rows::OUTLINE_SELECT)
             .bind(&trace_id.0[..])
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    pub(super) async fn select_span_rows(
+        &self,
+        trace_id: Option<TraceId>,
+        query: &super::SpanPageQuery,
+    ) -> Result<Vec<super::SpanRow>, StoreError> {
+        let select = super::span_query::span_page(Dialect::Postgres, trace_id, query);
+        Ok(super::span_query::sqlx_query_as(&select)
             .fetch_all(&self.read)
             .await?)
     }

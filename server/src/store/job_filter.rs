@@ -5,7 +5,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// `%text%` for a case-insensitive substring match on `lower(column) LIKE … ESCAPE '\'`, with
 /// LIKE's wildcards in `text` matched literally.
-fn like_pattern(text: &str) -> String {
+pub(super) fn like_pattern(text: &str) -> String {
     like_pattern_exact(&text.to_lowercase())
 }
 

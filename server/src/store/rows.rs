@@ -57,8 +57,10 @@ fn uuid_text(bytes: &[u8]) -> Result<String, StoreError> {
     super::error::uuid_of(bytes).map(|uuid| uuid.to_string())
 }
 
-#[derive(Debug, sqlx::FromRow)]
-pub(super) struct SpanRow {
+/// A stored span as its columns hold it: attributes, events and its resource's attributes as
+/// JSON text (`span_query::SPAN_SELECT`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SpanRow {
     pub trace_id: Vec<u8>,
     pub span_id: Vec<u8>,
     pub parent_span_id: Option<Vec<u8>>,

@@ -6,19 +6,15 @@ use std::collections::HashMap;
 use super::job_filter::{push_contains, push_span_ids};
 use super::{PostgresStore, SqliteStore, StoreError};
 
-const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, \
-    s.start_ns, s.end_ns, s.status_code, s.status_message, s.attributes, s.events, \
-    r.attributes AS resource, s.scope_name, s.scope_version \
-    FROM spans s JOIN resources r ON r.id = s.resource_id";
-
 const LOG_SELECT: &str = "SELECT l.id, l.trace_id, l.span_id, l.time_ns, l.severity_number, \
     l.severity_text, l.body, l.attributes, r.attributes AS resource \
     FROM logs l JOIN resources r ON r.id = l.resource_id";
 
 /// The telemetry reads over the concrete sqlx types of one backend (see `sql.rs` for why a
-/// macro); `$attribute_equals` and `$value_contains` write the backend's JSON attribute tests.
+/// macro); `$dialect` writes the span statements (`span_query.rs`), `$value_contains` the
+/// backend's JSON value test.
 macro_rules! impl_span_log_reads {
-    ($store:ty, $db:ty, $attribute_equals:path, $value_contains:path) => {
+    ($store:ty, $db:ty, $dialect:expr, $value_contains:path) => {
         impl $store {
             pub(super) async fn select_outline(
                 &self,
@@ -149,34 +145,26 @@ macro_rules! impl_span_log_reads {
                 // Resource attributes are matched here, over the trace's few resources; span
                 // attributes in SQL.
                 let resources = self.trace_resources(trace_id).await?;
-                let mut select = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT s.span_id FROM spans s WHERE s.trace_id = ",
+                let matching: Vec<Vec<i64>> = terms
+                    .iter()
+                    .map(|(key, value)| {
+                        resources
+                            .iter()
+                            .filter(|(_, attributes)| {
+                                attributes
+                                    .get(key)
+                                    .is_some_and(|found| app::model::value_text(found) == *value)
+                            })
+                            .map(|(id, _)| *id)
+                            .collect()
+                    })
+                    .collect();
+                let select = super::span_query::span_ids_with_attributes(
+                    $dialect, trace_id, terms, &matching,
                 );
-                select.push_bind(trace_id.0.to_vec());
-                for (key, value) in terms {
-                    select.push(" AND (");
-                    $attribute_equals(&mut select, key, value);
-                    let matching: Vec<i64> = resources
-                        .iter()
-                        .filter(|(_, attributes)| {
-                            attributes
-                                .get(key)
-                                .is_some_and(|found| app::model::value_text(found) == *value)
-                        })
-                        .map(|(id, _)| *id)
-                        .collect();
-                    if !matching.is_empty() {
-                        select.push(" OR s.resource_id IN (");
-                        let mut list = select.separated(", ");
-                        for id in matching {
-                            list.push_bind(id);
-                        }
-                        select.push(")");
-                    }
-                    select.push(")");
-                }
-                select.push(" ORDER BY s.start_ns, s.span_id");
-                let rows: Vec<(Vec<u8>,)> = select.build_query_as().fetch_all(&self.read).await?;
+                let rows: Vec<(Vec<u8>,)> = super::span_query::sqlx_query_as::<$db, _>(&select)
+                    .fetch_all(&self.read)
+                    .await?;
                 Ok(rows.into_iter().map(|(id,)| hex::encode(id)).collect())
             }
 
@@ -199,60 +187,6 @@ macro_rules! impl_span_log_reads {
                         severity_number,
                     })
                     .collect())
-            }
-
-            pub(super) async fn select_span_page(
-                &self,
-                trace_id: Option<super::TraceId>,
-                query: &super::SpanPageQuery,
-            ) -> Result<Vec<app::model::Span>, StoreError> {
-                let mut select = sqlx::QueryBuilder::<$db>::new(SPAN_SELECT);
-                select.push(" WHERE 1 = 1");
-                if let Some(trace_id) = &trace_id {
-                    select
-                        .push(" AND s.trace_id = ")
-                        .push_bind(trace_id.0.to_vec());
-                }
-                if let Some(service) = &query.service {
-                    select
-                        .push(" AND s.service_name = ")
-                        .push_bind(service.as_str());
-                }
-                for (key, value) in &query.attributes {
-                    select.push(" AND ");
-                    $attribute_equals(&mut select, key, value);
-                }
-                if let Some(task_id) = &query.task_id {
-                    select
-                        .push(" AND s.task_key = ")
-                        .push_bind(task_id.as_str());
-                }
-                if let Some(name) = &query.name {
-                    push_contains(&mut select, "s.name", name);
-                }
-                if let Some(status) = query.status {
-                    select.push(" AND s.status_code = ").push_bind(status);
-                }
-                push_span_ids(&mut select, "s.span_id", &query.span_ids);
-                if let Some(from_ns) = query.from_ns {
-                    select.push(" AND s.start_ns >= ").push_bind(from_ns);
-                }
-                if let Some(to_ns) = query.to_ns {
-                    select.push(" AND s.start_ns < ").push_bind(to_ns);
-                }
-                if let Some((start_ns, span_id)) = &query.after {
-                    select
-                        .push(" AND (s.start_ns, s.span_id) > (")
-                        .push_bind(*start_ns);
-                    select.push(", ").push_bind(&span_id.0[..]).push(")");
-                }
-                select.push(" ORDER BY s.start_ns, s.span_id LIMIT ");
-                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
-                let rows: Vec<super::rows::SpanRow> =
-                    select.build_query_as().fetch_all(&self.read).await?;
-                rows.into_iter()
-                    .map(super::rows::SpanRow::into_model)
-                    .collect()
             }
 
             pub(super) async fn select_log_page(
@@ -315,37 +249,6 @@ macro_rules! impl_span_log_reads {
     };
 }
 
-/// `attributes[key]` equals `value` as text. SQLite: a JSON path, booleans as `true`/`false`
-/// (not 1/0) so both backends agree.
-fn sqlite_attribute_equals<'a>(
-    select: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>,
-    key: &str,
-    value: &'a str,
-) {
-    let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
-    select
-        .push("(CASE json_type(s.attributes, ")
-        .push_bind(path.clone())
-        .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ")
-        .push("ELSE CAST(json_extract(s.attributes, ")
-        .push_bind(path)
-        .push(") AS TEXT) END) = ")
-        .push_bind(value);
-}
-
-/// `attributes[key]` equals `value` as text (`->>` gives JSON scalars as text).
-fn postgres_attribute_equals<'a>(
-    select: &mut sqlx::QueryBuilder<'a, sqlx::Postgres>,
-    key: &str,
-    value: &'a str,
-) {
-    select
-        .push("(s.attributes::jsonb ->> ")
-        .push_bind(key.to_owned())
-        .push(") = ")
-        .push_bind(value);
-}
-
 /// Some value of `attributes` contains `needle` (lowercase), ignoring ASCII case. SQLite:
 /// booleans as `true`/`false`, as PostgreSQL writes them.
 fn sqlite_value_contains(select: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, needle: String) {
@@ -372,12 +275,12 @@ fn postgres_value_contains(select: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, 
 impl_span_log_reads!(
     SqliteStore,
     sqlx::Sqlite,
-    sqlite_attribute_equals,
+    super::span_query::Dialect::Sqlite,
     sqlite_value_contains
 );
 impl_span_log_reads!(
     PostgresStore,
     sqlx::Postgres,
-    postgres_attribute_equals,
+    super::span_query::Dialect::Postgres,
     postgres_value_contains
 );

@@ -5,7 +5,8 @@
 //! values), so the code is shared through macros over the concrete sqlx types instead of
 //! generic bounds over `sqlx::Database`. Backend differences live in: `backends.rs` (pools,
 //! pragmas, migrations), the span and log writers (`sqlite_write.rs` on rusqlite with group
-//! commit, `postgres_write.rs` with row locks), the outline read (`sqlite_read.rs` on SQLite),
+//! commit, `postgres_write.rs` with row locks), the outline and span page reads (`sqlite_read.rs` on SQLite; the span page's statement is
+//! written once in `span_query.rs`),
 //! the attribute comparisons (`sqlite_attribute_equals`, `postgres_attribute_equals` in
 //! `span_log_reads.rs`), and how workflow transactions lock (`workflow/backend.rs`).
 
@@ -96,12 +97,12 @@ macro_rules! impl_trace_store {
                 self.count_rows().await
             }
 
-            async fn span_page(
+            async fn span_rows(
                 &self,
                 trace_id: Option<super::TraceId>,
                 query: &super::SpanPageQuery,
-            ) -> Result<Vec<app::model::Span>, StoreError> {
-                self.select_span_page(trace_id, query).await
+            ) -> Result<Vec<super::SpanRow>, StoreError> {
+                self.select_span_rows(trace_id, query).await
             }
 
             async fn log_page(

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::rows::OutlineRow;
+use super::rows::{OutlineRow, SpanRow};
+use super::span_query::{Bind, Statement};
 use super::{StoreError, TraceId};
 
 /// Idle read connections kept for the next read (their page caches stay warm).
@@ -111,5 +112,50 @@ impl SqliteReader {
             rows.collect::<Result<Vec<_>, _>>()
                 .map_err(StoreError::from_rusqlite)
         }
+    }
+
+    /// The rows of a span page (`span_query::span_page`).
+    pub(super) async fn span_rows(&self, select: Statement) -> Result<Vec<SpanRow>, StoreError> {
+        self.with_connection("span read", move |conn| Self::read_spans(conn, &select))
+            .await
+    }
+
+    fn read_spans(conn: &Connection, select: &Statement) -> Result<Vec<SpanRow>, StoreError> {
+        let mut statement = conn
+            .prepare_cached(&select.sql)
+            .map_err(StoreError::from_rusqlite)?;
+        for (index, bind) in select.binds.iter().enumerate() {
+            let bound = match bind {
+                Bind::Int(value) => statement.raw_bind_parameter(index + 1, value),
+                Bind::Text(text) => statement.raw_bind_parameter(index + 1, text),
+                Bind::Blob(bytes) => statement.raw_bind_parameter(index + 1, bytes),
+            };
+            bound.map_err(StoreError::from_rusqlite)?;
+        }
+        let mut rows = statement.raw_query();
+        let mut spans = Vec::new();
+        while let Some(row) = rows.next().map_err(StoreError::from_rusqlite)? {
+            let span = (|| {
+                Ok(SpanRow {
+                    trace_id: row.get(0)?,
+                    span_id: row.get(1)?,
+                    parent_span_id: row.get(2)?,
+                    name: row.get(3)?,
+                    kind: row.get(4)?,
+                    start_ns: row.get(5)?,
+                    end_ns: row.get(6)?,
+                    status_code: row.get(7)?,
+                    status_message: row.get(8)?,
+                    attributes: row.get(9)?,
+                    events: row.get(10)?,
+                    resource: row.get(11)?,
+                    scope_name: row.get(12)?,
+                    scope_version: row.get(13)?,
+                })
+            })()
+            .map_err(StoreError::from_rusqlite)?;
+            spans.push(span);
+        }
+        Ok(spans)
     }
 }
