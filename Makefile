@@ -1,5 +1,5 @@
 # jobtrace: `make run` serves the dashboard with demo jobs; `make test` runs every test.
-.PHONY: deps build build-all run test lint test-rust test-python test-e2e bench bench-ui chaos
+.PHONY: deps build build-all run test lint test-rust test-python test-e2e bench bench-ui chaos fuzz
 
 BIN := target/release/jobtrace
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -64,3 +64,20 @@ chaos: deps
 	scripts/chaos_runners.py --bin $(BIN) --interop target/release/examples/interop --backend postgres --server-kills 3
 	scripts/load_pages.py --bin $(BIN) --backend sqlite
 	scripts/load_pages.py --bin $(BIN) --backend postgres
+
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the parsers that take hostile input: OTLP
+# protobuf and JSON bodies, SubmitJob messages, job-list URLs, task inputs (server/fuzz/, a
+# workspace of its own). cargo-fuzz passes rustc -Z flags; RUSTC_BOOTSTRAP=1 lets the stable
+# toolchain take them (no nightly can be fetched here). No sanitizer: jobtrace forbids unsafe
+# code, and libFuzzer still catches panics, timeouts and memory beyond -rss_limit_mb.
+# FUZZ_SECONDS per target, starting from the valid requests in server/fuzz/seeds/; a failing
+# input is saved in server/fuzz/artifacts/ (docs/RELIABILITY.md).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := otlp_protobuf otlp_json submission query_params task_input
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd server && for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -max_len=65536 -timeout=10 -print_final_stats=1 || exit 1; \
+	done

@@ -19,7 +19,7 @@ pub mod proto {
 mod automations;
 mod clusters;
 pub mod connect;
-mod convert;
+pub mod convert;
 mod jobs;
 mod tasks;
 mod telemetry;
