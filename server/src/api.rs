@@ -68,10 +68,26 @@ impl IntoResponse for ApiError {
         };
         (
             status,
-            Json(serde_json::json!({ "error": self.to_string() })),
+            Json(serde_json::json!({ "error": fitted_message(self.to_string()) })),
         )
             .into_response()
     }
+}
+
+/// Longest error message an answer carries: messages quote what the client sent, and a request
+/// for a job with a 10,000-character id got all of it back.
+const MAX_MESSAGE_BYTES: usize = 300;
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked with `…` if cut.
+fn fitted_message(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
 }
 
 pub fn routes() -> Router<AppState> {

@@ -43,7 +43,9 @@ fn to_app_error(error: StoreError) -> AppError {
 
 /// A job with the skeleton of its trace, shared by the page and the REST API.
 pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, AppError> {
-    let not_found = || AppError::NotFound(format!("job {id:?}"));
+    // The id as the link had it, cut: a 10,000-character id came back whole in the page.
+    let not_found =
+        || AppError::NotFound(format!("job {:?}", id.chars().take(64).collect::<String>()));
     let job_ref = JobRef::parse(id).ok_or_else(not_found)?;
     let (job, trace_id) = store
         .find_job_trace(job_ref)

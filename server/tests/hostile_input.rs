@@ -21,6 +21,7 @@ both_backends!(
     test_too_many_attribute_filters_are_a_clear_400,
     test_malformed_grpc_calls_get_a_status_and_store_nothing,
     test_connect_calls_are_answered_as_the_same_grpc_calls,
+    test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing,
 );
 
 async fn test_nul_in_names_and_attributes_is_cleaned_not_a_lost_batch(store: SharedStore) {
@@ -153,6 +154,155 @@ async fn test_too_many_attribute_filters_are_a_clear_400(store: SharedStore) {
     );
     let reply = get(&app, &format!("/api/v1/spans?{}", filters(32))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+/// Every REST endpoint against a corpus of malformed requests (bad numbers, times, cursors,
+/// enums, ids, invalid UTF-8, broken percent-encoding, 100 KB and deeply bracketed values, path
+/// traversal): each answer is a 4xx whose body says what is wrong, or the 200 of a request whose
+/// odd parameter does not apply to that endpoint; never a 5xx, never a hang; nothing changes.
+async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: SharedStore) {
+    let app = router(store, 1 << 20);
+    // A finished job (its root span is there), so the per-job endpoints have one to talk about
+    // and its live stream ends.
+    let seeded = post_json(
+        &app,
+        "/v1/traces",
+        &trace_json(
+            TRACE,
+            "svc",
+            &[
+                ("00000000000000a1", None, "root", 0, 100, 1),
+                (
+                    "00000000000000a2",
+                    Some("00000000000000a1"),
+                    "child",
+                    10,
+                    20,
+                    2,
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(seeded.status, StatusCode::OK);
+    let before = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))
+        .await
+        .text();
+    let long = "x".repeat(100_000);
+    let bracketed = "%5B".repeat(10_000);
+    let queries = [
+        "limit=-1".to_owned(),
+        "limit=0".to_owned(),
+        "limit=99999999999999999999".to_owned(),
+        "limit=ten".to_owned(),
+        "cursor=%FF%FE%FD".to_owned(),
+        "cursor=bm90IGEgY3Vyc29y".to_owned(),
+        "cursor=".to_owned() + &long,
+        "from=yesterday".to_owned(),
+        "to=1e400".to_owned(),
+        "from=-99999999999999999999".to_owned(),
+        "status=sideways".to_owned(),
+        "severity=loud".to_owned(),
+        "attr=novalue".to_owned(),
+        "attr==v".to_owned(),
+        "span_id=xyz".to_owned(),
+        "span_id=".to_owned() + &"00000000000000a1,".repeat(5_000),
+        "task_id=not-a-uuid".to_owned(),
+        "format=exe".to_owned(),
+        "sort=random".to_owned(),
+        "state=SLEEPING".to_owned(),
+        "min_duration=-1".to_owned(),
+        "max_duration=NaN".to_owned(),
+        "range=forever".to_owned(),
+        "errors=maybe".to_owned(),
+        "direction=sideways".to_owned(),
+        "theme=neon".to_owned(),
+        "title=perhaps".to_owned(),
+        "name=%C3%28".to_owned(),
+        "name=%E0%80%AF".to_owned(),
+        "name=%".to_owned(),
+        "%ZZ=1".to_owned(),
+        "name=".to_owned() + &long,
+        "name=".to_owned() + &bracketed,
+        "text=".to_owned() + &long,
+        "search=".to_owned() + &long,
+    ];
+    let endpoints = [
+        "/api/v1/jobs".to_owned(),
+        format!("/api/v1/jobs/{TRACE}"),
+        format!("/api/v1/jobs/{TRACE}/spans"),
+        format!("/api/v1/jobs/{TRACE}/logs"),
+        format!("/api/v1/jobs/{TRACE}/tasks"),
+        format!("/api/v1/jobs/{TRACE}/graph"),
+        format!("/api/v1/jobs/{TRACE}/events"),
+        "/api/v1/spans".to_owned(),
+        "/api/v1/logs".to_owned(),
+        "/api/v1/stats".to_owned(),
+    ];
+    let paths = [
+        "/api/v1/jobs/..%2F..%2Fetc%2Fpasswd".to_owned(),
+        "/api/v1/jobs/%2e%2e/spans".to_owned(),
+        "/api/v1/jobs/%C3%28/spans".to_owned(),
+        format!("/api/v1/jobs/{}", "f".repeat(10_000)),
+        format!("/api/v1/jobs/{}/logs", "0".repeat(31)),
+        "/api/v1/jobs/not-a-job/graph".to_owned(),
+        "/api/v1/jobs/not-a-job/events".to_owned(),
+        "/api/v1/jobs/not-a-job/tasks".to_owned(),
+    ];
+    let requests = endpoints
+        .iter()
+        .flat_map(|endpoint| {
+            queries
+                .iter()
+                .map(move |query| format!("{endpoint}?{query}"))
+        })
+        .chain(paths);
+    let mut refused_uris = Vec::new();
+    for uri in requests {
+        if uri.parse::<axum::http::Uri>().is_err() {
+            // Not a URI at all: hyper answers 400 before the router sees it.
+            continue;
+        }
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(10), get(&app, &uri))
+            .await
+            .unwrap_or_else(|_| panic!("{uri:.120} did not answer within 10 s"));
+        let text = reply.text();
+        assert!(
+            !reply.status.is_server_error(),
+            "{uri:.120}: {} {text:.300}",
+            reply.status
+        );
+        if reply.status.is_client_error() {
+            refused_uris.push(uri.clone());
+            assert!(
+                text.len() > 8 && text.len() < 4_096,
+                "{uri:.120}: {} says {text:.300}",
+                reply.status
+            );
+        } else {
+            assert_eq!(reply.status, StatusCode::OK, "{uri:.120}");
+        }
+    }
+    // Parameters an endpoint does not read are ignored; those it reads are refused when bad.
+    for uri in [
+        "/api/v1/jobs?limit=-1".to_owned(),
+        "/api/v1/jobs?state=SLEEPING".to_owned(),
+        "/api/v1/jobs?min_duration=-1".to_owned(),
+        "/api/v1/spans?status=sideways".to_owned(),
+        "/api/v1/spans?cursor=bm90IGEgY3Vyc29y".to_owned(),
+        "/api/v1/logs?severity=loud".to_owned(),
+        format!("/api/v1/jobs/{TRACE}/spans?span_id=xyz"),
+        format!("/api/v1/jobs/{TRACE}/spans?format=exe"),
+        format!("/api/v1/jobs/{TRACE}/graph?direction=sideways"),
+    ] {
+        assert!(refused_uris.contains(&uri), "{uri} was not refused");
+    }
+    let jobs = get(&app, "/api/v1/jobs").await.json();
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(1));
+    let after = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))
+        .await
+        .text();
+    assert_eq!(after, before, "the job's spans are as they were");
 }
 
 mod jobtrace_rpc_status {
