@@ -3,11 +3,13 @@
 shape under the body limit costs a bounded amount; docs/RELIABILITY.md).
 
     .venv/bin/python scripts/bench_worst_request.py --bin target/release/jobtrace [--at-once 8]
+    .venv/bin/python scripts/bench_worst_request.py --bin target/release/jobtrace --uploads 250 [--baseline OLD]
 
 For each shape, a fresh server on a fresh SQLite store gets `--at-once` copies of the request at the
 same moment (8 = the default `--max-concurrent-ingest`: more wait their turn), each a new trace. The
 figure is the server's peak RSS (`VmHWM`) above its RSS before, and what the server answered. Prints a
-JSON line per shape.
+JSON line per shape. With `--uploads N`: only N uploads of a 15 MB request at once, for each binary
+(bodies are read before a request waits for its turn, so this is what the body budget bounds).
 """
 
 import argparse
@@ -102,41 +104,54 @@ def post(url: str, content_type: str, body: bytes, gzipped: bool, answers: list)
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
+    parser.add_argument("--baseline", help="with --uploads: another binary, measured the same way")
     parser.add_argument("--at-once", type=int, default=8)
+    parser.add_argument("--uploads", type=int, default=0)
     args = parser.parse_args()
+    if args.uploads:
+        body = spans_request(1, 1, value="v" * 15_000_000)
+        for binary in [args.bin] + ([args.baseline] if args.baseline else []):
+            measure(binary, "one span, a 15 MB attribute value", "/v1/traces", "application/x-protobuf", body,
+                    False, args.uploads)
+        return 0
     for name, (path, content_type, body, gzipped) in shapes().items():
-        folder = tempfile.mkdtemp(prefix="jobtrace-worst-")
-        store = Store("sqlite", folder, "worst")
-        port = free_port()
-        log = open(os.path.join(folder, "server.log"), "w")
-        server = start_server(args.bin, port, store.url, [], log)
-        try:
-            time.sleep(0.2)
-            before = rss_kib(server.pid, "VmRSS")
-            answers: list = []
-            bodies = [body.replace(TRACE, bytes([i + 1]) * 16) if not gzipped and content_type.endswith("protobuf") else
-                      body.replace(TRACE.hex().encode(), (bytes([i + 1]) * 16).hex().encode()) if not gzipped else body
-                      for i in range(args.at_once)]
-            threads = [threading.Thread(target=post, args=(f"http://127.0.0.1:{port}{path}", content_type, b, gzipped, answers))
-                       for b in bodies]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            took = time.monotonic() - started
-            peak = rss_kib(server.pid, "VmHWM")
-            print(json.dumps({
-                "shape": name, "body_bytes": len(body), "at_once": args.at_once,
-                "answers": sorted(set(map(str, answers))), "seconds": round(took, 2),
-                "rss_before_mb": round(before / 1024, 1), "peak_rss_mb": round(peak / 1024, 1),
-                "peak_above_before_mb": round((peak - before) / 1024, 1),
-                "per_request_mb": round((peak - before) / 1024 / args.at_once, 1),
-            }), flush=True)
-        finally:
-            stop_server(server)
-            store.drop()
+        measure(args.bin, name, path, content_type, body, gzipped, args.at_once)
     return 0
+
+
+def measure(binary: str, name: str, path: str, content_type: str, body: bytes, gzipped: bool, at_once: int) -> None:
+    """`at_once` copies of the request (each its own trace, at most 255) to a fresh server; prints the figures."""
+    folder = tempfile.mkdtemp(prefix="jobtrace-worst-")
+    store = Store("sqlite", folder, "worst")
+    port = free_port()
+    log = open(os.path.join(folder, "server.log"), "w")
+    server = start_server(binary, port, store.url, [], log)
+    try:
+        time.sleep(0.2)
+        before = rss_kib(server.pid, "VmRSS")
+        answers: list = []
+        bodies = [body.replace(TRACE, bytes([i + 1]) * 16) if not gzipped and content_type.endswith("protobuf") else
+                  body.replace(TRACE.hex().encode(), (bytes([i + 1]) * 16).hex().encode()) if not gzipped else body
+                  for i in range(at_once)]
+        threads = [threading.Thread(target=post, args=(f"http://127.0.0.1:{port}{path}", content_type, b, gzipped, answers))
+                   for b in bodies]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.monotonic() - started
+        peak = rss_kib(server.pid, "VmHWM")
+        print(json.dumps({
+            "binary": binary, "shape": name, "body_bytes": len(body), "at_once": at_once,
+            "answers": {str(a): answers.count(a) for a in set(answers)}, "seconds": round(took, 2),
+            "rss_before_mb": round(before / 1024, 1), "peak_rss_mb": round(peak / 1024, 1),
+            "peak_above_before_mb": round((peak - before) / 1024, 1),
+            "per_request_mb": round((peak - before) / 1024 / at_once, 1),
+        }), flush=True)
+    finally:
+        stop_server(server)
+        store.drop()
 
 
 if __name__ == "__main__":

@@ -87,6 +87,16 @@ pub fn ingest_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
     ))
 }
 
+/// The bytes of request bodies held at once: as many largest bodies as requests are ingested
+/// at once (128 MiB with the defaults).
+pub fn body_budget(config: &ServeConfig) -> body::BodyBudget {
+    body::BodyBudget::new(
+        config
+            .max_body_bytes
+            .saturating_mul(config.max_concurrent_ingest.max(1)),
+    )
+}
+
 /// The live job streams open at once (at least one).
 pub fn live_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(config.max_live_streams.max(1)))
@@ -115,6 +125,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         store,
         auth,
         ingest_permits: ingest_permits(config),
+        body_budget: body_budget(config),
         live_permits: live_permits(config),
         live_jobs: Arc::default(),
         export_permits: export_permits(config),

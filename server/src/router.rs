@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     });
     let connect = connect::ConnectLimits {
         body_read_timeout: state.limits.body_read_timeout,
+        body_budget: state.body_budget.clone(),
     };
     Router::new()
         .route("/healthz", get(healthz))

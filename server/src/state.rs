@@ -53,6 +53,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// OTLP requests decoded and stored at once.
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Bytes of OTLP and Connect request bodies held at once.
+    pub body_budget: crate::body::BodyBudget,
     /// Live job streams open at once (`--max-live-streams`).
     pub live_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// The jobs those streams watch, one store read shared by all streams of a job.

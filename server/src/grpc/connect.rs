@@ -23,10 +23,12 @@ use crate::grpc_wire;
 /// Largest message taken or given, as tonic's default for gRPC.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// How long a request body may take to arrive.
-#[derive(Clone, Copy)]
+/// How long a request body may take to arrive, and the bytes bodies may hold.
+#[derive(Clone)]
 pub struct ConnectLimits {
     pub body_read_timeout: std::time::Duration,
+    /// The server's budget of bytes held for request bodies (shared with OTLP ingest).
+    pub body_budget: body::BodyBudget,
 }
 
 /// The paths of jobtrace's RPCs: `/workflows.v1.{Service}/{Method}`.
@@ -99,10 +101,18 @@ async fn call(limits: ConnectLimits, request: Request, next: Next) -> Response {
         }
     }
     let (mut parts, body) = request.into_parts();
-    let message = match body::read(body, MAX_MESSAGE_BYTES, limits.body_read_timeout)
-        .await
-        .and_then(|body| body::inflate(&parts.headers, body, MAX_MESSAGE_BYTES))
+    let buffered = match body::read(
+        body,
+        MAX_MESSAGE_BYTES,
+        limits.body_read_timeout,
+        &limits.body_budget,
+    )
+    .await
     {
+        Ok(buffered) => buffered,
+        Err(failure) => return body_error(&failure),
+    };
+    let message = match body::inflate(&parts.headers, buffered.bytes.clone(), MAX_MESSAGE_BYTES) {
         Ok(message) => message,
         Err(failure) => return body_error(&failure),
     };
@@ -134,6 +144,7 @@ async fn call(limits: ConnectLimits, request: Request, next: Next) -> Response {
         headers.insert("grpc-timeout", value);
     }
     let grpc_request = Request::from_parts(parts, Body::from(grpc_wire::frame(&message)));
+    drop((message, buffered));
     let path = grpc_request.uri().path().to_owned();
     let response = next.run(grpc_request).await;
     answer(&path, response).await
@@ -212,6 +223,7 @@ fn body_error(failure: &BodyError) -> Response {
         BodyError::Timeout(_) => Code::DeadlineExceeded,
         BodyError::UnsupportedEncoding(_) => Code::Unimplemented,
         BodyError::Read(_) | BodyError::Gzip(_) => Code::InvalidArgument,
+        BodyError::Busy => Code::Unavailable,
     };
     error(code, &failure.to_string())
 }

@@ -51,7 +51,9 @@ impl IngestError {
             | IngestError::Protobuf(_)
             | IngestError::Json(_)
             | IngestError::Budget(_) => "malformed",
-            IngestError::Overloaded | IngestError::Store(StoreError::Busy) => "overloaded",
+            IngestError::Overloaded
+            | IngestError::Body(BodyError::Busy)
+            | IngestError::Store(StoreError::Busy) => "overloaded",
             IngestError::Store(_) => "store",
         }
     }

@@ -29,7 +29,9 @@ fn status(signal: Signal, error: &IngestError) -> Status {
         | IngestError::Protobuf(_)
         | IngestError::Json(_)
         | IngestError::Budget(_) => Code::InvalidArgument,
-        IngestError::Overloaded | IngestError::Store(StoreError::Busy) => Code::Unavailable,
+        IngestError::Overloaded
+        | IngestError::Body(BodyError::Busy)
+        | IngestError::Store(StoreError::Busy) => Code::Unavailable,
         IngestError::Store(_) => Code::Internal,
     };
     if code == Code::Internal {
@@ -82,17 +84,23 @@ pub(super) async fn export<R: Export>(
     let (state, headers) = (&state, &headers);
     let limits = &state.limits;
     let answer = async {
-        let body = body::read(body, limits.max_body_bytes, limits.body_read_timeout)
-            .await
-            .map_err(|error| status(R::SIGNAL, &error.into()))?;
-        let message = message(R::SIGNAL, headers, &body, limits.max_body_bytes)?;
-        drop(body);
+        let buffered = body::read(
+            body,
+            limits.max_body_bytes,
+            limits.body_read_timeout,
+            &state.body_budget,
+        )
+        .await
+        .map_err(|error| status(R::SIGNAL, &error.into()))?;
+        // `buffered` keeps its bytes of the budget until the message is decoded.
+        let message = message(R::SIGNAL, headers, &buffered.bytes, limits.max_body_bytes)?;
         let _turn = ingest_turn(state)
             .await
             .map_err(|error| status(R::SIGNAL, &error))?;
         let request =
             counted_protobuf::<R>(&message, limits).map_err(|error| status(R::SIGNAL, &error))?;
         drop(message);
+        drop(buffered);
         request
             .store(state.store.clone())
             .await

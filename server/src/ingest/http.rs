@@ -1,6 +1,5 @@
 //! `POST /v1/traces` and `POST /v1/logs`: OTLP/HTTP in protobuf or JSON, optionally gzipped.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,9 +47,9 @@ impl IngestError {
             | IngestError::Json(_)
             | IngestError::Budget(_) => StatusCode::BAD_REQUEST,
             // Retryable: OTLP clients retry 503 with backoff.
-            IngestError::Overloaded | IngestError::Store(StoreError::Busy) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            IngestError::Overloaded
+            | IngestError::Body(BodyError::Busy)
+            | IngestError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,13 +108,15 @@ fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
 /// counted against the budget before anything of it is decoded.
 fn read_request<T: Export>(
     headers: &HeaderMap,
-    body: Bytes,
+    buffered: crate::body::Buffered,
     limits: &Limits,
 ) -> Result<(Encoding, T), (Encoding, IngestError)> {
     let encoding = request_encoding(headers).map_err(|e| (Encoding::Json, e))?;
     let fail = |e| (encoding, e);
-    let body =
-        crate::body::inflate(headers, body, limits.max_body_bytes).map_err(|e| fail(e.into()))?;
+    // The rest of `buffered`, its bytes of the budget, is dropped at the end of this function,
+    // once the body is decoded.
+    let body = crate::body::inflate(headers, buffered.bytes, limits.max_body_bytes)
+        .map_err(|e| fail(e.into()))?;
     let request = match encoding {
         Encoding::Protobuf => counted_protobuf(&body, limits),
         Encoding::Json => budget::count_json(&body, budget(limits))
@@ -138,6 +139,7 @@ pub(super) async fn export<R: Export>(
         body,
         state.limits.max_body_bytes,
         state.limits.body_read_timeout,
+        &state.body_budget,
     )
     .await
     {

@@ -130,6 +130,7 @@ pub fn state_with_config(store: SharedStore, config: &jobtrace::config::ServeCon
         store: Arc::clone(&store),
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
+        body_budget: jobtrace::body_budget(&config),
         live_permits: jobtrace::live_permits(&config),
         live_jobs: Arc::default(),
         export_permits: jobtrace::export_permits(&config),
