@@ -97,6 +97,11 @@ pub fn body_budget(config: &ServeConfig) -> body::BodyBudget {
     )
 }
 
+/// The shares of decoded OTLP requests held at once (`ingest::export::decode_share`).
+pub fn decode_shares() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(state::DECODE_SHARES))
+}
+
 /// The live job streams open at once (at least one).
 pub fn live_permits(config: &ServeConfig) -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(config.max_live_streams.max(1)))
@@ -126,6 +131,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         auth,
         ingest_permits: ingest_permits(config),
         body_budget: body_budget(config),
+        decode_shares: decode_shares(),
         live_permits: live_permits(config),
         live_jobs: Arc::default(),
         export_permits: export_permits(config),

@@ -9,6 +9,9 @@ use crate::store::SharedStore;
 /// Messages one OTLP request may hold: 2 M at ~100 bytes decoded is the worst a request can cost.
 pub const MAX_MESSAGES_PER_REQUEST: usize = 2_000_000;
 
+/// The shares of decoded OTLP requests held at once (`ingest::export::decode_share`).
+pub const DECODE_SHARES: usize = 2_000_000;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
@@ -55,6 +58,8 @@ pub struct AppState {
     pub ingest_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// Bytes of OTLP and Connect request bodies held at once.
     pub body_budget: crate::body::BodyBudget,
+    /// Shares of decoded OTLP requests held at once (`ingest::export::decode_share`).
+    pub decode_shares: std::sync::Arc<tokio::sync::Semaphore>,
     /// Live job streams open at once (`--max-live-streams`).
     pub live_permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// The jobs those streams watch, one store read shared by all streams of a job.

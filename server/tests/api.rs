@@ -1043,6 +1043,74 @@ async fn test_ingest_beyond_its_concurrency_waits_then_is_told_to_retry() {
     store.teardown().await;
 }
 
+/// Decoded requests share a fixed budget weighed by their messages and items: with all but a
+/// few of the shares held (as a large request being decoded holds them), a request of one span
+/// still goes through at once, one of 40 spans waits for its share and is told to retry, and
+/// nothing of it is stored; once the shares are back it is stored.
+#[tokio::test]
+async fn test_decoded_requests_wait_for_their_share_of_the_decode_budget() {
+    let store = sqlite_store().await;
+    let state = common::state_with_config(store.store.clone(), &common::serve_config(&[]));
+    let shares = Arc::clone(&state.decode_shares);
+    let app = jobtrace::router::router(state);
+    let all = u32::try_from(shares.available_permits()).unwrap();
+    assert_eq!(all, 2_000_000);
+    let held = Arc::clone(&shares)
+        .acquire_many_owned(all - 50)
+        .await
+        .unwrap();
+    let small = trace_json(
+        "9c8efff798038103d269b633813fc60c",
+        "small-svc",
+        &[("00000000000000d1", None, "job/small", 0, 100, 0)],
+    );
+    let spans: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("{:016x}", i + 1), format!("span-{i}")))
+        .collect();
+    let seeds: Vec<common::SpanSeed<'_>> = spans
+        .iter()
+        .map(|(id, name)| (id.as_str(), None, name.as_str(), 0, 100, 0))
+        .collect();
+    let large = trace_json("ac8efff798038103d269b633813fc60c", "large-svc", &seeds);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        post_json(&app, "/v1/traces", &small).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the small one did not wait"
+    );
+    let refused = post_json(&app, "/v1/traces", &large).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "the large one waited"
+    );
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    let jobs = get(&app, "/api/v1/jobs").await.json();
+    assert_eq!(
+        jobs["jobs"].as_array().unwrap().len(),
+        1,
+        "only the small one"
+    );
+    drop(held);
+    assert_eq!(
+        post_json(&app, "/v1/traces", &large).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        shares.available_permits(),
+        2_000_000,
+        "every share given back"
+    );
+    store.teardown().await;
+}
+
 /// A workflow job with one task, submitted straight to the store.
 async fn submitted_job(store: &jobtrace::store::SharedStore) -> uuid::Uuid {
     use jobtrace::store::TraceId;

@@ -79,6 +79,11 @@ pub(super) async fn ingest_turn(
         .map_err(|_| IngestError::Overloaded)
 }
 
+/// What a span or log record weighs beyond its own message in a decode share: decoded and
+/// converted, an empty span held ~600 bytes, an attribute (two messages) ~130 (measured with
+/// `scripts/bench_worst_request.py`).
+const ITEM_WEIGHT: usize = 9;
+
 /// How long a request waits for its turn to ingest.
 const INGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -166,8 +171,48 @@ pub(super) fn budget(limits: &Limits) -> Budget {
     }
 }
 
-/// A protobuf request counted against the budget, then decoded.
-pub(super) fn counted_protobuf<R: Export>(body: &[u8], limits: &Limits) -> Result<R, IngestError> {
-    budget::count_protobuf(body, R::SIGNAL, budget(limits))?;
-    Ok(R::decode(body)?)
+/// What a request holds, counted against the budget before anything of it is decoded.
+pub(super) fn count<R: Export>(
+    body: &[u8],
+    json: bool,
+    limits: &Limits,
+) -> Result<budget::Counted, IngestError> {
+    Ok(if json {
+        budget::count_json(body, budget(limits))?
+    } else {
+        budget::count_protobuf(body, R::SIGNAL, budget(limits))?
+    })
+}
+
+/// The request decoded (once counted, and its share of the decode budget held).
+pub(super) fn decode<R: Export>(body: &[u8], json: bool) -> Result<R, IngestError> {
+    Ok(if json {
+        serde_json::from_slice(body)?
+    } else {
+        R::decode(body)?
+    })
+}
+
+/// The request's share of what decoded requests may hold at once, taken before it is decoded
+/// and held until it is stored: its messages, and [`ITEM_WEIGHT`] more for each span or log
+/// record, out of 2,000,000 (`decode_shares`), about 110 MB decoded.
+///
+/// The ingest turns bound how many requests are decoded at once, not how large they are: 8
+/// requests of 100,000 spans of 9 attributes held 711 MB. With shares, two requests of 100,000
+/// empty spans are decoded at once, one of 100,000 spans with attributes at a time, and an
+/// SDK's batch (512 spans) takes a sliver and is not held up.
+pub(super) async fn decode_share(
+    state: &AppState,
+    counted: budget::Counted,
+) -> Result<tokio::sync::OwnedSemaphorePermit, IngestError> {
+    let most = crate::state::DECODE_SHARES;
+    let weight = counted
+        .messages
+        .saturating_add(counted.items.saturating_mul(ITEM_WEIGHT));
+    let wanted = u32::try_from(weight.clamp(1, most)).unwrap_or(u32::MAX);
+    let shares = std::sync::Arc::clone(&state.decode_shares);
+    tokio::time::timeout(INGEST_WAIT, shares.acquire_many_owned(wanted))
+        .await
+        .map_err(|_| IngestError::Overloaded)?
+        .map_err(|_| IngestError::Overloaded)
 }

@@ -11,7 +11,7 @@ use prost::Message;
 use tonic::{Code, Status};
 
 use super::budget::Signal;
-use super::export::{Export, IngestError, counted_protobuf, ingest_turn, metric};
+use super::export::{Export, IngestError, count, decode, decode_share, ingest_turn, metric};
 use crate::body::{self, BodyError};
 use crate::grpc_wire;
 use crate::state::AppState;
@@ -97,10 +97,11 @@ pub(super) async fn export<R: Export>(
         let _turn = ingest_turn(state)
             .await
             .map_err(|error| status(R::SIGNAL, &error))?;
-        let request =
-            counted_protobuf::<R>(&message, limits).map_err(|error| status(R::SIGNAL, &error))?;
-        drop(message);
-        drop(buffered);
+        let fail = |error| status(R::SIGNAL, &error);
+        let counted = count::<R>(&message, false, limits).map_err(fail)?;
+        let _share = decode_share(state, counted).await.map_err(fail)?;
+        let request = decode::<R>(&message, false).map_err(fail)?;
+        drop((message, buffered));
         request
             .store(state.store.clone())
             .await

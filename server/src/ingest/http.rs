@@ -6,11 +6,11 @@ use axum::response::{IntoResponse, Response};
 use prost::Message;
 use serde::Serialize;
 
+use super::budget::BudgetError;
 use super::budget::Signal;
-use super::budget::{self, BudgetError};
-use super::export::{Export, IngestError, budget, counted_protobuf, ingest_turn, metric};
+use super::export::{Export, IngestError, count, decode, decode_share, ingest_turn, metric};
 use crate::body::BodyError;
-use crate::state::{AppState, Limits};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The two encodings OTLP/HTTP allows; the response uses the request's.
@@ -104,27 +104,23 @@ fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
     }
 }
 
-/// Content type and encoding are checked before the body is read further, and what it holds is
-/// counted against the budget before anything of it is decoded.
-fn read_request<T: Export>(
+/// The body inflated and counted against the budget before anything of it is decoded, then,
+/// with its share of the decode budget, decoded; the body's bytes go back to the body budget
+/// once it is.
+async fn decoded<R: Export>(
+    state: &AppState,
     headers: &HeaderMap,
     buffered: crate::body::Buffered,
-    limits: &Limits,
-) -> Result<(Encoding, T), (Encoding, IngestError)> {
-    let encoding = request_encoding(headers).map_err(|e| (Encoding::Json, e))?;
-    let fail = |e| (encoding, e);
-    // The rest of `buffered`, its bytes of the budget, is dropped at the end of this function,
-    // once the body is decoded.
-    let body = crate::body::inflate(headers, buffered.bytes, limits.max_body_bytes)
-        .map_err(|e| fail(e.into()))?;
-    let request = match encoding {
-        Encoding::Protobuf => counted_protobuf(&body, limits),
-        Encoding::Json => budget::count_json(&body, budget(limits))
-            .map_err(IngestError::from)
-            .and_then(|_| Ok(serde_json::from_slice(&body)?)),
-    }
-    .map_err(fail)?;
-    Ok((encoding, request))
+    encoding: Encoding,
+) -> Result<(R, tokio::sync::OwnedSemaphorePermit), IngestError> {
+    let limits = &state.limits;
+    let json = encoding == Encoding::Json;
+    let body = crate::body::inflate(headers, buffered.bytes.clone(), limits.max_body_bytes)?;
+    let counted = count::<R>(&body, json, limits)?;
+    let share = decode_share(state, counted).await?;
+    let request = decode::<R>(&body, json)?;
+    drop((body, buffered));
+    Ok((request, share))
 }
 
 /// Body within limits and time, a turn to ingest, counted, decoded, stored, answered in the
@@ -150,13 +146,17 @@ pub(super) async fn export<R: Export>(
             return error.into_response_as(R::SIGNAL, encoding);
         }
     };
+    let encoding = match request_encoding(headers) {
+        Ok(encoding) => encoding,
+        Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
+    };
     let _turn = match ingest_turn(state).await {
         Ok(turn) => turn,
         Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
     };
-    let (encoding, request) = match read_request::<R>(headers, body, &state.limits) {
+    let (request, _share) = match decoded::<R>(state, headers, body, encoding).await {
         Ok(decoded) => decoded,
-        Err((encoding, error)) => return error.into_response_as(R::SIGNAL, encoding),
+        Err(error) => return error.into_response_as(R::SIGNAL, encoding),
     };
     match request.store(state.store.clone()).await {
         Ok(answer) => encoded(StatusCode::OK, encoding, &answer),

@@ -131,6 +131,7 @@ pub fn state_with_config(store: SharedStore, config: &jobtrace::config::ServeCon
         auth: jobtrace::auth_from_config(&config).unwrap(),
         ingest_permits: jobtrace::ingest_permits(&config),
         body_budget: jobtrace::body_budget(&config),
+        decode_shares: jobtrace::decode_shares(),
         live_permits: jobtrace::live_permits(&config),
         live_jobs: Arc::default(),
         export_permits: jobtrace::export_permits(&config),
