@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 
-from jobtrace_server import Store, free_port, start_server, stop_server
+from jobtrace_server import Store, free_port, rss_kib, start_server, stop_server
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
@@ -64,14 +64,6 @@ def template(offset: int) -> bytes:
     body = request.SerializeToString()
     assert body.count(TEMPLATE_TRACE) == BATCH
     return body
-
-
-def rss_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def ingest(url: str, spans: int, senders: int, bodies: list[bytes]) -> float:

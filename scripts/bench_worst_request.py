@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 
-from jobtrace_server import Store, free_port, start_server, stop_server
+from jobtrace_server import Store, free_port, rss_kib, start_server, stop_server
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
@@ -78,14 +78,6 @@ def shapes() -> dict[str, tuple[str, str, bytes, bool]]:
         "16 MB of zeros, gzipped to 16 KB (a bomb)": ("/v1/traces", protobuf, gzip.compress(b"\x00" * BODY_LIMIT), True),
         "17 MB gzip bomb (over the limit once inflated)": ("/v1/traces", protobuf, gzip.compress(b"\x00" * (BODY_LIMIT + 1_000_000)), True),
     }
-
-
-def rss_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def post(url: str, content_type: str, body: bytes, gzipped: bool, answers: list) -> None:

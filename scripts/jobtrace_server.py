@@ -1,5 +1,6 @@
 """What the load, chaos, claims and memory scripts share: a free port, a fresh store for a backend, a
-`jobtrace serve` process that is up (answers `/healthz`) when it is handed over, and a JSON GET."""
+`jobtrace serve` process that is up (answers `/healthz`) when it is handed over, a JSON GET, and a
+process's memory."""
 
 import json
 import os
@@ -68,3 +69,12 @@ def stop_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """A process's memory from /proc: `VmRSS` (resident now) or `VmHWM` (its peak), in KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0

@@ -7,6 +7,9 @@ use jobtrace::ingest::spans_from_request;
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+#[path = "common.rs"]
+mod common;
+
 const BUDGET: Budget = Budget {
     items: 1_000,
     messages: 20_000,
@@ -19,12 +22,7 @@ fuzz_target!(|body: &[u8]| {
     let Ok(request) = serde_json::from_slice::<ExportTraceServiceRequest>(body) else {
         return;
     };
-    let spans: usize = request
-        .resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .map(|s| s.spans.len())
-        .sum();
+    let spans = common::span_count(&request);
     assert!(
         spans <= counted.items,
         "{spans} spans parsed, {counted:?} counted"

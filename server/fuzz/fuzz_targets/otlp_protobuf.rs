@@ -10,6 +10,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+#[path = "common.rs"]
+mod common;
+
 const BUDGET: Budget = Budget {
     items: 1_000,
     messages: 20_000,
@@ -26,12 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(request) = ExportTraceServiceRequest::decode(body) else {
             return;
         };
-        let spans: usize = request
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
+        let spans = common::span_count(&request);
         assert!(
             spans <= counted.items,
             "{spans} spans decoded, {counted:?} counted"
@@ -51,12 +49,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(request) = ExportLogsServiceRequest::decode(body) else {
             return;
         };
-        let records: usize = request
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum();
+        let records = common::log_count(&request);
         assert!(
             records <= counted.items,
             "{records} records decoded, {counted:?} counted"
