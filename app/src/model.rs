@@ -29,7 +29,9 @@ pub use job::{
     Job, JobListQuery, JobPage, JobProgress, JobState, JobVersion, Stats, TaskAttempt, TaskSummary,
     TaskView,
 };
-pub use job_filter::{JobFilter, JobSort, RANGES, StateCount, filled_params};
+pub use job_filter::{
+    JobFilter, JobSort, MAX_FILTER_TEXT, RANGES, StateCount, filled_params, filter_text,
+};
 pub use job_tab::JobTab;
 pub use log::{
     JobLogLines, JobLogQuery, LogMark, LogRecord, MAX_LOG_SEARCH_CHARS, PANEL_LOGS, SEVERITY_BANDS,

@@ -23,13 +23,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Debug, Clone)]
 pub struct BodyBudget {
     bytes: Arc<Semaphore>,
+    capacity: usize,
     wait: Duration,
 }
 
 impl BodyBudget {
     pub fn new(bytes: usize) -> Self {
+        let capacity = bytes.min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
         BodyBudget {
-            bytes: Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))),
+            bytes: Arc::new(Semaphore::new(capacity)),
+            capacity,
             wait: BUDGET_WAIT,
         }
     }
@@ -48,7 +51,15 @@ impl BodyBudget {
     /// `bytes` of the budget, waiting at most the budget's wait (in line: the semaphore is
     /// fair), else [`BodyError::Busy`].
     async fn take(&self, bytes: usize) -> Result<OwnedSemaphorePermit, BodyError> {
-        let bytes = u32::try_from(bytes).map_err(|_| BodyError::Busy)?;
+        // More than the whole budget would wait for ever: too large, not busy.
+        if bytes > self.capacity {
+            return Err(BodyError::TooLarge {
+                limit: self.capacity,
+            });
+        }
+        let bytes = u32::try_from(bytes).map_err(|_| BodyError::TooLarge {
+            limit: self.capacity,
+        })?;
         tokio::time::timeout(self.wait, Arc::clone(&self.bytes).acquire_many_owned(bytes))
             .await
             .map_err(|_| BodyError::Busy)?

@@ -7,9 +7,23 @@ use clap::Parser;
 use jobtrace::config::{BackupArgs, Cli, Command, LogFormat, PruneArgs, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Before the runtime starts any thread (see `serve::passed_listener`).
+    let passed = match &cli.command {
+        Command::Serve(_) => {
+            jobtrace::serve::passed_listener().context("taking the socket passed in LISTEN_FDS")?
+        }
+        Command::Prune(_) | Command::Backup(_) => None,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(cli, passed))
+}
+
+async fn run(cli: Cli, passed: Option<std::net::TcpListener>) -> anyhow::Result<()> {
     // Logs go to stderr: `prune` and `backup` print their result on stdout.
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -25,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
     }
     match cli.command {
-        Command::Serve(config) => serve(config).await,
+        Command::Serve(config) => serve(config, passed).await,
         Command::Prune(args) => prune(args).await,
         Command::Backup(args) => backup(args).await,
     }
@@ -70,9 +84,12 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(
+    mut config: ServeConfig,
+    passed: Option<std::net::TcpListener>,
+) -> anyhow::Result<()> {
     // The socket first: a passed one decides the address the loopback rule checks.
-    let listening = jobtrace::serve::listen(config.addr)
+    let listening = jobtrace::serve::listen(config.addr, passed)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
     if listening.passed {

@@ -21,6 +21,9 @@ use crate::grpc::{WorkflowApi, connect};
 use crate::query::StoreQueries;
 use crate::state::AppState;
 
+/// Connect request bodies of the largest size held at once (64 MiB).
+const CONNECT_BODIES: usize = 16;
+
 pub fn router(state: AppState) -> Router {
     let queries: SharedQueryPort = Arc::new(StoreQueries::new(state.store.clone()));
     let provide_queries = move || {
@@ -44,7 +47,9 @@ pub fn router(state: AppState) -> Router {
     });
     let connect = connect::ConnectLimits {
         body_read_timeout: state.limits.body_read_timeout,
-        body_budget: state.body_budget.clone(),
+        // A budget of its own: the task control plane (claims, leases, results of Connect
+        // runners) must not queue behind telemetry uploads.
+        body_budget: crate::body::BodyBudget::new(CONNECT_BODIES * connect::MAX_MESSAGE_BYTES),
     };
     Router::new()
         .route("/healthz", get(healthz))

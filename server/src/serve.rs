@@ -38,36 +38,51 @@ pub struct Listening {
 }
 
 /// The socket a supervisor passed (`LISTEN_FDS`, the systemd protocol: the first passed
-/// descriptor, fd 3, must be a listening TCP socket), else `addr` bound here.
+/// descriptor, fd 3, must be a listening TCP socket), if it passed one.
+///
+/// Call it before any other thread exists: taking the socket clears `LISTEN_FDS`/`LISTEN_PID`
+/// from the environment, which is only sound while one thread runs. `LISTEN_FDS` set for
+/// another process (`LISTEN_PID` not ours) is an error rather than a silent fall-back to
+/// `--addr`.
 ///
 /// Why a passed socket matters: the unmodified Tilebox Python runner gives up on a refused
 /// connection (it retries only `INTERNAL`/`UNKNOWN` answers), so a server restarted on a port it
 /// binds itself ends every Python runner. A socket held by systemd stays open across the
 /// restart; the runners' calls wait in its backlog and are answered by the next process.
-pub async fn listen(addr: SocketAddr) -> std::io::Result<Listening> {
+pub fn passed_listener() -> std::io::Result<Option<std::net::TcpListener>> {
+    let declared = std::env::var_os("LISTEN_FDS").is_some();
     let mut passed = listenfd::ListenFd::from_env();
+    let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned());
     if passed.len() == 0 {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        return Ok(Listening {
-            listener,
-            addr,
-            passed: false,
-        });
+        return if declared {
+            Err(invalid(
+                "LISTEN_FDS is set but passes no socket to this process (LISTEN_PID names another)",
+            ))
+        } else {
+            Ok(None)
+        };
     }
     let listener = passed.take_tcp_listener(0)?.ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "LISTEN_FDS is set but its first descriptor (fd 3) is not a listening TCP socket",
-        )
+        invalid("LISTEN_FDS is set but its first descriptor (fd 3) is not a TCP socket")
     })?;
     listener.set_nonblocking(true)?;
-    let listener = TcpListener::from_std(listener)?;
+    Ok(Some(listener))
+}
+
+/// `passed` ([`passed_listener`]), else `addr` bound here.
+pub async fn listen(
+    addr: SocketAddr,
+    passed: Option<std::net::TcpListener>,
+) -> std::io::Result<Listening> {
+    let (listener, passed) = match passed {
+        Some(listener) => (TcpListener::from_std(listener)?, true),
+        None => (TcpListener::bind(addr).await?, false),
+    };
     let addr = listener.local_addr()?;
     Ok(Listening {
         listener,
         addr,
-        passed: true,
+        passed,
     })
 }
 

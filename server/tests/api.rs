@@ -443,6 +443,31 @@ async fn all_pages(app: &axum::Router, path: &str, key: &str) -> (Vec<serde_json
     (items, pages)
 }
 
+/// The largest page (10,000) of a job with one span more says that more follow: the statement
+/// capped the extra row it asks for at 10,000, so the cursor was null and a client stopped one
+/// span short.
+#[tokio::test]
+async fn test_the_largest_page_of_a_larger_job_has_a_next_cursor() {
+    let store = sqlite_store().await;
+    let app = router(store.store.clone(), 64 << 20);
+    let ids: Vec<String> = (1..=10_001_u64).map(|i| format!("{i:016x}")).collect();
+    let spans: Vec<common::SpanSeed<'_>> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), None, "s", i as u64, i as u64 + 1, 1))
+        .collect();
+    let stored = common::post_json(&app, "/v1/traces", &trace_json(TRACE, "svc", &spans)).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text());
+    let (all, pages) = all_pages(
+        &app,
+        &format!("/api/v1/jobs/{TRACE}/spans?limit=10000"),
+        "spans",
+    )
+    .await;
+    assert_eq!((all.len(), pages), (10_001, 2));
+    store.teardown().await;
+}
+
 #[tokio::test]
 async fn test_span_pages_cover_everything_once_and_stop_exactly() {
     let (store, app, ids) = seeded_many(25).await;

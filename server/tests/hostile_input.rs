@@ -157,7 +157,7 @@ async fn test_too_many_attribute_filters_are_a_clear_400(store: SharedStore) {
 }
 
 /// Every REST endpoint against a corpus of malformed requests (bad numbers, times, cursors,
-/// enums, ids, invalid UTF-8, broken percent-encoding, 100 KB and deeply bracketed values, path
+/// enums, ids, invalid UTF-8, broken percent-encoding, 60 KB and deeply bracketed values, path
 /// traversal): each answer is a 4xx whose body says what is wrong, or the 200 of a request whose
 /// odd parameter does not apply to that endpoint; never a 5xx, never a hang; nothing changes.
 async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: SharedStore) {
@@ -188,7 +188,8 @@ async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: 
     let before = get(&app, &format!("/api/v1/jobs/{TRACE}/spans"))
         .await
         .text();
-    let long = "x".repeat(100_000);
+    // Under http's 64 KiB URI limit (a longer URI never reaches the router: hyper answers 400).
+    let long = "x".repeat(60_000);
     let bracketed = "%5B".repeat(10_000);
     let queries = [
         "limit=-1".to_owned(),
@@ -206,7 +207,7 @@ async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: 
         "attr=novalue".to_owned(),
         "attr==v".to_owned(),
         "span_id=xyz".to_owned(),
-        "span_id=".to_owned() + &"00000000000000a1,".repeat(5_000),
+        "span_id=".to_owned() + &vec!["00000000000000a1"; 3_000].join(","),
         "task_id=not-a-uuid".to_owned(),
         "format=exe".to_owned(),
         "sort=random".to_owned(),
@@ -258,9 +259,11 @@ async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: 
         })
         .chain(paths);
     let mut refused_uris = Vec::new();
+    let mut skipped = Vec::new();
     for uri in requests {
         if uri.parse::<axum::http::Uri>().is_err() {
             // Not a URI at all: hyper answers 400 before the router sees it.
+            skipped.push(uri);
             continue;
         }
         let reply = tokio::time::timeout(std::time::Duration::from_secs(10), get(&app, &uri))
@@ -283,6 +286,16 @@ async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: 
             assert_eq!(reply.status, StatusCode::OK, "{uri:.120}");
         }
     }
+    assert!(
+        skipped
+            .iter()
+            .all(|uri| uri.contains("name=%&") || uri.ends_with("name=%") || uri.contains("%ZZ")),
+        "only the broken percent-encodings are not URIs: {:?}",
+        skipped
+            .iter()
+            .map(|u| &u[..u.len().min(80)])
+            .collect::<Vec<_>>()
+    );
     // Parameters an endpoint does not read are ignored; those it reads are refused when bad.
     for uri in [
         "/api/v1/jobs?limit=-1".to_owned(),
@@ -291,6 +304,8 @@ async fn test_malformed_rest_requests_get_a_clear_4xx_and_change_nothing(store: 
         "/api/v1/spans?status=sideways".to_owned(),
         "/api/v1/spans?cursor=bm90IGEgY3Vyc29y".to_owned(),
         "/api/v1/logs?severity=loud".to_owned(),
+        format!("/api/v1/jobs?name={long}"),
+        format!("/api/v1/logs?text={long}"),
         format!("/api/v1/jobs/{TRACE}/spans?span_id=xyz"),
         format!("/api/v1/jobs/{TRACE}/spans?format=exe"),
         format!("/api/v1/jobs/{TRACE}/graph?direction=sideways"),

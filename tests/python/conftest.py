@@ -47,7 +47,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log=lambda: "") -> N
         try:
             if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # Refused, or accepted by the socket and not answered yet (the server binds its
+            # socket before it has opened the store).
             pass
         if process.poll() is not None or time.time() > deadline:
             raise RuntimeError(f"jobtrace did not start:\n{log()}")

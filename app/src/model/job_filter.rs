@@ -58,7 +58,11 @@ fn seconds_to_ns(name: &str, text: &str) -> Result<i64, String> {
         return Err(format!("{name} must be a non-negative number of seconds"));
     }
     // Rounded: "1.234" s is 1233999999.9999998 ns in floating point.
-    Ok((seconds * 1e9).round() as i64)
+    let ns = (seconds * 1e9).round();
+    if ns >= i64::MAX as f64 {
+        return Err(format!("{name} is more seconds than jobtrace can count"));
+    }
+    Ok(ns as i64)
 }
 
 /// Plain decimal seconds (`12`, `1.5`, `.25`) read exactly, to the nanosecond (a tenth digit
@@ -91,6 +95,22 @@ fn decimal_seconds_ns(text: &str) -> Option<Option<i64>> {
             .checked_mul(1_000_000_000)
             .and_then(|ns| ns.checked_add(nanos)),
     )
+}
+
+/// Longest text a filter may look for, in bytes: names, keys and services are cut to 1 KiB at
+/// ingest, so a longer one matches nothing, and SQLite refuses LIKE patterns over 50,000 bytes
+/// (a 60 KB `name` filter was a 500).
+pub const MAX_FILTER_TEXT: usize = 1024;
+
+/// `value` as a filter's text, if it is within [`MAX_FILTER_TEXT`].
+pub fn filter_text(name: &str, value: &str) -> Result<String, String> {
+    if value.len() > MAX_FILTER_TEXT {
+        return Err(format!(
+            "{name} is at most {MAX_FILTER_TEXT} bytes, not {}",
+            value.len()
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 /// RFC 3339 or unix nanoseconds.
@@ -128,7 +148,7 @@ impl JobFilter {
             if value.is_empty() {
                 continue;
             }
-            let text = || Some(value.to_owned());
+            let text = || filter_text(key, value).map(Some);
             match key {
                 "state" => {
                     for state in value.split(',').filter(|s| !s.is_empty()) {
@@ -139,7 +159,7 @@ impl JobFilter {
                         }
                     }
                 }
-                "name" => filter.name = text(),
+                "name" => filter.name = text()?,
                 "range" => {
                     let within = RANGES
                         .iter()
@@ -155,8 +175,8 @@ impl JobFilter {
                 "max_duration" => {
                     filter.max_duration_ns = Some(seconds_to_ns("max_duration", value)?);
                 }
-                "cluster" => filter.cluster = text(),
-                "service" => filter.service = text(),
+                "cluster" => filter.cluster = text()?,
+                "service" => filter.service = text()?,
                 "errors" => {
                     filter.has_errors = Some(match value {
                         "yes" | "true" | "1" => true,
@@ -377,10 +397,12 @@ mod tests {
             let again = JobFilter::from_params(params.iter().map(|(k, v)| (*k, v.as_str())));
             assert_eq!(again, Ok(filter), "{text} written as {params:?}");
         }
-        let error = JobFilter::from_params([("max_duration", "99999999999999999999")])
-            .err()
-            .unwrap_or_default();
-        assert!(error.contains("more seconds"), "{error}");
+        for huge in ["99999999999999999999", "1e10"] {
+            let error = JobFilter::from_params([("max_duration", huge)])
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains("more seconds"), "{huge}: {error}");
+        }
     }
 
     #[test]
@@ -391,6 +413,12 @@ mod tests {
             ("min_duration", "-1", "non-negative"),
             ("from", "yesterday", "RFC 3339"),
             ("errors", "maybe", "yes or no"),
+            (
+                "name",
+                &"n".repeat(MAX_FILTER_TEXT + 1),
+                "at most 1024 bytes",
+            ),
+            ("service", &"s".repeat(60_000), "at most 1024 bytes"),
         ] {
             let error = JobFilter::from_params([(key, value)])
                 .err()

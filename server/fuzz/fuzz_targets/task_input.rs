@@ -19,7 +19,7 @@ struct Many {
     x: i64,
     name: String,
     tiles: Vec<u32>,
-    cloud: Option<f32>,
+    cloud: Option<f64>,
 }
 
 macro_rules! task {

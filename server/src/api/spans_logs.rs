@@ -33,6 +33,13 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A text to look for, within `app::model::MAX_FILTER_TEXT`.
+    fn text(&self, key: &str) -> Result<Option<String>, ApiError> {
+        self.get(key)
+            .map(|value| app::model::filter_text(key, value).map_err(ApiError::BadRequest))
+            .transpose()
+    }
+
     fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
         let Some(text) = self.get(key) else {
             return Ok(None);
@@ -142,9 +149,9 @@ fn span_query(params: &Params) -> Result<SpanPageQuery, ApiError> {
         .transpose()?;
     Ok(SpanPageQuery {
         task_id: params.task_id()?,
-        name: params.get("name").map(str::to_owned),
+        name: params.text("name")?,
         status,
-        service: params.get("service").map(str::to_owned),
+        service: params.text("service")?,
         attributes,
         span_ids: params.span_ids()?,
         from_ns: params.time("from")?,
@@ -181,8 +188,8 @@ fn log_query(params: &Params) -> Result<LogPageQuery, ApiError> {
     Ok(LogPageQuery {
         task_id: params.task_id()?,
         severities: severity_ranges(params)?,
-        text: params.get("text").map(str::to_owned),
-        service: params.get("service").map(str::to_owned),
+        text: params.text("text")?,
+        service: params.text("service")?,
         span_ids: params.span_ids()?,
         unattached: false,
         from_ns: params.time("from")?,

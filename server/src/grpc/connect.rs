@@ -27,7 +27,7 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct ConnectLimits {
     pub body_read_timeout: std::time::Duration,
-    /// The server's budget of bytes held for request bodies (shared with OTLP ingest).
+    /// The budget of bytes held for Connect request bodies (OTLP ingest has its own).
     pub body_budget: body::BodyBudget,
 }
 

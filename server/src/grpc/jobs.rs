@@ -117,7 +117,10 @@ impl JobService for WorkflowApi {
             submitted_after_ns: interval.start_time.as_ref().map(convert::timestamp_ns),
             submitted_before_ns: interval.end_time.as_ref().map(convert::timestamp_ns),
             states,
-            name: Some(filters.name).filter(|n| !n.is_empty()),
+            name: Some(
+                app::model::filter_text("name", &filters.name).map_err(Status::invalid_argument)?,
+            )
+            .filter(|n| !n.is_empty()),
             cluster_slugs: filters.cluster_slugs,
             automation_ids: filters
                 .automation_ids

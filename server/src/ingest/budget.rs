@@ -214,7 +214,15 @@ pub fn count_json(body: &[u8], budget: Budget) -> Result<Counted, BudgetError> {
                     at += if body[at] == b'\\' { 2 } else { 1 };
                 }
                 let text = body.get(start..at.min(body.len())).unwrap_or_default();
-                item_key = text == b"spans" || text == b"logRecords";
+                item_key = if text.contains(&b'\\') {
+                    // The parser reads keys unescaped: `"sp\u0061ns"` is `spans` to it (a raw
+                    // comparison counted none of such a request's spans).
+                    body.get(start - 1..=at)
+                        .and_then(|quoted| serde_json::from_slice::<String>(quoted).ok())
+                        .is_some_and(|key| key == "spans" || key == "logRecords")
+                } else {
+                    text == b"spans" || text == b"logRecords"
+                };
                 after_item_key = false;
             }
             b':' => {
@@ -257,6 +265,29 @@ pub fn count_json(body: &[u8], budget: Budget) -> Result<Counted, BudgetError> {
         at += 1;
     }
     Ok(counted)
+}
+
+#[cfg(test)]
+mod escaped_keys {
+    use super::*;
+
+    #[test]
+    fn test_escaped_item_keys_are_counted_as_the_parser_reads_them() {
+        let body = br#"{"resourceSpans":[{"scopeSpans":[{"sp\u0061ns":[{},{},{}]}]}]}"#;
+        let budget = Budget {
+            items: 2,
+            messages: 100,
+        };
+        assert_eq!(
+            count_json(body, budget),
+            Err(BudgetError::TooManyItems { limit: 2 })
+        );
+        let request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest =
+            serde_json::from_slice(body).expect("the parser takes the escaped key");
+        assert_eq!(request.resource_spans[0].scope_spans[0].spans.len(), 3);
+        let logs = br#"{"resourceLogs":[{"scopeLogs":[{"log\u0052ecords":[{}]}]}]}"#;
+        assert_eq!(count_json(logs, Budget::default()).map(|c| c.items), Ok(1));
+    }
 }
 
 #[cfg(test)]

@@ -92,11 +92,13 @@ pub(super) async fn export<R: Export>(
         )
         .await
         .map_err(|error| status(R::SIGNAL, &error.into()))?;
-        // `buffered` keeps its bytes of the budget until the message is decoded.
-        let message = message(R::SIGNAL, headers, &buffered.bytes, limits.max_body_bytes)?;
+        // The turn before the message is unframed: inflating it (up to the body limit) is
+        // what the turns bound; `buffered` keeps its bytes of the body budget until the
+        // message is decoded.
         let _turn = ingest_turn(state)
             .await
             .map_err(|error| status(R::SIGNAL, &error))?;
+        let message = message(R::SIGNAL, headers, &buffered.bytes, limits.max_body_bytes)?;
         let fail = |error| status(R::SIGNAL, &error);
         let counted = count::<R>(&message, false, limits).map_err(fail)?;
         let _share = decode_share(state, counted).await.map_err(fail)?;

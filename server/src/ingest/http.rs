@@ -131,6 +131,11 @@ pub(super) async fn export<R: Export>(
     body: axum::body::Body,
 ) -> Response {
     let (state, headers) = (&state, &headers);
+    // The media type before the body is read (and holds its bytes of the budget).
+    let encoding = match request_encoding(headers) {
+        Ok(encoding) => encoding,
+        Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
+    };
     let body = match crate::body::read(
         body,
         state.limits.max_body_bytes,
@@ -140,19 +145,11 @@ pub(super) async fn export<R: Export>(
     .await
     {
         Ok(body) => body,
-        Err(error) => {
-            let error = IngestError::from(error);
-            let encoding = request_encoding(headers).unwrap_or(Encoding::Json);
-            return error.into_response_as(R::SIGNAL, encoding);
-        }
-    };
-    let encoding = match request_encoding(headers) {
-        Ok(encoding) => encoding,
-        Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
+        Err(error) => return IngestError::from(error).into_response_as(R::SIGNAL, encoding),
     };
     let _turn = match ingest_turn(state).await {
         Ok(turn) => turn,
-        Err(error) => return error.into_response_as(R::SIGNAL, Encoding::Json),
+        Err(error) => return error.into_response_as(R::SIGNAL, encoding),
     };
     let (request, _share) = match decoded::<R>(state, headers, body, encoding).await {
         Ok(decoded) => decoded,

@@ -238,7 +238,9 @@ macro_rules! impl_span_log_reads {
                     select.push(", ").push_bind(id).push(")");
                 }
                 select.push(" ORDER BY l.time_ns, l.id LIMIT ");
-                select.push_bind(i64::from(query.limit.clamp(1, 10_000)));
+                select.push_bind(i64::from(
+                    query.limit.clamp(1, super::span_query::MAX_PAGE_ROWS),
+                ));
                 let rows: Vec<super::rows::LogRow> =
                     select.build_query_as().fetch_all(&self.read).await?;
                 rows.into_iter()

@@ -61,6 +61,11 @@ const SPAN_SELECT: &str = "SELECT s.trace_id, s.span_id, s.parent_span_id, s.nam
     r.attributes AS resource, s.scope_name, s.scope_version \
     FROM spans s JOIN resources r ON r.id = s.resource_id WHERE 1 = 1";
 
+/// Most rows one page statement reads: the largest page the API serves (10,000) and the one
+/// row more it asks for to know whether more follow (capped at 10,000, a full page of 10,000
+/// never had a next cursor).
+pub(super) const MAX_PAGE_ROWS: u32 = 10_001;
+
 /// One page of spans by (start, span id): of one trace, or across traces.
 pub(super) fn span_page(
     dialect: Dialect,
@@ -124,7 +129,7 @@ pub(super) fn span_page(
     }
     select
         .push(" ORDER BY s.start_ns, s.span_id LIMIT ")
-        .bind(Bind::Int(i64::from(query.limit.clamp(1, 10_000))));
+        .bind(Bind::Int(i64::from(query.limit.clamp(1, MAX_PAGE_ROWS))));
     select
 }
 
@@ -240,7 +245,7 @@ mod tests {
                     .binds
                     .contains(&Bind::Text("%50\\%\\_tile%".to_owned()))
             );
-            assert_eq!(select.binds.last(), Some(&Bind::Int(10_000)));
+            assert_eq!(select.binds.last(), Some(&Bind::Int(10_001)));
         }
     }
 }

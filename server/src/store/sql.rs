@@ -7,8 +7,9 @@
 //! pragmas, migrations), the span and log writers (`sqlite_write.rs` on rusqlite with group
 //! commit, `postgres_write.rs` with row locks), the outline and span page reads (`sqlite_read.rs` on SQLite; the span page's statement is
 //! written once in `span_query.rs`),
-//! the attribute comparisons (`sqlite_attribute_equals`, `postgres_attribute_equals` in
-//! `span_log_reads.rs`), and how workflow transactions lock (`workflow/backend.rs`).
+//! the attribute comparisons (`span_query.rs`, by dialect) and value searches
+//! (`sqlite_value_contains`, `postgres_value_contains` in `span_log_reads.rs`), and how
+//! workflow transactions lock (`workflow/backend.rs`).
 
 use super::{PostgresStore, SqliteStore, StoreError};
 

@@ -16,9 +16,15 @@ use super::{StoreError, TraceId};
 /// Idle read connections kept for the next read (their page caches stay warm).
 const IDLE: usize = 4;
 
+/// Bulk reads running at once; more wait their turn. Each read has a connection of its own
+/// with a page cache of up to 64 MiB: 200 API clients fetching span pages at once would
+/// otherwise open 200 of them. The health check does not wait for a turn.
+const READS_AT_ONCE: usize = 8;
+
 pub(super) struct SqliteReader {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    reads: tokio::sync::Semaphore,
 }
 
 impl SqliteReader {
@@ -26,7 +32,22 @@ impl SqliteReader {
         SqliteReader {
             path,
             idle: Arc::default(),
+            reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
         }
+    }
+
+    /// [`SqliteReader::with_connection`] in its turn among the bulk reads.
+    async fn bulk_read<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _turn = self
+            .reads
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Shared(format!("{what}: {e}")))?;
+        self.with_connection(what, read).await
     }
 
     fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -81,7 +102,7 @@ impl SqliteReader {
         &self,
         trace_id: TraceId,
     ) -> Result<Vec<OutlineRow>, StoreError> {
-        self.with_connection("outline read", move |conn| {
+        self.bulk_read("outline read", move |conn| {
             Self::read_outline(conn, trace_id)
         })
         .await
@@ -116,7 +137,7 @@ impl SqliteReader {
 
     /// The rows of a span page (`span_query::span_page`).
     pub(super) async fn span_rows(&self, select: Statement) -> Result<Vec<SpanRow>, StoreError> {
-        self.with_connection("span read", move |conn| Self::read_spans(conn, &select))
+        self.bulk_read("span read", move |conn| Self::read_spans(conn, &select))
             .await
     }
 
