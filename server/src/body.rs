@@ -93,9 +93,20 @@ pub enum BodyError {
     Busy,
 }
 
+/// How a body says its length when the request does not (`Content-Length`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Nothing inside says it.
+    Plain,
+    /// One gRPC frame: a flag byte and the message's length in four bytes, then the message.
+    /// gRPC clients send no `Content-Length` over HTTP/2.
+    Grpc,
+}
+
 /// The whole body, at most `limit` bytes, arrived within `timeout`, its bytes taken from
 /// `budget`: all at once before reading when the client declared its length
-/// (`Content-Length`, as OTLP exporters and gRPC clients send it), else as they arrive.
+/// (`Content-Length`, as OTLP/HTTP exporters send it) or once the gRPC frame's header says it,
+/// else as they arrive.
 ///
 /// All at once, because bodies that each took part of the budget as their bytes arrived
 /// starved one another: 100 uploads of 15 MB at once held a share each, waited for the rest,
@@ -106,6 +117,7 @@ pub async fn read(
     limit: usize,
     timeout: Duration,
     budget: &BodyBudget,
+    framing: Framing,
 ) -> Result<Buffered, BodyError> {
     let read = async {
         // The body's own hint: `Limited`'s says a body longer than the limit is exactly the limit.
@@ -113,12 +125,16 @@ pub async fn read(
             .exact()
             .map(|length| usize::try_from(length).unwrap_or(usize::MAX));
         let mut body = std::pin::pin!(http_body_util::Limited::new(body, limit));
-        let mut held = None;
+        let mut held: Option<OwnedSemaphorePermit> = None;
+        // Bytes taken from the budget so far, and whether the whole length is known.
+        let mut taken = 0;
+        let mut known = false;
         if let Some(length) = declared {
             if length > limit {
                 return Err(BodyError::TooLarge { limit });
             }
             held = Some(budget.take(length).await?);
+            (taken, known) = (length, true);
         }
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
         while let Some(frame) = body.frame().await {
@@ -132,15 +148,23 @@ pub async fn read(
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            // Beyond what was declared (no length, or more arriving than said): taken now.
-            let covered = declared.unwrap_or(0).saturating_sub(bytes.len());
-            let more = data.len().saturating_sub(covered);
-            if more > 0 {
-                let permit = budget.take(more).await?;
+            let mut wanted = bytes.len() + data.len();
+            if !known && framing == Framing::Grpc && wanted >= 5 {
+                let head: Vec<u8> = bytes.iter().chain(data.iter()).take(5).copied().collect();
+                let message = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+                let frame_length = usize::try_from(message)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(5);
+                wanted = wanted.max(frame_length.min(limit));
+                known = true;
+            }
+            if wanted > taken {
+                let permit = budget.take(wanted - taken).await?;
                 match &mut held {
                     Some(held) => held.merge(permit),
                     None => held = Some(permit),
                 }
+                taken = wanted;
             }
             bytes.extend_from_slice(&data);
         }
@@ -194,6 +218,7 @@ mod tests {
                     10_000,
                     Duration::from_secs(5),
                     &budget,
+                    Framing::Plain,
                 )
                 .await
             }
@@ -227,7 +252,14 @@ mod tests {
                 let chunks =
                     (0..chunks).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 300])));
                 let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
-                read(body, 10_000, Duration::from_secs(5), &budget).await
+                read(
+                    body,
+                    10_000,
+                    Duration::from_secs(5),
+                    &budget,
+                    Framing::Plain,
+                )
+                .await
             }
         };
         let held = streamed(3).await.expect("900 bytes fit");
@@ -241,5 +273,39 @@ mod tests {
         drop(held);
         assert_eq!(streamed(3).await.map(|b| b.bytes.len()).ok(), Some(900));
         assert_eq!(budget.available(), 1_000);
+    }
+
+    #[tokio::test]
+    async fn test_a_grpc_frame_takes_its_declared_length_once_its_header_arrives() {
+        let budget = BodyBudget::new(1_000).with_wait(Duration::from_millis(50));
+        // A frame declaring 600 bytes, sent in chunks of 100 with no Content-Length.
+        let frame = |length: u32| {
+            let mut frame = vec![0u8];
+            frame.extend_from_slice(&length.to_be_bytes());
+            frame.extend(std::iter::repeat_n(9u8, length as usize));
+            frame
+        };
+        let streamed = |bytes: Vec<u8>| {
+            let budget = budget.clone();
+            async move {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+                    .chunks(100)
+                    .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+                    .collect();
+                let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+                read(body, 10_000, Duration::from_secs(5), &budget, Framing::Grpc).await
+            }
+        };
+        let first = streamed(frame(600)).await.expect("fits");
+        assert_eq!((first.bytes.len(), budget.available()), (605, 395));
+        // The next frame's whole length is taken at its first chunk: refused at once, holding
+        // nothing, instead of holding part of the budget while it waits for the rest.
+        assert!(matches!(streamed(frame(600)).await, Err(BodyError::Busy)));
+        assert_eq!(budget.available(), 395);
+        drop(first);
+        assert_eq!(
+            streamed(frame(600)).await.map(|b| b.bytes.len()).ok(),
+            Some(605)
+        );
     }
 }

@@ -106,6 +106,7 @@ async fn call(limits: ConnectLimits, request: Request, next: Next) -> Response {
         MAX_MESSAGE_BYTES,
         limits.body_read_timeout,
         &limits.body_budget,
+        body::Framing::Plain,
     )
     .await
     {

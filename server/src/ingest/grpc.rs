@@ -89,6 +89,7 @@ pub(super) async fn export<R: Export>(
             limits.max_body_bytes,
             limits.body_read_timeout,
             &state.body_budget,
+            body::Framing::Grpc,
         )
         .await
         .map_err(|error| status(R::SIGNAL, &error.into()))?;

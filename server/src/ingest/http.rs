@@ -141,6 +141,7 @@ pub(super) async fn export<R: Export>(
         state.limits.max_body_bytes,
         state.limits.body_read_timeout,
         &state.body_budget,
+        crate::body::Framing::Plain,
     )
     .await
     {
