@@ -48,7 +48,7 @@ test-e2e: build-all
 # Each benchmark prints its figure next to its baseline measured in the same run
 # (docs/BENCHMARKS.md). The same packages and features as the build: nothing recompiles.
 bench:
-	cargo bench -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow --bench ingest --bench claims --bench job_list
+	cargo bench -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow --bench ingest --bench claims --bench job_list --bench task_stats
 
 # The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
 bench-ui: build

@@ -2,6 +2,7 @@
 
 pub mod automations;
 pub mod jobs;
+pub mod tasks;
 
 #[cfg(feature = "ssr")]
 pub use port::{QueryPort, SharedQueryPort};
@@ -57,6 +58,14 @@ mod port {
         async fn cancel_job(&self, job_id: &str) -> Result<(), AppError>;
         /// Every cron automation with its next runs and latest jobs, oldest first.
         async fn automations(&self) -> Result<Vec<crate::model::AutomationView>, AppError>;
+        /// Every task identifier's runs over the last `days` days (1 to `MAX_STAT_DAYS`).
+        async fn task_analytics(&self, days: u32) -> Result<crate::model::TaskAnalytics, AppError>;
+        /// One task identifier's runs over the last `days` days; not found when it has none.
+        async fn task_detail(
+            &self,
+            name: &str,
+            days: u32,
+        ) -> Result<crate::model::TaskDetail, AppError>;
     }
 
     pub type SharedQueryPort = Arc<dyn QueryPort>;

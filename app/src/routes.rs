@@ -6,7 +6,9 @@ use leptos_router::{SsrMode, path};
 
 use crate::Head;
 use crate::components::{SignOut, ThemeToggle, TimeToggle, provide_clock};
-use crate::pages::{AutomationsPage, ComparePage, JobListPage, JobPage, NotFoundPage};
+use crate::pages::{
+    AutomationsPage, ComparePage, JobListPage, JobPage, NotFoundPage, TaskPage, TasksPage,
+};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -26,6 +28,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="topbar__nav">
                     <A href="/">"Jobs"</A>
+                    <A href="/tasks">"Tasks"</A>
                     <A href="/automations">"Automations"</A>
                 </nav>
                 // A plain form: the server opens an id's job or searches names (`/go`).
@@ -50,6 +53,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
                     <Route path=path!("/compare") view=ComparePage ssr=SsrMode::Async />
                     <Route path=path!("/automations") view=AutomationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks/:name") view=TaskPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

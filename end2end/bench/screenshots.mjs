@@ -57,6 +57,12 @@ try {
   await shot('failed-fan-out');
   await page.goto(`${base}/jobs/${tilesJob}?tab=logs`);
   await shot('job-logs');
+  // Task analytics count ended attempts about a second after they end.
+  await sleep(2000);
+  await page.goto(`${base}/tasks?days=7`);
+  await shot('tasks');
+  await page.goto(`${base}/tasks/DownloadTile?days=7`);
+  await shot('task-detail');
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.goto(`${base}/jobs/${fanOut}?q=status:error`);
   await shot('job-page-dark');

@@ -5,6 +5,7 @@ mod export;
 mod export_stream;
 mod live;
 mod spans_logs;
+mod task_stats;
 
 use axum::Json;
 use axum::Router;
@@ -103,6 +104,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/graph", get(job_graph))
         .route("/api/v1/jobs/{id}/events", get(live::job_events))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/tasks", get(task_stats::tasks))
+        .route("/api/v1/tasks/{identifier}", get(task_stats::task))
 }
 
 /// `GET /api/v1/jobs`: the job list's parameters (see `JobListQuery::from_params`), `sort`

@@ -21,6 +21,7 @@ pub mod serve;
 pub mod shared_reads;
 pub mod state;
 pub mod store;
+pub mod task_stats;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -130,6 +130,8 @@ async fn serve(
     }
     // Cron automations: every replica looks for due triggers; each fires once (the store).
     jobtrace::automations::spawn(state.store.clone());
+    // Task analytics: ended attempts counted into per-day histograms, each once.
+    jobtrace::task_stats::spawn(state.store.clone());
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");
     let draining = std::sync::Arc::clone(&state.draining);
     let app = jobtrace::router::router(state);

@@ -41,6 +41,56 @@ fn to_app_error(error: StoreError) -> AppError {
     }
 }
 
+/// The analytics window of `days` days: 1 to [`app::model::MAX_STAT_DAYS`].
+fn stat_window(days: u32) -> Result<(i64, u32), AppError> {
+    if !(1..=app::model::MAX_STAT_DAYS).contains(&days) {
+        return Err(AppError::BadRequest(format!(
+            "days {days}: 1 to {}",
+            app::model::MAX_STAT_DAYS
+        )));
+    }
+    Ok((app::model::window_start(crate::now_ns(), days), days))
+}
+
+/// Every task identifier's runs over the last `days` days, shared by the page and the REST API.
+pub async fn task_analytics(
+    store: &SharedStore,
+    days: u32,
+) -> Result<app::model::TaskAnalytics, AppError> {
+    let (first, days) = stat_window(days)?;
+    let rows = store
+        .task_stat_rows(first, None)
+        .await
+        .map_err(to_app_error)?;
+    Ok(app::model::task_analytics(&rows, first, days))
+}
+
+/// One task identifier's runs over the last `days` days, with its slowest runs.
+pub async fn task_detail(
+    store: &SharedStore,
+    name: &str,
+    days: u32,
+) -> Result<app::model::TaskDetail, AppError> {
+    let (first, days) = stat_window(days)?;
+    let name =
+        app::model::filter_text("the task identifier", name).map_err(AppError::BadRequest)?;
+    let name = name.as_str();
+    let rows = store
+        .task_stat_rows(first, Some(name))
+        .await
+        .map_err(to_app_error)?;
+    let slowest = store
+        .slow_runs(name, first, app::model::SLOW_RUNS as i64)
+        .await
+        .map_err(to_app_error)?;
+    app::model::task_detail(name, &rows, slowest, first, days).ok_or_else(|| {
+        AppError::NotFound(format!(
+            "task {:?} (no runs in the last {days} days)",
+            name.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
 /// A job with the skeleton of its trace, shared by the page and the REST API.
 pub async fn load_job_trace(store: &SharedStore, id: &str) -> Result<JobTrace, AppError> {
     // The id as the link had it, cut: a 10,000-character id came back whole in the page.
@@ -320,6 +370,14 @@ impl QueryPort for StoreQueries {
             .map_err(to_app_error)?;
         tracing::info!(job = %id, "job canceled from the dashboard");
         Ok(())
+    }
+
+    async fn task_analytics(&self, days: u32) -> Result<app::model::TaskAnalytics, AppError> {
+        task_analytics(&self.0, days).await
+    }
+
+    async fn task_detail(&self, name: &str, days: u32) -> Result<app::model::TaskDetail, AppError> {
+        task_detail(&self.0, name, days).await
     }
 
     async fn automations(&self) -> Result<Vec<app::model::AutomationView>, AppError> {

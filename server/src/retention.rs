@@ -30,6 +30,10 @@ pub async fn prune_until(
     loop {
         let started = tokio::time::Instant::now();
         let Some(step) = store.prune_step(cutoff_ns, batch).await? else {
+            // Task analytics of whole days before the cutoff go too (a few rows per task
+            // identifier and day).
+            let day = app::model::day_of(cutoff_ns);
+            pruned.rows += store.prune_task_stats(day).await?;
             return Ok(pruned);
         };
         pruned.rows += step.rows;

@@ -8,7 +8,9 @@ mod common;
 
 use std::collections::HashSet;
 
-use app::model::{JobFilter, JobListQuery, JobState};
+use app::model::{
+    DAY_NS, JobFilter, JobListQuery, JobState, StatKind, TaskStatRow, bucket_of, day_of,
+};
 use jobtrace::store::workflow::{
     AttemptOutcome, ClaimRequest, ClaimedTask, Cluster, ComputedTask, NewJob, Progress, Reporter,
     TaskSpec, TaskState, WorkflowJob,
@@ -1724,7 +1726,195 @@ async fn a_tick_that_cannot_submit_is_passed_over_and_the_others_still_fire(stor
     );
 }
 
+/// The stored analytics of identifier `name`: (executions, failed) over its duration rows, and
+/// its rows.
+async fn stat_rows(store: &SharedStore, name: &str) -> (i64, i64, Vec<TaskStatRow>) {
+    let rows = store
+        .task_stat_rows(day_of(T0) - 2 * DAY_NS, Some(name))
+        .await
+        .unwrap();
+    let durations = rows.iter().filter(|r| r.kind == StatKind::Duration);
+    let (runs, failed) = durations.fold((0, 0), |(n, f), r| (n + r.executions, f + r.failed));
+    (runs, failed, rows)
+}
+
+/// The buckets of `kind` with their counts, sorted.
+fn buckets(rows: &[TaskStatRow], kind: StatKind) -> Vec<(i32, i64)> {
+    let mut buckets: Vec<(i32, i64)> = rows
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| (r.bucket, r.executions))
+        .collect();
+    buckets.sort_unstable();
+    buckets
+}
+
+async fn task_analytics_count_each_ended_attempt_once_with_its_wait_and_duration(
+    store: SharedStore,
+) {
+    let mut tile = task("Tile", "v1.0", vec![]);
+    tile.max_retries = 1;
+    let tasks = vec![
+        tile,
+        task("Merge", "v1.0", vec![0]),
+        task("Side", "v2.0", vec![]),
+    ];
+    store.submit_job(job("analytics", tasks), T0).await.unwrap();
+    let named = |name: &'static str, version: &'static str| runner(&[(name, version)]);
+    let first = claim(&store, &named("Tile", "v1.0"), T0 + SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        fail(&store, &first, T0 + 3 * SECOND).await,
+        TaskState::Queued
+    );
+    assert_eq!(
+        store.roll_up_task_stats(100).await.unwrap(),
+        1,
+        "the failed attempt"
+    );
+    let retry = claim(&store, &named("Tile", "v1.0"), T0 + 4 * SECOND)
+        .await
+        .unwrap();
+    complete(&store, &retry, vec![], T0 + 6 * SECOND).await;
+    let merge = claim(&store, &named("Merge", "v1.0"), T0 + 8 * SECOND)
+        .await
+        .unwrap();
+    complete(&store, &merge, vec![], T0 + 9 * SECOND).await;
+    let side = claim(&store, &named("Side", "v2.0"), T0 + 20 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.roll_up_task_stats(100).await.unwrap(),
+        2,
+        "Side is running"
+    );
+    complete(&store, &side, vec![], T0 + 25 * SECOND).await;
+    assert_eq!(store.roll_up_task_stats(100).await.unwrap(), 1);
+    assert_eq!(
+        store.roll_up_task_stats(100).await.unwrap(),
+        0,
+        "nothing counted twice"
+    );
+
+    let (runs, failed, rows) = stat_rows(&store, "Tile").await;
+    assert_eq!((runs, failed), (2, 1), "two attempts, the first failed");
+    let two_seconds = bucket_of(2 * SECOND);
+    assert_eq!(buckets(&rows, StatKind::Duration), vec![(two_seconds, 2)]);
+    // Both waited a second: from submission, and from the failed attempt's end.
+    assert_eq!(
+        buckets(&rows, StatKind::QueueWait),
+        vec![(bucket_of(SECOND), 2)]
+    );
+    let (_, _, merge_rows) = stat_rows(&store, "Merge").await;
+    // Ready when Tile completed (T0 + 6 s), claimed at T0 + 8 s.
+    assert_eq!(
+        buckets(&merge_rows, StatKind::QueueWait),
+        vec![(bucket_of(2 * SECOND), 1)]
+    );
+    let (_, _, side_rows) = stat_rows(&store, "Side").await;
+    assert_eq!(side_rows[0].version, "v2.0");
+    assert_eq!(
+        buckets(&side_rows, StatKind::Duration),
+        vec![(bucket_of(5 * SECOND), 1)]
+    );
+    assert_eq!(
+        buckets(&side_rows, StatKind::QueueWait),
+        vec![(bucket_of(20 * SECOND), 1)]
+    );
+
+    let slow = store.slow_runs("Tile", day_of(T0), 10).await.unwrap();
+    let mut attempts: Vec<(i64, bool)> = slow.iter().map(|r| (r.attempt, r.failed)).collect();
+    attempts.sort_unstable();
+    assert_eq!(attempts, vec![(1, true), (2, false)]);
+    assert!(
+        slow.iter()
+            .all(|r| r.duration_ns == 2 * SECOND && r.task_id == first.id.to_string())
+    );
+
+    // The whole page's figures, from the same rows.
+    let all = store.task_stat_rows(day_of(T0), None).await.unwrap();
+    let analytics = app::model::task_analytics(&all, day_of(T0), 1);
+    let names: Vec<(&str, i64)> = analytics
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.stats.executions))
+        .collect();
+    assert_eq!(names, vec![("Tile", 2), ("Merge", 1), ("Side", 1)]);
+    let p50 = analytics.tasks[0].stats.duration.p50_ns.unwrap();
+    // A histogram bucket's middle: within 4.5 % of what ran.
+    assert!((p50 - 2 * SECOND).abs() < 2 * SECOND * 45 / 1000, "{p50}");
+
+    // Retention drops whole days before its cutoff, and only those.
+    assert_eq!(store.prune_task_stats(day_of(T0)).await.unwrap(), 0);
+    assert!(store.prune_task_stats(day_of(T0) + DAY_NS).await.unwrap() > 0);
+    assert_eq!(stat_rows(&store, "Tile").await.0, 0);
+}
+
+async fn an_expired_attempt_is_counted_once_it_is_final(store: SharedStore) {
+    let tasks = vec![task("Slow", "v0.0", vec![]), task("Other", "v0.0", vec![])];
+    store
+        .submit_job(job("late-stats", tasks), T0)
+        .await
+        .unwrap();
+    let slow = claim(&store, &runner(&[("Slow", "v0.0")]), T0)
+        .await
+        .unwrap();
+    // The lease ran out; this claim puts Slow back in the queue.
+    let other = claim(&store, &runner(&[("Other", "v0.0")]), T0 + 11 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.roll_up_task_stats(100).await.unwrap(),
+        0,
+        "a late result may still make the expired attempt the computed one"
+    );
+    complete(&store, &slow, vec![], T0 + 12 * SECOND).await;
+    complete(&store, &other, vec![], T0 + 13 * SECOND).await;
+    assert_eq!(store.roll_up_task_stats(100).await.unwrap(), 2);
+    let (runs, failed, rows) = stat_rows(&store, "Slow").await;
+    assert_eq!((runs, failed), (1, 0), "counted as computed, once");
+    assert_eq!(
+        buckets(&rows, StatKind::Duration),
+        vec![(bucket_of(12 * SECOND), 1)]
+    );
+}
+
+async fn concurrent_roll_ups_count_each_attempt_once(store: SharedStore) {
+    const TASKS: usize = 120;
+    let tasks: Vec<TaskSpec> = (0..TASKS).map(|_| task("Tile", "v0.0", vec![])).collect();
+    store.submit_job(job("roll-ups", tasks), T0).await.unwrap();
+    let r = runner(&[("Tile", "v0.0")]);
+    for i in 0..TASKS as i64 {
+        let claimed = claim(&store, &r, T0 + i * SECOND).await.unwrap();
+        complete(&store, &claimed, vec![], T0 + i * SECOND + 500_000_000).await;
+    }
+    let taken = futures::future::join_all((0..4).map(|_| {
+        let store = store.clone();
+        async move {
+            let mut taken = 0;
+            for _ in 0..200 {
+                match store.roll_up_task_stats(7).await {
+                    Ok(0) => return taken,
+                    Ok(n) => taken += n,
+                    // Two roll-ups that met are told to try again, as the server's loop does.
+                    Err(StoreError::Busy | StoreError::Conflict(_)) => {}
+                    Err(other) => panic!("{other}"),
+                }
+            }
+            panic!("the roll-up did not finish")
+        }
+    }))
+    .await;
+    assert_eq!(taken.iter().sum::<usize>(), TASKS, "{taken:?}");
+    let (runs, failed, _) = stat_rows(&store, "Tile").await;
+    assert_eq!((runs, failed), (TASKS as i64, 0));
+}
+
 both_backends!(
+    task_analytics_count_each_ended_attempt_once_with_its_wait_and_duration,
+    an_expired_attempt_is_counted_once_it_is_final,
+    concurrent_roll_ups_count_each_attempt_once,
     tasks_keep_an_input_summary_and_the_display_they_set,
     a_lone_runner_takes_the_oldest_task_first,
     reporting_and_claiming_in_one_call_keeps_every_jobs_state,

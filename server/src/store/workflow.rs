@@ -1,5 +1,6 @@
 //! The workflow side of the store: its types and rules here, the SQL per aggregate below.
 
+mod analytics;
 mod automations;
 mod backend;
 mod claims;
@@ -17,6 +18,7 @@ use app::model::JobState;
 
 use super::TraceId;
 
+pub use analytics::TaskStats;
 pub use automations::{
     Automation, CronTrigger, DueTrigger, MAX_TRIGGERS, NEVER_NS, NewAutomation, WorkflowAutomations,
 };
@@ -331,12 +333,17 @@ pub struct WorkflowJobQuery {
 /// The workflow operations, one transaction each, written once for SQLite and PostgreSQL
 /// (`jobs`, `tasks`, `claims`, `clusters`; how transactions lock: `backend`).
 pub trait WorkflowStore:
-    WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations
+    WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations + TaskStats
 {
 }
 
 impl<T> WorkflowStore for T where
-    T: WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations
+    T: WorkflowJobs
+        + WorkflowTasks
+        + TaskQueue
+        + WorkflowClusters
+        + WorkflowAutomations
+        + TaskStats
 {
 }
 

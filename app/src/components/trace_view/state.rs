@@ -91,9 +91,33 @@ impl ViewState {
 
         let selected = {
             let trace = trace.clone();
-            Memo::new(move |_| {
-                url.get("span")
-                    .and_then(|id| trace.index_of.get(&id).copied())
+            Memo::new(move |_| match url.get("span") {
+                Some(id) => trace.index_of.get(&id).copied(),
+                // `?task=<id>&attempt=<n>` (links from the task analytics): that attempt's
+                // span, the task's n-th by start (its latest when there are fewer).
+                None => {
+                    let task = url.get("task")?;
+                    let attempt: usize = url.get("attempt").and_then(|a| a.parse().ok())?;
+                    let of_task =
+                        |i: usize| trace.spans[i].task_id.as_deref() == Some(task.as_str());
+                    // An attempt's span is the outermost with its task id (spans inside an
+                    // attempt may carry it too).
+                    let mut attempts: Vec<usize> = (0..trace.spans.len())
+                        .filter(|&i| {
+                            of_task(i)
+                                && !trace.spans[i]
+                                    .parent_span_id
+                                    .as_ref()
+                                    .and_then(|p| trace.index_of.get(p))
+                                    .is_some_and(|&p| of_task(p))
+                        })
+                        .collect();
+                    attempts.sort_by_key(|&i| trace.spans[i].start_ns);
+                    attempts
+                        .get(attempt.saturating_sub(1))
+                        .or(attempts.last())
+                        .copied()
+                }
             })
         };
         let select = {
