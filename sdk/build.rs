@@ -4,6 +4,7 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
+        "workflows/v1/automation.proto",
         "workflows/v1/core.proto",
         "workflows/v1/job.proto",
         "workflows/v1/task.proto",

@@ -20,6 +20,9 @@ pub struct CurrentTask {
     /// How often this task was retried before this attempt.
     pub retry_count: i64,
     pub job: JobRef,
+    /// The tick an automation submitted this task's job for, when one did (the job's root
+    /// task only).
+    pub trigger_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The job the current task belongs to.
@@ -96,6 +99,12 @@ impl ExecutionContext {
 
     pub fn job(&self) -> &JobRef {
         &self.task.job
+    }
+
+    /// The due time of the cron tick this task runs for, when a cron automation submitted it
+    /// (`client.automations().create_cron(…)`, or the Python client's); `None` otherwise.
+    pub fn trigger_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.task.trigger_time
     }
 
     /// The text shown for this task (its type's name unless changed).

@@ -39,8 +39,8 @@ pub(crate) mod proto {
 }
 
 pub use client::{
-    Client, Job, JobClient, JobProgress, JobQuery, JobState, LogLevel, LogQuery, LogRecord, Logs,
-    Span, SpanEvent, Spans, StatusCode,
+    Automation, AutomationClient, Client, CronSchedule, Job, JobClient, JobProgress, JobQuery,
+    JobState, LogLevel, LogQuery, LogRecord, Logs, Span, SpanEvent, Spans, StatusCode,
 };
 pub use context::{
     CurrentTask, ExecutionContext, FutureTask, JobRef, ProgressIndicator, SpanGuard,

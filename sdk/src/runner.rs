@@ -284,10 +284,16 @@ impl TaskRunner {
             self.report_failed(task_id, attempt, &display, false).await;
             return None;
         };
+        // An automation's job: its root task's input is the `Automation` wrapper.
+        let (input, trigger_time) = match (&job.automation_id, &task.parent_id) {
+            (Some(_), None) => automation_input(task.input.unwrap_or_default()),
+            _ => (task.input.unwrap_or_default(), None),
+        };
         let current = CurrentTask {
             id: task_id,
             identifier,
             retry_count: task.retry_count,
+            trigger_time,
             job: JobRef {
                 id: id_of(job.id.as_ref()).unwrap_or_default(),
                 name: job.name,
@@ -310,7 +316,6 @@ impl TaskRunner {
             return None;
         }
         let telemetry = self.caller.client.telemetry().clone();
-        let input = task.input.unwrap_or_default();
         let display = if display.is_empty() {
             registered.display.clone()
         } else {
@@ -426,4 +431,49 @@ fn progress_messages(progress: Vec<(String, u64, u64)>) -> Vec<wf::Progress> {
         .into_iter()
         .map(|(label, total, done)| wf::Progress { label, total, done })
         .collect()
+}
+
+/// The task's own input and the tick's due time from an automation's `Automation` wrapper (as
+/// the Python client's `CronTask` reads it); input that is not one is passed on as it came.
+fn automation_input(input: Vec<u8>) -> (Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) {
+    use prost::Message as _;
+    match wf::Automation::decode(input.as_slice()) {
+        Ok(wrapper) => {
+            let trigger = wf::TriggeredCronEvent::decode(wrapper.trigger_event.as_slice())
+                .ok()
+                .and_then(|event| event.trigger_time)
+                .and_then(|t| {
+                    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+                });
+            (wrapper.args, trigger)
+        }
+        Err(_) => (input, None),
+    }
+}
+
+#[cfg(test)]
+mod automation_tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn test_an_automations_input_unwraps_to_the_tasks_own_and_its_tick() {
+        let event = wf::TriggeredCronEvent {
+            trigger_time: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            }),
+        };
+        let wrapper = wf::Automation {
+            trigger_event: event.encode_to_vec(),
+            args: br#"{"region":"Austria"}"#.to_vec(),
+        };
+        let (input, trigger) = automation_input(wrapper.encode_to_vec());
+        assert_eq!(input, br#"{"region":"Austria"}"#);
+        assert_eq!(trigger.map(|t| t.timestamp()), Some(1_800_000_000));
+        // Not a wrapper (a JSON input): passed on as it came.
+        let (input, trigger) = automation_input(b"\"plain\"".to_vec());
+        assert_eq!((input.as_slice(), trigger), (b"\"plain\"".as_slice(), None));
+    }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{Backend, Server, eventually, example_bin, spawn_runner};
 use jobtrace_workflows::{
-    Client, ExecutionContext, JobState, LogQuery, OtlpEndpoint, Span, StatusCode, SubtaskOptions,
-    Task, TaskError, TaskIdentifier, TelemetryConfig,
+    Client, ExecutionContext, JobQuery, JobState, LogQuery, OtlpEndpoint, Span, StatusCode,
+    SubtaskOptions, Task, TaskError, TaskIdentifier, TelemetryConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -540,8 +540,112 @@ async fn extra_endpoint_receives_the_same_spans(backend: Backend) {
     );
 }
 
+/// Records the tick it ran for and its own input (`stamps`, shared by the test's runner).
+#[derive(Serialize, Deserialize)]
+struct Stamp {
+    region: String,
+}
+
+static STAMPS: std::sync::Mutex<Vec<(String, Option<chrono::DateTime<chrono::Utc>>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Task for Stamp {
+    fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        STAMPS
+            .lock()
+            .unwrap()
+            .push((self.region.clone(), ctx.trigger_time()));
+        Ok(())
+    }
+}
+
+async fn cron_automation_submits_its_task_on_each_tick(backend: Backend) {
+    let server = Server::start(backend).await;
+    let client = client(&server, "cron-runner");
+    let automations = client.automations();
+    let bad = automations
+        .create_cron("bad", &Stamp { region: "x".into() }, "", &["61 * * * *"])
+        .await;
+    assert!(bad.is_err(), "a minute of 61 is refused");
+    assert!(
+        automations.all().await.unwrap().is_empty(),
+        "nothing created"
+    );
+
+    let stamp = Stamp {
+        region: "Austria".into(),
+    };
+    let every_second = automations
+        .create_cron("stamp", &stamp, "", &["* * * * * *"])
+        .await
+        .unwrap();
+    assert_eq!(every_second.identifier.name, "Stamp");
+    assert_eq!(every_second.schedules[0].schedule, "* * * * * *");
+    assert!(every_second.schedules[0].next_run.is_some());
+    assert_eq!(
+        automations.find(every_second.id).await.unwrap(),
+        every_second
+    );
+
+    // Ticks come every second: wait for two jobs, then run them.
+    let query = JobQuery {
+        automations: vec![every_second.id],
+        ..JobQuery::default()
+    };
+    let jobs = eventually(WAIT, "two ticks", || async {
+        let jobs = client.jobs().query(&query).await.ok()?;
+        (jobs.len() >= 2).then_some(jobs)
+    })
+    .await;
+    assert!(jobs.iter().all(|j| j.automation == Some(every_second.id)));
+    automations.delete(every_second.id, true).await.unwrap();
+    assert!(automations.all().await.unwrap().is_empty());
+    assert!(automations.find(every_second.id).await.is_err());
+    client.jobs().query(&query).await.unwrap();
+
+    // The jobs submitted before the delete stay; those not run yet were canceled, so run the
+    // tick jobs of a second automation to see what a task is handed.
+    let once = automations
+        .create_cron("stamp-again", &stamp, "", &["* * * * * *"])
+        .await
+        .unwrap();
+    let query = JobQuery {
+        automations: vec![once.id],
+        ..JobQuery::default()
+    };
+    eventually(WAIT, "a tick", || async {
+        let jobs = client.jobs().query(&query).await.ok()?;
+        (!jobs.is_empty()).then_some(())
+    })
+    .await;
+    automations.delete(once.id, false).await.unwrap();
+    client
+        .runner("")
+        .register::<Stamp>()
+        .run_all()
+        .await
+        .unwrap();
+    let stamps = STAMPS.lock().unwrap().clone();
+    assert!(!stamps.is_empty(), "the tick's task ran");
+    for (region, trigger) in &stamps {
+        assert_eq!(region, "Austria", "the task's own input, unwrapped");
+        let trigger = trigger.expect("the tick's time");
+        assert_eq!(
+            trigger.timestamp_subsec_nanos(),
+            0,
+            "a whole second: {trigger}"
+        );
+    }
+    let ran = client.jobs().query(&query).await.unwrap();
+    assert!(
+        ran.iter().all(|j| j.state == JobState::Completed),
+        "{ran:?}"
+    );
+}
+
 both_backends!(
     process_scene_example_builds_the_tracing_page_tree,
+    cron_automation_submits_its_task_on_each_tick,
     subtasks_dependencies_retries_and_logs,
     killed_runner_loses_its_task_to_another_runner,
     lease_is_extended_while_a_long_task_runs,

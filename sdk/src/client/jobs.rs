@@ -76,6 +76,8 @@ pub struct Job {
     /// Its progress indicators, summed per label over its tasks and attempts (`""` is the
     /// unlabeled one), by label.
     pub progress: Vec<JobProgress>,
+    /// The automation that submitted it, if one did.
+    pub automation: Option<uuid::Uuid>,
 }
 
 /// One of a job's progress indicators: what its tasks reported with
@@ -103,6 +105,7 @@ impl Job {
             submitted_at: job.submitted_at.as_ref().and_then(timestamp),
             started_at: job.started_at.as_ref().and_then(timestamp),
             total_tasks,
+            automation: job.automation_id.as_ref().map(uuid_of).transpose()?,
             progress: job
                 .progress
                 .into_iter()
@@ -125,6 +128,8 @@ pub struct JobQuery {
     pub clusters: Vec<String>,
     /// Jobs submitted in `[from, to)`.
     pub submitted: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Jobs any of these automations submitted.
+    pub automations: Vec<uuid::Uuid>,
 }
 
 /// Page size of every paged query.
@@ -229,6 +234,7 @@ impl JobClient {
             states: query.states.iter().map(|s| s.to_proto() as i32).collect(),
             name: query.name.clone().unwrap_or_default(),
             cluster_slugs: query.clusters.clone(),
+            automation_ids: query.automations.iter().copied().map(id_proto).collect(),
             ..wf::QueryFilters::default()
         };
         let mut jobs = Vec::new();
@@ -352,7 +358,7 @@ impl JobClient {
     }
 }
 
-fn timestamp(ts: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+pub(super) fn timestamp(ts: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?)
 }
 

@@ -218,6 +218,7 @@ pub fn claimed_task(task: ClaimedTask) -> wf::Task {
             id: Some(id(task.job_id)),
             name: task.job_name,
             trace_parent: task.job_trace_parent,
+            automation_id: task.automation_id.map(id),
             ..wf::Job::default()
         }),
         parent_id: task.parent_id.map(id),

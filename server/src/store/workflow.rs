@@ -305,6 +305,9 @@ pub struct ClaimedTask {
     pub lease_ns: i64,
     /// The attempt this claim started (1 for the first): the runner names it when it reports.
     pub attempt: i64,
+    /// The automation that submitted its job: its root task's input is then the
+    /// `workflows.v1.Automation` wrapper (the trigger event and the task's own input).
+    pub automation_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -431,6 +431,7 @@ macro_rules! impl_task_queue {
                     retry_count,
                     lease_ns: claim.lease_ns,
                     attempt: attempts,
+                    automation_id: job.automation_id.as_deref().map(uuid_of).transpose()?,
                 }))
             }
         }
