@@ -44,9 +44,9 @@ pub(crate) use span::test_outline;
 pub use span::{Attributes, Span, SpanEvent, SpanOutline, StatusCode, value_text};
 pub use task_stats::{
     DAY_NS, DEFAULT_STAT_DAYS, DayStats, Histogram, MAX_STAT_DAYS, MIN_COMPARED_RUNS, Percentiles,
-    RunStats, SLOW_RUNS, SLOWDOWN_FACTOR, SlowRun, Slowdown, StatKind, TaskAnalytics, TaskDetail,
-    TaskIdentifierStats, TaskStatRow, VersionStats, bucket_of, bucket_value, daily_stats, day_of,
-    task_analytics, task_detail, window_start,
+    RunStats, SLOW_RUNS, SLOWDOWN_FACTOR, SlowRun, Slowdown, StatKind, TaskAnalytics, TaskDayRow,
+    TaskDetail, TaskIdentifierStats, TaskStatRow, TaskTotalRow, VersionStats, bucket_of,
+    bucket_value, daily_stats, day_of, task_analytics, task_detail, task_overview, window_start,
 };
 pub use trace::{JobTrace, UNATTACHED_LOGS};
 pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};

@@ -3,6 +3,10 @@
 //! roll-up, against the baseline in the same run: the same figures computed straight from the
 //! attempts (read every ended attempt of the window, exact percentiles by sorting).
 //!
+//! The page reads each version's histogram buckets summed over the window (a `GROUP BY`) and the
+//! roll-up's per-day summaries; its first version read every histogram row of the window and
+//! merged them in memory, measured here too.
+//!
 //! `cargo bench -p server --bench task_stats` (env `BENCH_EXECUTIONS`, default 1000000;
 //! `BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, where a scratch
 //! database is created and dropped; `BENCH_BACKENDS=sqlite,postgres`).
@@ -16,7 +20,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use app::model::{DAY_NS, task_analytics, task_detail, window_start};
+use app::model::{DAY_NS, task_analytics, task_detail, task_overview, window_start};
 use jobtrace::store::{self, SharedStore};
 use sqlx::Connection;
 
@@ -204,6 +208,14 @@ async fn baseline(url: &str, first: i64, only: Option<&str>, runs: usize) -> Dur
 }
 
 async fn page(store: &SharedStore, first: i64) {
+    let (totals, daily) = store.task_overview_rows(first).await.unwrap();
+    let analytics = task_overview(&totals, &daily, first, DAYS);
+    assert_eq!(analytics.tasks.len(), IDENTIFIERS as usize);
+}
+
+/// The page as its first version (429a1c0) computed it: every histogram row of the window,
+/// merged in memory.
+async fn page_from_histograms(store: &SharedStore, first: i64) {
     let rows = store.task_stat_rows(first, None).await.unwrap();
     let analytics = task_analytics(&rows, first, DAYS);
     assert_eq!(analytics.tasks.len(), IDENTIFIERS as usize);
@@ -259,6 +271,10 @@ async fn run(backend: &str, url: &str, n: u64) {
     report(
         "/tasks, 30 days, 20 identifiers (roll-up)",
         time(9, || page(&store, first)).await,
+    );
+    report(
+        "/tasks, 30 days, from every histogram row (429a1c0)",
+        time(5, || page_from_histograms(&store, first)).await,
     );
     report(
         "/tasks/task-3, 30 days (roll-up)",

@@ -58,11 +58,11 @@ pub async fn task_analytics(
     days: u32,
 ) -> Result<app::model::TaskAnalytics, AppError> {
     let (first, days) = stat_window(days)?;
-    let rows = store
-        .task_stat_rows(first, None)
+    let (totals, daily) = store
+        .task_overview_rows(first)
         .await
         .map_err(to_app_error)?;
-    Ok(app::model::task_analytics(&rows, first, days))
+    Ok(app::model::task_overview(&totals, &daily, first, days))
 }
 
 /// One task identifier's runs over the last `days` days, with its slowest runs.

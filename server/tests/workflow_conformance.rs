@@ -1841,6 +1841,17 @@ async fn task_analytics_count_each_ended_attempt_once_with_its_wait_and_duration
         .map(|t| (t.name.as_str(), t.stats.executions))
         .collect();
     assert_eq!(names, vec![("Tile", 2), ("Merge", 1), ("Side", 1)]);
+    // The page reads the roll-up's totals and day summaries: the same figures as the raw rows'
+    // (but for the days' queue waits, which the summaries leave out).
+    let (totals, daily) = store.task_overview_rows(day_of(T0)).await.unwrap();
+    let mut overview = app::model::task_overview(&totals, &daily, day_of(T0), 1);
+    let mut from_rows = analytics.clone();
+    for task in overview.tasks.iter_mut().chain(from_rows.tasks.iter_mut()) {
+        for day in &mut task.days {
+            day.stats.queue_wait = app::model::Percentiles::default();
+        }
+    }
+    assert_eq!(overview, from_rows);
     let p50 = analytics.tasks[0].stats.duration.p50_ns.unwrap();
     // A histogram bucket's middle: within 4.5 % of what ran.
     assert!((p50 - 2 * SECOND).abs() < 2 * SECOND * 45 / 1000, "{p50}");

@@ -81,6 +81,30 @@ pub struct TaskStatRow {
     pub failed: i64,
 }
 
+/// One histogram bucket of a version over a whole window (`task_stats` summed over its days),
+/// with the first and last day the bucket had runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTotalRow {
+    pub name: String,
+    pub version: String,
+    pub kind: StatKind,
+    pub bucket: i32,
+    pub executions: i64,
+    pub failed: i64,
+    pub first_day_ns: i64,
+    pub last_day_ns: i64,
+}
+
+/// One identifier's day, all versions together, as the roll-up keeps it (`task_daily`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDayRow {
+    pub name: String,
+    pub day_ns: i64,
+    pub executions: i64,
+    pub failed: i64,
+    pub duration: Percentiles,
+}
+
 /// A log-scale histogram: bucket → count.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Histogram {
@@ -409,12 +433,7 @@ pub fn task_analytics(rows: &[TaskStatRow], first_day_ns: i64, days: u32) -> Tas
         .into_iter()
         .map(|(name, rows)| identifier_stats(name.to_owned(), &rows, first_day_ns, days).0)
         .collect();
-    tasks.sort_by(|a, b| {
-        b.stats
-            .executions
-            .cmp(&a.stats.executions)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    sort_by_runs(&mut tasks);
     TaskAnalytics {
         first_day_ns,
         days,
@@ -437,6 +456,97 @@ pub fn daily_stats(rows: &[TaskStatRow]) -> Vec<(String, String, i64, RunStats)>
             (name.to_owned(), version.to_owned(), day, tally.stats())
         })
         .collect()
+}
+
+/// The analytics of every identifier from the window's per-version totals and per-day summaries
+/// (what the `/tasks` page reads: a few rows per version and bucket, one per identifier and day,
+/// however many runs there were). The days carry the duration percentiles, not the queue wait.
+pub fn task_overview(
+    totals: &[TaskTotalRow],
+    daily: &[TaskDayRow],
+    first_day_ns: i64,
+    days: u32,
+) -> TaskAnalytics {
+    let mut names: BTreeMap<&str, (Tally, HashMap<&str, VersionTally>)> = BTreeMap::new();
+    for row in totals {
+        let (all, versions) = names.entry(row.name.as_str()).or_default();
+        let stat = TaskStatRow {
+            name: String::new(),
+            version: String::new(),
+            day_ns: row.first_day_ns,
+            kind: row.kind,
+            bucket: row.bucket,
+            executions: row.executions,
+            failed: row.failed,
+        };
+        all.add(&stat);
+        let version = versions
+            .entry(row.version.as_str())
+            .or_insert_with(|| VersionTally {
+                first: i64::MAX,
+                last: i64::MIN,
+                ..VersionTally::default()
+            });
+        version.all.add(&stat);
+        version.first = version.first.min(row.first_day_ns);
+        version.last = version.last.max(row.last_day_ns);
+    }
+    let mut by_day: HashMap<(&str, i64), &TaskDayRow> = HashMap::new();
+    for row in daily {
+        by_day.insert((row.name.as_str(), row.day_ns), row);
+    }
+    let mut tasks: Vec<TaskIdentifierStats> = names
+        .into_iter()
+        .map(|(name, (all, versions))| {
+            let mut versions: Vec<(&str, VersionTally)> = versions.into_iter().collect();
+            versions.sort_by_key(|(version, _)| version_key(version));
+            let versions: Vec<VersionStats> = versions
+                .iter()
+                .map(|(version, tally)| VersionStats {
+                    version: (*version).to_owned(),
+                    stats: tally.all.stats(),
+                    first_day_ns: tally.first,
+                    last_day_ns: tally.last,
+                })
+                .collect();
+            let days = (0..i64::from(days))
+                .map(|i| {
+                    let day_ns = first_day_ns + i * DAY_NS;
+                    let stats = by_day
+                        .get(&(name, day_ns))
+                        .map_or_else(RunStats::default, |d| RunStats {
+                            executions: d.executions,
+                            failed: d.failed,
+                            duration: d.duration,
+                            queue_wait: Percentiles::default(),
+                        });
+                    DayStats { day_ns, stats }
+                })
+                .collect();
+            TaskIdentifierStats {
+                name: name.to_owned(),
+                stats: all.stats(),
+                slowdown: slowdown(&versions),
+                versions,
+                days,
+            }
+        })
+        .collect();
+    sort_by_runs(&mut tasks);
+    TaskAnalytics {
+        first_day_ns,
+        days,
+        tasks,
+    }
+}
+
+fn sort_by_runs(tasks: &mut [TaskIdentifierStats]) {
+    tasks.sort_by(|a, b| {
+        b.stats
+            .executions
+            .cmp(&a.stats.executions)
+            .then_with(|| a.name.cmp(&b.name))
+    });
 }
 
 /// One identifier in detail, from its stored rows of the window; `None` when it never ran in it.

@@ -32,3 +32,21 @@ CREATE TABLE task_slow_runs (
     PRIMARY KEY (identifier_name, identifier_version, day_ns, task_id, attempt)
 );
 CREATE INDEX task_slow_runs_by_day ON task_slow_runs (day_ns);
+
+-- What the roll-up re-reads per identifier and day.
+CREATE INDEX task_stats_by_name_day ON task_stats (identifier_name, day_ns);
+
+-- Per task identifier and UTC day, all versions together: the day's runs, failures and duration
+-- percentiles, recomputed by the roll-up for each day it adds to (the /tasks page's sparklines
+-- read these, not the histograms).
+CREATE TABLE task_daily (
+    identifier_name TEXT NOT NULL,
+    day_ns          BIGINT NOT NULL,
+    executions      BIGINT NOT NULL,
+    failed          BIGINT NOT NULL,
+    p50_ns          BIGINT,
+    p95_ns          BIGINT,
+    p99_ns          BIGINT,
+    PRIMARY KEY (identifier_name, day_ns)
+);
+CREATE INDEX task_daily_by_day ON task_daily (day_ns);

@@ -17,7 +17,10 @@
 
 use std::collections::HashMap;
 
-use app::model::{SlowRun, StatKind, TaskStatRow, bucket_of, day_of};
+use app::model::{
+    Histogram, Percentiles, SlowRun, StatKind, TaskDayRow, TaskStatRow, TaskTotalRow, bucket_of,
+    day_of,
+};
 
 use super::AttemptOutcome;
 use crate::store::error::uuid_of;
@@ -40,6 +43,12 @@ pub trait TaskStats: Send + Sync + 'static {
         first_day_ns: i64,
         name: Option<&str>,
     ) -> Result<Vec<TaskStatRow>, StoreError>;
+    /// The `/tasks` page's rows from `first_day_ns` on: each version's buckets summed over the
+    /// window, and each identifier's days.
+    async fn task_overview_rows(
+        &self,
+        first_day_ns: i64,
+    ) -> Result<(Vec<TaskTotalRow>, Vec<TaskDayRow>), StoreError>;
     /// An identifier's slowest attempts of days from `first_day_ns` on, slowest first.
     async fn slow_runs(
         &self,
@@ -143,6 +152,10 @@ impl Ended {
     }
 }
 
+fn stat_kind(code: i32) -> Result<StatKind, StoreError> {
+    StatKind::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("task stat kind {code}")))
+}
+
 type BucketKey = (String, String, i64, i32, i32);
 
 /// The batch's histogram increments: (name, version, day, kind, bucket) → (executions, failed).
@@ -168,6 +181,29 @@ fn increments(batch: &[Ended]) -> Vec<(BucketKey, (i64, i64))> {
             .0 += 1;
     }
     sums.into_iter().collect()
+}
+
+/// The (name, day) pairs the batch counted attempts in: their `task_daily` rows are recomputed.
+fn touched_days(batch: &[Ended]) -> Vec<(&str, i64)> {
+    let mut days: Vec<(&str, i64)> = batch
+        .iter()
+        .filter(|e| e.counted)
+        .map(|e| (e.name.as_str(), e.day_ns))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+/// A day's duration buckets (all versions) as its summary's figures.
+fn day_figures(buckets: &[(i32, i64, i64)]) -> (i64, i64, Percentiles) {
+    let mut histogram = Histogram::default();
+    let mut failed = 0;
+    for &(bucket, n, f) in buckets {
+        histogram.add(bucket, n);
+        failed += f;
+    }
+    (histogram.total(), failed, histogram.percentiles())
 }
 
 /// The batch's slowest counted attempts per (name, version, day), at most [`SLOW_RUNS_KEPT`].
@@ -223,6 +259,35 @@ macro_rules! impl_task_stats {
                          failed = task_stats.failed + excluded.failed",
                     );
                     insert.build().execute(&mut *tx).await?;
+                }
+                for (name, day) in touched_days(&batch) {
+                    let buckets: Vec<(i32, i64, i64)> = sqlx::query_as(
+                        "SELECT bucket, CAST(sum(executions) AS BIGINT), \
+                         CAST(sum(failed) AS BIGINT) FROM task_stats \
+                         WHERE identifier_name = $1 AND day_ns = $2 AND kind = 0 GROUP BY bucket",
+                    )
+                    .bind(name)
+                    .bind(day)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let (runs, failed, p) = day_figures(&buckets);
+                    sqlx::query(
+                        "INSERT INTO task_daily (identifier_name, day_ns, executions, failed, \
+                         p50_ns, p95_ns, p99_ns) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (identifier_name, day_ns) DO UPDATE SET \
+                         executions = excluded.executions, failed = excluded.failed, \
+                         p50_ns = excluded.p50_ns, p95_ns = excluded.p95_ns, \
+                         p99_ns = excluded.p99_ns",
+                    )
+                    .bind(name)
+                    .bind(day)
+                    .bind(runs)
+                    .bind(failed)
+                    .bind(p.p50_ns)
+                    .bind(p.p95_ns)
+                    .bind(p.p99_ns)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 for runs in slowest(&batch) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
@@ -306,15 +371,66 @@ macro_rules! impl_task_stats {
                             name,
                             version,
                             day_ns,
-                            kind: StatKind::from_code(kind).ok_or_else(|| {
-                                StoreError::Corrupt(format!("task stat kind {kind}"))
-                            })?,
+                            kind: stat_kind(kind)?,
                             bucket,
                             executions,
                             failed,
                         })
                     })
                     .collect()
+            }
+
+            async fn task_overview_rows(
+                &self,
+                first_day_ns: i64,
+            ) -> Result<(Vec<TaskTotalRow>, Vec<TaskDayRow>), StoreError> {
+                let totals: Vec<(String, String, i32, i32, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT identifier_name, identifier_version, kind, bucket, \
+                     CAST(sum(executions) AS BIGINT), CAST(sum(failed) AS BIGINT), \
+                     min(day_ns), max(day_ns) FROM task_stats WHERE day_ns >= $1 \
+                     GROUP BY identifier_name, identifier_version, kind, bucket",
+                )
+                .bind(first_day_ns)
+                .fetch_all(&self.read)
+                .await?;
+                let totals = totals
+                    .into_iter()
+                    .map(|(name, version, kind, bucket, executions, failed, first, last)| {
+                        Ok(TaskTotalRow {
+                            name,
+                            version,
+                            kind: stat_kind(kind)?,
+                            bucket,
+                            executions,
+                            failed,
+                            first_day_ns: first,
+                            last_day_ns: last,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                let days: Vec<(String, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>)> =
+                    sqlx::query_as(
+                        "SELECT identifier_name, day_ns, executions, failed, p50_ns, p95_ns, \
+                         p99_ns FROM task_daily WHERE day_ns >= $1",
+                    )
+                    .bind(first_day_ns)
+                    .fetch_all(&self.read)
+                    .await?;
+                let days = days
+                    .into_iter()
+                    .map(|(name, day_ns, executions, failed, p50_ns, p95_ns, p99_ns)| TaskDayRow {
+                        name,
+                        day_ns,
+                        executions,
+                        failed,
+                        duration: Percentiles {
+                            p50_ns,
+                            p95_ns,
+                            p99_ns,
+                        },
+                    })
+                    .collect();
+                Ok((totals, days))
             }
 
             async fn slow_runs(
@@ -354,7 +470,7 @@ macro_rules! impl_task_stats {
             async fn prune_task_stats(&self, day_ns: i64) -> Result<u64, StoreError> {
                 let (mut tx, turn) = self.write_tx().await?;
                 let mut rows = 0;
-                for table in ["task_stats", "task_slow_runs"] {
+                for table in ["task_stats", "task_slow_runs", "task_daily"] {
                     rows += sqlx::query(&format!("DELETE FROM {table} WHERE day_ns < $1"))
                         .bind(day_ns)
                         .execute(&mut *tx)
