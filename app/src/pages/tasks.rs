@@ -14,6 +14,14 @@ use crate::model::{
     TaskDetail, TaskIdentifierStats, format_duration_ns,
 };
 
+/// A sparkline's width (px): the window's days share it.
+const SPARK_WIDTH: f64 = 112.0;
+
+/// A sparkline's slot per day (px).
+fn slot(days: usize) -> f64 {
+    SPARK_WIDTH / days.max(1) as f64
+}
+
 /// The windows the pages offer, in days.
 const WINDOWS: [u32; 4] = [1, 7, 14, 30];
 
@@ -84,7 +92,8 @@ fn WindowLinks(days: Memo<u32>, base: String) -> impl IntoView {
 /// Daily executions as bars, failures in red on top: one bar per day of the window.
 #[component]
 fn RunBars(days: Vec<DayStats>) -> impl IntoView {
-    let (width, height) = (4.0 * days.len() as f64, 24.0);
+    let (width, height, slot) = (SPARK_WIDTH, 24.0, slot(days.len()));
+    let bar = (slot * 0.75).max(1.0);
     let most = days
         .iter()
         .map(|d| d.stats.executions)
@@ -97,12 +106,12 @@ fn RunBars(days: Vec<DayStats>) -> impl IntoView {
         .enumerate()
         .filter(|(_, d)| d.stats.executions > 0)
         .map(|(i, d)| {
-            let x = i as f64 * 4.0;
+            let x = i as f64 * slot;
             let h = (d.stats.executions as f64 / most * height).max(1.0);
             let failed_h = d.stats.failed as f64 / most * height;
             view! {
-                <rect class="spark__runs" x=x y={height - h} width="3" height=h />
-                <rect class="spark__failed" x=x y={height - h} width="3" height=failed_h />
+                <rect class="spark__runs" x=x y={height - h} width=bar height=h />
+                <rect class="spark__failed" x=x y={height - h} width=bar height=failed_h />
             }
         })
         .collect_view();
@@ -123,23 +132,31 @@ fn RunBars(days: Vec<DayStats>) -> impl IntoView {
 /// Daily p95 duration as a line (days without runs leave a gap).
 #[component]
 fn P95Line(days: Vec<DayStats>) -> impl IntoView {
-    let (width, height) = (4.0 * days.len() as f64, 24.0);
+    let (width, height, slot) = (SPARK_WIDTH, 24.0, slot(days.len()));
     let values: Vec<Option<i64>> = days.iter().map(|d| d.stats.duration.p95_ns).collect();
     let most = values.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
-    let points = values
+    let xy: Vec<(f64, f64)> = values
         .iter()
         .enumerate()
         .filter_map(|(i, v)| {
             v.map(|ns| {
-                format!(
-                    "{:.1},{:.1}",
-                    i as f64 * 4.0 + 1.5,
-                    height - ns as f64 / most * (height - 2.0) - 1.0
+                (
+                    i as f64 * slot + slot * 0.375,
+                    height - ns as f64 / most * (height - 4.0) - 2.0,
                 )
             })
         })
+        .collect();
+    let points = xy
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
         .collect::<Vec<_>>()
         .join(" ");
+    // Each day with runs is a dot too: a lone day has no line.
+    let dots = xy
+        .into_iter()
+        .map(|(x, y)| view! { <circle class="spark__dot" cx=x cy=y r="1.5" /> })
+        .collect_view();
     view! {
         <svg
             class="spark"
@@ -150,6 +167,7 @@ fn P95Line(days: Vec<DayStats>) -> impl IntoView {
             aria-label=format!("daily p95 duration, highest {}", format_duration_ns(most as i64))
         >
             <polyline class="spark__line" points=points />
+            {dots}
         </svg>
     }
 }
