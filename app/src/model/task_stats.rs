@@ -317,12 +317,50 @@ impl Tally {
 }
 
 /// One version's tallies: over the window, per day, and its first and last day.
-#[derive(Default)]
 struct VersionTally {
     all: Tally,
     days: HashMap<i64, Tally>,
     first: i64,
     last: i64,
+}
+
+impl Default for VersionTally {
+    /// No day yet: the first day after every day, the last before every day.
+    fn default() -> Self {
+        VersionTally {
+            all: Tally::default(),
+            days: HashMap::new(),
+            first: i64::MAX,
+            last: i64::MIN,
+        }
+    }
+}
+
+impl VersionTally {
+    /// Counts `row`, which had runs from `first_day_ns` to `last_day_ns`.
+    fn add(&mut self, row: &TaskStatRow, first_day_ns: i64, last_day_ns: i64) {
+        self.all.add(row);
+        self.first = self.first.min(first_day_ns);
+        self.last = self.last.max(last_day_ns);
+    }
+}
+
+/// Versions newest first, each with what its tallies say over the window.
+fn version_stats(by_version: HashMap<&str, VersionTally>) -> Vec<(VersionStats, VersionTally)> {
+    let mut versions: Vec<(&str, VersionTally)> = by_version.into_iter().collect();
+    versions.sort_by_key(|(version, _)| version_key(version));
+    versions
+        .into_iter()
+        .map(|(version, tally)| {
+            let stats = VersionStats {
+                version: version.to_owned(),
+                stats: tally.all.stats(),
+                first_day_ns: tally.first,
+                last_day_ns: tally.last,
+            };
+            (stats, tally)
+        })
+        .collect()
 }
 
 fn day_series(by_day: &HashMap<i64, Tally>, first_day_ns: i64, days: u32) -> Vec<DayStats> {
@@ -377,36 +415,20 @@ fn identifier_stats(
     for row in rows {
         all.add(row);
         by_day.entry(row.day_ns).or_default().add(row);
-        let version = by_version
-            .entry(row.version.as_str())
-            .or_insert_with(|| VersionTally {
-                first: i64::MAX,
-                last: i64::MIN,
-                ..VersionTally::default()
-            });
-        version.all.add(row);
+        let version = by_version.entry(row.version.as_str()).or_default();
+        version.add(row, row.day_ns, row.day_ns);
         version.days.entry(row.day_ns).or_default().add(row);
-        version.first = version.first.min(row.day_ns);
-        version.last = version.last.max(row.day_ns);
     }
-    let mut versions: Vec<(&str, VersionTally)> = by_version.into_iter().collect();
-    versions.sort_by_key(|(version, _)| version_key(version));
+    let (versions, tallies): (Vec<VersionStats>, Vec<VersionTally>) =
+        version_stats(by_version).into_iter().unzip();
     let version_days = versions
         .iter()
+        .zip(&tallies)
         .map(|(version, tally)| {
             (
-                (*version).to_owned(),
+                version.version.clone(),
                 day_series(&tally.days, first_day_ns, days),
             )
-        })
-        .collect();
-    let versions: Vec<VersionStats> = versions
-        .iter()
-        .map(|(version, tally)| VersionStats {
-            version: (*version).to_owned(),
-            stats: tally.all.stats(),
-            first_day_ns: tally.first,
-            last_day_ns: tally.last,
         })
         .collect();
     let stats = TaskIdentifierStats {
@@ -480,16 +502,11 @@ pub fn task_overview(
             failed: row.failed,
         };
         all.add(&stat);
-        let version = versions
-            .entry(row.version.as_str())
-            .or_insert_with(|| VersionTally {
-                first: i64::MAX,
-                last: i64::MIN,
-                ..VersionTally::default()
-            });
-        version.all.add(&stat);
-        version.first = version.first.min(row.first_day_ns);
-        version.last = version.last.max(row.last_day_ns);
+        versions.entry(row.version.as_str()).or_default().add(
+            &stat,
+            row.first_day_ns,
+            row.last_day_ns,
+        );
     }
     let mut by_day: HashMap<(&str, i64), &TaskDayRow> = HashMap::new();
     for row in daily {
@@ -498,16 +515,9 @@ pub fn task_overview(
     let mut tasks: Vec<TaskIdentifierStats> = names
         .into_iter()
         .map(|(name, (all, versions))| {
-            let mut versions: Vec<(&str, VersionTally)> = versions.into_iter().collect();
-            versions.sort_by_key(|(version, _)| version_key(version));
-            let versions: Vec<VersionStats> = versions
-                .iter()
-                .map(|(version, tally)| VersionStats {
-                    version: (*version).to_owned(),
-                    stats: tally.all.stats(),
-                    first_day_ns: tally.first,
-                    last_day_ns: tally.last,
-                })
+            let versions: Vec<VersionStats> = version_stats(versions)
+                .into_iter()
+                .map(|(stats, _)| stats)
                 .collect();
             let days = (0..i64::from(days))
                 .map(|i| {
