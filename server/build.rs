@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "workflows/v1/core.proto",
         "workflows/v1/diagram.proto",
         "workflows/v1/job.proto",
+        "workflows/v1/storage_location.proto",
         "workflows/v1/task.proto",
         "workflows/v1/telemetry.proto",
         "workflows/v1/workflows.proto",

@@ -16,7 +16,9 @@ mod trace;
 mod tree;
 pub mod waterfall;
 
-pub use automation::{AUTOMATION_JOBS, AutomationJob, AutomationView, CronTriggerView};
+pub use automation::{
+    AUTOMATION_JOBS, AutomationJob, AutomationView, CronTriggerView, StorageTriggerView,
+};
 pub use compare::{
     Change, CompareRow, JobComparison, MIN_REGRESSION_NS, NOISE_SHARE, REGRESSION_FACTOR, Side,
     compare_runs, noise_ns,

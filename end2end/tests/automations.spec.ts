@@ -44,3 +44,25 @@ test('the automations page lists each automation, its next run and the jobs it s
   await page.goto('/automations');
   await expect(page.locator(`.automations__row[data-automation-id="${often}"]`)).toHaveCount(0);
 });
+
+test('a storage-event automation shows what it watches and the job a new object submitted', async ({ page, baseURL }) => {
+  const stamp = Date.now();
+  const [id, subscription] = automation(baseURL!, 'on-bucket', `scenes-${stamp}`, `bucket-${stamp}`, 'raw/**/*.json').split(' ');
+  try {
+    await page.goto('/automations');
+    await hydrated(page);
+    const row = page.locator(`.automations__row[data-automation-id="${id}"]`);
+    await expect(row.locator('.automations__storage')).toHaveText(`new raw/**/*.json in s3://bucket-${stamp}`);
+    await expect(row.locator('.automations__next')).toHaveText('on a new object');
+    await expect(row.locator('.automations__job')).toHaveCount(0);
+
+    automation(baseURL!, 'notify', subscription, 'cooked/skip.json');
+    automation(baseURL!, 'notify', subscription, 'raw/2026/scene.json');
+    await page.reload();
+    await expect(row.locator('.automations__job')).toHaveCount(1);
+    await row.locator('.automations__job').first().click();
+    await expect(page.locator('h1')).toContainText(`scenes-${stamp}`);
+  } finally {
+    automation(baseURL!, 'delete', id);
+  }
+});

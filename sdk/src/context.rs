@@ -23,6 +23,17 @@ pub struct CurrentTask {
     /// The tick an automation submitted this task's job for, when one did (the job's root
     /// task only).
     pub trigger_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The new object a storage-event automation submitted this task's job for, when one did.
+    pub storage_event: Option<StorageEvent>,
+}
+
+/// The new object that triggered a storage-event automation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageEvent {
+    /// The storage location (`client.storage_locations().find(id)`).
+    pub location: uuid::Uuid,
+    /// The object's path inside the location.
+    pub path: String,
 }
 
 /// The job the current task belongs to.
@@ -105,6 +116,13 @@ impl ExecutionContext {
     /// (`client.automations().create_cron(…)`, or the Python client's); `None` otherwise.
     pub fn trigger_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.task.trigger_time
+    }
+
+    /// The new object this task runs for, when a storage-event automation submitted it
+    /// (`client.automations().create_storage_event(…)`, or the Python client's); `None`
+    /// otherwise.
+    pub fn storage_event(&self) -> Option<&StorageEvent> {
+        self.task.storage_event.as_ref()
     }
 
     /// The text shown for this task (its type's name unless changed).

@@ -41,9 +41,10 @@ pub(crate) mod proto {
 pub use client::{
     Automation, AutomationClient, Client, CronSchedule, Job, JobClient, JobProgress, JobQuery,
     JobState, LogLevel, LogQuery, LogRecord, Logs, Span, SpanEvent, Spans, StatusCode,
+    StorageLocation, StorageLocationClient, StorageReference, StorageTrigger,
 };
 pub use context::{
-    CurrentTask, ExecutionContext, FutureTask, JobRef, ProgressIndicator, SpanGuard,
+    CurrentTask, ExecutionContext, FutureTask, JobRef, ProgressIndicator, SpanGuard, StorageEvent,
     SubtaskOptions, TaskLogger, TaskTracer,
 };
 pub use error::{Error, TaskError};

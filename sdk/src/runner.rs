@@ -285,15 +285,21 @@ impl TaskRunner {
             return None;
         };
         // An automation's job: its root task's input is the `Automation` wrapper.
-        let (input, trigger_time) = match (&job.automation_id, &task.parent_id) {
+        let (input, trigger) = match (&job.automation_id, &task.parent_id) {
             (Some(_), None) => automation_input(task.input.unwrap_or_default()),
-            _ => (task.input.unwrap_or_default(), None),
+            _ => (task.input.unwrap_or_default(), Trigger::None),
+        };
+        let (trigger_time, storage_event) = match trigger {
+            Trigger::None => (None, None),
+            Trigger::Cron(time) => (Some(time), None),
+            Trigger::Storage(event) => (None, Some(event)),
         };
         let current = CurrentTask {
             id: task_id,
             identifier,
             retry_count: task.retry_count,
             trigger_time,
+            storage_event,
             job: JobRef {
                 id: id_of(job.id.as_ref()).unwrap_or_default(),
                 name: job.name,
@@ -435,20 +441,39 @@ fn progress_messages(progress: Vec<(String, u64, u64)>) -> Vec<wf::Progress> {
 
 /// The task's own input and the tick's due time from an automation's `Automation` wrapper (as
 /// the Python client's `CronTask` reads it); input that is not one is passed on as it came.
-fn automation_input(input: Vec<u8>) -> (Vec<u8>, Option<chrono::DateTime<chrono::Utc>>) {
+fn automation_input(input: Vec<u8>) -> (Vec<u8>, Trigger) {
     use prost::Message as _;
-    match wf::Automation::decode(input.as_slice()) {
-        Ok(wrapper) => {
-            let trigger = wf::TriggeredCronEvent::decode(wrapper.trigger_event.as_slice())
-                .ok()
-                .and_then(|event| event.trigger_time)
-                .and_then(|t| {
-                    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
-                });
-            (wrapper.args, trigger)
-        }
-        Err(_) => (input, None),
+    let Ok(wrapper) = wf::Automation::decode(input.as_slice()) else {
+        return (input, Trigger::None);
+    };
+    // The two events differ in their first field's wire type (an id's bytes, a timestamp's
+    // seconds), so one never decodes as the other.
+    let storage = wf::TriggeredStorageEvent::decode(wrapper.trigger_event.as_slice())
+        .ok()
+        .and_then(|event| {
+            let id = event.storage_location_id?;
+            let location = uuid::Uuid::from_slice(&id.uuid).ok()?;
+            Some(crate::context::StorageEvent {
+                location,
+                path: event.location,
+            })
+        });
+    if let Some(event) = storage {
+        return (wrapper.args, Trigger::Storage(event));
     }
+    let time = wf::TriggeredCronEvent::decode(wrapper.trigger_event.as_slice())
+        .ok()
+        .and_then(|event| event.trigger_time)
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?));
+    (wrapper.args, time.map_or(Trigger::None, Trigger::Cron))
+}
+
+/// What submitted an automation's job.
+#[derive(Debug, PartialEq)]
+enum Trigger {
+    None,
+    Cron(chrono::DateTime<chrono::Utc>),
+    Storage(crate::context::StorageEvent),
 }
 
 #[cfg(test)]
@@ -471,9 +496,32 @@ mod automation_tests {
         };
         let (input, trigger) = automation_input(wrapper.encode_to_vec());
         assert_eq!(input, br#"{"region":"Austria"}"#);
-        assert_eq!(trigger.map(|t| t.timestamp()), Some(1_800_000_000));
+        assert!(matches!(trigger, Trigger::Cron(t) if t.timestamp() == 1_800_000_000));
         // Not a wrapper (a JSON input): passed on as it came.
         let (input, trigger) = automation_input(b"\"plain\"".to_vec());
-        assert_eq!((input.as_slice(), trigger), (b"\"plain\"".as_slice(), None));
+        assert_eq!(
+            (input.as_slice(), trigger),
+            (b"\"plain\"".as_slice(), Trigger::None)
+        );
+        // A storage event: the location and the object's path.
+        let location = uuid::Uuid::now_v7();
+        let event = wf::TriggeredStorageEvent {
+            storage_location_id: Some(crate::proto::tilebox::v1::Id {
+                uuid: location.as_bytes().to_vec(),
+            }),
+            r#type: 1,
+            location: "raw/scene.tif".to_owned(),
+        };
+        let wrapper = wf::Automation {
+            trigger_event: event.encode_to_vec(),
+            args: b"{}".to_vec(),
+        };
+        let (input, trigger) = automation_input(wrapper.encode_to_vec());
+        assert_eq!(input, b"{}");
+        let expected = crate::context::StorageEvent {
+            location,
+            path: "raw/scene.tif".to_owned(),
+        };
+        assert_eq!(trigger, Trigger::Storage(expected));
     }
 }

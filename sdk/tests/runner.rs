@@ -643,8 +643,118 @@ async fn cron_automation_submits_its_task_on_each_tick(backend: Backend) {
     );
 }
 
+/// Records the object it ran for (`ARRIVALS`, shared by the test's runner).
+#[derive(Serialize, Deserialize)]
+struct Arrival {
+    tag: String,
+}
+
+static ARRIVALS: std::sync::Mutex<Vec<(String, Option<jobtrace_workflows::StorageEvent>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Task for Arrival {
+    fn execute(&self, ctx: &mut ExecutionContext) -> Result<(), TaskError> {
+        ARRIVALS
+            .lock()
+            .unwrap()
+            .push((self.tag.clone(), ctx.storage_event().cloned()));
+        Ok(())
+    }
+}
+
+async fn storage_event_automation_runs_its_task_for_a_reported_object(backend: Backend) {
+    use jobtrace_workflows::{StorageReference, StorageTrigger};
+    let server = Server::start(backend).await;
+    let client = client(&server, "storage-runner");
+    let locations = client.storage_locations();
+    // Both backends' tests share `ARRIVALS`: each finds its own by this.
+    let tag = uuid::Uuid::now_v7().to_string();
+    let relative = locations
+        .create(
+            "bad",
+            StorageReference::Local {
+                path: "not/absolute".into(),
+            },
+        )
+        .await;
+    assert!(relative.is_err(), "a relative local path is refused");
+    let bucket = locations
+        .create(
+            "scenes",
+            StorageReference::S3 {
+                bucket: "scene-bucket".into(),
+                region: "eu-central-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(locations.all().await.unwrap(), vec![bucket.clone()]);
+    let trigger = StorageTrigger {
+        location: bucket.id,
+        glob: "raw/*.json".into(),
+    };
+    let automation = client
+        .automations()
+        .create_storage_event(
+            "arrivals",
+            &Arrival { tag: tag.clone() },
+            "",
+            std::slice::from_ref(&trigger),
+        )
+        .await
+        .unwrap();
+    assert_eq!(automation.storage_triggers, vec![trigger]);
+    assert!(automation.schedules.is_empty());
+
+    let subscription = locations.subscribe(bucket.id).await.unwrap();
+    let now = chrono::Utc::now();
+    for path in ["raw/a.json", "raw/a.json", "cooked/b.json"] {
+        locations
+            .notify_object_created(subscription, path, now)
+            .await
+            .unwrap();
+    }
+    let query = JobQuery {
+        automations: vec![automation.id],
+        ..JobQuery::default()
+    };
+    let jobs = client.jobs().query(&query).await.unwrap();
+    assert_eq!(
+        jobs.len(),
+        1,
+        "one matching object, reported twice: one job"
+    );
+    client
+        .runner("")
+        .register::<Arrival>()
+        .run_all()
+        .await
+        .unwrap();
+    let arrivals: Vec<_> = ARRIVALS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(of, _)| *of == tag)
+        .map(|(_, event)| event.clone())
+        .collect();
+    let expected = jobtrace_workflows::StorageEvent {
+        location: bucket.id,
+        path: "raw/a.json".into(),
+    };
+    assert_eq!(arrivals, vec![Some(expected)]);
+    assert!(locations.delete(bucket.id).await.is_err(), "in use");
+    client
+        .automations()
+        .delete(automation.id, false)
+        .await
+        .unwrap();
+    locations.delete(bucket.id).await.unwrap();
+    assert!(locations.find(bucket.id).await.is_err());
+}
+
 both_backends!(
     process_scene_example_builds_the_tracing_page_tree,
+    storage_event_automation_runs_its_task_for_a_reported_object,
     cron_automation_submits_its_task_on_each_tick,
     subtasks_dependencies_retries_and_logs,
     killed_runner_loses_its_task_to_another_runner,

@@ -28,6 +28,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once at start: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the dashboard, the REST API and OTLP/HTTP on one port.
@@ -180,6 +182,16 @@ pub struct ServeConfig {
     /// tasks, spans and logs in the background, a little at a time. Unset: keep everything.
     #[arg(long, env = "JOBTRACE_RETENTION", value_parser = parse_age)]
     pub retention: Option<std::time::Duration>,
+    /// A folder whose subfolders local storage locations may name for the server to watch:
+    /// new files there trigger storage-event automations. Repeat for several (the environment
+    /// variable takes paths separated by commas). Locations elsewhere are kept, for runners to
+    /// read, but not watched (their events can come through `NotifyObjectCreated`).
+    #[arg(
+        long = "watch-root",
+        env = "JOBTRACE_WATCH_ROOTS",
+        value_delimiter = ','
+    )]
+    pub watch_roots: Vec<std::path::PathBuf>,
     /// SQLite only: `normal` (a commit survives a crash of the process) or `full` (it survives
     /// a power loss too).
     #[arg(long, env = "JOBTRACE_SYNC", value_enum, default_value_t = SyncMode::Normal)]

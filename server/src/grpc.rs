@@ -21,6 +21,7 @@ mod clusters;
 pub mod connect;
 pub mod convert;
 mod jobs;
+mod storage;
 mod tasks;
 mod telemetry;
 
@@ -28,6 +29,7 @@ use std::net::SocketAddr;
 
 use proto::workflows::v1::automation_service_server::AutomationServiceServer;
 use proto::workflows::v1::job_service_server::JobServiceServer;
+use proto::workflows::v1::storage_location_service_server::StorageLocationServiceServer;
 use proto::workflows::v1::task_service_server::TaskServiceServer;
 use proto::workflows::v1::telemetry_query_service_server::TelemetryQueryServiceServer;
 use proto::workflows::v1::workflows_service_server::WorkflowsServiceServer;
@@ -121,7 +123,7 @@ fn reporter<T>(request: &tonic::Request<T>) -> Result<Reporter, tonic::Status> {
     Ok(Reporter::new(runner, attempt))
 }
 
-/// The five services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`),
+/// The services the Tilebox client calls, routed by path (`/workflows.v1.<Service>/<Rpc>`),
 /// under their gRPC paths (which take Connect's unary calls too, through
 /// `connect::unary` in front of the whole router).
 pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Router<S> {
@@ -144,7 +146,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(api: WorkflowApi) -> axum::Route
         )
         .route_service(
             "/workflows.v1.AutomationService/{*rpc}",
-            AutomationServiceServer::new(api),
+            AutomationServiceServer::new(api.clone()),
+        )
+        .route_service(
+            "/workflows.v1.StorageLocationService/{*rpc}",
+            StorageLocationServiceServer::new(api),
         )
 }
 

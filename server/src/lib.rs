@@ -20,6 +20,7 @@ pub mod router;
 pub mod serve;
 pub mod shared_reads;
 pub mod state;
+pub mod storage_watch;
 pub mod store;
 pub mod task_stats;
 

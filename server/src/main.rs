@@ -130,6 +130,13 @@ async fn serve(
     }
     // Cron automations: every replica looks for due triggers; each fires once (the store).
     jobtrace::automations::spawn(state.store.clone());
+    // Storage-event automations: local folders under a --watch-root listed every second; a
+    // new file fires each matching trigger once (the store).
+    jobtrace::storage_watch::spawn(
+        state.store.clone(),
+        config.watch_roots.clone(),
+        config.retention,
+    );
     // Task analytics: ended attempts counted into per-day histograms, each once.
     jobtrace::task_stats::spawn(state.store.clone());
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");

@@ -410,6 +410,14 @@ impl QueryPort for StoreQueries {
                         schedule: t.schedule,
                     })
                     .collect(),
+                storage_triggers: automation
+                    .storage_triggers
+                    .into_iter()
+                    .map(|t| app::model::StorageTriggerView {
+                        location: storage_location_text(&t.location.spec),
+                        glob: t.glob,
+                    })
+                    .collect(),
                 recent_jobs: jobs
                     .into_iter()
                     .map(|job| app::model::AutomationJob {
@@ -421,6 +429,17 @@ impl QueryPort for StoreQueries {
             });
         }
         Ok(views)
+    }
+}
+
+/// A storage location as people write it.
+fn storage_location_text(spec: &crate::store::workflow::NewStorageLocation) -> String {
+    use crate::store::workflow::StorageKind;
+    match spec.kind {
+        StorageKind::S3 => format!("s3://{}", spec.location),
+        StorageKind::Gcs => format!("gs://{}", spec.location),
+        StorageKind::Azure => format!("azure://{}", spec.location),
+        StorageKind::Local => spec.location.clone(),
     }
 }
 

@@ -34,6 +34,9 @@ pub async fn prune_until(
             // identifier and day).
             let day = app::model::day_of(cutoff_ns);
             pruned.rows += store.prune_task_stats(day).await?;
+            // Storage events received before the cutoff (the folder watcher ignores files
+            // older than the cutoff, so a pruned event does not fire again).
+            pruned.rows += store.prune_storage_events(cutoff_ns).await?;
             return Ok(pruned);
         };
         pruned.rows += step.rows;

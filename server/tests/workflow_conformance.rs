@@ -1582,6 +1582,7 @@ async fn a_cron_trigger_fires_once_per_tick_and_deleting_it_cancels_its_jobs(sto
         name: "hourly".to_owned(),
         task: task("Hourly", "v1.0", vec![]),
         schedules: vec![("0 * * * *".to_owned(), T0 + HOUR)],
+        storage: vec![],
     };
     let created = store.create_automation(&hourly, T0).await.unwrap();
     assert_eq!(created.triggers[0].next_ns, T0 + HOUR);
@@ -1683,6 +1684,7 @@ async fn a_tick_that_cannot_submit_is_passed_over_and_the_others_still_fire(stor
         name: name.to_owned(),
         task,
         schedules: vec![("* * * * *".to_owned(), due)],
+        storage: vec![],
     };
     let orphan = store
         .create_automation(&automation("orphan", orphan_task, T0 + 60 * SECOND), T0)
@@ -1922,7 +1924,184 @@ async fn concurrent_roll_ups_count_each_attempt_once(store: SharedStore) {
     assert_eq!((runs, failed), (TASKS as i64, 0));
 }
 
+/// A new object fires each matching storage-event trigger once, however many replicas report
+/// it at once; the job carries the event the client's `StorageEventTask` reads; a new version
+/// of the same key fires again; a location in use cannot be deleted; bad input stores nothing.
+async fn a_new_object_fires_its_storage_triggers_once(store: SharedStore) {
+    use jobtrace::store::workflow::{
+        NewAutomation, NewStorageLocation, ObjectCreated, StorageKind,
+    };
+    let local = |path: &str| NewStorageLocation {
+        name: "scenes".to_owned(),
+        kind: StorageKind::Local,
+        location: path.to_owned(),
+        region: String::new(),
+        project_id: String::new(),
+        account: String::new(),
+    };
+    let refused = store
+        .create_storage_location(&local("relative/path"), T0)
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::InvalidArgument(m)) if m.contains("absolute")),
+        "{refused:?}"
+    );
+    assert!(store.storage_locations().await.unwrap().is_empty());
+    let location = store
+        .create_storage_location(&local("/data/scenes"), T0)
+        .await
+        .unwrap();
+    let renamed = store
+        .rename_storage_location(location.id, "landing")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.spec.name, "landing");
+    let automation = |glob: &str| NewAutomation {
+        name: format!("on {glob}"),
+        task: task("Ingest", "v1.0", vec![]),
+        schedules: vec![],
+        storage: vec![(location.id, glob.to_owned())],
+    };
+    let bad_glob = store.create_automation(&automation("[abc"), T0).await;
+    assert!(
+        matches!(bad_glob, Err(StoreError::InvalidArgument(_))),
+        "{bad_glob:?}"
+    );
+    let tifs = store
+        .create_automation(&automation("**/*.tif"), T0)
+        .await
+        .unwrap();
+    let jsons = store
+        .create_automation(&automation("*.json"), T0)
+        .await
+        .unwrap();
+    assert_eq!(tifs.storage_triggers[0].location.id, location.id);
+    assert_eq!(tifs.storage_triggers[0].glob, "**/*.tif");
+
+    let triggers = store
+        .storage_triggers(Some(StorageKind::Local))
+        .await
+        .unwrap();
+    assert_eq!(triggers.len(), 2);
+    let refs: Vec<_> = triggers.iter().collect();
+    let created = |key: &str, version: i64| ObjectCreated {
+        location_id: location.id,
+        object_key: key.to_owned(),
+        version_ns: version,
+        event_ns: version,
+        subscription_id: None,
+    };
+    let reports = (0..4).map(|_| {
+        jobtrace::storage_watch::object_created(&store, created("2026/a.tif", T0 + SECOND), &refs)
+    });
+    let recorded: Vec<_> = futures::future::join_all(reports)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let fired: Vec<_> = recorded.iter().flatten().collect();
+    assert_eq!(
+        fired.len(),
+        1,
+        "four reports of one file, one event: {recorded:?}"
+    );
+    assert_eq!(fired[0].jobs.len(), 1, "only the *.tif trigger matches");
+    assert_eq!(fired[0].jobs[0].automation_id, tifs.id);
+
+    let job = store
+        .workflow_job(fired[0].jobs[0].job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.automation_id, Some(tifs.id));
+    assert_eq!(job.name, "on **/*.tif");
+    let claimed = claim(&store, &runner(&[("Ingest", "v1.0")]), T0 + SECOND)
+        .await
+        .unwrap();
+    assert_eq!(claimed.job_id, job.id);
+    let input = decode_automation_input(&claimed.input);
+    assert_eq!(input, (location.id, "2026/a.tif".to_owned()));
+
+    // The same key written again is a new object; another key matches the other trigger.
+    let again = jobtrace::storage_watch::object_created(
+        &store,
+        created("2026/a.tif", T0 + 2 * SECOND),
+        &refs,
+    )
+    .await
+    .unwrap();
+    assert!(again.is_some(), "a new version fires again");
+    let json = jobtrace::storage_watch::object_created(
+        &store,
+        created("meta.json", T0 + 3 * SECOND),
+        &refs,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(json.jobs[0].automation_id, jsons.id);
+    let events = store.storage_events(location.id, None, 10).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].object_key, "meta.json", "newest first");
+    let page = store
+        .storage_events(location.id, Some(events[0].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
+    let mut seen = store.recorded_objects(location.id, T0).await.unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("2026/a.tif".to_owned(), T0 + SECOND),
+            ("2026/a.tif".to_owned(), T0 + 2 * SECOND),
+            ("meta.json".to_owned(), T0 + 3 * SECOND)
+        ]
+    );
+
+    let in_use = store.delete_storage_location(location.id).await;
+    assert!(
+        matches!(&in_use, Err(StoreError::InvalidArgument(m)) if m.contains("used by")),
+        "{in_use:?}"
+    );
+    for automation in [tifs.id, jsons.id] {
+        assert!(
+            store
+                .delete_automation(automation, false, T0)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(store.storage_triggers(None).await.unwrap().is_empty());
+    assert!(store.delete_storage_location(location.id).await.unwrap());
+    assert!(store.storage_location(location.id).await.unwrap().is_none());
+    assert!(
+        store
+            .storage_events(location.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.workflow_job(job.id).await.unwrap().map(|j| j.id),
+        Some(job.id),
+        "jobs stay"
+    );
+}
+
+/// The storage location and object key a storage-event task's input names.
+fn decode_automation_input(input: &[u8]) -> (uuid::Uuid, String) {
+    use jobtrace::grpc::proto::workflows::v1 as wf;
+    use prost::Message;
+    let wrapper = wf::Automation::decode(input).unwrap();
+    let event = wf::TriggeredStorageEvent::decode(wrapper.trigger_event.as_slice()).unwrap();
+    let id = uuid::Uuid::from_slice(&event.storage_location_id.unwrap().uuid).unwrap();
+    (id, event.location)
+}
+
 both_backends!(
+    a_new_object_fires_its_storage_triggers_once,
     task_analytics_count_each_ended_attempt_once_with_its_wait_and_duration,
     an_expired_attempt_is_counted_once_it_is_final,
     concurrent_roll_ups_count_each_attempt_once,

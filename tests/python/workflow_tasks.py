@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tilebox.workflows import ExecutionContext, Task
-from tilebox.workflows.automations import CronTask
+from tilebox.workflows.automations import CronTask, StorageEventTask
 
 
 class FlakyTask(Task):
@@ -297,3 +297,15 @@ class StampTrigger(CronTask):
     def execute(self, context: ExecutionContext) -> None:
         with (Path(self.folder) / "stamps").open("a") as stamps:
             stamps.write(f"{self.trigger.time.timestamp():.3f}\n")
+
+
+class RecordArrival(StorageEventTask):
+    """A storage-event automation's task: reads the new object through the storage location the
+    event names and appends `<object key> <its content>` to `folder/arrivals`."""
+
+    folder: str
+
+    def execute(self, context: ExecutionContext) -> None:
+        content = self.trigger.storage.read(self.trigger.location).decode()
+        with (Path(self.folder) / "arrivals").open("a") as arrivals:
+            arrivals.write(f"{self.trigger.location} {content}\n")

@@ -1,4 +1,4 @@
-//! Cron automations as the dashboard lists them: what they submit, when, and what they did.
+//! Cron and storage-event automations as the dashboard lists them: what they submit, when, and what they did.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,7 @@ pub struct AutomationView {
     pub cluster: String,
     pub created_ns: i64,
     pub triggers: Vec<CronTriggerView>,
+    pub storage_triggers: Vec<StorageTriggerView>,
     /// Newest first, at most [`AUTOMATION_JOBS`].
     pub recent_jobs: Vec<AutomationJob>,
 }
@@ -25,12 +26,20 @@ pub struct CronTriggerView {
     pub next_ns: Option<i64>,
 }
 
+/// A storage-event trigger: new objects in `location` whose path matches `glob`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageTriggerView {
+    /// The location as people write it: `s3://bucket`, `gs://bucket`, a folder's path.
+    pub location: String,
+    pub glob: String,
+}
+
 /// A job an automation submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AutomationJob {
     pub id: String,
     pub state: JobState,
-    /// The tick it was submitted for (unix ns).
+    /// The tick it was submitted for, or its new object's time (unix ns).
     pub trigger_ns: i64,
 }
 

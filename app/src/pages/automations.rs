@@ -49,6 +49,19 @@ fn AutomationTable(automations: Vec<AutomationView>) -> impl IntoView {
                 .iter()
                 .map(|t| view! { <code class="automations__schedule">{t.schedule.clone()}</code> })
                 .collect_view();
+            let on_storage = !automation.storage_triggers.is_empty();
+            let globs = automation
+                .storage_triggers
+                .iter()
+                .map(|t| {
+                    view! {
+                        <span class="automations__storage">
+                            "new " <code>{t.glob.clone()}</code> " in "
+                            <code>{t.location.clone()}</code>
+                        </span>
+                    }
+                })
+                .collect_view();
             let jobs = automation
                 .recent_jobs
                 .into_iter()
@@ -78,9 +91,13 @@ fn AutomationTable(automations: Vec<AutomationView>) -> impl IntoView {
                         <code>{automation.task.clone()}</code>
                     </td>
                     <td>{automation.cluster.clone()}</td>
-                    <td>{schedules}</td>
+                    <td>{schedules} {globs}</td>
                     <td class="automations__next">
-                        {move || next.map_or_else(|| "never".to_owned(), |ns| clock.format(ns))}
+                        {move || match next {
+                            Some(ns) => clock.format(ns),
+                            None if on_storage => "on a new object".to_owned(),
+                            None => "never".to_owned(),
+                        }}
                     </td>
                     <td>
                         <ul class="automations__jobs" aria-label="Latest jobs">
@@ -98,7 +115,7 @@ fn AutomationTable(automations: Vec<AutomationView>) -> impl IntoView {
                     <th>"Name"</th>
                     <th>"Task"</th>
                     <th>"Cluster"</th>
-                    <th>"Schedule (UTC)"</th>
+                    <th>"Triggers (cron in UTC)"</th>
                     <th>"Next run"</th>
                     <th>"Latest jobs"</th>
                 </tr>

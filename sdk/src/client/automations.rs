@@ -10,6 +10,7 @@ use tonic::transport::Channel;
 
 use super::connection::Client;
 use super::jobs::timestamp;
+use super::storage::StorageTrigger;
 use crate::error::Error;
 use crate::ids::{id_of, id_proto};
 use crate::proto::workflows::v1 as wf;
@@ -25,6 +26,7 @@ pub struct Automation {
     pub identifier: TaskIdentifier,
     pub cluster: String,
     pub schedules: Vec<CronSchedule>,
+    pub storage_triggers: Vec<StorageTrigger>,
 }
 
 /// One cron trigger of an automation (UTC).
@@ -52,6 +54,17 @@ impl Automation {
                     schedule: trigger.schedule,
                 })
                 .collect(),
+            storage_triggers: automation
+                .storage_event_triggers
+                .into_iter()
+                .map(|trigger| {
+                    let location = trigger.storage_location.unwrap_or_default();
+                    Ok(StorageTrigger {
+                        location: id_of(location.id.as_ref())?,
+                        glob: trigger.glob_pattern,
+                    })
+                })
+                .collect::<Result<_, Error>>()?,
         })
     }
 }
@@ -113,6 +126,13 @@ impl AutomationClient {
                 .collect(),
             disabled: false,
         };
+        self.create(prototype).await
+    }
+
+    pub(super) async fn create(
+        &self,
+        prototype: wf::AutomationPrototype,
+    ) -> Result<Automation, Error> {
         let created = self
             .service()
             .create_automation(self.client.request(prototype))

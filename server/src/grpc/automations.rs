@@ -1,5 +1,5 @@
-//! `workflows.v1.AutomationService`: cron automations (`client.automations()`). Storage-event
-//! triggers are refused: jobtrace watches no storage (docs/COMPATIBILITY.md).
+//! `workflows.v1.AutomationService`: cron and storage-event automations
+//! (`client.automations()`; storage_watch.rs has how storage events fire).
 
 use tonic::{Request, Response, Status};
 
@@ -27,7 +27,15 @@ fn automation(automation: Automation) -> wf::AutomationPrototype {
             max_retries: task.max_retries,
             input: task.input,
         }),
-        storage_event_triggers: Vec::new(),
+        storage_event_triggers: automation
+            .storage_triggers
+            .into_iter()
+            .map(|trigger| wf::StorageEventTrigger {
+                id: Some(convert::id(trigger.id)),
+                storage_location: Some(super::storage::location(trigger.location)),
+                glob_pattern: trigger.glob,
+            })
+            .collect(),
         cron_triggers: automation
             .triggers
             .into_iter()
@@ -69,16 +77,19 @@ impl AutomationService for WorkflowApi {
         request: Request<wf::AutomationPrototype>,
     ) -> Result<Response<wf::AutomationPrototype>, Status> {
         let request = request.into_inner();
-        if !request.storage_event_triggers.is_empty() {
-            return Err(Status::unimplemented(
-                "storage event triggers are not offered by jobtrace: it watches no storage \
-                 location; use cron triggers",
-            ));
-        }
-        if request.cron_triggers.len() > MAX_TRIGGERS {
+        if request.cron_triggers.len() + request.storage_event_triggers.len() > MAX_TRIGGERS {
             return Err(Status::invalid_argument(format!(
-                "at most {MAX_TRIGGERS} cron triggers per automation"
+                "at most {MAX_TRIGGERS} triggers per automation"
             )));
+        }
+        let mut storage = Vec::with_capacity(request.storage_event_triggers.len());
+        for trigger in &request.storage_event_triggers {
+            let location = trigger
+                .storage_location
+                .as_ref()
+                .and_then(|l| l.id.as_ref());
+            let location = convert::uuid_of(location, "a storage event trigger's location id")?;
+            storage.push((location, trigger.glob_pattern.trim().to_owned()));
         }
         let now = now_ns();
         let mut schedules = Vec::with_capacity(request.cron_triggers.len());
@@ -108,6 +119,7 @@ impl AutomationService for WorkflowApi {
             name: request.name,
             task,
             schedules,
+            storage,
         };
         let store = self.store.clone();
         let created = to_the_end(async move { store.create_automation(&new, now).await }).await?;

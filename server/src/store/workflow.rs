@@ -10,6 +10,7 @@ mod holder;
 mod jobs;
 mod progress;
 mod rows;
+mod storage;
 mod summary;
 mod tasks;
 mod validate;
@@ -27,6 +28,11 @@ pub use claims::TaskQueue;
 pub use clusters::WorkflowClusters;
 pub use holder::Reporter;
 pub use jobs::WorkflowJobs;
+pub use storage::{
+    EventJob, MAX_OBJECT_KEY_BYTES, NewStorageLocation, ObjectCreated, StorageEvent, StorageKind,
+    StorageLocation, StorageSubscription, StorageTrigger, TriggeredJob, WatchedTrigger,
+    WorkflowStorage, check_object_key,
+};
 pub use tasks::WorkflowTasks;
 
 /// `workflows.v1.TaskState` numbers, as stored.
@@ -336,7 +342,13 @@ pub struct WorkflowJobQuery {
 /// The workflow operations, one transaction each, written once for SQLite and PostgreSQL
 /// (`jobs`, `tasks`, `claims`, `clusters`; how transactions lock: `backend`).
 pub trait WorkflowStore:
-    WorkflowJobs + WorkflowTasks + TaskQueue + WorkflowClusters + WorkflowAutomations + TaskStats
+    WorkflowJobs
+    + WorkflowTasks
+    + TaskQueue
+    + WorkflowClusters
+    + WorkflowAutomations
+    + WorkflowStorage
+    + TaskStats
 {
 }
 
@@ -346,6 +358,7 @@ impl<T> WorkflowStore for T where
         + TaskQueue
         + WorkflowClusters
         + WorkflowAutomations
+        + WorkflowStorage
         + TaskStats
 {
 }

@@ -105,6 +105,7 @@ pub fn serve_config(tokens: &[&str]) -> jobtrace::config::ServeConfig {
         insecure_public: false,
         shutdown_grace_secs: 10,
         retention: None,
+        watch_roots: Vec::new(),
         sync: jobtrace::config::SyncMode::Normal,
     }
 }

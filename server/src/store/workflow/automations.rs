@@ -8,6 +8,7 @@
 
 use uuid::Uuid;
 
+use super::storage::{StorageKind, StorageTrigger};
 use super::validate::{
     MAX_TEXT_BYTES, check_text, validate_dependencies, validate_job, validate_task_texts,
 };
@@ -27,6 +28,8 @@ pub struct NewAutomation {
     pub task: TaskSpec,
     /// `(schedule, first due time in unix ns)`.
     pub schedules: Vec<(String, i64)>,
+    /// `(storage location id, glob pattern)`: objects created there whose key matches.
+    pub storage: Vec<(Uuid, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +39,7 @@ pub struct Automation {
     pub task: TaskSpec,
     pub created_ns: i64,
     pub triggers: Vec<CronTrigger>,
+    pub storage_triggers: Vec<StorageTrigger>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +108,11 @@ pub trait WorkflowAutomations: Send + Sync + 'static {
     ) -> Result<Option<WorkflowJob>, StoreError>;
 }
 
-/// The checks of a new automation: a name, the job's limits, 1 to [`MAX_TRIGGERS`] schedules.
+/// Longest glob pattern of a storage-event trigger, in bytes.
+pub const MAX_GLOB_BYTES: usize = 1024;
+
+/// The checks of a new automation: a name, the job's limits, 1 to [`MAX_TRIGGERS`] triggers
+/// (cron schedules and storage-event globs together).
 fn validate_automation(automation: &NewAutomation) -> Result<(), StoreError> {
     check_text("the automation name", &automation.name, MAX_TEXT_BYTES)?;
     if automation.name.trim().is_empty() {
@@ -112,33 +120,37 @@ fn validate_automation(automation: &NewAutomation) -> Result<(), StoreError> {
             "an automation needs a name".to_owned(),
         ));
     }
-    if automation.schedules.is_empty() || automation.schedules.len() > MAX_TRIGGERS {
+    let triggers = automation.schedules.len() + automation.storage.len();
+    if triggers == 0 || triggers > MAX_TRIGGERS {
         return Err(StoreError::InvalidArgument(format!(
-            "an automation needs 1 to {MAX_TRIGGERS} cron triggers, not {}",
-            automation.schedules.len()
+            "an automation needs 1 to {MAX_TRIGGERS} triggers, not {triggers}"
         )));
+    }
+    for (_, glob) in &automation.storage {
+        check_text("a glob pattern", glob, MAX_GLOB_BYTES)?;
+        crate::storage_watch::Glob::parse(glob).map_err(StoreError::InvalidArgument)?;
     }
     Ok(())
 }
 
 #[derive(sqlx::FromRow)]
-struct AutomationRow {
-    id: Vec<u8>,
-    name: String,
+pub(super) struct AutomationRow {
+    pub(super) id: Vec<u8>,
+    pub(super) name: String,
     cluster_slug: String,
     identifier_name: String,
     identifier_version: String,
     display: String,
     input: Vec<u8>,
     max_retries: i64,
-    created_ns: i64,
+    pub(super) created_ns: i64,
 }
 
 const AUTOMATIONS: &str = "SELECT id, name, cluster_slug, identifier_name, identifier_version, \
     display, input, max_retries, created_ns FROM automations";
 
 impl AutomationRow {
-    fn task(&self) -> TaskSpec {
+    pub(super) fn task(&self) -> TaskSpec {
         TaskSpec {
             identifier_name: self.identifier_name.clone(),
             identifier_version: self.identifier_version.clone(),
@@ -196,7 +208,10 @@ macro_rules! impl_workflow_automations {
                             })
                         })
                         .collect::<Result<_, StoreError>>()?;
+                    let storage_triggers =
+                        Self::automation_storage_triggers(&mut *conn, &row.id).await?;
                     automations.push(Automation {
+                        storage_triggers,
                         id: uuid_of(&row.id)?,
                         task: row.task(),
                         name: row.name,
@@ -279,6 +294,26 @@ macro_rules! impl_workflow_automations {
                     .execute(&mut *tx)
                     .await?;
                 }
+                for (location, glob) in &automation.storage {
+                    let kind: Option<i64> =
+                        sqlx::query_scalar("SELECT kind FROM storage_locations WHERE id = $1")
+                            .bind(location.as_bytes().to_vec())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if kind.and_then(StorageKind::from_code).is_none() {
+                        return Err(StoreError::NotFound(format!("storage location {location}")));
+                    }
+                    sqlx::query(
+                        "INSERT INTO storage_triggers (id, automation_id, location_id, glob) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(Uuid::now_v7().as_bytes().to_vec())
+                    .bind(id.as_bytes().to_vec())
+                    .bind(location.as_bytes().to_vec())
+                    .bind(glob.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 self.load_automations(Some(id))
                     .await?
@@ -302,10 +337,12 @@ macro_rules! impl_workflow_automations {
             ) -> Result<bool, StoreError> {
                 let key = id.as_bytes().to_vec();
                 let (mut tx, turn) = self.write_tx().await?;
-                sqlx::query("DELETE FROM cron_triggers WHERE automation_id = $1")
-                    .bind(&key)
-                    .execute(&mut *tx)
-                    .await?;
+                for table in ["cron_triggers", "storage_triggers"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE automation_id = $1"))
+                        .bind(&key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let deleted = sqlx::query("DELETE FROM automations WHERE id = $1")
                     .bind(&key)
                     .execute(&mut *tx)
