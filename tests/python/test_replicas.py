@@ -2,7 +2,8 @@
 together on an empty database (the migrations run once), a job submitted through one is run by a
 runner connected to the other, and a span sent to one shows on the other's live stream within a
 second (each replica polls the database once per watched job, whatever the number of pages
-open: docs/DEPLOY.md), and a cron automation fires once per tick though both look for it."""
+open: docs/DEPLOY.md), a cron automation fires once per tick though both look for it, and a new
+file in a folder both watch fires its storage-event automation once."""
 
 import json
 import os
@@ -17,18 +18,21 @@ from tilebox.workflows import Client
 from tilebox.workflows.data import JobState
 
 from conftest import BIN, PG_ADMIN_URL, Server, free_port, psql, stop, wait_until_healthy
-from workflow_tasks import FanOut, StampTrigger
+from tilebox.workflows.storage_locations import LocalReference
+from tilebox.workflows.storage_locations.service import StorageLocationService
+from tilebox.datasets.query.pagination import Pagination
+from workflow_tasks import FanOut, RecordArrival, StampTrigger
 
 HERE = Path(__file__).resolve().parent
 
 
-def start_replica(tmp_path: Path, name: str, database_url: str) -> tuple[Server, subprocess.Popen]:
+def start_replica(tmp_path: Path, name: str, database_url: str, *extra: str) -> tuple[Server, subprocess.Popen]:
     port = free_port()
     log_path = str(tmp_path / f"{name}.log")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [BIN, "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url,
-             "--task-lease-secs", "3", "--runner-idle-ms", "200"],
+             "--task-lease-secs", "3", "--runner-idle-ms", "200", *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=HERE.parent.parent,
@@ -112,6 +116,43 @@ def test_two_replicas_on_one_postgres_behave_as_one(tmp_path):
         stamps = (folder / "stamps").read_text().split()
         assert 3 <= len(stamps) <= 5, stamps
         assert len(set(stamps)) == len(stamps), f"a tick fired twice: {sorted(stamps)}"
+    finally:
+        stop(a_process)
+        stop(b_process)
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def test_two_replicas_watching_one_folder_fire_each_new_file_once(tmp_path):
+    database = f"jobtrace_py_{uuid.uuid4().hex}"
+    psql(f"CREATE DATABASE {database}")
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    a, a_process = start_replica(tmp_path, "a", database_url, "--watch-root", str(folder))
+    wait_until_healthy(a.url, a_process, a.log)
+    b, b_process = start_replica(tmp_path, "b", database_url, "--watch-root", str(folder))
+    try:
+        wait_until_healthy(b.url, b_process, b.log)
+        client = Client(url=a.url)
+        location = client.storage_locations().create("landing", LocalReference(str(folder)))
+        automation = client.automations().create_storage_event_automation(
+            "arrivals", RecordArrival(folder=str(tmp_path)), (location, "*.txt")
+        )
+        for i in range(40):
+            (folder / f"file-{i:02}.txt").write_text(str(i))
+            time.sleep(0.05)
+        service = StorageLocationService(Client(url=b.url)._storage_location_service)  # noqa: SLF001
+        deadline = time.monotonic() + 20
+        while len(events := service.list_events(location.id, Pagination(limit=1000)).events) < 40:
+            assert time.monotonic() < deadline, f"{len(events)} of 40 files seen\n{a.log()[-2000:]}\n{b.log()[-2000:]}"
+            time.sleep(0.2)
+        time.sleep(2.5)  # both replicas list the folder again: nothing more fires
+        events = service.list_events(location.id, Pagination(limit=1000)).events
+        assert sorted(e.object_key for e in events) == [f"file-{i:02}.txt" for i in range(40)]
+        jobs = client.jobs().query(automation_ids=[automation.id])
+        assert len(jobs) == 40, f"{len(jobs)} jobs for 40 new files"
+        seen_by = [name for name, server in (("a", a), ("b", b)) if "new object triggered jobs" in server.log()]
+        print("replicas that fired:", seen_by)
     finally:
         stop(a_process)
         stop(b_process)

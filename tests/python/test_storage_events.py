@@ -5,7 +5,8 @@ for each new file whose path matches, as a `StorageEventTask` that reads the fil
 location; files there before the automation, files that do not match and files still being
 written do not fire (yet); a file written while the server was down fires after it starts;
 `NotifyObjectCreated` through a subscription reports objects of any location (an S3 bucket
-here); events are listed with the jobs they triggered. Both backends."""
+here); events are listed with the jobs they triggered; `UpdateAutomation` changes what fires.
+Both backends."""
 
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from tilebox.datasets.uuid import uuid_to_uuid_message
 from tilebox.workflows.storage_locations import AWSS3BucketReference, LocalReference, StorageType
 from tilebox.workflows.storage_locations.service import StorageLocationService
 from tilebox.workflows.workflows.v1 import storage_location_pb2 as pb
+from tilebox.workflows.workflows.v1.automation_pb2_grpc import AutomationServiceStub
 from tilebox.workflows.workflows.v1.storage_location_pb2_grpc import StorageLocationServiceStub
 
 from conftest import launch, stop
@@ -144,6 +146,23 @@ def test_a_subscription_reports_objects_of_a_bucket(server, client, tmp_path):
     assert len(client.jobs().query(automation_ids=[automation.id])) == 1
     with pytest.raises(grpc.RpcError, match="empty"):
         stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path=""))
+
+    # UpdateAutomation (no client method calls it): a new name and glob, the jobs stay.
+    automations = AutomationServiceStub(grpc.insecure_channel(server.url.removeprefix("http://")))
+    message = automation.to_message()
+    message.name = "on-cooked"
+    message.storage_event_triggers[0].glob_pattern = "cooked/*.json"
+    updated = automations.UpdateAutomation(message)
+    assert (updated.name, updated.storage_event_triggers[0].glob_pattern) == ("on-cooked", "cooked/*.json")
+    assert client.automations().find(automation.id).name == "on-cooked"
+    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="cooked/d.json"))
+    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="raw/e.json"))
+    jobs = client.jobs().query(automation_ids=[automation.id])
+    assert sorted(j.name for j in jobs) == ["on-cooked", "on-s3"]
+    message.id.uuid = bytes(16 * [7])
+    with pytest.raises(grpc.RpcError) as unknown:
+        automations.UpdateAutomation(message)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
     stub.DeleteStorageSubscription(subscription.id)
     with pytest.raises(grpc.RpcError) as gone:
         stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="raw/x.json"))

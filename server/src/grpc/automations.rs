@@ -49,6 +49,53 @@ fn automation(automation: Automation) -> wf::AutomationPrototype {
     }
 }
 
+/// What a create or update request asks for: schedules parsed (their first time after `now`),
+/// the task checked, storage triggers by location id.
+fn new_automation(request: wf::AutomationPrototype, now: i64) -> Result<NewAutomation, Status> {
+    if request.cron_triggers.len() + request.storage_event_triggers.len() > MAX_TRIGGERS {
+        return Err(Status::invalid_argument(format!(
+            "at most {MAX_TRIGGERS} triggers per automation"
+        )));
+    }
+    let mut storage = Vec::with_capacity(request.storage_event_triggers.len());
+    for trigger in &request.storage_event_triggers {
+        let location = trigger
+            .storage_location
+            .as_ref()
+            .and_then(|l| l.id.as_ref());
+        let location = convert::uuid_of(location, "a storage event trigger's location id")?;
+        storage.push((location, trigger.glob_pattern.trim().to_owned()));
+    }
+    let mut schedules = Vec::with_capacity(request.cron_triggers.len());
+    for trigger in &request.cron_triggers {
+        // Echoed cut: the message travels in a header.
+        let shown: String = trigger.schedule.chars().take(100).collect();
+        let schedule = Schedule::parse(&trigger.schedule)
+            .map_err(|why| Status::invalid_argument(format!("cron schedule {shown:?}: {why}")))?;
+        let next = schedule.next_after_ns(now).ok_or_else(|| {
+            Status::invalid_argument(format!("cron schedule {shown:?} never fires again"))
+        })?;
+        schedules.push((trigger.schedule.trim().to_owned(), next));
+    }
+    let prototype = request
+        .prototype
+        .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
+    let task = convert::legacy_task_specs(std::slice::from_ref(&prototype))?
+        .pop()
+        .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
+    if !task.depends_on.is_empty() {
+        return Err(Status::invalid_argument(
+            "an automation's task cannot depend on other tasks",
+        ));
+    }
+    Ok(NewAutomation {
+        name: request.name,
+        task,
+        schedules,
+        storage,
+    })
+}
+
 #[tonic::async_trait]
 impl AutomationService for WorkflowApi {
     async fn list_automations(
@@ -76,63 +123,28 @@ impl AutomationService for WorkflowApi {
         &self,
         request: Request<wf::AutomationPrototype>,
     ) -> Result<Response<wf::AutomationPrototype>, Status> {
-        let request = request.into_inner();
-        if request.cron_triggers.len() + request.storage_event_triggers.len() > MAX_TRIGGERS {
-            return Err(Status::invalid_argument(format!(
-                "at most {MAX_TRIGGERS} triggers per automation"
-            )));
-        }
-        let mut storage = Vec::with_capacity(request.storage_event_triggers.len());
-        for trigger in &request.storage_event_triggers {
-            let location = trigger
-                .storage_location
-                .as_ref()
-                .and_then(|l| l.id.as_ref());
-            let location = convert::uuid_of(location, "a storage event trigger's location id")?;
-            storage.push((location, trigger.glob_pattern.trim().to_owned()));
-        }
         let now = now_ns();
-        let mut schedules = Vec::with_capacity(request.cron_triggers.len());
-        for trigger in &request.cron_triggers {
-            // Echoed cut: the message travels in a header.
-            let shown: String = trigger.schedule.chars().take(100).collect();
-            let schedule = Schedule::parse(&trigger.schedule).map_err(|why| {
-                Status::invalid_argument(format!("cron schedule {shown:?}: {why}"))
-            })?;
-            let next = schedule.next_after_ns(now).ok_or_else(|| {
-                Status::invalid_argument(format!("cron schedule {shown:?} never fires again"))
-            })?;
-            schedules.push((trigger.schedule.trim().to_owned(), next));
-        }
-        let prototype = request
-            .prototype
-            .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
-        let task = convert::legacy_task_specs(std::slice::from_ref(&prototype))?
-            .pop()
-            .ok_or_else(|| Status::invalid_argument("an automation needs a task prototype"))?;
-        if !task.depends_on.is_empty() {
-            return Err(Status::invalid_argument(
-                "an automation's task cannot depend on other tasks",
-            ));
-        }
-        let new = NewAutomation {
-            name: request.name,
-            task,
-            schedules,
-            storage,
-        };
+        let new = new_automation(request.into_inner(), now)?;
         let store = self.store.clone();
         let created = to_the_end(async move { store.create_automation(&new, now).await }).await?;
         Ok(Response::new(automation(created)))
     }
 
+    /// Replaces an automation's name, task and triggers (its cron triggers start over from
+    /// now); the jobs it submitted stay.
     async fn update_automation(
         &self,
-        _request: Request<wf::AutomationPrototype>,
+        request: Request<wf::AutomationPrototype>,
     ) -> Result<Response<wf::AutomationPrototype>, Status> {
-        Err(Status::unimplemented(
-            "UpdateAutomation is not offered by jobtrace: delete the automation and create it again",
-        ))
+        let request = request.into_inner();
+        let id = convert::uuid_of(request.id.as_ref(), "automation id")?;
+        let now = now_ns();
+        let new = new_automation(request, now)?;
+        let store = self.store.clone();
+        let updated = to_the_end(async move { store.update_automation(id, &new).await }).await?;
+        updated
+            .map(|a| Response::new(automation(a)))
+            .ok_or_else(|| Status::not_found(format!("automation {id} not found")))
     }
 
     async fn delete_automation(

@@ -81,6 +81,13 @@ pub trait WorkflowAutomations: Send + Sync + 'static {
         automation: &NewAutomation,
         now_ns: i64,
     ) -> Result<Automation, StoreError>;
+    /// Replaces its name, task and triggers (cron triggers due at their new first times); the
+    /// jobs it submitted stay. `None` when there is no such automation.
+    async fn update_automation(
+        &self,
+        id: Uuid,
+        automation: &NewAutomation,
+    ) -> Result<Option<Automation>, StoreError>;
     /// Every automation, oldest first.
     async fn automations(&self) -> Result<Vec<Automation>, StoreError>;
     async fn automation(&self, id: Uuid) -> Result<Option<Automation>, StoreError>;
@@ -171,6 +178,80 @@ fn uuid_of(bytes: &[u8]) -> Result<Uuid, StoreError> {
 macro_rules! impl_workflow_automations {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Checks `automation` as a tick's submission would be checked (a task that could
+            /// never be submitted is refused now rather than failing every tick); its cluster,
+            /// the default one when it names none.
+            async fn checked_cluster(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                automation: &NewAutomation,
+            ) -> Result<String, StoreError> {
+                validate_automation(automation)?;
+                let probe = NewJob {
+                    name: automation.name.clone(),
+                    trace_parent: String::new(),
+                    trace_id: crate::store::TraceId([0; 16]),
+                    tasks: vec![automation.task.clone()],
+                };
+                validate_job(&probe)?;
+                validate_task_texts(&probe.tasks)?;
+                validate_dependencies(&probe.tasks)?;
+                let cluster = if automation.task.cluster_slug.is_empty() {
+                    Self::default_cluster(&mut **tx).await?.slug
+                } else {
+                    automation.task.cluster_slug.clone()
+                };
+                let known: Option<String> =
+                    sqlx::query_scalar("SELECT slug FROM clusters WHERE slug = $1")
+                        .bind(cluster.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if known.is_none() {
+                    return Err(StoreError::NotFound(format!("cluster {cluster:?}")));
+                }
+                Ok(cluster)
+            }
+
+            /// The cron and storage-event triggers of automation `id`.
+            async fn insert_triggers(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: Uuid,
+                automation: &NewAutomation,
+            ) -> Result<(), StoreError> {
+                for (schedule, next_ns) in &automation.schedules {
+                    sqlx::query(
+                        "INSERT INTO cron_triggers (id, automation_id, schedule, next_ns) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(Uuid::now_v7().as_bytes().to_vec())
+                    .bind(id.as_bytes().to_vec())
+                    .bind(schedule.as_str())
+                    .bind(*next_ns)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                for (location, glob) in &automation.storage {
+                    let kind: Option<i64> =
+                        sqlx::query_scalar("SELECT kind FROM storage_locations WHERE id = $1")
+                            .bind(location.as_bytes().to_vec())
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    if kind.and_then(StorageKind::from_code).is_none() {
+                        return Err(StoreError::NotFound(format!("storage location {location}")));
+                    }
+                    sqlx::query(
+                        "INSERT INTO storage_triggers (id, automation_id, location_id, glob) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(Uuid::now_v7().as_bytes().to_vec())
+                    .bind(id.as_bytes().to_vec())
+                    .bind(location.as_bytes().to_vec())
+                    .bind(glob.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             async fn load_automations(
                 &self,
                 id: Option<Uuid>,
@@ -230,18 +311,6 @@ macro_rules! impl_workflow_automations {
                 automation: &NewAutomation,
                 now_ns: i64,
             ) -> Result<Automation, StoreError> {
-                validate_automation(automation)?;
-                let probe = NewJob {
-                    name: automation.name.clone(),
-                    trace_parent: String::new(),
-                    trace_id: crate::store::TraceId([0; 16]),
-                    tasks: vec![automation.task.clone()],
-                };
-                // Everything a tick's submission checks, checked now: a task that could never
-                // be submitted is refused here rather than failing every tick.
-                validate_job(&probe)?;
-                validate_task_texts(&probe.tasks)?;
-                validate_dependencies(&probe.tasks)?;
                 let id = Uuid::now_v7();
                 let (mut tx, _turn) = self.write_tx().await?;
                 let count: i64 = sqlx::query_scalar("SELECT count(*) FROM automations")
@@ -252,19 +321,7 @@ macro_rules! impl_workflow_automations {
                         "at most {MAX_AUTOMATIONS} automations; delete one first"
                     )));
                 }
-                let cluster = if automation.task.cluster_slug.is_empty() {
-                    Self::default_cluster(&mut *tx).await?.slug
-                } else {
-                    automation.task.cluster_slug.clone()
-                };
-                let known: Option<String> =
-                    sqlx::query_scalar("SELECT slug FROM clusters WHERE slug = $1")
-                        .bind(cluster.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if known.is_none() {
-                    return Err(StoreError::NotFound(format!("cluster {cluster:?}")));
-                }
+                let cluster = Self::checked_cluster(&mut tx, automation).await?;
                 let task = &automation.task;
                 sqlx::query(
                     "INSERT INTO automations (id, name, cluster_slug, identifier_name, \
@@ -282,43 +339,51 @@ macro_rules! impl_workflow_automations {
                 .bind(now_ns)
                 .execute(&mut *tx)
                 .await?;
-                for (schedule, next_ns) in &automation.schedules {
-                    sqlx::query(
-                        "INSERT INTO cron_triggers (id, automation_id, schedule, next_ns) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(Uuid::now_v7().as_bytes().to_vec())
-                    .bind(id.as_bytes().to_vec())
-                    .bind(schedule.as_str())
-                    .bind(*next_ns)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (location, glob) in &automation.storage {
-                    let kind: Option<i64> =
-                        sqlx::query_scalar("SELECT kind FROM storage_locations WHERE id = $1")
-                            .bind(location.as_bytes().to_vec())
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if kind.and_then(StorageKind::from_code).is_none() {
-                        return Err(StoreError::NotFound(format!("storage location {location}")));
-                    }
-                    sqlx::query(
-                        "INSERT INTO storage_triggers (id, automation_id, location_id, glob) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(Uuid::now_v7().as_bytes().to_vec())
-                    .bind(id.as_bytes().to_vec())
-                    .bind(location.as_bytes().to_vec())
-                    .bind(glob.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                Self::insert_triggers(&mut tx, id, automation).await?;
                 tx.commit().await?;
                 self.load_automations(Some(id))
                     .await?
                     .pop()
                     .ok_or_else(|| StoreError::NotFound(format!("automation {id}")))
+            }
+
+            async fn update_automation(
+                &self,
+                id: Uuid,
+                automation: &NewAutomation,
+            ) -> Result<Option<Automation>, StoreError> {
+                let key = id.as_bytes().to_vec();
+                let (mut tx, _turn) = self.write_tx().await?;
+                let cluster = Self::checked_cluster(&mut tx, automation).await?;
+                let task = &automation.task;
+                let updated = sqlx::query(
+                    "UPDATE automations SET name = $2, cluster_slug = $3, identifier_name = $4, \
+                     identifier_version = $5, display = $6, input = $7, max_retries = $8 \
+                     WHERE id = $1",
+                )
+                .bind(&key)
+                .bind(automation.name.as_str())
+                .bind(cluster.as_str())
+                .bind(task.identifier_name.as_str())
+                .bind(task.identifier_version.as_str())
+                .bind(task.display.as_str())
+                .bind(task.input.as_slice())
+                .bind(task.max_retries)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Ok(None);
+                }
+                for table in ["cron_triggers", "storage_triggers"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE automation_id = $1"))
+                        .bind(&key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::insert_triggers(&mut tx, id, automation).await?;
+                tx.commit().await?;
+                Ok(self.load_automations(Some(id)).await?.pop())
             }
 
             async fn automations(&self) -> Result<Vec<Automation>, StoreError> {
