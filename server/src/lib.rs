@@ -11,6 +11,7 @@ pub mod demo;
 pub mod grpc;
 pub mod grpc_wire;
 pub mod ingest;
+pub mod job_counts;
 pub mod live_jobs;
 pub mod metrics;
 pub mod query;

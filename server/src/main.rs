@@ -137,6 +137,8 @@ async fn serve(
         config.watch_roots.clone(),
         config.retention,
     );
+    // The job list's state counts: PostgreSQL's deltas folded every second.
+    jobtrace::job_counts::spawn(state.store.clone());
     // Task analytics: ended attempts counted into per-day histograms, each once.
     jobtrace::task_stats::spawn(state.store.clone());
     tracing::info!(addr = %config.addr, backend = state.store.backend(), "jobtrace is serving");

@@ -50,8 +50,13 @@ pub trait TraceStore: Send + Sync + 'static {
     /// Stores one OTLP request's log records in one transaction.
     async fn write_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError>;
     async fn list_jobs(&self, query: &JobListQuery) -> Result<JobPage, StoreError>;
-    /// How many jobs match `filter` (its states aside), per state.
+    /// How many jobs match `filter` (its states aside), per state. Without other filters, read
+    /// from the counts triggers keep (migration 0012), not by counting the jobs.
     async fn job_state_counts(&self, filter: &JobFilter) -> Result<Vec<StateCount>, StoreError>;
+    /// Folds the state-count deltas PostgreSQL's triggers append into the counts (every
+    /// server, once a second; several at once fold disjoint rows); how many deltas went.
+    /// SQLite keeps the counts directly: nothing to fold.
+    async fn fold_job_state_counts(&self) -> Result<u64, StoreError>;
     async fn find_job(&self, job: JobRef) -> Result<Option<Job>, StoreError>;
     /// [`TraceStore::find_job`] with the job's trace id, which everything about the job's
     /// telemetry is looked up by.

@@ -1087,7 +1087,100 @@ async fn spans_match_text_in_attribute_values(store: SharedStore) {
     assert!(found("nul\0").await.is_empty());
 }
 
+/// Every state's count, by counting the jobs (a filter that keeps them all takes that path).
+async fn counted(store: &SharedStore) -> Vec<(JobState, i64)> {
+    let everything = app::model::JobFilter::from_params([("from", "0")]).unwrap();
+    let counts = store.job_state_counts(&everything).await.unwrap();
+    counts.iter().map(|c| (c.state, c.count)).collect()
+}
+
+/// The chips of the unfiltered list, from the counts the triggers keep.
+async fn kept(store: &SharedStore) -> Vec<(JobState, i64)> {
+    let counts = store
+        .job_state_counts(&app::model::JobFilter::default())
+        .await
+        .unwrap();
+    counts.iter().map(|c| (c.state, c.count)).collect()
+}
+
+/// The chips of the unfiltered list (counts kept by triggers, PostgreSQL's deltas folded or
+/// not) equal a count of the jobs as jobs arrive, change state and go; the name search (a
+/// trigram index on SQLite) follows a job renamed by its root span and forgets a deleted one.
+async fn kept_state_counts_and_name_search_follow_every_change(store: SharedStore) {
+    assert_eq!(kept(&store).await, vec![]);
+    seed_filter_jobs(&store).await;
+    assert_eq!(kept(&store).await, counted(&store).await);
+    assert_eq!(
+        kept(&store).await,
+        vec![(JobState::Completed, 5), (JobState::Failed, 1)]
+    );
+    store.fold_job_state_counts().await.unwrap();
+    assert_eq!(kept(&store).await, counted(&store).await, "after a fold");
+
+    // A running job named by its earliest span, renamed and completed by its root.
+    let trace = "000000000000000000000000000000f1";
+    let child = (
+        "00000000000000b1",
+        Some("00000000000000a1"),
+        "task/Mosaic",
+        20,
+        60,
+        0,
+    );
+    write(&store, trace_json(trace, "svc", &[child])).await;
+    assert_eq!(kept(&store).await, counted(&store).await);
+    assert!(kept(&store).await.contains(&(JobState::Running, 1)));
+    assert_eq!(
+        listed(&store, &[("name", "mosaic")], app::model::JobSort::Newest).await,
+        vec!["task/Mosaic"]
+    );
+    let root = ("00000000000000a1", None, "job/Weekly-Composite", 0, 100, 0);
+    write(&store, trace_json(trace, "svc", &[root])).await;
+    assert_eq!(kept(&store).await, counted(&store).await);
+    assert_eq!(
+        kept(&store).await,
+        vec![(JobState::Completed, 6), (JobState::Failed, 1)]
+    );
+    assert!(
+        listed(&store, &[("name", "mosaic")], app::model::JobSort::Newest)
+            .await
+            .is_empty(),
+        "the old name is not found"
+    );
+    assert_eq!(
+        listed(
+            &store,
+            &[("name", "COMPOSITE")],
+            app::model::JobSort::Newest
+        )
+        .await,
+        vec!["Weekly-Composite"],
+        "the new one is, in any case"
+    );
+    let chips = store
+        .job_state_counts(&app::model::JobFilter::from_params([("name", "composite")]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        chips.iter().map(|c| (c.state, c.count)).collect::<Vec<_>>(),
+        vec![(JobState::Completed, 1)]
+    );
+
+    // Every job deleted (retention): nothing counted, nothing found.
+    while store.prune_step(i64::MAX, 1000).await.unwrap().is_some() {}
+    assert_eq!(kept(&store).await, vec![]);
+    assert_eq!(counted(&store).await, vec![]);
+    assert!(
+        listed(&store, &[("name", "scan")], app::model::JobSort::Newest)
+            .await
+            .is_empty()
+    );
+    store.fold_job_state_counts().await.unwrap();
+    assert_eq!(kept(&store).await, vec![]);
+}
+
 both_backends!(
+    kept_state_counts_and_name_search_follow_every_change,
     spans_match_text_in_attribute_values,
     spans_read_back_with_tree_attributes_and_resource,
     resent_span_is_not_duplicated,

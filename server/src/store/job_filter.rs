@@ -86,12 +86,30 @@ where
     select.push("))");
 }
 
+/// How a backend finds names containing a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameSearch {
+    /// `lower(name) LIKE`, which PostgreSQL serves from its trigram index (migration 0012)
+    /// where it has one.
+    Like,
+    /// SQLite: the jobs whose `seq` the FTS5 trigram table `job_names` finds, then the same
+    /// `LIKE` on those few.
+    Trigrams,
+}
+
+/// Whether FTS5's trigram index can narrow a search for `text`: three characters at least
+/// (trigrams), none that `LIKE` would read as a wildcard or escape.
+fn trigram_searchable(text: &str) -> bool {
+    text.chars().count() >= 3 && !text.contains(['%', '_', '\\'])
+}
+
 /// The job list's conditions (after `WHERE 1 = 1`); `with_states` false leaves the state
 /// filter out (the state chips count every state).
 pub(super) fn push_job_filter<'a, DB>(
     select: &mut QueryBuilder<'a, DB>,
     filter: &'a JobFilter,
     with_states: bool,
+    names: NameSearch,
 ) where
     DB: Database,
     i32: Encode<'a, DB> + Type<DB>,
@@ -102,6 +120,12 @@ pub(super) fn push_job_filter<'a, DB>(
         push_states(select, &filter.states);
     }
     if let Some(name) = &filter.name {
+        if names == NameSearch::Trigrams && trigram_searchable(name) {
+            select
+                .push(" AND seq IN (SELECT rowid FROM job_names WHERE name LIKE ")
+                .push_bind(format!("%{name}%"))
+                .push(")");
+        }
         push_contains(select, "name", name);
     }
     if let Some(from_ns) = filter.from_ns {
@@ -141,6 +165,16 @@ pub(super) fn push_job_filter<'a, DB>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_only_plain_texts_of_three_characters_use_trigrams() {
+        assert!(trigram_searchable("reindex"));
+        assert!(trigram_searchable("äöü"));
+        assert!(!trigram_searchable("ab"));
+        assert!(!trigram_searchable("50%"));
+        assert!(!trigram_searchable("a_b"));
+        assert!(!trigram_searchable("a\\bc"));
+    }
 
     #[test]
     fn test_like_wildcards_match_literally() {

@@ -57,6 +57,10 @@ macro_rules! impl_trace_store {
                 self.count_job_states(filter).await
             }
 
+            async fn fold_job_state_counts(&self) -> Result<u64, StoreError> {
+                self.fold_state_deltas().await
+            }
+
             async fn find_job(
                 &self,
                 job: super::JobRef,
