@@ -446,8 +446,8 @@ fn automation_input(input: Vec<u8>) -> (Vec<u8>, Trigger) {
     let Ok(wrapper) = wf::Automation::decode(input.as_slice()) else {
         return (input, Trigger::None);
     };
-    // The two events differ in their first field's wire type (an id's bytes, a timestamp's
-    // seconds), so one never decodes as the other.
+    // The two events' first fields are both messages, but a timestamp's first field is a
+    // varint where an id's is bytes: one never decodes as the other.
     let storage = wf::TriggeredStorageEvent::decode(wrapper.trigger_event.as_slice())
         .ok()
         .and_then(|event| {

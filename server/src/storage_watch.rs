@@ -14,7 +14,7 @@
 //! the object's key, and `WorkflowStorage::record_object_created` makes it once per object
 //! version whatever the number of replicas or repeated reports.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,7 +110,11 @@ impl Glob {
                             if let Some(&end) = ahead.peek().filter(|&&end| end != ']') {
                                 chars.next();
                                 chars.next();
-                                high = end;
+                                high = if end == '\\' {
+                                    chars.next().unwrap_or('\\')
+                                } else {
+                                    end
+                                };
                             }
                         }
                         if high < low {
@@ -243,12 +247,16 @@ struct FileState {
     size: u64,
 }
 
+/// `seconds` and `nanos` as unix ns, saturating (a file dated past 2262 is not an overflow).
+fn ns_of(seconds: i64, nanos: i64) -> i64 {
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
 #[cfg(unix)]
 fn version_ns(metadata: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
-    let mtime = metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec();
-    let ctime = metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec();
-    mtime.max(ctime)
+    ns_of(metadata.mtime(), metadata.mtime_nsec())
+        .max(ns_of(metadata.ctime(), metadata.ctime_nsec()))
 }
 
 #[cfg(not(unix))]
@@ -258,13 +266,13 @@ fn version_ns(metadata: &std::fs::Metadata) -> i64 {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .and_then(|d| i64::try_from(d.as_nanos()).ok())
-        .unwrap_or_default()
+        .unwrap_or(i64::MAX)
 }
 
 /// The regular files under `root` by key (`/`-separated relative path): symbolic links are
-/// not followed, names that are not UTF-8 are passed over, at most [`MAX_SCAN_ENTRIES`]
-/// entries are visited (`true`: the tree was larger).
-fn list_files(root: &Path) -> (HashMap<String, FileState>, bool) {
+/// not followed, names that are not UTF-8 are passed over, at most `budget` entries are
+/// visited (`true`: the tree was larger, the listing is partial).
+fn list_files(root: &Path, budget: usize) -> (HashMap<String, FileState>, bool) {
     let mut files = HashMap::new();
     let mut visited = 0usize;
     let mut folders: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
@@ -274,7 +282,7 @@ fn list_files(root: &Path) -> (HashMap<String, FileState>, bool) {
         };
         for entry in entries.flatten() {
             visited += 1;
-            if visited > MAX_SCAN_ENTRIES {
+            if visited > budget {
                 return (files, true);
             }
             let Ok(name) = entry.file_name().into_string() else {
@@ -301,19 +309,95 @@ fn list_files(root: &Path) -> (HashMap<String, FileState>, bool) {
     (files, false)
 }
 
-/// What the watcher knows of one location between listings.
+/// A location's trigger as the watcher matches it: its glob parsed once.
+#[derive(Clone)]
+struct Matcher {
+    automation_id: Uuid,
+    since_ns: i64,
+    glob: Option<Glob>,
+}
+
+/// What the watcher knows of one location between listings; every map holds only keys of the
+/// last complete listing.
 #[derive(Default)]
 struct Watched {
     /// Loaded from the store once: object versions recorded before (by this replica before a
     /// restart, or by another).
     loaded: bool,
-    /// Key → the newest version recorded.
-    recorded: HashMap<String, i64>,
-    /// Files that would trigger, as the last listing saw them: reported when the next listing
+    /// Key → the version last recorded and the automations that have their job for it.
+    recorded: HashMap<String, (i64, HashSet<Uuid>)>,
+    /// Key → a version no trigger wants (or the store refused for good), until the triggers
+    /// change.
+    ignored: HashMap<String, i64>,
+    /// The triggers `ignored` was worked out for.
+    signature: Vec<(Uuid, i64, String)>,
+    /// Files that would fire, as the last listing saw them: reported when the next listing
     /// sees them unchanged.
     settling: HashMap<String, FileState>,
     /// A warning about this location was logged (not again every tick).
     warned: bool,
+}
+
+/// A file to report, with the automations (indexes into the matchers) it fires.
+struct Due {
+    key: String,
+    file: FileState,
+    matchers: Vec<usize>,
+}
+
+/// Which listed files fire which triggers now, and the watcher's maps brought up to date.
+/// CPU-bound (globs over every new file): run off the async workers.
+fn examine(
+    files: &HashMap<String, FileState>,
+    complete: bool,
+    matchers: &[Matcher],
+    floor_ns: i64,
+    state: &mut Watched,
+) -> Vec<Due> {
+    let mut settling = HashMap::new();
+    let mut due = Vec::new();
+    for (key, file) in files {
+        if file.version_ns < floor_ns || state.ignored.get(key) == Some(&file.version_ns) {
+            continue;
+        }
+        let handled = state
+            .recorded
+            .get(key)
+            .filter(|(version, _)| *version == file.version_ns)
+            .map(|(_, automations)| automations);
+        let firing: Vec<usize> = matchers
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                file.version_ns >= m.since_ns
+                    && !handled.is_some_and(|h| h.contains(&m.automation_id))
+                    && m.glob.as_ref().is_some_and(|glob| glob.matches(key))
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if firing.is_empty() {
+            if handled.is_none() {
+                state.ignored.insert(key.clone(), file.version_ns);
+            }
+            continue;
+        }
+        if state.settling.get(key) == Some(file) {
+            due.push(Due {
+                key: key.clone(),
+                file: *file,
+                matchers: firing,
+            });
+        } else {
+            // New, or still changing: looked at again next tick.
+            settling.insert(key.clone(), *file);
+        }
+    }
+    state.settling = settling;
+    if complete {
+        state.recorded.retain(|key, _| files.contains_key(key));
+        state.ignored.retain(|key, _| files.contains_key(key));
+    }
+    due
 }
 
 /// The folder watcher: lists the watched local locations every [`TICK`], for as long as the
@@ -349,13 +433,17 @@ pub fn spawn(
     })
 }
 
-/// One round of the watcher: every local location with triggers listed once.
+/// One round of the watcher: every local location with triggers listed once, at most
+/// [`MAX_SCAN_ENTRIES`] entries over all of them.
 async fn watch_once(
     store: &SharedStore,
     roots: &[PathBuf],
     floor_ns: i64,
     watched: &mut HashMap<Uuid, Watched>,
 ) -> Result<(), StoreError> {
+    if roots.is_empty() {
+        return Ok(());
+    }
     let triggers = store.storage_triggers(Some(StorageKind::Local)).await?;
     let mut by_location: HashMap<Uuid, Vec<&WatchedTrigger>> = HashMap::new();
     for trigger in &triggers {
@@ -365,11 +453,12 @@ async fn watch_once(
             .push(trigger);
     }
     watched.retain(|id, _| by_location.contains_key(id));
+    let mut budget = MAX_SCAN_ENTRIES;
     for (location_id, triggers) in by_location {
         let Some(location) = store.storage_location(location_id).await? else {
             continue;
         };
-        let state = watched.entry(location_id).or_default();
+        let mut state = watched.remove(&location_id).unwrap_or_default();
         let path = PathBuf::from(&location.spec.location);
         let root = match path.canonicalize() {
             Ok(root) if roots.iter().any(|allowed| root.starts_with(allowed)) => root,
@@ -382,52 +471,70 @@ async fn watch_once(
                     };
                     tracing::warn!(location = %location.spec.location, %why, "storage: folder not watched");
                 }
+                watched.insert(location_id, state);
                 continue;
             }
         };
-        let oldest = triggers
+        let signature: Vec<(Uuid, i64, String)> = triggers
             .iter()
-            .map(|t| t.automation_created_ns)
-            .min()
-            .unwrap_or_default()
-            .max(floor_ns);
+            .map(|t| (t.automation_id, t.since_ns, t.glob.clone()))
+            .collect();
+        if signature != state.signature {
+            state.ignored.clear();
+            state.signature = signature;
+        }
         if !state.loaded {
-            for (key, version) in store.recorded_objects(location_id, oldest).await? {
-                let newest = state.recorded.entry(key).or_insert(version);
-                *newest = (*newest).max(version);
+            let oldest = triggers
+                .iter()
+                .map(|t| t.since_ns)
+                .min()
+                .unwrap_or_default();
+            for (key, version, automation) in store
+                .recorded_objects(location_id, oldest.max(floor_ns))
+                .await?
+            {
+                let entry = state
+                    .recorded
+                    .entry(key)
+                    .or_insert_with(|| (version, HashSet::new()));
+                if version > entry.0 {
+                    *entry = (version, HashSet::new());
+                }
+                if version == entry.0 {
+                    entry.1.insert(automation);
+                }
             }
             state.loaded = true;
         }
-        let (files, truncated) = tokio::task::spawn_blocking(move || list_files(&root))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("listing a folder: {e}")))?;
-        if truncated && !state.warned {
+        let matchers: Vec<Matcher> = triggers
+            .iter()
+            .map(|t| Matcher {
+                automation_id: t.automation_id,
+                since_ns: t.since_ns,
+                glob: Glob::parse(&t.glob).ok(),
+            })
+            .collect();
+        let share = budget;
+        let examined = tokio::task::spawn_blocking(move || {
+            let (files, partial) = list_files(&root, share);
+            let due = examine(&files, !partial, &matchers, floor_ns, &mut state);
+            (state, due, files.len(), partial)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("listing a folder: {e}")))?;
+        let (mut state, due, listed, partial) = examined;
+        budget = budget.saturating_sub(listed);
+        if partial && !state.warned {
             state.warned = true;
-            tracing::warn!(location = %location.spec.location, "storage: folder has more than {MAX_SCAN_ENTRIES} entries; the rest is not watched");
+            tracing::warn!(location = %location.spec.location, "storage: more than {MAX_SCAN_ENTRIES} entries to list in a second; the rest is not watched");
         }
-        let mut settling = HashMap::new();
-        for (key, file) in files {
-            if state
-                .recorded
-                .get(&key)
-                .is_some_and(|&v| v >= file.version_ns)
-                || file.version_ns < floor_ns
-            {
-                continue;
-            }
-            let fresh: Vec<&WatchedTrigger> = triggers
-                .iter()
-                .copied()
-                .filter(|t| file.version_ns >= t.automation_created_ns)
-                .collect();
-            if event_jobs(&fresh, location_id, &key, file.version_ns).is_empty() {
-                continue;
-            }
-            if state.settling.get(&key) != Some(&file) {
-                // New, or still changing: looked at again next tick.
-                settling.insert(key, file);
-                continue;
-            }
+        for Due {
+            key,
+            file,
+            matchers,
+        } in due
+        {
+            let firing: Vec<&WatchedTrigger> = matchers.iter().map(|&i| triggers[i]).collect();
             let event = ObjectCreated {
                 location_id,
                 object_key: key.clone(),
@@ -435,22 +542,38 @@ async fn watch_once(
                 event_ns: file.version_ns,
                 subscription_id: None,
             };
-            match object_created(store, event, &fresh).await {
-                Ok(Some(event)) => {
-                    tracing::info!(location = %location.spec.location, object = %key, jobs = event.jobs.len(), "storage: new object triggered jobs");
-                    state.recorded.insert(key, file.version_ns);
+            match object_created(store, event, &firing).await {
+                Ok(recorded) => {
+                    let mut handled: HashSet<Uuid> =
+                        firing.iter().map(|t| t.automation_id).collect();
+                    if let Some(event) = &recorded {
+                        tracing::info!(location = %location.spec.location, object = %key, jobs = event.jobs.len(), "storage: new object triggered jobs");
+                        handled.extend(event.jobs.iter().map(|j| j.automation_id));
+                    }
+                    let entry = state
+                        .recorded
+                        .entry(key)
+                        .or_insert_with(|| (file.version_ns, HashSet::new()));
+                    if entry.0 != file.version_ns {
+                        *entry = (file.version_ns, HashSet::new());
+                    }
+                    entry.1.extend(handled);
                 }
-                // Another replica recorded it first.
-                Ok(None) => {
-                    state.recorded.insert(key, file.version_ns);
+                // Refused for good (a path too long to record): not tried again.
+                Err(StoreError::InvalidArgument(why)) => {
+                    tracing::warn!(object = %key, %why, "storage: new object not recorded");
+                    state.ignored.insert(key, file.version_ns);
                 }
                 Err(error) => {
                     tracing::warn!(object = %key, %error, "storage: recording a new object failed; trying again");
-                    settling.insert(key, file);
+                    state.settling.insert(key, file);
                 }
             }
         }
-        state.settling = settling;
+        watched.insert(location_id, state);
+        if budget == 0 {
+            break;
+        }
     }
     Ok(())
 }
@@ -494,6 +617,8 @@ mod tests {
         assert!(matches(r"a\*b", "a*b"));
         assert!(!matches(r"a\*b", "axb"));
         assert!(matches("[]]", "]"));
+        assert!(matches(r"[\[-\]]", "]"), "an escaped range end");
+        assert!(!matches(r"[\[-\]]", "a"));
     }
 
     #[test]
@@ -528,8 +653,12 @@ mod tests {
         std::fs::write(root.join("two.txt"), b"22").unwrap_or_else(|e| panic!("{e}"));
         #[cfg(unix)]
         std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap_or_else(|e| panic!("{e}"));
-        let (files, truncated) = list_files(root);
+        let (files, truncated) = list_files(root, MAX_SCAN_ENTRIES);
         assert!(!truncated);
+        assert!(
+            list_files(root, 2).1,
+            "a budget of two entries stops the listing"
+        );
         let mut keys: Vec<&str> = files.keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["a/b/one.txt", "two.txt"]);

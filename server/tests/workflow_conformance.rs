@@ -2054,10 +2054,68 @@ async fn a_new_object_fires_its_storage_triggers_once(store: SharedStore) {
     assert_eq!(
         seen,
         [
-            ("2026/a.tif".to_owned(), T0 + SECOND),
-            ("2026/a.tif".to_owned(), T0 + 2 * SECOND),
-            ("meta.json".to_owned(), T0 + 3 * SECOND)
+            ("2026/a.tif".to_owned(), T0 + SECOND, tifs.id),
+            ("2026/a.tif".to_owned(), T0 + 2 * SECOND, tifs.id),
+            ("meta.json".to_owned(), T0 + 3 * SECOND, jsons.id)
         ]
+    );
+
+    // An automation a replica did not know of when it recorded an object gets its job from
+    // the next report of that object; the one that had its job gets none again.
+    let late = store
+        .create_automation(&automation("**/*.tif"), T0)
+        .await
+        .unwrap();
+    let triggers = store.storage_triggers(None).await.unwrap();
+    let refs: Vec<_> = triggers.iter().collect();
+    let again =
+        jobtrace::storage_watch::object_created(&store, created("2026/a.tif", T0 + SECOND), &refs)
+            .await
+            .unwrap()
+            .unwrap();
+    let mut fired: Vec<_> = again.jobs.iter().map(|j| j.automation_id).collect();
+    fired.sort();
+    let mut expected = vec![tifs.id, late.id];
+    expected.sort();
+    assert_eq!(
+        fired, expected,
+        "the event's jobs: the first automation's and the late one's"
+    );
+    let query = |id| jobtrace::store::workflow::WorkflowJobQuery {
+        automation_ids: vec![id],
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .query_workflow_jobs(&query(late.id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .query_workflow_jobs(&query(tifs.id))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "a.tif twice (two versions), not three"
+    );
+    assert!(
+        jobtrace::storage_watch::object_created(&store, created("2026/a.tif", T0 + SECOND), &refs)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing new"
+    );
+    let escape =
+        jobtrace::storage_watch::object_created(&store, created("raw/../../etc/x.tif", T0), &refs)
+            .await;
+    assert!(
+        matches!(escape, Err(StoreError::InvalidArgument(_))),
+        "{escape:?}"
     );
 
     let in_use = store.delete_storage_location(location.id).await;
@@ -2065,7 +2123,7 @@ async fn a_new_object_fires_its_storage_triggers_once(store: SharedStore) {
         matches!(&in_use, Err(StoreError::InvalidArgument(m)) if m.contains("used by")),
         "{in_use:?}"
     );
-    for automation in [tifs.id, jsons.id] {
+    for automation in [tifs.id, jsons.id, late.id] {
         assert!(
             store
                 .delete_automation(automation, false, T0)

@@ -144,8 +144,10 @@ def test_a_subscription_reports_objects_of_a_bucket(server, client, tmp_path):
     fired = {e.object_key: [j.automation_id for j in e.triggered_jobs] for e in events}
     assert fired == {"raw/a.json": [automation.id], "raw/deep/b.json": [], "cooked/c.json": []}
     assert len(client.jobs().query(automation_ids=[automation.id])) == 1
-    with pytest.raises(grpc.RpcError, match="empty"):
-        stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path=""))
+    for path, says in [("", "empty"), ("raw/../../etc/passwd.json", "'..'"), ("raw//a.json", "empty"), ("raw/a.json", "event_time")]:
+        with pytest.raises(grpc.RpcError, match=says) as refused:
+            stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path=path))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     # UpdateAutomation (no client method calls it): a new name and glob, the jobs stay.
     automations = AutomationServiceStub(grpc.insecure_channel(server.url.removeprefix("http://")))
@@ -155,8 +157,9 @@ def test_a_subscription_reports_objects_of_a_bucket(server, client, tmp_path):
     updated = automations.UpdateAutomation(message)
     assert (updated.name, updated.storage_event_triggers[0].glob_pattern) == ("on-cooked", "cooked/*.json")
     assert client.automations().find(automation.id).name == "on-cooked"
-    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="cooked/d.json"))
-    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="raw/e.json"))
+    later = {"seconds": 1_800_000_100}
+    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="cooked/d.json", event_time=later))
+    stub.NotifyObjectCreated(pb.NotifyObjectCreatedRequest(storage_subscription_id=subscription.id, object_path="raw/e.json", event_time=later))
     jobs = client.jobs().query(automation_ids=[automation.id])
     assert sorted(j.name for j in jobs) == ["on-cooked", "on-s3"]
     message.id.uuid = bytes(16 * [7])

@@ -15,7 +15,8 @@ CREATE TABLE storage_triggers (
     id            BYTEA PRIMARY KEY,
     automation_id BYTEA NOT NULL,
     location_id   BYTEA NOT NULL,
-    glob          TEXT NOT NULL
+    glob          TEXT NOT NULL,
+    since_ns      BIGINT NOT NULL   -- objects older than the trigger (its creation or update) do not fire it
 );
 CREATE INDEX storage_triggers_by_automation ON storage_triggers (automation_id);
 CREATE INDEX storage_triggers_by_location ON storage_triggers (location_id);
@@ -26,8 +27,8 @@ CREATE TABLE storage_subscriptions (
     created_ns  BIGINT NOT NULL
 );
 CREATE INDEX storage_subscriptions_by_location ON storage_subscriptions (location_id);
--- One row per object version that triggered something: the unique key is what makes a new
--- file fire once, however many replicas see it.
+-- One row per object version reported; the unique keys here and on `storage_event_jobs` are
+-- what make a new file submit one job per automation, however many replicas see it.
 CREATE TABLE storage_events (
     id              BYTEA PRIMARY KEY,
     location_id     BYTEA NOT NULL,
@@ -46,4 +47,4 @@ CREATE TABLE storage_event_jobs (
     automation_id BYTEA NOT NULL,
     glob          TEXT NOT NULL
 );
-CREATE INDEX storage_event_jobs_by_event ON storage_event_jobs (event_id);
+CREATE UNIQUE INDEX storage_event_jobs_once ON storage_event_jobs (event_id, automation_id);

@@ -5,6 +5,9 @@
 -- creates or finishes a job, and deadlock two that touch several jobs); readers add the deltas
 -- to `job_state_counts`, into which every server folds them once a second
 -- (`TraceStore::fold_job_state_counts`).
+-- No job changes between the count below and the triggers' creation (an older replica may
+-- still be writing): it waits for this migration.
+LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE;
 CREATE TABLE job_state_counts (
     state INTEGER PRIMARY KEY,
     n     BIGINT NOT NULL

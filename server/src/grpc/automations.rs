@@ -141,7 +141,8 @@ impl AutomationService for WorkflowApi {
         let now = now_ns();
         let new = new_automation(request, now)?;
         let store = self.store.clone();
-        let updated = to_the_end(async move { store.update_automation(id, &new).await }).await?;
+        let updated =
+            to_the_end(async move { store.update_automation(id, &new, now).await }).await?;
         updated
             .map(|a| Response::new(automation(a)))
             .ok_or_else(|| Status::not_found(format!("automation {id} not found")))

@@ -365,10 +365,18 @@ impl StorageLocationService for WorkflowApi {
             })?;
         let key = request.object_path.trim_start_matches('/').to_owned();
         check_object_key(&key).map_err(status)?;
+        // The event time is the object version's identity: a report repeated (a relay's
+        // retry) is the same version and submits nothing more.
         let event_ns = request
             .event_time
             .as_ref()
-            .map_or_else(now_ns, convert::timestamp_ns);
+            .map(convert::timestamp_ns)
+            .ok_or_else(|| {
+                Status::invalid_argument(
+                    "event_time is required: it tells a repeated report of an object from a new \
+                     version of it",
+                )
+            })?;
         let triggers = self.store.storage_triggers(None).await.map_err(status)?;
         let of_location: Vec<&WatchedTrigger> = triggers
             .iter()

@@ -255,8 +255,9 @@ impl PostgresStore {
 
     /// Moves the deltas the triggers appended into `job_state_counts`, in one statement: each
     /// delta row is deleted by one fold (a concurrent fold waits for the rows this one
-    /// deletes, then passes them over), and the counts are updated in state order, so two
-    /// folds cannot deadlock.
+    /// deletes, then passes them over), and the counts are updated in state order. Two folds
+    /// of one large burst could still deadlock on the delta rows; PostgreSQL then fails one,
+    /// which is logged and folds again a second later.
     pub(super) async fn fold_state_deltas(&self) -> Result<u64, StoreError> {
         let moved: i64 = sqlx::query_scalar(
             "WITH moved AS (DELETE FROM job_state_deltas RETURNING state, n), \

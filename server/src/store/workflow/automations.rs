@@ -81,12 +81,14 @@ pub trait WorkflowAutomations: Send + Sync + 'static {
         automation: &NewAutomation,
         now_ns: i64,
     ) -> Result<Automation, StoreError>;
-    /// Replaces its name, task and triggers (cron triggers due at their new first times); the
-    /// jobs it submitted stay. `None` when there is no such automation.
+    /// Replaces its name, task and triggers (cron triggers due at their new first times,
+    /// storage triggers fired by objects from `now_ns` on); the jobs it submitted stay. `None`
+    /// when there is no such automation.
     async fn update_automation(
         &self,
         id: Uuid,
         automation: &NewAutomation,
+        now_ns: i64,
     ) -> Result<Option<Automation>, StoreError>;
     /// Every automation, oldest first.
     async fn automations(&self) -> Result<Vec<Automation>, StoreError>;
@@ -211,11 +213,13 @@ macro_rules! impl_workflow_automations {
                 Ok(cluster)
             }
 
-            /// The cron and storage-event triggers of automation `id`.
+            /// The cron and storage-event triggers of automation `id`; the storage triggers
+            /// fire for objects from `now_ns` on.
             async fn insert_triggers(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 id: Uuid,
                 automation: &NewAutomation,
+                now_ns: i64,
             ) -> Result<(), StoreError> {
                 for (schedule, next_ns) in &automation.schedules {
                     sqlx::query(
@@ -230,22 +234,26 @@ macro_rules! impl_workflow_automations {
                     .await?;
                 }
                 for (location, glob) in &automation.storage {
-                    let kind: Option<i64> =
-                        sqlx::query_scalar("SELECT kind FROM storage_locations WHERE id = $1")
-                            .bind(location.as_bytes().to_vec())
-                            .fetch_optional(&mut **tx)
-                            .await?;
+                    // Locked: a delete of the location waits, or this sees it gone.
+                    let kind: Option<i64> = sqlx::query_scalar(&format!(
+                        "SELECT kind FROM storage_locations WHERE id = $1{}",
+                        Self::ROW_LOCK
+                    ))
+                    .bind(location.as_bytes().to_vec())
+                    .fetch_optional(&mut **tx)
+                    .await?;
                     if kind.and_then(StorageKind::from_code).is_none() {
                         return Err(StoreError::NotFound(format!("storage location {location}")));
                     }
                     sqlx::query(
-                        "INSERT INTO storage_triggers (id, automation_id, location_id, glob) \
-                         VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO storage_triggers (id, automation_id, location_id, glob, \
+                         since_ns) VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(Uuid::now_v7().as_bytes().to_vec())
                     .bind(id.as_bytes().to_vec())
                     .bind(location.as_bytes().to_vec())
                     .bind(glob.as_str())
+                    .bind(now_ns)
                     .execute(&mut **tx)
                     .await?;
                 }
@@ -339,7 +347,7 @@ macro_rules! impl_workflow_automations {
                 .bind(now_ns)
                 .execute(&mut *tx)
                 .await?;
-                Self::insert_triggers(&mut tx, id, automation).await?;
+                Self::insert_triggers(&mut tx, id, automation, now_ns).await?;
                 tx.commit().await?;
                 self.load_automations(Some(id))
                     .await?
@@ -351,6 +359,7 @@ macro_rules! impl_workflow_automations {
                 &self,
                 id: Uuid,
                 automation: &NewAutomation,
+                now_ns: i64,
             ) -> Result<Option<Automation>, StoreError> {
                 let key = id.as_bytes().to_vec();
                 let (mut tx, _turn) = self.write_tx().await?;
@@ -381,7 +390,7 @@ macro_rules! impl_workflow_automations {
                         .execute(&mut *tx)
                         .await?;
                 }
-                Self::insert_triggers(&mut tx, id, automation).await?;
+                Self::insert_triggers(&mut tx, id, automation, now_ns).await?;
                 tx.commit().await?;
                 Ok(self.load_automations(Some(id)).await?.pop())
             }

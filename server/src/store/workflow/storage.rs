@@ -2,10 +2,12 @@
 //!
 //! A location is a reference (an S3 or GCS bucket, an Azure container, a local folder) that
 //! runners read from. A new object in it (a file the server's folder watcher saw, or an object
-//! a subscription reported through `NotifyObjectCreated`) is recorded once per object version:
-//! the event's row has a unique key `(location, object key, version)`, inserted in the same
-//! transaction that submits the triggered jobs, so of two replicas (or two notifications) that
-//! see the same new file, the second inserts nothing and submits nothing.
+//! a subscription reported through `NotifyObjectCreated`) is recorded once per object version
+//! (the event row's unique key `(location, object key, version)`), and each automation's job
+//! for it once (`storage_event_jobs`' unique key `(event, automation)`, inserted in the
+//! transaction that submits the job): of two replicas (or two reports) that see the same new
+//! file, the second submits nothing, and an automation the first did not know of yet (created
+//! while it looked) still gets its job from the next look.
 
 use uuid::Uuid;
 
@@ -82,8 +84,9 @@ pub struct StorageTrigger {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchedTrigger {
     pub automation_id: Uuid,
-    /// Objects older than their automation do not trigger it.
-    pub automation_created_ns: i64,
+    /// Objects older than the trigger (created with its automation, or by an update of it) do
+    /// not fire it.
+    pub since_ns: i64,
     pub name: String,
     pub task: TaskSpec,
     pub location_id: Uuid,
@@ -165,9 +168,10 @@ pub trait WorkflowStorage: Send + Sync + 'static {
         &self,
         kind: Option<StorageKind>,
     ) -> Result<Vec<WatchedTrigger>, StoreError>;
-    /// Records `event` and submits `jobs` for it in one transaction, unless this object
-    /// version was recorded before (then `None`, and nothing is submitted). A job whose
-    /// automation was deleted meanwhile is left out.
+    /// Records `event` (unless this object version was recorded before) and submits those of
+    /// `jobs` whose automation has none for it yet, in one transaction; the event with all its
+    /// jobs, or `None` when nothing was new. A job whose automation was deleted meanwhile is
+    /// left out.
     async fn record_object_created(
         &self,
         event: &ObjectCreated,
@@ -181,12 +185,13 @@ pub trait WorkflowStorage: Send + Sync + 'static {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<StorageEvent>, StoreError>;
-    /// The object versions of a location recorded at or after `since_ns` (by version).
+    /// The object versions of a location at or after `since_ns` (by version) with the
+    /// automations that have a job for each.
     async fn recorded_objects(
         &self,
         location_id: Uuid,
         since_ns: i64,
-    ) -> Result<Vec<(String, i64)>, StoreError>;
+    ) -> Result<Vec<(String, i64, Uuid)>, StoreError>;
     async fn create_storage_subscription(
         &self,
         location_id: Uuid,
@@ -236,13 +241,21 @@ fn validate_location(location: &NewStorageLocation) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The object key of an event: a relative path, `/`-separated, within its limits.
+/// The object key of an event: a relative path, `/`-separated, within its limits, that
+/// stays inside its location (a runner joins it to the location's root to read the object).
 pub fn check_object_key(key: &str) -> Result<(), StoreError> {
     check_text("the object path", key, MAX_OBJECT_KEY_BYTES)?;
     if key.is_empty() {
         return Err(StoreError::InvalidArgument(
             "an object path must not be empty".to_owned(),
         ));
+    }
+    if key.contains('\\') || key.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        let shown: String = key.chars().take(100).collect();
+        return Err(StoreError::InvalidArgument(format!(
+            "object path {shown:?}: segments must not be empty, '.' or '..', and '\\' is not a \
+             separator"
+        )));
     }
     Ok(())
 }
@@ -454,6 +467,18 @@ macro_rules! impl_workflow_storage {
             async fn delete_storage_location(&self, id: Uuid) -> Result<bool, StoreError> {
                 let key = id.as_bytes().to_vec();
                 let (mut tx, _turn) = self.write_tx().await?;
+                // Locked: an automation created meanwhile (which locks it too, to check it
+                // exists) cannot add a trigger on it while it goes.
+                let exists: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM storage_locations WHERE id = $1{}",
+                    Self::ROW_LOCK
+                ))
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if exists.is_none() {
+                    return Ok(false);
+                }
                 let used: Option<Vec<u8>> = sqlx::query_scalar(
                     "SELECT automation_id FROM storage_triggers WHERE location_id = $1 LIMIT 1",
                 )
@@ -497,13 +522,14 @@ macro_rules! impl_workflow_storage {
                 struct Row {
                     location_id: Vec<u8>,
                     glob: String,
+                    since_ns: i64,
                     #[sqlx(flatten)]
                     automation: super::automations::AutomationRow,
                 }
                 let rows: Vec<Row> = sqlx::query_as(
                     "SELECT t.location_id, t.glob, a.id, a.name, a.cluster_slug, \
                      a.identifier_name, a.identifier_version, a.display, a.input, \
-                     a.max_retries, a.created_ns \
+                     a.max_retries, a.created_ns, t.since_ns \
                      FROM storage_triggers t JOIN automations a ON a.id = t.automation_id \
                      JOIN storage_locations l ON l.id = t.location_id \
                      WHERE $1 = 0 OR l.kind = $1 ORDER BY t.id",
@@ -515,7 +541,7 @@ macro_rules! impl_workflow_storage {
                     .map(|row| {
                         Ok(WatchedTrigger {
                             automation_id: uuid_of(&row.automation.id)?,
-                            automation_created_ns: row.automation.created_ns,
+                            since_ns: row.since_ns,
                             task: row.automation.task(),
                             name: row.automation.name,
                             location_id: uuid_of(&row.location_id)?,
@@ -535,7 +561,6 @@ macro_rules! impl_workflow_storage {
                 for job in &jobs {
                     validate_job(&job.job)?;
                 }
-                let id = Uuid::now_v7().as_bytes().to_vec();
                 let location = event.location_id.as_bytes().to_vec();
                 let (mut tx, _turn) = self.write_tx().await?;
                 let inserted = sqlx::query(
@@ -543,7 +568,7 @@ macro_rules! impl_workflow_storage {
                      event_ns, received_ns, subscription_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (location_id, object_key, version_ns) DO NOTHING",
                 )
-                .bind(&id)
+                .bind(Uuid::now_v7().as_bytes().to_vec())
                 .bind(&location)
                 .bind(event.object_key.as_str())
                 .bind(event.version_ns)
@@ -552,20 +577,50 @@ macro_rules! impl_workflow_storage {
                 .bind(event.subscription_id.map(|s| s.as_bytes().to_vec()))
                 .execute(&mut *tx)
                 .await?
-                .rows_affected();
-                if inserted == 0 {
-                    // Recorded before (by another replica, or an earlier notification).
-                    return Ok(None);
-                }
+                .rows_affected()
+                    > 0;
+                let row: EventRow = sqlx::query_as(
+                    "SELECT id, location_id, object_key, event_ns, received_ns, subscription_id \
+                     FROM storage_events WHERE location_id = $1 AND object_key = $2 \
+                     AND version_ns = $3",
+                )
+                .bind(&location)
+                .bind(event.object_key.as_str())
+                .bind(event.version_ns)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mut submitted = 0;
                 let default = Self::default_cluster(&mut *tx).await?;
                 for mut job in jobs {
                     let automation = job.automation_id.as_bytes().to_vec();
-                    let live: Option<Vec<u8>> =
-                        sqlx::query_scalar("SELECT id FROM automations WHERE id = $1")
-                            .bind(&automation)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    // Locked: a delete of the automation waits for this job, or this sees it
+                    // gone.
+                    let live: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+                        "SELECT id FROM automations WHERE id = $1{}",
+                        Self::ROW_LOCK
+                    ))
+                    .bind(&automation)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     if live.is_none() {
+                        continue;
+                    }
+                    // The automation's claim on this event: a second claimant (another replica,
+                    // a repeated report) inserts nothing (PostgreSQL: after waiting for the
+                    // first one's commit) and submits nothing.
+                    let placeholder = Uuid::now_v7().as_bytes().to_vec();
+                    let claimed = sqlx::query(
+                        "INSERT INTO storage_event_jobs (event_id, job_id, automation_id, glob) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (event_id, automation_id) DO NOTHING",
+                    )
+                    .bind(&row.id)
+                    .bind(&placeholder)
+                    .bind(&automation)
+                    .bind(job.glob.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if claimed == 0 {
                         continue;
                     }
                     let job_id = Self::job_row(&mut tx, &mut job.job, now_ns).await?;
@@ -587,23 +642,20 @@ macro_rules! impl_workflow_storage {
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query(
-                        "INSERT INTO storage_event_jobs (event_id, job_id, automation_id, glob) \
-                         VALUES ($1, $2, $3, $4)",
+                        "UPDATE storage_event_jobs SET job_id = $3 \
+                         WHERE event_id = $1 AND automation_id = $2",
                     )
-                    .bind(&id)
-                    .bind(&job_id)
+                    .bind(&row.id)
                     .bind(&automation)
-                    .bind(job.glob.as_str())
+                    .bind(&job_id)
                     .execute(&mut *tx)
                     .await?;
+                    submitted += 1;
                 }
-                let row: EventRow = sqlx::query_as(
-                    "SELECT id, location_id, object_key, event_ns, received_ns, subscription_id \
-                     FROM storage_events WHERE id = $1",
-                )
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await?;
+                if !inserted && submitted == 0 {
+                    // Nothing new: the transaction ends without a change.
+                    return Ok(None);
+                }
                 let recorded = Self::event_jobs(&mut *tx, row).await?;
                 tx.commit().await?;
                 Ok(Some(recorded))
@@ -637,15 +689,19 @@ macro_rules! impl_workflow_storage {
                 &self,
                 location_id: Uuid,
                 since_ns: i64,
-            ) -> Result<Vec<(String, i64)>, StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT object_key, version_ns FROM storage_events \
-                     WHERE location_id = $1 AND version_ns >= $2",
+            ) -> Result<Vec<(String, i64, Uuid)>, StoreError> {
+                let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+                    "SELECT e.object_key, e.version_ns, j.automation_id FROM storage_events e \
+                     JOIN storage_event_jobs j ON j.event_id = e.id \
+                     WHERE e.location_id = $1 AND e.version_ns >= $2",
                 )
                 .bind(location_id.as_bytes().to_vec())
                 .bind(since_ns)
                 .fetch_all(&self.read)
-                .await?)
+                .await?;
+                rows.into_iter()
+                    .map(|(key, version, automation)| Ok((key, version, uuid_of(&automation)?)))
+                    .collect()
             }
 
             async fn create_storage_subscription(
