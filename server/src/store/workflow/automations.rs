@@ -213,6 +213,24 @@ macro_rules! impl_workflow_automations {
                 Ok(cluster)
             }
 
+            /// `query` (with its `$1` bound) with the automation's own columns bound as `$2` to
+            /// `$8`: name, cluster, identifier name and version, display, input, retries.
+            fn bind_columns<'q>(
+                query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                automation: &'q NewAutomation,
+                cluster: &'q str,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                let task = &automation.task;
+                query
+                    .bind(automation.name.as_str())
+                    .bind(cluster)
+                    .bind(task.identifier_name.as_str())
+                    .bind(task.identifier_version.as_str())
+                    .bind(task.display.as_str())
+                    .bind(task.input.as_slice())
+                    .bind(task.max_retries)
+            }
+
             /// The cron and storage-event triggers of automation `id`; the storage triggers
             /// fire for objects from `now_ns` on.
             async fn insert_triggers(
@@ -330,23 +348,16 @@ macro_rules! impl_workflow_automations {
                     )));
                 }
                 let cluster = Self::checked_cluster(&mut tx, automation).await?;
-                let task = &automation.task;
-                sqlx::query(
+                let insert = sqlx::query(
                     "INSERT INTO automations (id, name, cluster_slug, identifier_name, \
                      identifier_version, display, input, max_retries, created_ns) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
-                .bind(id.as_bytes().to_vec())
-                .bind(automation.name.as_str())
-                .bind(cluster.as_str())
-                .bind(task.identifier_name.as_str())
-                .bind(task.identifier_version.as_str())
-                .bind(task.display.as_str())
-                .bind(task.input.as_slice())
-                .bind(task.max_retries)
-                .bind(now_ns)
-                .execute(&mut *tx)
-                .await?;
+                .bind(id.as_bytes().to_vec());
+                Self::bind_columns(insert, automation, &cluster)
+                    .bind(now_ns)
+                    .execute(&mut *tx)
+                    .await?;
                 Self::insert_triggers(&mut tx, id, automation, now_ns).await?;
                 tx.commit().await?;
                 self.load_automations(Some(id))
@@ -364,23 +375,16 @@ macro_rules! impl_workflow_automations {
                 let key = id.as_bytes().to_vec();
                 let (mut tx, _turn) = self.write_tx().await?;
                 let cluster = Self::checked_cluster(&mut tx, automation).await?;
-                let task = &automation.task;
-                let updated = sqlx::query(
+                let update = sqlx::query(
                     "UPDATE automations SET name = $2, cluster_slug = $3, identifier_name = $4, \
                      identifier_version = $5, display = $6, input = $7, max_retries = $8 \
                      WHERE id = $1",
                 )
-                .bind(&key)
-                .bind(automation.name.as_str())
-                .bind(cluster.as_str())
-                .bind(task.identifier_name.as_str())
-                .bind(task.identifier_version.as_str())
-                .bind(task.display.as_str())
-                .bind(task.input.as_slice())
-                .bind(task.max_retries)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .bind(&key);
+                let updated = Self::bind_columns(update, automation, &cluster)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if updated == 0 {
                     return Ok(None);
                 }
