@@ -46,9 +46,20 @@ test-e2e: build-all
 	cd end2end && JOBTRACE_BIN=$(CURDIR)/$(BIN) node run.mjs
 
 # Each benchmark prints its figure next to its baseline measured in the same run
-# (docs/BENCHMARKS.md). The same packages and features as the build: nothing recompiles.
-bench:
-	cargo bench -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow --bench ingest --bench claims --bench job_list --bench task_stats
+# (docs/BENCHMARKS.md): the store benches in process, then the server over HTTP driven from
+# Python (span fetch, memory and cold start, claims with the real client), then the dashboard
+# in Chromium. BASELINE=<an older jobtrace binary> has the HTTP benches measure it alternately
+# with this build (their baseline; without it they print this build's figures alone).
+BASELINE ?=
+PY := .venv/bin/python
+bench: build
+	$(CLIPPY_ENV) cargo bench -p server -p app -p jobtrace-workflows --features app/ssr,jobtrace-workflows/arrow --bench ingest --bench claims --bench job_list --bench task_stats --bench span_search
+	for backend in sqlite postgres; do \
+	  $(PY) scripts/bench_span_fetch.py --bin $(BIN) $(if $(BASELINE),--baseline $(BASELINE)) --backend $$backend --rounds 20 && \
+	  $(PY) scripts/bench_memory_start.py --bin $(BIN) $(if $(BASELINE),--baseline $(BASELINE)) --backend $$backend && \
+	  $(PY) scripts/bench_claims_python.py --bin $(BIN) --backend $$backend || exit 1; \
+	done
+	$(MAKE) bench-ui
 
 # The job page with 10k and 100k spans in Chromium (docs/BENCHMARKS.md).
 bench-ui: build

@@ -53,6 +53,6 @@ pub use task_stats::{
 pub use trace::{JobTrace, UNATTACHED_LOGS};
 pub use tree::{FOLD_AT, FoldSummary, SpanTree, TreeRow};
 pub use waterfall::{
-    Lane, MAX_ATTRIBUTE_TERMS, SpanQuery, TaskOverlay, concurrency, critical_path, runner_lanes,
-    runner_names, running_attempts,
+    Lane, LaneMark, MAX_ATTRIBUTE_TERMS, SpanQuery, TaskOverlay, concurrency, critical_path,
+    lane_marks, runner_lanes, runner_names, running_attempts, thin_steps,
 };

@@ -9,6 +9,8 @@
 // - hydrated: → `body[data-hydrated]` (the page answers clicks),
 // - scroll: 120 animation frames scrolling 240 px each; frame time p50 / p95 / max,
 // - page: the HTML document's size (rows and hydration data), fetched once more outside the browser.
+// Then the runner lanes of 100,000 task spans on 8 runners (`BENCH_LANES`, 0 to skip): the time
+// from the click on "Runner lanes" to the lanes painted, and the bars in the DOM.
 import { chromium } from 'playwright';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -98,6 +100,58 @@ async function measure(browser, traceId) {
   return { firstRows, hydrated, p50: pick(0.5), p95: pick(0.95), max: frames.at(-1), rowsInDom, pageBytes };
 }
 
+// A job of `tasks` task spans, 10 ms each, back to back on each of 8 runners.
+async function seedLanes(tasks) {
+  const traceId = hex(16);
+  const rootId = hex(8);
+  const t0 = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  const ns = (ms) => (t0 + BigInt(Math.round(ms * 1000)) * 1000n).toString();
+  const perRunner = Math.ceil(tasks / 8);
+  const runners = Array.from({ length: 8 }, (_, r) => ({
+    resource: { attributes: [
+      { key: 'service.name', value: { stringValue: 'bench' } },
+      { key: 'service.instance.id', value: { stringValue: `runner-${r}` } },
+    ] },
+    spans: [],
+  }));
+  const span = (id, parent, name, startMs, endMs, status = 0) => ({
+    traceId, spanId: id, parentSpanId: parent, name, kind: 1,
+    startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs), status: { code: status },
+  });
+  runners[0].spans.push(span(rootId, '', `job/lanes-${tasks}`, 0, perRunner * 10 + 10));
+  for (let t = 0; t < tasks; t++) {
+    const start = Math.floor(t / 8) * 10;
+    runners[t % 8].spans.push(span(hex(8), rootId, 'task/ProcessTile', start, start + 9, t % 997 === 0 ? 2 : 0));
+  }
+  for (const { resource, spans } of runners) {
+    for (let i = 0; i < spans.length; i += 10_000) {
+      const body = { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'bench' }, spans: spans.slice(i, i + 10_000) }] }] };
+      const response = await fetch(`${base}/v1/traces`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`seeding: ${response.status} ${await response.text()}`);
+    }
+  }
+  return traceId;
+}
+
+async function measureLanes(browser, traceId) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${base}/jobs/${traceId}`, { waitUntil: 'commit', timeout: 300_000 });
+  await page.waitForSelector('body[data-hydrated]', { timeout: 300_000 });
+  const took = await page.evaluate(async () => {
+    const started = performance.now();
+    [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Runner lanes').click();
+    while (!document.querySelector('.lanes__bar')) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return performance.now() - started;
+  });
+  const bars = await page.locator('.lanes__bar').count();
+  const tasks = await page.locator('.lanes__bar').evaluateAll((all) => all.reduce((n, b) => n + Number(b.dataset.tasks ?? 1), 0));
+  await page.close();
+  return { took, bars, tasks };
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobtrace-bench-'));
 const server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', `sqlite:${dir}/bench.db`, '--max-body-bytes', String(64 << 20)], {
   cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
@@ -115,6 +169,12 @@ try {
     const m = await measure(browser, traceId);
     const f = (x) => x.toFixed(0);
     console.log(`| ${count} | ${f(m.firstRows)} | ${f(m.hydrated)} | ${m.p50.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} | ${m.rowsInDom} | ${(m.pageBytes / 1e6).toFixed(1)} |`);
+  }
+  const lanes = Number(process.env.BENCH_LANES ?? 100_000);
+  if (lanes > 0) {
+    const traceId = await seedLanes(lanes);
+    const m = await measureLanes(browser, traceId);
+    console.log(`\nrunner lanes, ${lanes} tasks on 8 runners: shown ${m.took.toFixed(0)} ms after the click; ${m.bars} bars in the DOM standing for ${m.tasks} tasks`);
   }
   await browser.close();
 } finally {

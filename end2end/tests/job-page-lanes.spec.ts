@@ -85,3 +85,39 @@ test('copy link gives the collapsed, selected view to a new browser', async ({ p
   await page.goBack();
   await expect(jobPage.row(child)).toBeVisible();
 });
+
+test('thousands of tasks too short to tell apart draw as one mark per run, and a click on it selects its failure', async ({ page, request }) => {
+  // A 100 s job: a pixel of the track is about 100 ms, these tasks last 10 ms, 10 ms apart.
+  const job = hex(8);
+  const wide = hex(8);
+  const tiny = (runner: string, count: number, fromMs: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      id: hex(8), parent: job, name: 'task/Tile', startMs: fromMs + i * 20, endMs: fromMs + i * 20 + 10, runner,
+    }));
+  const a = tiny('runner-a', 2000, 0);
+  const b = tiny('runner-b', 1000, 50_000);
+  const failed = { ...a[500], status: 2 };
+  a[500] = failed;
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/many-${Date.now()}`, startMs: 0, endMs: 100_000 },
+    ...a,
+    { id: wide, parent: job, name: 'task/Mosaic', startMs: 50_000, endMs: 90_000, runner: 'runner-a' },
+    ...b,
+  ]);
+  await page.goto(`/jobs/${traceId}?view=lanes`);
+  await hydrated(page);
+  const laneA = page.locator('.lanes__lane[data-runner="runner-a"]');
+  const laneB = page.locator('.lanes__lane[data-runner="runner-b"]');
+  await expect(laneA.locator('.lanes__bar')).toHaveCount(2);
+  await expect(laneB.locator('.lanes__bar')).toHaveCount(1);
+  const run = laneA.locator('.lanes__bar--group');
+  await expect(run).toHaveAttribute('data-tasks', '2000');
+  await expect(run).toHaveAttribute('title', /2000 tasks in .*, 1 failed/);
+  await expect(run).toHaveClass(/waterfall__bar--error/);
+  await expect(laneA.locator(`.lanes__bar[data-span-id="${wide}"]`)).toHaveAttribute('data-tasks', '1');
+  await expect(laneB.locator('.lanes__bar')).toHaveAttribute('data-tasks', '1000');
+  await expect(laneA.getByText('2001 tasks')).toBeVisible();
+  await run.click();
+  await expect(new JobPage(page).panel.getByText(failed.id)).toBeVisible();
+  await expect(run).toHaveClass(/lanes__bar--selected/);
+});

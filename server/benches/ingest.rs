@@ -24,18 +24,11 @@ use std::time::{Duration, Instant};
 use jobtrace::ingest::spans_from_request;
 use jobtrace::store::{NewSpan, SqliteStore, StoreOptions, TraceStore};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message;
 
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..KeyValue::default()
-    }
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::requests_of;
 
 /// Where the requests' spans start: 2023-11-14; the old data of the retention rounds is as many
 /// spans of other traces [`OLD_BY`] earlier.
@@ -46,104 +39,7 @@ const OLD_BY: u64 = 100 * DAY_NS;
 /// Requests shaped like a task runner's: 1,000 spans per trace, five attributes each,
 /// every tenth span with an exception event.
 fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
-    requests_of(total, batch, 0, BASE_NS)
-}
-
-/// [`requests`] of traces numbered from `first_trace`, starting at `base_ns`.
-fn requests_of(total: usize, batch: usize, first_trace: u128, base_ns: u64) -> Vec<Vec<u8>> {
-    let resource = Resource {
-        attributes: vec![
-            kv(
-                "service.name",
-                any_value::Value::StringValue("bench-runner".into()),
-            ),
-            kv(
-                "service.instance.id",
-                any_value::Value::StringValue("runner-1".into()),
-            ),
-        ],
-        ..Resource::default()
-    };
-    let mut out = Vec::new();
-    let mut n = 0usize;
-    while n < total {
-        let spans: Vec<Span> = (n..(n + batch).min(total))
-            .map(|i| {
-                let trace = (i / 1000) as u128 + 1 + first_trace;
-                let start = base_ns + i as u64 * 1_000_000;
-                let error = i % 10 == 0;
-                Span {
-                    trace_id: trace.to_be_bytes().to_vec(),
-                    span_id: (i as u64 + 1).to_be_bytes().to_vec(),
-                    parent_span_id: if i % 1000 == 0 {
-                        Vec::new()
-                    } else {
-                        ((i - i % 1000) as u64 + 1).to_be_bytes().to_vec()
-                    },
-                    name: format!("task/ProcessTile{}", i % 7),
-                    kind: 1,
-                    start_time_unix_nano: start,
-                    end_time_unix_nano: start + 900_000,
-                    attributes: vec![
-                        kv(
-                            "task_id",
-                            any_value::Value::StringValue(format!("task-{i}")),
-                        ),
-                        kv(
-                            "identifier.name",
-                            any_value::Value::StringValue("ProcessTile".into()),
-                        ),
-                        kv(
-                            "identifier.version",
-                            any_value::Value::StringValue("v1.0".into()),
-                        ),
-                        kv("tile.index", any_value::Value::IntValue(i as i64)),
-                        kv("cloud_cover", any_value::Value::DoubleValue(0.25)),
-                    ],
-                    events: if error {
-                        vec![span::Event {
-                            time_unix_nano: start + 800_000,
-                            name: "exception".into(),
-                            attributes: vec![
-                                kv(
-                                    "exception.type",
-                                    any_value::Value::StringValue("ValueError".into()),
-                                ),
-                                kv(
-                                    "exception.message",
-                                    any_value::Value::StringValue("bad tile".into()),
-                                ),
-                            ],
-                            dropped_attributes_count: 0,
-                        }]
-                    } else {
-                        Vec::new()
-                    },
-                    status: error.then(|| Status {
-                        code: 2,
-                        message: "failed".into(),
-                    }),
-                    ..Span::default()
-                }
-            })
-            .collect();
-        n += spans.len();
-        out.push(
-            ExportTraceServiceRequest {
-                resource_spans: vec![ResourceSpans {
-                    resource: Some(resource.clone()),
-                    scope_spans: vec![ScopeSpans {
-                        scope: None,
-                        spans,
-                        schema_url: String::new(),
-                    }],
-                    schema_url: String::new(),
-                }],
-            }
-            .encode_to_vec(),
-        );
-    }
-    out
+    requests_of("bench-runner", total, batch, 0, BASE_NS, 1_000_000)
 }
 
 /// Stores every request as the server would, with `concurrency` requests in flight at once
@@ -385,7 +281,14 @@ fn main() {
     );
 
     // Retention's cost to ingest, and `--sync full`'s.
-    let old = Arc::new(requests_of(total, batch, 1 << 40, BASE_NS - OLD_BY));
+    let old = Arc::new(requests_of(
+        "bench-runner",
+        total,
+        batch,
+        1 << 40,
+        BASE_NS - OLD_BY,
+        1_000_000,
+    ));
     let (mut alone, mut beside, mut pruned_rows) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         let dir = tempfile::tempdir().unwrap();

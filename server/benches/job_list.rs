@@ -7,6 +7,8 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+#[path = "support/mod.rs"]
+mod support;
 use std::time::{Duration, Instant};
 
 use app::model::{JobFilter, JobListQuery, JobSort};
@@ -153,7 +155,7 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
     }
     let deep_cursor = cursor.clone();
     let report = |what: &str, d: Duration| {
-        println!("{backend}: {what:<52} {:>9.2} ms", d.as_secs_f64() * 1e3);
+        println!("{backend}: {what:<60} {:>9.2} ms", d.as_secs_f64() * 1e3);
     };
     report(
         "first page, newest first",
@@ -195,6 +197,33 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
         })
         .await,
     );
+    let one_service = filter(&[("service", "svc-7")]);
+    report(
+        "first page, service=svc-7",
+        time(5, || {
+            page(&store, &one_service, JobSort::Newest, None).map_unit()
+        })
+        .await,
+    );
+    report(
+        "first page, service=svc-7, longest first",
+        time(5, || {
+            page(&store, &one_service, JobSort::Longest, None).map_unit()
+        })
+        .await,
+    );
+    let service_window = filter(&[
+        ("service", "svc-7"),
+        ("from", "1700000000000000000"),
+        ("to", "1700000600000000000"),
+    ]);
+    report(
+        "first page, service=svc-7 in a 10-minute window",
+        time(5, || {
+            page(&store, &service_window, JobSort::Newest, None).map_unit()
+        })
+        .await,
+    );
     let range = filter(&[
         ("from", "1700000000000000000"),
         ("to", "1700000600000000000"),
@@ -207,7 +236,12 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
     for (what, chips) in [
         ("state counts (chips), no filter", &all),
         ("state counts (chips), name contains", &name),
+        ("state counts (chips), service=svc-7", &one_service),
         ("state counts (chips), service=svc-7 and errors", &service),
+        (
+            "state counts (chips), service=svc-7 in a 10-minute window",
+            &service_window,
+        ),
         ("state counts (chips), a 10-minute start window", &range),
     ] {
         report(
@@ -267,19 +301,8 @@ async fn main() {
         run("sqlite", &url, jobs, offset_sql).await;
     }
     if backends.contains("postgres") {
-        let admin = std::env::var("BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let database = format!("jobtrace_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {database}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
-        run("postgres", &url, jobs, offset_sql).await;
-        sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        let database = support::PgDatabase::create().await;
+        run("postgres", &database.url, jobs, offset_sql).await;
+        database.drop_now().await;
     }
 }

@@ -17,6 +17,8 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+#[path = "support/mod.rs"]
+mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -301,19 +303,8 @@ async fn main() {
         run("sqlite", &url, n).await;
     }
     if backends.contains("postgres") {
-        let admin = std::env::var("BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let database = format!("jobtrace_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {database}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{database}", admin.rsplit_once('/').unwrap().0);
-        run("postgres", &url, n).await;
-        sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        let database = support::PgDatabase::create().await;
+        run("postgres", &database.url, n).await;
+        database.drop_now().await;
     }
 }

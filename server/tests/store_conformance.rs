@@ -1179,7 +1179,164 @@ async fn kept_state_counts_and_name_search_follow_every_change(store: SharedStor
     assert_eq!(kept(&store).await, vec![]);
 }
 
+/// Every job the list finds for `params` and `sort`, following the cursor in pages of `limit`.
+async fn listed_in_pages(
+    store: &SharedStore,
+    params: &[(&str, &str)],
+    sort: app::model::JobSort,
+    limit: u32,
+) -> Vec<app::model::Job> {
+    let filter = app::model::JobFilter::from_params(params.iter().copied()).unwrap();
+    let (mut jobs, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = store
+            .list_jobs(&JobListQuery {
+                filter: filter.clone(),
+                sort,
+                cursor,
+                limit,
+            })
+            .await
+            .unwrap();
+        jobs.extend(page.jobs);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return jobs,
+        }
+    }
+}
+
+/// For each filter the job list offers, with each service: the pages (newest and longest
+/// first, followed by cursor two jobs at a time) and the chips equal the same filter without
+/// the service, narrowed to the jobs whose services include it.
+async fn check_service_filters(store: &SharedStore, when: &str) {
+    use app::model::JobSort::{Longest, Newest};
+    let base: i64 = 1_700_000_000_000_000_000;
+    let (from, to) = (base + 5_000_000, base + 35_000_000);
+    let (from, to) = (from.to_string(), to.to_string());
+    let filters: [&[(&str, &str)]; 8] = [
+        &[],
+        &[("errors", "yes")],
+        &[("errors", "no")],
+        &[("state", "failed")],
+        &[("state", "running,completed")],
+        &[("name", "scan")],
+        &[("from", &from), ("to", &to)],
+        &[("min_duration", "0.2"), ("max_duration", "3")],
+    ];
+    for service in ["scanner", "ingester", "reporter", "nobody"] {
+        for params in filters {
+            let mut with_service = params.to_vec();
+            with_service.push(("service", service));
+            for sort in [Newest, Longest] {
+                let expected: Vec<String> = listed_in_pages(store, params, sort, 100)
+                    .await
+                    .into_iter()
+                    .filter(|job| job.services.iter().any(|s| s == service))
+                    .map(|job| job.id)
+                    .collect();
+                let found: Vec<String> = listed_in_pages(store, &with_service, sort, 2)
+                    .await
+                    .into_iter()
+                    .map(|job| job.id)
+                    .collect();
+                assert_eq!(found, expected, "{when}: {with_service:?}, {sort:?}");
+            }
+            let mut expected: Vec<(JobState, i64)> = Vec::new();
+            let chip_params: Vec<(&str, &str)> = params
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "state")
+                .collect();
+            for job in listed_in_pages(store, &chip_params, Newest, 100).await {
+                if job.services.iter().any(|s| s == service) {
+                    match expected.iter_mut().find(|(state, _)| *state == job.state) {
+                        Some((_, n)) => *n += 1,
+                        None => expected.push((job.state, 1)),
+                    }
+                }
+            }
+            expected.sort_by_key(|(state, _)| state.code());
+            let filter = app::model::JobFilter::from_params(with_service.iter().copied()).unwrap();
+            let chips: Vec<(JobState, i64)> = store
+                .job_state_counts(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| (c.state, c.count))
+                .collect();
+            assert_eq!(chips, expected, "{when}: chips of {with_service:?}");
+        }
+    }
+}
+
+/// The service filter reads the job–service rows that triggers keep (migration 0013), not
+/// `jobs`: its pages and chips follow jobs that gain a service, start earlier, fail, get a
+/// name, and go.
+async fn service_filter_follows_every_change(store: SharedStore) {
+    seed_filter_jobs(&store).await;
+    check_service_filters(&store, "seeded").await;
+    // Epsilon-Scan (trace 104, starts at 40 ms) gets an earlier span from the ingester and a
+    // failed one: a second service, a new start (its place in the order), an error.
+    let epsilon = format!("{:032x}", 104);
+    let spans = [
+        (
+            "00000000000000c1",
+            Some("00000000000000a1"),
+            "early",
+            5,
+            6,
+            0,
+        ),
+        (
+            "00000000000000c2",
+            Some("00000000000000a1"),
+            "broken",
+            41,
+            42,
+            2,
+        ),
+    ];
+    write(&store, trace_json(&epsilon, "ingester", &spans)).await;
+    let listed = listed(
+        &store,
+        &[("service", "ingester")],
+        app::model::JobSort::Newest,
+    )
+    .await;
+    assert_eq!(listed, vec!["delta-ingest", "gamma_ingest", "Epsilon-Scan"]);
+    check_service_filters(&store, "a second service, an earlier start, an error").await;
+    // A running job (no root yet) of the reporter, then its root completes it.
+    let trace = "000000000000000000000000000000f2";
+    let child = (
+        "00000000000000b1",
+        Some("00000000000000a1"),
+        "task/Tile",
+        60,
+        70,
+        0,
+    );
+    write(&store, trace_json(trace, "reporter", &[child])).await;
+    check_service_filters(&store, "running").await;
+    let root = ("00000000000000a1", None, "job/Tiles", 55, 80, 0);
+    write(&store, trace_json(trace, "reporter", &[root])).await;
+    check_service_filters(&store, "completed").await;
+    // Retention deletes every job: no service finds any.
+    while store.prune_step(i64::MAX, 1000).await.unwrap().is_some() {}
+    for service in ["scanner", "ingester", "reporter"] {
+        let params = [("service", service)];
+        assert!(
+            listed_in_pages(&store, &params, app::model::JobSort::Newest, 10)
+                .await
+                .is_empty()
+        );
+        let filter = app::model::JobFilter::from_params(params).unwrap();
+        assert!(store.job_state_counts(&filter).await.unwrap().is_empty());
+    }
+}
+
 both_backends!(
+    service_filter_follows_every_change,
     kept_state_counts_and_name_search_follow_every_change,
     spans_match_text_in_attribute_values,
     spans_read_back_with_tree_attributes_and_resource,

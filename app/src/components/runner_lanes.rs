@@ -6,7 +6,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::components::TimeAxis;
-use crate::model::{SpanOutline, concurrency, format_duration_ns, runner_lanes};
+use crate::model::{
+    SpanOutline, StatusCode, concurrency, format_duration_ns, lane_marks, runner_lanes, thin_steps,
+};
 
 /// The height of one row of a lane (px): tasks a runner ran at the same time stack.
 const SLOT_PX: usize = 24;
@@ -39,6 +41,7 @@ pub fn RunnerLanes(
     let tasks: Vec<usize> = lanes.iter().flat_map(|l| l.spans.iter().copied()).collect();
     let steps = concurrency(&spans, &tasks);
     let peak = steps.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let steps = thin_steps(&steps, origin, width);
     let x = |t: i64| (t - origin) as f64 / width as f64 * 1000.0;
     // A step line: horizontal at each count until the next change.
     let mut points = vec![format!("0,40")];
@@ -66,16 +69,40 @@ pub fn RunnerLanes(
             .collect::<Vec<_>>()
             .join(" · ");
             let slot_count = lane.slot_count;
-            let bars = lane
-                .spans
-                .iter()
-                .zip(lane.slots.iter().copied())
-                .map(|(&index, slot)| {
-                    let span = &spans[index];
-                    let left = (span.start_ns - origin) as f64 / width as f64 * 100.0;
-                    let took = duration(index);
+            let end_of = |index: usize| spans[index].start_ns + duration(index);
+            let bars = lane_marks(&spans, &lane, width, end_of)
+                .into_iter()
+                .map(|mark| {
+                    let target = mark.target();
+                    let span = &spans[target];
+                    let left = (mark.start_ns - origin) as f64 / width as f64 * 100.0;
+                    let took = mark.end_ns - mark.start_ns;
                     let bar = (took as f64 / width as f64 * 100.0).max(0.2);
-                    let (status, title) = if running(index) {
+                    let count = mark.spans.len();
+                    let (status, title) = if count > 1 {
+                        let failed = mark
+                            .spans
+                            .iter()
+                            .filter(|&&i| spans[i].status_code == StatusCode::Error)
+                            .count();
+                        let running = mark.spans.iter().filter(|&&i| running(i)).count();
+                        let status = if failed > 0 {
+                            "error"
+                        } else if running > 0 {
+                            "running"
+                        } else {
+                            "ok"
+                        };
+                        let mut title = format!("{count} tasks in {}", format_duration_ns(took));
+                        if failed > 0 {
+                            title.push_str(&format!(", {failed} failed"));
+                        }
+                        if running > 0 {
+                            title.push_str(&format!(", {running} running"));
+                        }
+                        title.push_str(" · too short to show apart at this width");
+                        (status, title)
+                    } else if running(target) {
                         (
                             "running",
                             format!("{} · running {}", span.name, format_duration_ns(took)),
@@ -86,26 +113,32 @@ pub fn RunnerLanes(
                             format!("{} · {}", span.name, format_duration_ns(took)),
                         )
                     };
+                    let members = mark.spans;
+                    let group = count > 1;
                     view! {
                         <div
                             class=format!(
                                 "waterfall__bar lanes__bar waterfall__bar--{status}",
                             )
-                            class:lanes__bar--selected=move || selected.get() == Some(index)
+                            class:lanes__bar--group=group
+                            class:lanes__bar--selected=move || {
+                                selected.get().is_some_and(|s| members.contains(&s))
+                            }
                             style=format!(
                                 "left: {left:.3}%; width: {bar:.3}%; top: {}px; height: {}px",
-                                4 + slot * SLOT_PX,
+                                4 + mark.slot * SLOT_PX,
                                 SLOT_PX - 8,
                             )
                             title=title
                             data-span-id=span.span_id.clone()
-                            on:click=move |_| select.run(Some(index))
+                            data-tasks=count.to_string()
+                            on:click=move |_| select.run(Some(target))
                         ></div>
                     }
                 })
                 .collect_view();
             view! {
-                <div class="lanes__lane" data-runner=lane.runner.clone()>
+                <div class="lanes__lane" data-runner=lane.runner>
                     <div class="lanes__label">
                         <span class="lanes__runner">{lane.runner.clone()}</span>
                         <span class="muted">{summary}</span>

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::cursor;
-use super::job_filter::{NameSearch, push_job_filter};
+use super::job_filter::{JobSource, NameSearch, needs_jobs, push_job_filter};
 use super::span_write::JOB_COLUMNS;
 use super::{PostgresStore, SqliteStore, StoreError};
 use app::model::JobSort;
@@ -44,24 +44,22 @@ macro_rules! impl_job_reads {
                 query: &app::model::JobListQuery,
             ) -> Result<app::model::JobPage, StoreError> {
                 let limit = i64::from(query.limit.clamp(1, 1000));
+                let source = JobSource::of(&query.filter);
                 // The sort key and its keyset position; the id breaks ties.
-                let key = match query.sort {
-                    JobSort::Newest => "start_ns",
-                    JobSort::Longest => "(end_ns - start_ns)",
-                };
-                let mut select = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"
-                ));
-                push_job_filter(&mut select, &query.filter, true, Self::NAME_SEARCH);
+                let (key, id_column) = (source.key(query.sort), source.id());
+                let mut select =
+                    sqlx::QueryBuilder::<$db>::new(format!("SELECT {JOB_COLUMNS}"));
+                source.push_from(&mut select, &query.filter, true);
+                push_job_filter(&mut select, source, &query.filter, true, Self::NAME_SEARCH);
                 if let Some(cursor) = &query.cursor {
                     let (value, id) = decode_cursor(cursor, query.sort)?;
                     select
-                        .push(format!(" AND ({key}, id) < ("))
+                        .push(format!(" AND ({key}, {id_column}) < ("))
                         .push_bind(value);
                     select.push(", ").push_bind(id).push(")");
                 }
                 select
-                    .push(format!(" ORDER BY {key} DESC, id DESC LIMIT "))
+                    .push(format!(" ORDER BY {key} DESC, {id_column} DESC LIMIT "))
                     .push_bind(limit + 1);
                 let rows: Vec<super::rows::JobRow> =
                     select.build_query_as().fetch_all(&self.read).await?;
@@ -92,10 +90,13 @@ macro_rules! impl_job_reads {
                     // Grouped by `+state`, an expression: SQLite would otherwise walk the
                     // state index to skip the grouping sort, one row lookup per job (3x the
                     // time of a scan when the filter has no index of its own).
-                    let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT +state, count(*) FROM jobs WHERE 1 = 1",
-                    );
-                    push_job_filter(&mut select, filter, false, Self::NAME_SEARCH);
+                    let source = JobSource::of(filter);
+                    let mut select = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT +{}, count(*)",
+                        source.state()
+                    ));
+                    source.push_from(&mut select, filter, needs_jobs(filter));
+                    push_job_filter(&mut select, source, filter, false, Self::NAME_SEARCH);
                     select.push(" GROUP BY 1");
                     select.build_query_as().fetch_all(&self.read).await?
                 };

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::SpanOutline;
+use crate::model::{SpanOutline, StatusCode};
 
 /// One runner's task executions over time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,135 @@ pub fn concurrency(spans: &[SpanOutline], indices: &[usize]) -> Vec<(i64, usize)
     steps
 }
 
+/// The finest detail the lanes draw: 1/1,000 of the track (about a pixel). Tasks shorter than
+/// [`TINY_PARTS`] of these, less than one apart, cannot be told apart and are drawn as one mark.
+const TRACK_PARTS: i64 = 1000;
+const TINY_PARTS: i64 = 2;
+
+/// One mark in a lane's row: a task's bar, or one bar for a run of tasks too short and too close
+/// to tell apart at the view's width. Keeps the lanes' DOM at most a few thousand marks per row
+/// whatever the job's size (100,000 tasks on 8 runners: about 1,000 marks a runner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneMark {
+    /// The row within the lane.
+    pub slot: usize,
+    /// The span indices it stands for, by start (one: a task's own bar).
+    pub spans: Vec<usize>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// The first failed span among them, which a click on a run selects.
+    pub failed: Option<usize>,
+}
+
+impl LaneMark {
+    /// The span a click selects: the run's first failure, else its first task.
+    pub fn target(&self) -> usize {
+        self.failed.or(self.spans.first().copied()).unwrap_or(0)
+    }
+}
+
+/// The marks of `lane` on a track `width_ns` wide: each row's tasks by start, runs of tiny
+/// close tasks merged; `end_of` gives a span's drawn end (a running attempt's is now).
+pub fn lane_marks(
+    spans: &[SpanOutline],
+    lane: &Lane,
+    width_ns: i64,
+    end_of: impl Fn(usize) -> i64,
+) -> Vec<LaneMark> {
+    let part = (width_ns / TRACK_PARTS).max(1);
+    let mut marks: Vec<LaneMark> = Vec::new();
+    // The open mark of each row: where the next tiny task may join.
+    let mut open: Vec<Option<usize>> = vec![None; lane.slot_count.max(1)];
+    for (&index, &slot) in lane.spans.iter().zip(&lane.slots) {
+        let span = &spans[index];
+        let end = end_of(index).max(span.start_ns);
+        let tiny = end - span.start_ns < TINY_PARTS * part;
+        let failed = span.status_code == StatusCode::Error;
+        // Only runs of tiny tasks stay open (a row's open mark is tiny or none).
+        let row = open.get_mut(slot);
+        let joins = row
+            .as_ref()
+            .and_then(|open| **open)
+            .filter(|&m| tiny && span.start_ns - marks[m].end_ns < part);
+        match joins {
+            Some(m) => {
+                let mark = &mut marks[m];
+                mark.spans.push(index);
+                mark.end_ns = mark.end_ns.max(end);
+                if failed && mark.failed.is_none() {
+                    mark.failed = Some(index);
+                }
+            }
+            None => {
+                marks.push(LaneMark {
+                    slot,
+                    spans: vec![index],
+                    start_ns: span.start_ns,
+                    end_ns: end,
+                    failed: failed.then_some(index),
+                });
+                if let Some(row) = row {
+                    *row = tiny.then_some(marks.len() - 1);
+                }
+            }
+        }
+    }
+    marks
+}
+
+/// [`concurrency`] steps thinned to at most two per 1/1,000 of `[origin, origin + width_ns]`
+/// (the lowest and highest count in each), what a 1,000-unit-wide curve can show.
+pub fn thin_steps(steps: &[(i64, usize)], origin: i64, width_ns: i64) -> Vec<(i64, usize)> {
+    /// One part's steps: its lowest, highest and last.
+    struct Part {
+        key: i64,
+        low: (i64, usize),
+        high: (i64, usize),
+        last: (i64, usize),
+    }
+    fn flush(out: &mut Vec<(i64, usize)>, part: &Part) {
+        let mut picked = [part.low, part.high];
+        picked.sort_by_key(|step| step.0);
+        for step in picked.into_iter().chain([part.last]) {
+            if out.last() != Some(&step) {
+                out.push(step);
+            }
+        }
+    }
+    let unit = (width_ns / TRACK_PARTS).max(1);
+    let mut out: Vec<(i64, usize)> = Vec::new();
+    let mut current: Option<Part> = None;
+    for &step in steps {
+        let key = (step.0 - origin).div_euclid(unit);
+        match current.as_mut() {
+            Some(part) if part.key == key => {
+                if step.1 < part.low.1 {
+                    part.low = step;
+                }
+                if step.1 > part.high.1 {
+                    part.high = step;
+                }
+                part.last = step;
+            }
+            _ => {
+                if let Some(part) = &current {
+                    flush(&mut out, part);
+                }
+                current = Some(Part {
+                    key,
+                    low: step,
+                    high: step,
+                    last: step,
+                });
+            }
+        }
+    }
+    if let Some(part) = &current {
+        flush(&mut out, part);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +270,72 @@ mod tests {
         ];
         let steps = concurrency(&spans, &[0, 1, 2]);
         assert_eq!(steps, vec![(0, 1), (5, 2), (10, 2), (15, 1), (20, 0)]);
+    }
+
+    #[test]
+    fn test_tiny_close_tasks_merge_into_one_mark_and_others_keep_their_bars() {
+        // A track of 10,000 ns: a pixel is 10 ns, "tiny" under 20 ns.
+        let mut spans = vec![
+            span("task/long", "r1", 0, 1000),
+            span("task/t1", "r1", 1000, 1010),
+            span("task/t2", "r1", 1010, 1020),
+            span("task/t3", "r1", 1025, 1030),
+            span("task/gap", "r1", 2000, 2010),
+            span("task/wide", "r1", 3000, 4000),
+            span("task/w2", "r1", 4000, 5000),
+        ];
+        spans[2].status_code = StatusCode::Error;
+        let lanes = runner_lanes(&spans);
+        let marks = lane_marks(&spans, &lanes[0], 10_000, |i| spans[i].end_ns);
+        let shape: Vec<(Vec<usize>, i64, i64, Option<usize>)> = marks
+            .iter()
+            .map(|m| (m.spans.clone(), m.start_ns, m.end_ns, m.failed))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (vec![0], 0, 1000, None),
+                (vec![1, 2, 3], 1000, 1030, Some(2)),
+                (vec![4], 2000, 2010, None),
+                (vec![5], 3000, 4000, None),
+                (vec![6], 4000, 5000, None),
+            ],
+            "back-to-back wide tasks keep their own bars"
+        );
+        assert_eq!(marks[1].target(), 2, "a run's click selects its failure");
+        assert_eq!(marks[0].target(), 0);
+        // On a track 10x narrower in time (a pixel is 1 ns) every task is wide: a bar each.
+        let marks = lane_marks(&spans, &lanes[0], 1000, |i| spans[i].end_ns);
+        assert_eq!(marks.len(), spans.len());
+    }
+
+    #[test]
+    fn test_a_hundred_thousand_tasks_make_at_most_a_few_marks_per_pixel() {
+        let spans: Vec<SpanOutline> = (0..100_000)
+            .map(|i| span("task/t", &format!("r{}", i % 8), i * 10, i * 10 + 9))
+            .collect();
+        let lanes = runner_lanes(&spans);
+        let marks: usize = lanes
+            .iter()
+            .map(|lane| lane_marks(&spans, lane, 1_000_000, |i| spans[i].end_ns).len())
+            .sum();
+        assert!(marks <= 8 * 1000, "{marks} marks");
+        let covered: usize = lanes
+            .iter()
+            .flat_map(|lane| lane_marks(&spans, lane, 1_000_000, |i| spans[i].end_ns))
+            .map(|m| m.spans.len())
+            .sum();
+        assert_eq!(covered, 100_000, "every task is in one mark");
+    }
+
+    #[test]
+    fn test_thinned_steps_keep_each_parts_lowest_highest_and_last_count() {
+        let steps: Vec<(i64, usize)> = vec![(0, 1), (1, 5), (2, 0), (3, 2), (1500, 3), (1600, 0)];
+        assert_eq!(
+            thin_steps(&steps, 0, 1_000_000),
+            vec![(1, 5), (2, 0), (3, 2), (1500, 3), (1600, 0)]
+        );
+        let few = vec![(0, 1), (5000, 0)];
+        assert_eq!(thin_steps(&few, 0, 1_000_000), few);
     }
 }

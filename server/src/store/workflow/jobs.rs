@@ -50,7 +50,7 @@ fn push_job_query<'a, DB>(
     if let Some(before) = query.submitted_before_ns {
         select.push(" AND submitted_ns < ").push_bind(before);
     }
-    push_states(select, &query.states);
+    push_states(select, "state", &query.states);
     if let Some(name) = &query.name {
         push_contains(select, "name", name);
     }
