@@ -8,7 +8,10 @@
 //! - jobtrace: protobuf bytes → decode → convert (ids, JSON attributes/events) → store
 //!   (multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, resources, job aggregates).
 //! - plain SQLite: rusqlite, one prepared INSERT executed per row, of the already converted
-//!   rows into a table with the same columns and primary key; no decoding, no job upkeep.
+//!   rows into a table with the same columns and primary key; no decoding, no job upkeep; and
+//!   the same into a file with the store's own schema (its indexes; the issue's "same schema").
+//!
+//! Then the same with a log line per span (a log request after each span request).
 //!
 //! Then retention's cost to ingest: the same requests into a store that already holds as many
 //! spans of jobs past their retention, once with a prune of those running at the same time and
@@ -21,8 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use jobtrace::ingest::spans_from_request;
-use jobtrace::store::{NewSpan, SqliteStore, StoreOptions, TraceStore};
+use jobtrace::ingest::{logs_from_request, spans_from_request};
+use jobtrace::store::{NewLog, NewSpan, SqliteStore, StoreOptions, TraceStore};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
@@ -42,17 +46,26 @@ fn requests(total: usize, batch: usize) -> Vec<Vec<u8>> {
     requests_of("bench-runner", total, batch, 0, BASE_NS, 1_000_000)
 }
 
+/// An OTLP request body: of spans or of log records.
+#[derive(Clone)]
+enum Body {
+    Spans(Vec<u8>),
+    Logs(Vec<u8>),
+}
+
+fn spans_only(requests: &[Vec<u8>]) -> Arc<Vec<Body>> {
+    Arc::new(requests.iter().cloned().map(Body::Spans).collect())
+}
+
 /// Stores every request as the server would, with `concurrency` requests in flight at once
 /// (decoding and converting one while another is being written).
 async fn jobtrace_path(
     dir: &std::path::Path,
-    requests: Arc<Vec<Vec<u8>>>,
+    name: &str,
+    requests: Arc<Vec<Body>>,
     concurrency: usize,
 ) -> Duration {
-    let url = format!(
-        "sqlite:{}",
-        dir.join(format!("jobtrace-{concurrency}.db")).display()
-    );
+    let url = format!("sqlite:{}", dir.join(name).display());
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
     store_all(&store, requests, concurrency).await.0
 }
@@ -60,7 +73,7 @@ async fn jobtrace_path(
 /// Stores `requests`, `concurrency` at a time; the time it took and the slowest request.
 async fn store_all(
     store: &Arc<SqliteStore>,
-    requests: Arc<Vec<Vec<u8>>>,
+    requests: Arc<Vec<Body>>,
     concurrency: usize,
 ) -> (Duration, Duration) {
     let slowest = Arc::new(std::sync::Mutex::new(Duration::ZERO));
@@ -77,9 +90,24 @@ async fn store_all(
                         break;
                     };
                     let request_started = Instant::now();
-                    let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
-                    let converted = spans_from_request(&request);
-                    store.write_spans(converted.batch).await.unwrap();
+                    match body {
+                        Body::Spans(body) => {
+                            let request =
+                                ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+                            store
+                                .write_spans(spans_from_request(&request).batch)
+                                .await
+                                .unwrap();
+                        }
+                        Body::Logs(body) => {
+                            let request =
+                                ExportLogsServiceRequest::decode(body.as_slice()).unwrap();
+                            store
+                                .write_logs(logs_from_request(&request).batch)
+                                .await
+                                .unwrap();
+                        }
+                    }
                     let took = request_started.elapsed();
                     let mut slowest = slowest.lock().unwrap();
                     *slowest = (*slowest).max(took);
@@ -100,8 +128,8 @@ async fn store_all(
 async fn ingest_beside_prune(
     dir: &std::path::Path,
     name: &str,
-    old: Arc<Vec<Vec<u8>>>,
-    requests: Arc<Vec<Vec<u8>>>,
+    old: Arc<Vec<Body>>,
+    requests: Arc<Vec<Body>>,
     concurrency: usize,
     prune: bool,
 ) -> (Duration, Duration, u64) {
@@ -143,26 +171,53 @@ async fn ingest_beside_prune(
     (took, slowest, pruned)
 }
 
-fn plain_sqlite(dir: &std::path::Path, batches: &[Vec<NewSpan>]) -> Duration {
-    let mut conn = rusqlite::Connection::open(dir.join("plain.db")).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
-         CREATE TABLE spans (trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
-           parent_span_id BLOB, name TEXT NOT NULL, kind INTEGER NOT NULL,
-           start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-           status_message TEXT NOT NULL, attributes TEXT NOT NULL, events TEXT NOT NULL,
-           resource_id INTEGER NOT NULL, service_name TEXT NOT NULL, scope_name TEXT NOT NULL,
-           scope_version TEXT NOT NULL, task_key TEXT, PRIMARY KEY (trace_id, span_id));",
-    )
-    .unwrap();
+/// The tables plain SQLite inserts into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Schema {
+    /// `spans` and `logs` with their columns and primary keys only.
+    Bare,
+    /// A jobtrace store's own tables, indexes and pragmas (its migrations ran on the file).
+    Store,
+}
+
+/// Plain SQLite's time to insert the already converted rows: each batch of spans, then (if any)
+/// the batch of log records at the same position, one transaction each, one prepared INSERT
+/// executed per row.
+fn plain_sqlite(
+    path: &std::path::Path,
+    schema: Schema,
+    spans: &[Vec<NewSpan>],
+    logs: &[Vec<NewLog>],
+) -> Duration {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        .unwrap();
+    if schema == Schema::Bare {
+        conn.execute_batch(
+            "CREATE TABLE spans (trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
+               parent_span_id BLOB, name TEXT NOT NULL, kind INTEGER NOT NULL,
+               start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+               status_message TEXT NOT NULL, attributes TEXT NOT NULL, events TEXT NOT NULL,
+               resource_id INTEGER NOT NULL, service_name TEXT NOT NULL, scope_name TEXT NOT NULL,
+               scope_version TEXT NOT NULL, task_key TEXT, PRIMARY KEY (trace_id, span_id));
+             CREATE TABLE logs (id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id BLOB, span_id BLOB,
+               time_ns INTEGER NOT NULL, observed_ns INTEGER NOT NULL,
+               severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL, body TEXT NOT NULL,
+               attributes TEXT NOT NULL, resource_id INTEGER NOT NULL, scope_name TEXT NOT NULL,
+               task_id TEXT);",
+        )
+        .unwrap();
+    }
     let started = Instant::now();
-    for batch in batches {
+    for (index, batch) in spans.iter().enumerate() {
         let tx = conn.transaction().unwrap();
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO spans VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                     ?13, ?14, ?15, ?16)",
+                    "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, \
+                     end_ns, status_code, status_message, attributes, events, resource_id, \
+                     service_name, scope_name, scope_version, task_key) VALUES (?1, ?2, ?3, ?4, \
+                     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )
                 .unwrap();
             for s in batch {
@@ -189,15 +244,58 @@ fn plain_sqlite(dir: &std::path::Path, batches: &[Vec<NewSpan>]) -> Duration {
             }
         }
         tx.commit().unwrap();
+        let Some(batch) = logs.get(index) else {
+            continue;
+        };
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, severity_number, \
+                     severity_text, body, attributes, resource_id, scope_name, task_id) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .unwrap();
+            for l in batch {
+                insert
+                    .execute(rusqlite::params![
+                        l.trace_id.as_ref().map(|t| t.0.to_vec()),
+                        l.span_id.as_ref().map(|s| s.0.to_vec()),
+                        l.time_ns,
+                        l.observed_ns,
+                        l.severity_number,
+                        l.severity_text,
+                        l.body,
+                        l.attributes_json,
+                        l.resource_id,
+                        l.scope_name,
+                        l.task_id,
+                    ])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
     }
     started.elapsed()
 }
 
+/// A file with a jobtrace store's schema and nothing in it, for [`Schema::Store`].
+fn store_schema_file(runtime: &tokio::runtime::Runtime, path: &std::path::Path) {
+    let url = format!("sqlite:{}", path.display());
+    runtime.block_on(async {
+        let store = SqliteStore::connect(&url).await.unwrap();
+        drop(store);
+    });
+}
+
 /// Spans in `requests`.
-fn new_spans(requests: &[Vec<u8>]) -> i64 {
+fn new_spans(requests: &[Body]) -> i64 {
     requests
         .iter()
         .map(|body| {
+            let Body::Spans(body) = body else {
+                return 0;
+            };
             let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
             let spans: usize = request
                 .resource_spans
@@ -227,9 +325,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
-    let requests = Arc::new(requests(total, batch));
+    let span_requests = requests(total, batch);
+    let requests = spans_only(&span_requests);
     let started = Instant::now();
-    let converted: Vec<Vec<NewSpan>> = requests
+    let converted: Vec<Vec<NewSpan>> = span_requests
         .iter()
         .map(|body| {
             spans_from_request(&ExportTraceServiceRequest::decode(body.as_slice()).unwrap())
@@ -246,22 +345,34 @@ fn main() {
         .build()
         .unwrap();
     // Alternate the sides so none always runs on a warmer machine.
-    let (mut sequential, mut concurrent, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sequential, mut concurrent, mut plain, mut plain_store) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let plain_time = plain_sqlite(dir.path(), &converted);
-        let one = runtime.block_on(jobtrace_path(dir.path(), requests.clone(), 1));
-        let many = runtime.block_on(jobtrace_path(dir.path(), requests.clone(), concurrency));
+        let plain_time = plain_sqlite(&dir.path().join("plain.db"), Schema::Bare, &converted, &[]);
+        let schema = dir.path().join("plain-store.db");
+        store_schema_file(&runtime, &schema);
+        let plain_store_time = plain_sqlite(&schema, Schema::Store, &converted, &[]);
+        let one = runtime.block_on(jobtrace_path(dir.path(), "one.db", requests.clone(), 1));
+        let many = runtime.block_on(jobtrace_path(
+            dir.path(),
+            "many.db",
+            requests.clone(),
+            concurrency,
+        ));
         println!(
             "round {round}: jobtrace {:>8.0} spans/s one request at a time, {:>8.0} spans/s \
-             {concurrency} at a time; plain sqlite {:>8.0} spans/s",
+             {concurrency} at a time; plain sqlite {:>8.0} spans/s, into the store's schema \
+             {:>8.0} spans/s",
             rate(total, one),
             rate(total, many),
-            rate(total, plain_time)
+            rate(total, plain_time),
+            rate(total, plain_store_time)
         );
         sequential.push(rate(total, one));
         concurrent.push(rate(total, many));
         plain.push(rate(total, plain_time));
+        plain_store.push(rate(total, plain_store_time));
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -272,16 +383,82 @@ fn main() {
         median(&mut concurrent),
         median(&mut plain),
     );
+    let plain_store = median(&mut plain_store);
     println!(
         "median of 3, {total} spans in requests of {batch}: plain sqlite {plain:.0} spans/s; \
          jobtrace {sequential:.0} spans/s ({:.0}%) one request at a time, {concurrent:.0} \
-         spans/s ({:.0}%) with {concurrency} requests in flight",
+         spans/s ({:.0}%) with {concurrency} requests in flight; plain sqlite into the store's \
+         schema {plain_store:.0} spans/s (jobtrace in flight: {:.0}% of it)",
         sequential / plain * 100.0,
-        concurrent / plain * 100.0
+        concurrent / plain * 100.0,
+        concurrent / plain_store * 100.0
+    );
+
+    // With a log line per span: each span request followed by a log request of as many lines
+    // (as an exporter pair sends them), against plain SQLite inserting the same rows.
+    let log_requests =
+        support::log_requests_of("bench-runner", total, batch, 1, 0, BASE_NS, 1_000_000);
+    let converted_logs: Vec<Vec<NewLog>> = log_requests
+        .iter()
+        .map(|body| {
+            logs_from_request(&ExportLogsServiceRequest::decode(body.as_slice()).unwrap())
+                .batch
+                .logs
+        })
+        .collect();
+    let mixed: Arc<Vec<Body>> = Arc::new(
+        span_requests
+            .iter()
+            .zip(&log_requests)
+            .flat_map(|(spans, logs)| [Body::Spans(spans.clone()), Body::Logs(logs.clone())])
+            .collect(),
+    );
+    let (mut with_logs, mut plain_logs, mut plain_store_logs) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = plain_sqlite(
+            &dir.path().join("plain-logs.db"),
+            Schema::Bare,
+            &converted,
+            &converted_logs,
+        );
+        let schema = dir.path().join("plain-store-logs.db");
+        store_schema_file(&runtime, &schema);
+        let store_schema = plain_sqlite(&schema, Schema::Store, &converted, &converted_logs);
+        let ours = runtime.block_on(jobtrace_path(
+            dir.path(),
+            "logs.db",
+            mixed.clone(),
+            concurrency,
+        ));
+        println!(
+            "round {round}, a log line per span: jobtrace {:>8.0} spans/s with their logs, \
+             {concurrency} requests at a time; plain sqlite {:>8.0}, into the store's schema \
+             {:>8.0}",
+            rate(total, ours),
+            rate(total, bare),
+            rate(total, store_schema)
+        );
+        with_logs.push(rate(total, ours));
+        plain_logs.push(rate(total, bare));
+        plain_store_logs.push(rate(total, store_schema));
+    }
+    let (with_logs, plain_logs, plain_store_logs) = (
+        median(&mut with_logs),
+        median(&mut plain_logs),
+        median(&mut plain_store_logs),
+    );
+    println!(
+        "median of 3, a log line per span: jobtrace {with_logs:.0} spans/s ({:.0}% of plain \
+         sqlite's {plain_logs:.0}, {:.0}% of plain sqlite into the store's schema \
+         {plain_store_logs:.0})",
+        with_logs / plain_logs * 100.0,
+        with_logs / plain_store_logs * 100.0
     );
 
     // Retention's cost to ingest, and `--sync full`'s.
-    let old = Arc::new(requests_of(
+    let old = spans_only(&requests_of(
         "bench-runner",
         total,
         batch,
@@ -333,8 +510,12 @@ fn main() {
     let (mut normal, mut full) = (Vec::new(), Vec::new());
     for round in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let normal_time =
-            runtime.block_on(jobtrace_path(dir.path(), requests.clone(), concurrency));
+        let normal_time = runtime.block_on(jobtrace_path(
+            dir.path(),
+            "normal.db",
+            requests.clone(),
+            concurrency,
+        ));
         let full_time = runtime.block_on(async {
             let url = format!("sqlite:{}", dir.path().join("full.db").display());
             let options = StoreOptions { full_sync: true };

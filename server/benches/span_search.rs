@@ -11,7 +11,8 @@
 //!
 //! The workload: spans 60 ms apart (10,000,000 spans cover 6.9 days), traces of 1,000 spans
 //! shaped like a task runner's (`support::requests_of`), each run of 100,000 spans from one of
-//! four services in turn; a log line per ten spans, every tenth of them an error.
+//! four services in turn; a log line per ten spans, every tenth of them an error
+//! (`support::log_requests_of`).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -21,9 +22,6 @@ use jobtrace::ingest::{logs_from_request, spans_from_request};
 use jobtrace::store::{LogPageQuery, SharedStore, SpanPageQuery};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use sqlx::Connection;
 
@@ -34,50 +32,6 @@ const BASE_NS: u64 = 1_700_000_000_000_000_000;
 const STEP_NS: u64 = 60_000_000;
 const CHUNK: usize = 100_000;
 const HOUR_NS: i64 = 3_600_000_000_000;
-
-/// A log line per ten spans of `chunk` (the chunk's traces and span ids), every tenth an error.
-fn logs_of(chunk: usize, service: &str) -> ExportLogsServiceRequest {
-    let first_trace = (chunk * CHUNK / 1000) as u128;
-    let records = (0..CHUNK)
-        .step_by(10)
-        .map(|i| {
-            let trace = (i / 1000) as u128 + 1 + first_trace;
-            let at = BASE_NS + (chunk * CHUNK + i) as u64 * STEP_NS + 100_000;
-            let error = i % 100 == 0;
-            LogRecord {
-                time_unix_nano: at,
-                severity_number: if error { 17 } else { 9 },
-                severity_text: if error { "ERROR" } else { "INFO" }.to_owned(),
-                body: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(if error {
-                        format!("tile {i} failed: cloud cover above threshold")
-                    } else {
-                        format!("tile {i} processed")
-                    })),
-                }),
-                trace_id: trace.to_be_bytes().to_vec(),
-                span_id: (i as u64 + 1).to_be_bytes().to_vec(),
-                ..LogRecord::default()
-            }
-        })
-        .collect();
-    ExportLogsServiceRequest {
-        resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![support::kv(
-                    "service.name",
-                    any_value::Value::StringValue(service.into()),
-                )],
-                ..Resource::default()
-            }),
-            scope_logs: vec![ScopeLogs {
-                log_records: records,
-                ..ScopeLogs::default()
-            }],
-            schema_url: String::new(),
-        }],
-    }
-}
 
 /// Writes `spans` spans (and their logs) through the store, as ingest does.
 async fn seed(store: &SharedStore, spans: usize) {
@@ -93,10 +47,13 @@ async fn seed(store: &SharedStore, spans: usize) {
                 .await
                 .unwrap();
         }
-        store
-            .write_logs(logs_from_request(&logs_of(chunk, &service)).batch)
-            .await
-            .unwrap();
+        for body in support::log_requests_of(&service, total, 512, 10, first_trace, base, STEP_NS) {
+            let request = ExportLogsServiceRequest::decode(body.as_slice()).unwrap();
+            store
+                .write_logs(logs_from_request(&request).batch)
+                .await
+                .unwrap();
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message;
@@ -123,6 +125,71 @@ pub fn requests_of(
         );
     }
     out
+}
+
+/// OTLP protobuf log requests of `batch` records for the spans [`requests_of`] makes with the
+/// same arguments: a line for every `every`-th span (its trace and span id, 0.1 ms after its
+/// start), every tenth of them an error.
+pub fn log_requests_of(
+    service: &str,
+    total: usize,
+    batch: usize,
+    every: usize,
+    first_trace: u128,
+    base_ns: u64,
+    step_ns: u64,
+) -> Vec<Vec<u8>> {
+    let resource = Resource {
+        attributes: vec![kv(
+            "service.name",
+            any_value::Value::StringValue(service.into()),
+        )],
+        ..Resource::default()
+    };
+    let lines: Vec<usize> = (0..total).step_by(every.max(1)).collect();
+    lines
+        .chunks(batch.max(1))
+        .map(|chunk| {
+            let records = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, &i)| {
+                    let trace = (i / 1000) as u128 + 1 + first_trace;
+                    let error = n % 10 == 0;
+                    LogRecord {
+                        time_unix_nano: base_ns + i as u64 * step_ns + 100_000,
+                        severity_number: if error { 17 } else { 9 },
+                        severity_text: if error { "ERROR" } else { "INFO" }.to_owned(),
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(if error {
+                                format!("tile {i} failed: cloud cover above threshold")
+                            } else {
+                                format!("tile {i} processed")
+                            })),
+                        }),
+                        attributes: vec![kv(
+                            "task_id",
+                            any_value::Value::StringValue(format!("task-{i}")),
+                        )],
+                        trace_id: trace.to_be_bytes().to_vec(),
+                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+                        ..LogRecord::default()
+                    }
+                })
+                .collect();
+            ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    resource: Some(resource.clone()),
+                    scope_logs: vec![ScopeLogs {
+                        log_records: records,
+                        ..ScopeLogs::default()
+                    }],
+                    schema_url: String::new(),
+                }],
+            }
+            .encode_to_vec()
+        })
+        .collect()
 }
 
 /// A fresh PostgreSQL database on `BENCH_POSTGRES_URL`'s server (default: the local one),

@@ -17,6 +17,9 @@ CREATE TABLE job_services (
     PRIMARY KEY (service, job_start_ns, job_id) INCLUDE (job_end_ns, job_state, job_errors)
 );
 CREATE INDEX job_services_by_job ON job_services (job_id);
+-- "Longest first" within a service.
+CREATE INDEX job_services_by_duration
+    ON job_services (service, (job_end_ns - job_start_ns) DESC, job_id DESC);
 -- `services` is always a JSON array of names (job_rollup.rs); another JSON value counts as none.
 CREATE FUNCTION job_service_names(services TEXT) RETURNS SETOF TEXT
     LANGUAGE sql IMMUTABLE AS $$

@@ -13,6 +13,9 @@ CREATE TABLE job_services (
     PRIMARY KEY (service, job_start_ns, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX job_services_by_job ON job_services (job_id);
+-- "Longest first" within a service.
+CREATE INDEX job_services_by_duration
+    ON job_services (service, (job_end_ns - job_start_ns) DESC, job_id DESC);
 -- `services` is always a JSON array of names (job_rollup.rs); anything else counts as none
 -- rather than failing the job's write.
 INSERT INTO job_services (service, job_start_ns, job_id, job_end_ns, job_state, job_errors)
