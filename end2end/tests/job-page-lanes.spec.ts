@@ -86,8 +86,9 @@ test('copy link gives the collapsed, selected view to a new browser', async ({ p
   await expect(jobPage.row(child)).toBeVisible();
 });
 
-test('thousands of tasks too short to tell apart draw as one mark per run, and a click on it selects its failure', async ({ page, request }) => {
-  // A 100 s job: a pixel of the track is about 100 ms, these tasks last 10 ms, 10 ms apart.
+test('thousands of tasks too short to tell apart draw as a few marks, and a click on one selects its failure', async ({ page, request }) => {
+  // A 100 s job: 1/1,000 of the track is 100 ms, these tasks last 10 ms, 10 ms apart; a run
+  // of them ends once it is 5/1,000 wide.
   const job = hex(8);
   const wide = hex(8);
   const tiny = (runner: string, count: number, fromMs: number) =>
@@ -108,16 +109,30 @@ test('thousands of tasks too short to tell apart draw as one mark per run, and a
   await hydrated(page);
   const laneA = page.locator('.lanes__lane[data-runner="runner-a"]');
   const laneB = page.locator('.lanes__lane[data-runner="runner-b"]');
-  await expect(laneA.locator('.lanes__bar')).toHaveCount(2);
-  await expect(laneB.locator('.lanes__bar')).toHaveCount(1);
-  const run = laneA.locator('.lanes__bar--group');
-  await expect(run).toHaveAttribute('data-tasks', '2000');
-  await expect(run).toHaveAttribute('title', /2000 tasks in .*, 1 failed/);
-  await expect(run).toHaveClass(/waterfall__bar--error/);
+  const tasksIn = (lane: typeof laneA) => lane.locator('.lanes__bar').evaluateAll((bars) =>
+    bars.map((bar) => Number((bar as HTMLElement).dataset.tasks)));
+  const [inA, inB] = [await tasksIn(laneA), await tasksIn(laneB)];
+  // 40 s of tasks in runs of about 500 ms: about 80 marks, not 2,000 bars.
+  expect(inA.length).toBeGreaterThan(40);
+  expect(inA.length).toBeLessThan(150);
+  expect(inA.reduce((n, t) => n + t, 0)).toBe(2001);
+  expect(inB.reduce((n, t) => n + t, 0)).toBe(1000);
+  expect(inB.length).toBeLessThan(80);
   await expect(laneA.locator(`.lanes__bar[data-span-id="${wide}"]`)).toHaveAttribute('data-tasks', '1');
-  await expect(laneB.locator('.lanes__bar')).toHaveAttribute('data-tasks', '1000');
   await expect(laneA.getByText('2001 tasks')).toBeVisible();
-  await run.click();
+  // The failure is in one red run, where it happened (about 10 s into the job).
+  const red = laneA.locator('.lanes__bar--group.waterfall__bar--error');
+  await expect(red).toHaveCount(1);
+  await expect(red).toHaveAttribute('title', /tasks in .*, 1 failed/);
+  await expect(red).toHaveAttribute('data-span-id', failed.id);
+  const [track, mark] = await Promise.all([
+    laneA.locator('.lanes__track').evaluate((t) => t.getBoundingClientRect().toJSON()),
+    red.evaluate((m) => m.getBoundingClientRect().toJSON()),
+  ]);
+  const at = (mark.left - track.left) / track.width;
+  expect(at).toBeGreaterThan(0.09);
+  expect(at).toBeLessThan(0.12);
+  await red.click();
   await expect(new JobPage(page).panel.getByText(failed.id)).toBeVisible();
-  await expect(run).toHaveClass(/lanes__bar--selected/);
+  await expect(red).toHaveClass(/lanes__bar--selected/);
 });

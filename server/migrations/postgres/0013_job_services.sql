@@ -20,11 +20,13 @@ CREATE INDEX job_services_by_job ON job_services (job_id);
 -- "Longest first" within a service.
 CREATE INDEX job_services_by_duration
     ON job_services (service, (job_end_ns - job_start_ns) DESC, job_id DESC);
--- `services` is always a JSON array of names (job_rollup.rs); another JSON value counts as none.
+-- `services` is always a JSON array of names (job_rollup.rs); another JSON value counts as
+-- none, and so does an element that is not a string (as on SQLite).
 CREATE FUNCTION job_service_names(services TEXT) RETURNS SETOF TEXT
     LANGUAGE sql IMMUTABLE AS $$
-    SELECT DISTINCT s FROM jsonb_array_elements_text(
-        CASE WHEN jsonb_typeof(services::jsonb) = 'array' THEN services::jsonb ELSE '[]' END) s
+    SELECT DISTINCT e #>> '{}' FROM jsonb_array_elements(
+        CASE WHEN jsonb_typeof(services::jsonb) = 'array' THEN services::jsonb ELSE '[]' END) e
+    WHERE jsonb_typeof(e) = 'string'
 $$;
 INSERT INTO job_services (service, job_start_ns, job_id, job_end_ns, job_state, job_errors)
     SELECT s, j.start_ns, j.id, j.end_ns, j.state, j.error_count
