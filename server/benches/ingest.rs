@@ -13,6 +13,10 @@
 //!
 //! Then the same with a log line per span (a log request after each span request).
 //!
+//! Then PostgreSQL (`BENCH_BACKENDS`, default `sqlite,postgres`; `BENCH_POSTGRES_URL`): the
+//! store's write path against a raw `COPY` of the same converted rows, into bare tables and into
+//! a database with the store's schema, spans alone and with a log line per span.
+//!
 //! Then retention's cost to ingest: the same requests into a store that already holds as many
 //! spans of jobs past their retention, once with a prune of those running at the same time and
 //! once without (the baseline), alternating; the slowest request of each. And `--sync full`
@@ -25,10 +29,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jobtrace::ingest::{logs_from_request, spans_from_request};
-use jobtrace::store::{NewLog, NewSpan, SqliteStore, StoreOptions, TraceStore};
+use jobtrace::store::{NewLog, NewSpan, PostgresStore, SqliteStore, StoreOptions, TraceStore};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use sqlx::Connection;
+use sqlx::postgres::PgPoolCopyExt;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -71,8 +77,8 @@ async fn jobtrace_path(
 }
 
 /// Stores `requests`, `concurrency` at a time; the time it took and the slowest request.
-async fn store_all(
-    store: &Arc<SqliteStore>,
+async fn store_all<S: TraceStore>(
+    store: &Arc<S>,
     requests: Arc<Vec<Body>>,
     concurrency: usize,
 ) -> (Duration, Duration) {
@@ -288,6 +294,248 @@ fn store_schema_file(runtime: &tokio::runtime::Runtime, path: &std::path::Path) 
     });
 }
 
+/// Appends `value` to a `COPY … FROM STDIN` text-format row, escaped.
+fn copy_text(row: &mut Vec<u8>, value: &str) {
+    for byte in value.bytes() {
+        match byte {
+            b'\\' => row.extend_from_slice(b"\\\\"),
+            b'\t' => row.extend_from_slice(b"\\t"),
+            b'\n' => row.extend_from_slice(b"\\n"),
+            b'\r' => row.extend_from_slice(b"\\r"),
+            _ => row.push(byte),
+        }
+    }
+}
+
+/// Appends bytes as a `bytea` in hex (`\x…`, its backslash escaped for the text format).
+fn copy_bytes(row: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(value) => {
+            row.extend_from_slice(b"\\\\x");
+            row.extend_from_slice(hex::encode(value).as_bytes());
+        }
+        None => row.extend_from_slice(b"\\N"),
+    }
+}
+
+fn copy_number(row: &mut Vec<u8>, value: i64) {
+    row.extend_from_slice(value.to_string().as_bytes());
+}
+
+fn copy_optional_text(row: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(value) => copy_text(row, value),
+        None => row.extend_from_slice(b"\\N"),
+    }
+}
+
+const COPY_SPANS: &str = "COPY spans (trace_id, span_id, parent_span_id, name, kind, start_ns, \
+    end_ns, status_code, status_message, attributes, events, resource_id, service_name, \
+    scope_name, scope_version, task_key) FROM STDIN";
+const COPY_LOGS: &str = "COPY logs (trace_id, span_id, time_ns, observed_ns, severity_number, \
+    severity_text, body, attributes, resource_id, scope_name, task_id) FROM STDIN";
+
+/// One batch of spans as `COPY` text rows.
+fn copy_spans(spans: &[NewSpan]) -> Vec<u8> {
+    let mut rows = Vec::with_capacity(spans.len() * 400);
+    for s in spans {
+        copy_bytes(&mut rows, Some(&s.trace_id.0));
+        rows.push(b'\t');
+        copy_bytes(&mut rows, Some(&s.span_id.0));
+        rows.push(b'\t');
+        copy_bytes(&mut rows, s.parent_span_id.as_ref().map(|p| &p.0[..]));
+        rows.push(b'\t');
+        copy_text(&mut rows, &s.name);
+        rows.push(b'\t');
+        copy_number(&mut rows, s.kind.into());
+        rows.push(b'\t');
+        copy_number(&mut rows, s.start_ns);
+        rows.push(b'\t');
+        copy_number(&mut rows, s.end_ns);
+        rows.push(b'\t');
+        copy_number(&mut rows, s.status_code.into());
+        rows.push(b'\t');
+        for text in [&s.status_message, &s.attributes_json, &s.events_json] {
+            copy_text(&mut rows, text);
+            rows.push(b'\t');
+        }
+        copy_number(&mut rows, s.resource_id);
+        rows.push(b'\t');
+        for text in [&s.service_name, &s.scope_name, &s.scope_version] {
+            copy_text(&mut rows, text);
+            rows.push(b'\t');
+        }
+        copy_optional_text(&mut rows, s.task_key.as_deref());
+        rows.push(b'\n');
+    }
+    rows
+}
+
+/// One batch of log records as `COPY` text rows.
+fn copy_logs(logs: &[NewLog]) -> Vec<u8> {
+    let mut rows = Vec::with_capacity(logs.len() * 300);
+    for l in logs {
+        copy_bytes(&mut rows, l.trace_id.as_ref().map(|t| &t.0[..]));
+        rows.push(b'\t');
+        copy_bytes(&mut rows, l.span_id.as_ref().map(|s| &s.0[..]));
+        rows.push(b'\t');
+        copy_number(&mut rows, l.time_ns);
+        rows.push(b'\t');
+        copy_number(&mut rows, l.observed_ns);
+        rows.push(b'\t');
+        copy_number(&mut rows, l.severity_number.into());
+        rows.push(b'\t');
+        for text in [&l.severity_text, &l.body, &l.attributes_json] {
+            copy_text(&mut rows, text);
+            rows.push(b'\t');
+        }
+        copy_number(&mut rows, l.resource_id);
+        rows.push(b'\t');
+        copy_text(&mut rows, &l.scope_name);
+        rows.push(b'\t');
+        copy_optional_text(&mut rows, l.task_id.as_deref());
+        rows.push(b'\n');
+    }
+    rows
+}
+
+/// Raw `COPY` of the already converted rows, `concurrency` connections at once: each batch of
+/// spans, then (if any) the batch of log records at the same position, one `COPY` (one
+/// transaction) each, encoded to the text format as it is sent.
+async fn raw_copy(
+    url: &str,
+    spans: Arc<Vec<Vec<NewSpan>>>,
+    logs: Arc<Vec<Vec<NewLog>>>,
+    concurrency: usize,
+) -> Duration {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(u32::try_from(concurrency).unwrap())
+        .connect(url)
+        .await
+        .unwrap();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (pool, next, spans, logs) =
+                (pool.clone(), next.clone(), spans.clone(), logs.clone());
+            tokio::spawn(async move {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = spans.get(index) else {
+                        break;
+                    };
+                    let mut copy = pool.copy_in_raw(COPY_SPANS).await.unwrap();
+                    copy.send(copy_spans(batch)).await.unwrap();
+                    copy.finish().await.unwrap();
+                    if let Some(batch) = logs.get(index) {
+                        let mut copy = pool.copy_in_raw(COPY_LOGS).await.unwrap();
+                        copy.send(copy_logs(batch)).await.unwrap();
+                        copy.finish().await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let took = started.elapsed();
+    pool.close().await;
+    took
+}
+
+/// The PostgreSQL rounds: the store's write path against a raw `COPY` of the same rows into
+/// bare tables (columns and primary keys) and into the store's own schema (its migrations ran),
+/// each on a fresh database; spans alone, then with a log line per span.
+async fn postgres_rounds(
+    total: usize,
+    concurrency: usize,
+    span_requests: &[Vec<u8>],
+    log_requests: &[Vec<u8>],
+    spans: Arc<Vec<Vec<NewSpan>>>,
+    logs: Arc<Vec<Vec<NewLog>>>,
+) {
+    let spans_alone = spans_only(span_requests);
+    let mixed = interleaved(span_requests, log_requests);
+    for (label, requests, logs) in [
+        ("spans", spans_alone, Arc::new(Vec::new())),
+        ("spans with a log line each", mixed, logs),
+    ] {
+        let (mut ours, mut bare, mut schema) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..3 {
+            let database = support::PgDatabase::create().await;
+            let store = Arc::new(PostgresStore::connect(&database.url).await.unwrap());
+            let took = store_all(&store, requests.clone(), concurrency).await.0;
+            drop(store);
+            database.drop_now().await;
+
+            let database = support::PgDatabase::create().await;
+            let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE spans (trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL,
+                   parent_span_id BYTEA, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                   start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
+                   status_code INTEGER NOT NULL, status_message TEXT NOT NULL,
+                   attributes TEXT NOT NULL, events TEXT NOT NULL, resource_id BIGINT NOT NULL,
+                   service_name TEXT NOT NULL, scope_name TEXT NOT NULL,
+                   scope_version TEXT NOT NULL, task_key TEXT, PRIMARY KEY (trace_id, span_id));
+                 CREATE TABLE logs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                   trace_id BYTEA, span_id BYTEA, time_ns BIGINT NOT NULL,
+                   observed_ns BIGINT NOT NULL, severity_number INTEGER NOT NULL,
+                   severity_text TEXT NOT NULL, body TEXT NOT NULL, attributes TEXT NOT NULL,
+                   resource_id BIGINT NOT NULL, scope_name TEXT NOT NULL, task_id TEXT);",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            drop(conn);
+            let bare_took = raw_copy(&database.url, spans.clone(), logs.clone(), concurrency).await;
+            database.drop_now().await;
+
+            let database = support::PgDatabase::create().await;
+            drop(PostgresStore::connect(&database.url).await.unwrap());
+            let schema_took =
+                raw_copy(&database.url, spans.clone(), logs.clone(), concurrency).await;
+            database.drop_now().await;
+
+            println!(
+                "round {round}, PostgreSQL, {label}: jobtrace {:>8.0} spans/s, {concurrency} \
+                 requests at a time; raw COPY {:>8.0}, into the store's schema {:>8.0}",
+                rate(total, took),
+                rate(total, bare_took),
+                rate(total, schema_took)
+            );
+            ours.push(rate(total, took));
+            bare.push(rate(total, bare_took));
+            schema.push(rate(total, schema_took));
+        }
+        let (ours, bare, schema) = (median(&mut ours), median(&mut bare), median(&mut schema));
+        println!(
+            "median of 3, PostgreSQL, {label}: jobtrace {ours:.0} spans/s ({:.0}% of raw COPY's \
+             {bare:.0}, {:.0}% of raw COPY into the store's schema {schema:.0})",
+            ours / bare * 100.0,
+            ours / schema * 100.0
+        );
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Each span request followed by its log request, as an exporter pair sends them.
+fn interleaved(span_requests: &[Vec<u8>], log_requests: &[Vec<u8>]) -> Arc<Vec<Body>> {
+    Arc::new(
+        span_requests
+            .iter()
+            .zip(log_requests)
+            .flat_map(|(spans, logs)| [Body::Spans(spans.clone()), Body::Logs(logs.clone())])
+            .collect(),
+    )
+}
+
 /// Spans in `requests`.
 fn new_spans(requests: &[Body]) -> i64 {
     requests
@@ -325,6 +573,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
     let span_requests = requests(total, batch);
     let requests = spans_only(&span_requests);
     let started = Instant::now();
@@ -344,6 +593,30 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The log lines, one per span, of the "with a log line per span" rounds.
+    let log_requests =
+        support::log_requests_of("bench-runner", total, batch, 1, 0, BASE_NS, 1_000_000);
+    let converted_logs: Vec<Vec<NewLog>> = log_requests
+        .iter()
+        .map(|body| {
+            logs_from_request(&ExportLogsServiceRequest::decode(body.as_slice()).unwrap())
+                .batch
+                .logs
+        })
+        .collect();
+    if backends.contains("postgres") {
+        runtime.block_on(postgres_rounds(
+            total,
+            concurrency,
+            &span_requests,
+            &log_requests,
+            Arc::new(converted.clone()),
+            Arc::new(converted_logs.clone()),
+        ));
+    }
+    if !backends.contains("sqlite") {
+        return;
+    }
     // Alternate the sides so none always runs on a warmer machine.
     let (mut sequential, mut concurrent, mut plain, mut plain_store) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -374,10 +647,6 @@ fn main() {
         plain.push(rate(total, plain_time));
         plain_store.push(rate(total, plain_store_time));
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (sequential, concurrent, plain) = (
         median(&mut sequential),
         median(&mut concurrent),
@@ -396,23 +665,7 @@ fn main() {
 
     // With a log line per span: each span request followed by a log request of as many lines
     // (as an exporter pair sends them), against plain SQLite inserting the same rows.
-    let log_requests =
-        support::log_requests_of("bench-runner", total, batch, 1, 0, BASE_NS, 1_000_000);
-    let converted_logs: Vec<Vec<NewLog>> = log_requests
-        .iter()
-        .map(|body| {
-            logs_from_request(&ExportLogsServiceRequest::decode(body.as_slice()).unwrap())
-                .batch
-                .logs
-        })
-        .collect();
-    let mixed: Arc<Vec<Body>> = Arc::new(
-        span_requests
-            .iter()
-            .zip(&log_requests)
-            .flat_map(|(spans, logs)| [Body::Spans(spans.clone()), Body::Logs(logs.clone())])
-            .collect(),
-    );
+    let mixed = interleaved(&span_requests, &log_requests);
     let (mut with_logs, mut plain_logs, mut plain_store_logs) =
         (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {

@@ -1,8 +1,9 @@
-//! PostgreSQL's write path for spans and logs: multi-row statements in one sqlx transaction.
+//! PostgreSQL's write path for spans and logs: one transaction a request, each table's rows in
+//! one statement over array parameters (`UNNEST`).
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 
 use super::rows::JobRow;
 use super::span_write::{self, Inserted, JOB_COLUMNS, SpanTx, UPSERT_JOB};
@@ -11,8 +12,19 @@ use super::{
     WriteSummary,
 };
 
-/// Rows per multi-row statement: at 16 parameters each, under PostgreSQL's 65535.
-const CHUNK: usize = 1000;
+/// A request's spans in one statement: a column of values per array parameter.
+const INSERT_SPANS: &str = "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, \
+    start_ns, end_ns, status_code, status_message, attributes, events, resource_id, service_name, \
+    scope_name, scope_version, task_key) SELECT * FROM UNNEST($1::bytea[], $2::bytea[], \
+    $3::bytea[], $4::text[], $5::int4[], $6::int8[], $7::int8[], $8::int4[], $9::text[], \
+    $10::text[], $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[]) \
+    ON CONFLICT (trace_id, span_id) DO NOTHING";
+
+/// A request's log records in one statement.
+const INSERT_LOGS: &str = "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, \
+    severity_number, severity_text, body, attributes, resource_id, scope_name, task_id) \
+    SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int4[], \
+    $6::text[], $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[])";
 
 struct PgSpanTx<'c>(&'c mut PgConnection);
 
@@ -23,17 +35,28 @@ async fn insert_resources(
     // In id order, so two requests inserting the same new resources cannot deadlock.
     let mut resources: Vec<&NewResource> = resources.iter().collect();
     resources.sort_unstable_by_key(|resource| resource.id);
-    for chunk in resources.chunks(CHUNK) {
-        let mut insert =
-            QueryBuilder::<Postgres>::new("INSERT INTO resources (id, attributes, service_name) ");
-        insert.push_values(chunk, |mut row, resource| {
-            row.push_bind(resource.id)
-                .push_bind(resource.attributes_json.as_str())
-                .push_bind(resource.service_name.as_str());
-        });
-        insert.push(" ON CONFLICT (id) DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
+    if resources.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO resources (id, attributes, service_name) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(resources.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(
+        resources
+            .iter()
+            .map(|r| r.attributes_json.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        resources
+            .iter()
+            .map(|r| r.service_name.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -69,51 +92,85 @@ impl SpanTx for PgSpanTx<'_> {
         trace_id: TraceId,
         spans: &[&NewSpan],
     ) -> Result<HashSet<SpanId>, StoreError> {
-        let mut stored = HashSet::new();
-        for chunk in spans.chunks(CHUNK) {
-            let mut select =
-                QueryBuilder::<Postgres>::new("SELECT span_id FROM spans WHERE trace_id = ");
-            select.push_bind(&trace_id.0[..]).push(" AND span_id IN (");
-            let mut list = select.separated(", ");
-            for span in chunk {
-                list.push_bind(&span.span_id.0[..]);
-            }
-            select.push(")");
-            let ids: Vec<Vec<u8>> = select.build_query_scalar().fetch_all(&mut *self.0).await?;
-            stored.extend(ids.iter().filter_map(|id| SpanId::from_bytes(id)));
-        }
+        let ids: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT span_id FROM spans WHERE trace_id = $1 AND span_id = ANY($2::bytea[])",
+        )
+        .bind(&trace_id.0[..])
+        .bind(
+            spans
+                .iter()
+                .map(|span| &span.span_id.0[..])
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *self.0)
+        .await?;
+        let stored: HashSet<SpanId> = ids.iter().filter_map(|id| SpanId::from_bytes(id)).collect();
         Ok(stored)
     }
 
     async fn insert_spans(&mut self, spans: &[&NewSpan]) -> Result<Inserted, StoreError> {
-        let mut affected = 0;
-        for chunk in spans.chunks(CHUNK) {
-            let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, \
-                 status_code, status_message, attributes, events, resource_id, service_name, \
-                 scope_name, scope_version, task_key) ",
-            );
-            insert.push_values(chunk, |mut row, span| {
-                row.push_bind(&span.trace_id.0[..])
-                    .push_bind(&span.span_id.0[..])
-                    .push_bind(span.parent_span_id.as_ref().map(|p| &p.0[..]))
-                    .push_bind(span.name.as_str())
-                    .push_bind(span.kind)
-                    .push_bind(span.start_ns)
-                    .push_bind(span.end_ns)
-                    .push_bind(span.status_code)
-                    .push_bind(span.status_message.as_str())
-                    .push_bind(span.attributes_json.as_str())
-                    .push_bind(span.events_json.as_str())
-                    .push_bind(span.resource_id)
-                    .push_bind(span.service_name.as_str())
-                    .push_bind(span.scope_name.as_str())
-                    .push_bind(span.scope_version.as_str())
-                    .push_bind(span.task_key.as_deref());
-            });
-            insert.push(" ON CONFLICT (trace_id, span_id) DO NOTHING");
-            affected += insert.build().execute(&mut *self.0).await?.rows_affected();
-        }
+        // One statement of 16 arrays, whatever the batch's size: planned once and cached,
+        // where a multi-row VALUES list of 16 parameters a row was a new statement per size.
+        let affected = sqlx::query(INSERT_SPANS)
+            .bind(spans.iter().map(|s| &s.trace_id.0[..]).collect::<Vec<_>>())
+            .bind(spans.iter().map(|s| &s.span_id.0[..]).collect::<Vec<_>>())
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.parent_span_id.as_ref().map(|p| &p.0[..]))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())
+            .bind(spans.iter().map(|s| s.kind).collect::<Vec<_>>())
+            .bind(spans.iter().map(|s| s.start_ns).collect::<Vec<_>>())
+            .bind(spans.iter().map(|s| s.end_ns).collect::<Vec<_>>())
+            .bind(spans.iter().map(|s| s.status_code).collect::<Vec<_>>())
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.status_message.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.attributes_json.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.events_json.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(spans.iter().map(|s| s.resource_id).collect::<Vec<_>>())
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.service_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.scope_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.scope_version.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                spans
+                    .iter()
+                    .map(|s| s.task_key.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected();
         Ok(Inserted::Count(affected))
     }
 
@@ -122,20 +179,15 @@ impl SpanTx for PgSpanTx<'_> {
         trace_id: TraceId,
         keys: &[&str],
     ) -> Result<HashMap<String, i64>, StoreError> {
-        let mut latest = HashMap::new();
-        for chunk in keys.chunks(CHUNK) {
-            let mut select = QueryBuilder::<Postgres>::new(
-                "SELECT task_key, max(start_ns) FROM spans WHERE status_code <> 2 AND trace_id = ",
-            );
-            select.push_bind(&trace_id.0[..]).push(" AND task_key IN (");
-            let mut list = select.separated(", ");
-            for key in chunk {
-                list.push_bind(*key);
-            }
-            select.push(") GROUP BY task_key");
-            let rows: Vec<(String, i64)> = select.build_query_as().fetch_all(&mut *self.0).await?;
-            latest.extend(rows);
-        }
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT task_key, max(start_ns) FROM spans WHERE status_code <> 2 AND trace_id = $1 \
+             AND task_key = ANY($2::text[]) GROUP BY task_key",
+        )
+        .bind(&trace_id.0[..])
+        .bind(keys)
+        .fetch_all(&mut *self.0)
+        .await?;
+        let latest: HashMap<String, i64> = rows.into_iter().collect();
         Ok(latest)
     }
 
@@ -184,25 +236,46 @@ impl PostgresStore {
     pub(super) async fn store_logs(&self, batch: LogBatch) -> Result<WriteSummary, StoreError> {
         let mut tx = self.write.begin().await?;
         insert_resources(&mut tx, &batch.resources).await?;
-        for chunk in batch.logs.chunks(CHUNK) {
-            let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO logs (trace_id, span_id, time_ns, observed_ns, severity_number, \
-                 severity_text, body, attributes, resource_id, scope_name, task_id) ",
-            );
-            insert.push_values(chunk, |mut row, log| {
-                row.push_bind(log.trace_id.as_ref().map(|t| &t.0[..]))
-                    .push_bind(log.span_id.as_ref().map(|s| &s.0[..]))
-                    .push_bind(log.time_ns)
-                    .push_bind(log.observed_ns)
-                    .push_bind(log.severity_number)
-                    .push_bind(log.severity_text.as_str())
-                    .push_bind(log.body.as_str())
-                    .push_bind(log.attributes_json.as_str())
-                    .push_bind(log.resource_id)
-                    .push_bind(log.scope_name.as_str())
-                    .push_bind(log.task_id.as_deref());
-            });
-            insert.build().execute(&mut *tx).await?;
+        let logs = &batch.logs;
+        if !logs.is_empty() {
+            sqlx::query(INSERT_LOGS)
+                .bind(
+                    logs.iter()
+                        .map(|l| l.trace_id.as_ref().map(|t| &t.0[..]))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    logs.iter()
+                        .map(|l| l.span_id.as_ref().map(|s| &s.0[..]))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(logs.iter().map(|l| l.time_ns).collect::<Vec<_>>())
+                .bind(logs.iter().map(|l| l.observed_ns).collect::<Vec<_>>())
+                .bind(logs.iter().map(|l| l.severity_number).collect::<Vec<_>>())
+                .bind(
+                    logs.iter()
+                        .map(|l| l.severity_text.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(logs.iter().map(|l| l.body.as_str()).collect::<Vec<_>>())
+                .bind(
+                    logs.iter()
+                        .map(|l| l.attributes_json.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(logs.iter().map(|l| l.resource_id).collect::<Vec<_>>())
+                .bind(
+                    logs.iter()
+                        .map(|l| l.scope_name.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    logs.iter()
+                        .map(|l| l.task_id.as_deref())
+                        .collect::<Vec<_>>(),
+                )
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(WriteSummary {
