@@ -8,6 +8,7 @@ pub mod graph;
 mod job;
 mod job_filter;
 mod job_tab;
+pub mod live_pace;
 mod log;
 mod scatter;
 mod span;

@@ -11,6 +11,10 @@
 // - page: the HTML document's size (rows and hydration data), fetched once more outside the browser.
 // Then the runner lanes of 100,000 task spans on 8 runners (`BENCH_LANES`, 0 to skip): the time
 // from the click on "Runner lanes" to the lanes painted, and the bars in the DOM.
+// Then a running job under live load (`BENCH_LIVE`, spans already in the job, default 10,000; 0 to
+// skip): 50 new spans a second arrive over OTLP/HTTP (5 every 100 ms) for 10 s while the page
+// shows the job, first resting, then scrolling 240 px a frame; every animation frame's interval is
+// recorded: frames per second, p50 / p95 / max, and frames later than 25 ms (a vsync missed).
 import { chromium } from 'playwright';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -22,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const bin = process.env.JOBTRACE_BIN ?? path.join(root, 'target/release/jobtrace');
-const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+// `0` alone: no job-page sizes (the lanes and live runs only).
+const sizes = process.argv.length > 2 ? process.argv.slice(2).map(Number).filter(Boolean) : [10_000, 100_000];
 const port = 3299;
 const base = `http://127.0.0.1:${port}`;
 const hex = (n) => crypto.randomBytes(n).toString('hex');
@@ -152,6 +157,135 @@ async function measureLanes(browser, traceId) {
   return { took, bars, tasks };
 }
 
+// A running job (no root span yet, no failure) of `total` spans under tasks of 99 children; a
+// feeder that adds 5 spans to it every 100 ms.
+async function seedLive(total) {
+  const traceId = hex(16);
+  const rootId = hex(8);
+  const t0 = BigInt(Date.now() - 600_000) * 1_000_000n;
+  const ns = (ms) => (t0 + BigInt(Math.round(ms * 1000)) * 1000n).toString();
+  const span = (id, parent, name, startMs, endMs) => ({
+    traceId, spanId: id, parentSpanId: parent, name, kind: 1,
+    startTimeUnixNano: ns(startMs), endTimeUnixNano: ns(endMs),
+    attributes: [{ key: 'tile', value: { intValue: String(startMs | 0) } }],
+    status: { code: 0 },
+  });
+  const post = async (spans) => {
+    const body = {
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }] },
+        scopeSpans: [{ scope: { name: 'bench' }, spans }],
+      }],
+    };
+    const response = await fetch(`${base}/v1/traces`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`live spans: ${response.status} ${await response.text()}`);
+  };
+  const spans = [];
+  let task = null;
+  let at = 0;
+  const next = () => {
+    if (spans.length % 100 === 0 || !task) {
+      task = hex(8);
+      at = spans.length * 0.1;
+      return span(task, rootId, 'task/ProcessTile', at, at + 150);
+    }
+    const c = spans.length % 100;
+    return span(hex(8), task, `step-${c % 7}`, at + c, at + c + 1.5);
+  };
+  while (spans.length < total) spans.push(next());
+  for (let i = 0; i < spans.length; i += 10_000) await post(spans.slice(i, i + 10_000));
+  let timer = null;
+  let sent = 0;
+  return {
+    traceId,
+    start() {
+      timer = setInterval(() => {
+        const batch = Array.from({ length: 5 }, () => { const s = next(); spans.push(s); return s; });
+        sent += batch.length;
+        post(batch).catch((e) => console.error(e.message));
+      }, 100);
+    },
+    stop() { clearInterval(timer); return sent; },
+  };
+}
+
+function printProfile(profile) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfTime = new Map();
+  profile.samples.forEach((id, i) => {
+    const frame = nodes.get(id).callFrame;
+    const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop()}`;
+    selfTime.set(key, (selfTime.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...selfTime.values()].reduce((a, b) => a + b, 0);
+  console.log(`profile: sampled ${(total / 1000).toFixed(0)} ms; self time by function:`);
+  for (const [key, us] of [...selfTime].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`${(us / 1000).toFixed(1).padStart(9)} ms  ${key}`);
+  }
+}
+
+async function measureLive(browser, total) {
+  const feed = await seedLive(total);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${base}/jobs/${feed.traceId}`, { waitUntil: 'commit', timeout: 300_000 });
+  await page.waitForSelector('body[data-hydrated]', { timeout: 300_000 });
+  await page.waitForSelector('.waterfall__row', { timeout: 300_000 });
+  const rowsBefore = await page.evaluate(() => document.querySelector('.waterfall__scroll')?.scrollHeight ?? 0);
+  // BENCH_PROFILE=1: a CPU profile of the run (Chromium's sampling profiler), self time by
+  // function; wasm names need a bundle built without wasm-opt (JOBTRACE_SITE_ROOT).
+  const cdp = process.env.BENCH_PROFILE ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
+  feed.start();
+  const phases = await page.evaluate(async () => {
+    const record = async (ms, step) => {
+      const times = [];
+      const started = performance.now();
+      let last = started;
+      while (performance.now() - started < ms) {
+        step();
+        await new Promise((r) => requestAnimationFrame(r));
+        const now = performance.now();
+        times.push(now - last);
+        last = now;
+      }
+      return { seconds: (performance.now() - started) / 1000, times: times.sort((a, b) => a - b) };
+    };
+    const scroller = document.querySelector('.waterfall__scroll') ?? document.scrollingElement;
+    const resting = await record(5000, () => {});
+    let down = true;
+    const scrolling = await record(5000, () => {
+      if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 240) down = false;
+      if (scroller.scrollTop <= 0) down = true;
+      scroller.scrollTop += down ? 240 : -240;
+    });
+    return { resting, scrolling };
+  });
+  const sent = feed.stop();
+  if (cdp) printProfile((await cdp.send('Profiler.stop')).profile);
+  // The page followed: the tree grows by the spans sent (28 px a row), within how long of the
+  // last one sent (live updates are paced; 20 s at most).
+  const stopped = Date.now();
+  let rowsAfter = rowsBefore;
+  while (Date.now() - stopped < 20_000) {
+    rowsAfter = await page.evaluate(() => document.querySelector('.waterfall__scroll')?.scrollHeight ?? 0);
+    if (rowsAfter - rowsBefore >= sent * 28) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const caughtUp = Date.now() - stopped;
+  await page.close();
+  const stats = ({ seconds, times }) => {
+    const pick = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+    return { fps: times.length / seconds, p50: pick(0.5), p95: pick(0.95), max: times.at(-1), late: times.filter((t) => t > 25).length, frames: times.length };
+  };
+  return { sent, caughtUp, grew: Math.round((rowsAfter - rowsBefore) / 28), resting: stats(phases.resting), scrolling: stats(phases.scrolling) };
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobtrace-bench-'));
 const server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', `sqlite:${dir}/bench.db`, '--max-body-bytes', String(64 << 20)], {
   cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
@@ -164,7 +298,7 @@ try {
   });
   console.log('| spans | first rows (ms) | hydrated (ms) | scroll frame p50 / p95 / max (ms) | rows in DOM | page (MB) |');
   console.log('|---:|---:|---:|---|---:|---:|');
-  for (const size of sizes.length ? sizes : [10_000, 100_000]) {
+  for (const size of sizes) {
     const { traceId, count } = await seed(size);
     const m = await measure(browser, traceId);
     const f = (x) => x.toFixed(0);
@@ -175,6 +309,16 @@ try {
     const traceId = await seedLanes(lanes);
     const m = await measureLanes(browser, traceId);
     console.log(`\nrunner lanes, ${lanes} tasks on 8 runners: shown ${m.took.toFixed(0)} ms after the click; ${m.bars} bars in the DOM standing for ${m.tasks} tasks`);
+  }
+  const live = Number(process.env.BENCH_LIVE ?? 10_000);
+  if (live > 0) {
+    const m = await measureLive(browser, live);
+    console.log(`\na running job of ${live} spans, 50 spans/s arriving (${m.sent} sent; the tree grew by ${m.grew} rows, the last ${m.caughtUp} ms after the last was sent):`);
+    console.log('| | frames/s | frame p50 / p95 / max (ms) | frames over 25 ms |');
+    console.log('|---|---:|---|---:|');
+    for (const [label, f] of [['resting', m.resting], ['scrolling 240 px a frame', m.scrolling]]) {
+      console.log(`| ${label} | ${f.fps.toFixed(1)} | ${f.p50.toFixed(1)} / ${f.p95.toFixed(1)} / ${f.max.toFixed(1)} | ${f.late} of ${f.frames} |`);
+    }
   }
   await browser.close();
 } finally {
