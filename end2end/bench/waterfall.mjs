@@ -9,8 +9,9 @@
 // - hydrated: → `body[data-hydrated]` (the page answers clicks),
 // - scroll: 120 animation frames scrolling 240 px each; frame time p50 / p95 / max,
 // - page: the HTML document's size (rows and hydration data), fetched once more outside the browser.
-// Then the runner lanes of 100,000 task spans on 8 runners (`BENCH_LANES`, 0 to skip): the time
-// from the click on "Runner lanes" to the lanes painted, and the bars in the DOM.
+// Then the runner lanes of 100,000 task spans on 8 and on 1,000 runners (`BENCH_LANES`, 0 to skip;
+// `BENCH_LANE_RUNNERS`): the time from the click on "Runner lanes" to the lanes painted, the lanes
+// and bars in the DOM, and frame times scrolling the lanes.
 // Then a running job under live load (`BENCH_LIVE`, spans already in the job, default 10,000; 0 to
 // skip): 50 new spans a second arrive over OTLP/HTTP (5 every 100 ms) for 10 s while the page
 // shows the job, first resting, then scrolling 240 px a frame; every animation frame's interval is
@@ -105,14 +106,14 @@ async function measure(browser, traceId) {
   return { firstRows, hydrated, p50: pick(0.5), p95: pick(0.95), max: frames.at(-1), rowsInDom, pageBytes };
 }
 
-// A job of `tasks` task spans, 10 ms each, back to back on each of 8 runners.
-async function seedLanes(tasks) {
+// A job of `tasks` task spans, 10 ms each, back to back on each of `runners` runners.
+async function seedLanes(tasks, runnerCount = 8) {
   const traceId = hex(16);
   const rootId = hex(8);
   const t0 = BigInt(Date.now() - 3_600_000) * 1_000_000n;
   const ns = (ms) => (t0 + BigInt(Math.round(ms * 1000)) * 1000n).toString();
-  const perRunner = Math.ceil(tasks / 8);
-  const runners = Array.from({ length: 8 }, (_, r) => ({
+  const perRunner = Math.ceil(tasks / runnerCount);
+  const runners = Array.from({ length: runnerCount }, (_, r) => ({
     resource: { attributes: [
       { key: 'service.name', value: { stringValue: 'bench' } },
       { key: 'service.instance.id', value: { stringValue: `runner-${r}` } },
@@ -125,8 +126,8 @@ async function seedLanes(tasks) {
   });
   runners[0].spans.push(span(rootId, '', `job/lanes-${tasks}`, 0, perRunner * 10 + 10));
   for (let t = 0; t < tasks; t++) {
-    const start = Math.floor(t / 8) * 10;
-    runners[t % 8].spans.push(span(hex(8), rootId, 'task/ProcessTile', start, start + 9, t % 997 === 0 ? 2 : 0));
+    const start = Math.floor(t / runnerCount) * 10;
+    runners[t % runnerCount].spans.push(span(hex(8), rootId, 'task/ProcessTile', start, start + 9, t % 997 === 0 ? 2 : 0));
   }
   for (const { resource, spans } of runners) {
     for (let i = 0; i < spans.length; i += 10_000) {
@@ -153,8 +154,27 @@ async function measureLanes(browser, traceId) {
   });
   const bars = await page.locator('.lanes__bar').count();
   const tasks = await page.locator('.lanes__bar').evaluateAll((all) => all.reduce((n, b) => n + Number(b.dataset.tasks ?? 1), 0));
+  const lanesInDom = await page.locator('.lanes__lane[data-runner]').count();
+  // Scrolling the lanes box 120 frames, 240 px each (down, then back up at the end).
+  const frames = await page.evaluate(async () => {
+    // (Before lanes scrolled in their own box, the page scrolled.)
+    const box = document.querySelector('.lanes__scroll') ?? document.scrollingElement;
+    const times = [];
+    let last = performance.now();
+    let down = true;
+    for (let i = 0; i < 120; i++) {
+      if (box.scrollTop + box.clientHeight >= box.scrollHeight - 1) down = false;
+      box.scrollTop += down ? 240 : -240;
+      await new Promise((r) => requestAnimationFrame(r));
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+    }
+    return times.sort((a, b) => a - b);
+  });
   await page.close();
-  return { took, bars, tasks };
+  const p95 = frames[Math.floor(0.95 * frames.length)];
+  return { took, bars, tasks, lanesInDom, p95, max: frames.at(-1) };
 }
 
 // A running job (no root span yet, no failure) of `total` spans under tasks of 99 children; a
@@ -305,10 +325,12 @@ try {
     console.log(`| ${count} | ${f(m.firstRows)} | ${f(m.hydrated)} | ${m.p50.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} | ${m.rowsInDom} | ${(m.pageBytes / 1e6).toFixed(1)} |`);
   }
   const lanes = Number(process.env.BENCH_LANES ?? 100_000);
-  if (lanes > 0) {
-    const traceId = await seedLanes(lanes);
+  // `BENCH_LANE_RUNNERS`: the runner counts, default 8 and 1,000.
+  const laneRunners = (process.env.BENCH_LANE_RUNNERS ?? '8,1000').split(',').map(Number).filter(Boolean);
+  for (const runnerCount of lanes > 0 ? laneRunners : []) {
+    const traceId = await seedLanes(lanes, runnerCount);
     const m = await measureLanes(browser, traceId);
-    console.log(`\nrunner lanes, ${lanes} tasks on 8 runners: shown ${m.took.toFixed(0)} ms after the click; ${m.bars} bars in the DOM standing for ${m.tasks} tasks`);
+    console.log(`\nrunner lanes, ${lanes} tasks on ${runnerCount} runners: shown ${m.took.toFixed(0)} ms after the click; ${m.lanesInDom} lanes and ${m.bars} bars in the DOM standing for ${m.tasks} tasks; scrolling the lanes: frame p95 ${m.p95.toFixed(1)} ms, max ${m.max.toFixed(1)} ms`);
   }
   const live = Number(process.env.BENCH_LIVE ?? 10_000);
   if (live > 0) {

@@ -136,3 +136,35 @@ test('thousands of tasks too short to tell apart draw as a few marks, and a clic
   await expect(new JobPage(page).panel.getByText(failed.id)).toBeVisible();
   await expect(red).toHaveClass(/lanes__bar--selected/);
 });
+
+test('a job run by hundreds of runners keeps only the lanes in view in the page, and scrolling brings the others', async ({ page, request }) => {
+  const job = hex(8);
+  const tasks = Array.from({ length: 400 }, (_, i) => ({
+    id: hex(8), parent: job, name: 'task/Tile', startMs: i * 10, endMs: i * 10 + 500,
+    runner: `runner-${String(i).padStart(3, '0')}`, status: i === 399 ? 2 : 0,
+  }));
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/runners-${Date.now()}`, startMs: 0, endMs: 5000 },
+    ...tasks,
+  ]);
+  await page.goto(`/jobs/${traceId}?view=lanes`);
+  await hydrated(page);
+  const lanes = page.locator('.lanes__lane[data-runner]');
+  await expect(lanes.first()).toHaveAttribute('data-runner', 'runner-000');
+  const shown = await lanes.count();
+  expect(shown, 'the lanes near the box, not all 400').toBeLessThan(80);
+  expect(shown).toBeGreaterThan(5);
+  await expect(page.locator('.lanes__lane[data-runner="runner-399"]')).toHaveCount(0);
+  // The box is as tall as all 400 lanes; scrolled to its end, the last runner is there.
+  const box = page.locator('.lanes__scroll');
+  const height = await box.evaluate((el) => el.scrollHeight);
+  expect(height).toBeGreaterThan(400 * 40);
+  await box.evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  const last = page.locator('.lanes__lane[data-runner="runner-399"]');
+  await expect(last).toBeVisible();
+  await expect(page.locator('.lanes__lane[data-runner="runner-000"]')).toHaveCount(0);
+  expect(await lanes.count()).toBeLessThan(80);
+  await last.locator('.lanes__bar').click();
+  await expect(last.locator('.lanes__bar')).toHaveClass(/waterfall__bar--error/);
+  await expect(new JobPage(page).panel.getByText(tasks[399].id)).toBeVisible();
+});

@@ -6,12 +6,140 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::components::TimeAxis;
+use crate::model::waterfall::{SLOT_PX, lane_height, lane_tops, lanes_in_view};
 use crate::model::{
     SpanOutline, StatusCode, concurrency, format_duration_ns, lane_marks, runner_lanes, thin_steps,
 };
 
-/// The height of one row of a lane (px): tasks a runner ran at the same time stack.
-const SLOT_PX: usize = 24;
+/// How high the lanes box is taken to be before the browser measures it (px).
+const FIRST_VIEWPORT_PX: f64 = 900.0;
+
+/// A lane, ready to draw.
+struct LaneView {
+    runner: String,
+    summary: String,
+    slot_count: usize,
+    marks: Vec<MarkView>,
+}
+
+/// A mark in a lane, ready to draw.
+struct MarkView {
+    style: String,
+    status: &'static str,
+    title: String,
+    span_id: String,
+    /// The span a click selects.
+    target: usize,
+    /// The spans it stands for.
+    members: Vec<usize>,
+}
+
+/// Which mark of its lane a click on a track hit (its bar's `data-mark`).
+fn clicked_mark(ev: &leptos::ev::MouseEvent) -> Option<usize> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        ev.target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest(".lanes__bar").ok().flatten())
+            .and_then(|bar| bar.get_attribute("data-mark"))
+            .and_then(|at| at.parse::<usize>().ok())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
+    }
+}
+
+/// One lane at `top` px in the lanes box. Its bars are plain elements (no reactive node or
+/// handler each: lanes entering the box while it scrolls are built in the frame): the lane
+/// redraws them when the selection enters or leaves it, and one handler on the track finds the
+/// clicked bar by its `data-mark`.
+fn lane_view(
+    lanes: Arc<Vec<LaneView>>,
+    index: usize,
+    top: usize,
+    selected: Memo<Option<usize>>,
+    select: Callback<Option<usize>>,
+) -> AnyView {
+    let lane = &lanes[index];
+    let (runner, summary, slot_count) =
+        (lane.runner.clone(), lane.summary.clone(), lane.slot_count);
+    let label = runner.clone();
+    let chosen = {
+        let lanes = lanes.clone();
+        Memo::new(move |_| {
+            let span = selected.get()?;
+            lanes[index]
+                .marks
+                .iter()
+                .position(|mark| mark.members.contains(&span))
+        })
+    };
+    let bars = {
+        let lanes = lanes.clone();
+        move || {
+            let chosen = chosen.get();
+            lanes[index]
+                .marks
+                .iter()
+                .enumerate()
+                .map(|(at, mark)| {
+                    let group = if mark.members.len() > 1 {
+                        " lanes__bar--group"
+                    } else {
+                        ""
+                    };
+                    let picked = if chosen == Some(at) {
+                        " lanes__bar--selected"
+                    } else {
+                        ""
+                    };
+                    view! {
+                        <div
+                            class=format!(
+                                "waterfall__bar lanes__bar waterfall__bar--{}{group}{picked}",
+                                mark.status,
+                            )
+                            style=mark.style.clone()
+                            title=mark.title.clone()
+                            data-span-id=mark.span_id.clone()
+                            data-tasks=mark.members.len().to_string()
+                            data-mark=at.to_string()
+                        ></div>
+                    }
+                })
+                .collect_view()
+        }
+    };
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if let Some(mark) = clicked_mark(&ev).and_then(|at| lanes[index].marks.get(at)) {
+            select.run(Some(mark.target));
+        }
+    };
+    view! {
+        <div
+            class="lanes__lane"
+            data-runner=runner
+            style=format!("top: {top}px; height: {}px", lane_height(slot_count))
+        >
+            <div class="lanes__label">
+                <span class="lanes__runner">{label}</span>
+                <span class="muted">{summary}</span>
+            </div>
+            <div
+                class="waterfall__track lanes__track"
+                data-slots=slot_count.to_string()
+                style=format!("height: {}px", 4 + slot_count * SLOT_PX)
+                on:click=on_click
+            >
+                {bars}
+            </div>
+        </div>
+    }
+    .into_any()
+}
 
 #[component]
 pub fn RunnerLanes(
@@ -54,7 +182,7 @@ pub fn RunnerLanes(
     }
     points.push(format!("1000,{level:.2}"));
     let curve = points.join(" ");
-    let lane_rows = lanes
+    let lanes: Vec<LaneView> = lanes
         .into_iter()
         .map(|lane| {
             let busy: i64 = lane.spans.iter().map(|&i| duration(i)).sum();
@@ -68,9 +196,8 @@ pub fn RunnerLanes(
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join(" · ");
-            let slot_count = lane.slot_count;
             let end_of = |index: usize| spans[index].start_ns + duration(index);
-            let bars = lane_marks(&spans, &lane, width, end_of)
+            let marks = lane_marks(&spans, &lane, width, end_of)
                 .into_iter()
                 .map(|mark| {
                     let target = mark.target();
@@ -113,47 +240,77 @@ pub fn RunnerLanes(
                             format!("{} · {}", span.name, format_duration_ns(took)),
                         )
                     };
-                    let members = mark.spans;
-                    let group = count > 1;
-                    view! {
-                        <div
-                            class=format!(
-                                "waterfall__bar lanes__bar waterfall__bar--{status}",
-                            )
-                            class:lanes__bar--group=group
-                            class:lanes__bar--selected=move || {
-                                selected.get().is_some_and(|s| members.contains(&s))
-                            }
-                            style=format!(
-                                "left: {left:.3}%; width: {bar:.3}%; top: {}px; height: {}px",
-                                4 + mark.slot * SLOT_PX,
-                                SLOT_PX - 8,
-                            )
-                            title=title
-                            data-span-id=span.span_id.clone()
-                            data-tasks=count.to_string()
-                            on:click=move |_| select.run(Some(target))
-                        ></div>
+                    MarkView {
+                        style: format!(
+                            "left: {left:.3}%; width: {bar:.3}%; top: {}px; height: {}px",
+                            4 + mark.slot * SLOT_PX,
+                            SLOT_PX - 8,
+                        ),
+                        status,
+                        title,
+                        span_id: span.span_id.clone(),
+                        target,
+                        members: mark.spans,
                     }
                 })
-                .collect_view();
-            view! {
-                <div class="lanes__lane" data-runner=lane.runner>
-                    <div class="lanes__label">
-                        <span class="lanes__runner">{lane.runner.clone()}</span>
-                        <span class="muted">{summary}</span>
-                    </div>
-                    <div
-                        class="waterfall__track lanes__track"
-                        data-slots=slot_count.to_string()
-                        style=format!("height: {}px", 4 + slot_count * SLOT_PX)
-                    >
-                        {bars}
-                    </div>
-                </div>
+                .collect();
+            LaneView {
+                runner: lane.runner,
+                summary,
+                slot_count: lane.slot_count,
+                marks,
             }
         })
-        .collect_view();
+        .collect();
+    // Only the lanes near the scrolled part of the box are in the DOM (a job may have
+    // thousands of runners); the box keeps the whole height, the lanes sit at their tops.
+    let (tops, total) = lane_tops(lanes.iter().map(|lane| lane.slot_count));
+    let lanes = Arc::new(lanes);
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(FIRST_VIEWPORT_PX);
+    let tops = Arc::new(tops);
+    let in_view = {
+        let tops = tops.clone();
+        Memo::new(move |_| {
+            let range = lanes_in_view(&tops, scroll_top.get(), viewport.get());
+            range.collect::<Vec<usize>>()
+        })
+    };
+    let on_scroll = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            if let Some(el) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            {
+                scroll_top.set(f64::from(el.scroll_top()));
+                viewport.set(f64::from(el.client_height()));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let scroller = NodeRef::<leptos::html::Div>::new();
+    // Once in the browser, the box's real height.
+    Effect::new(move |_| {
+        if let Some(el) = scroller.get() {
+            viewport.set(f64::from(el.client_height()).max(1.0));
+        }
+    });
+    let lane_rows = view! {
+        <div class="lanes__scroll" node_ref=scroller on:scroll=on_scroll>
+            <div class="lanes__lanes" style=format!("height: {total}px")>
+                <For
+                    each=move || in_view.get()
+                    key=|index| *index
+                    children=move |index| {
+                        lane_view(lanes.clone(), index, tops[index], selected, select)
+                    }
+                />
+            </div>
+        </div>
+    };
     view! {
         <div class="lanes" aria-label="Runner lanes">
             <div class="waterfall__header lanes__header">

@@ -18,7 +18,10 @@ mod zoom;
 pub use critical_path::critical_path;
 pub use edges::{EDGE_BOX_WIDTH, EdgePath, attempt_rows, edge_curve, edge_paths};
 pub use keys::{TreeKey, tree_key};
-pub use lanes::{Lane, LaneMark, concurrency, lane_marks, runner_lanes, thin_steps};
+pub use lanes::{
+    LANE_OVERSCAN_PX, Lane, LaneMark, SLOT_PX, concurrency, lane_height, lane_marks, lane_tops,
+    lanes_in_view, runner_lanes, thin_steps,
+};
 pub use prepared::{PreparedTrace, SubtreeLogs};
 pub use search::{
     AttributeHits, MAX_ATTRIBUTE_TERMS, MAX_TERM_CHARS, MIN_VALUE_TERM_CHARS, RemoteHits,

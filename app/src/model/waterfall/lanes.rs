@@ -98,6 +98,45 @@ pub fn concurrency(spans: &[SpanOutline], indices: &[usize]) -> Vec<(i64, usize)
     steps
 }
 
+/// A row of a lane (px): tasks a runner ran at the same time stack in rows of this height.
+pub const SLOT_PX: usize = 24;
+/// The least height of a lane (px): its label's two lines.
+pub const LANE_MIN_PX: usize = 40;
+/// Lanes rendered beyond the visible part of the lanes box, above and below it (px).
+pub const LANE_OVERSCAN_PX: f64 = 600.0;
+
+/// A lane's height (px, its bottom border included): its rows of tasks, at least its label.
+pub fn lane_height(slot_count: usize) -> usize {
+    (4 + slot_count * SLOT_PX).max(LANE_MIN_PX) + 1
+}
+
+/// Where each lane starts in the lanes box (px), and the box's whole height.
+pub fn lane_tops(slot_counts: impl IntoIterator<Item = usize>) -> (Vec<usize>, usize) {
+    let mut top = 0;
+    let tops = slot_counts
+        .into_iter()
+        .map(|slots| {
+            let at = top;
+            top += lane_height(slots);
+            at
+        })
+        .collect();
+    (tops, top)
+}
+
+/// The lanes to render for the box scrolled to `scroll_top` and `viewport` px high: every lane
+/// that overlaps it or the [`LANE_OVERSCAN_PX`] above and below. `tops` as [`lane_tops`] gives.
+pub fn lanes_in_view(tops: &[usize], scroll_top: f64, viewport: f64) -> std::ops::Range<usize> {
+    let from = (scroll_top - LANE_OVERSCAN_PX).max(0.0);
+    let to = scroll_top + viewport + LANE_OVERSCAN_PX;
+    // The last lane starting at or above `from` overlaps it; lanes starting before `to` do too.
+    let start = tops
+        .partition_point(|&top| top as f64 <= from)
+        .saturating_sub(1);
+    let end = tops.partition_point(|&top| (top as f64) < to);
+    start..end.max(start)
+}
+
 /// The finest detail the lanes draw: 1/1,000 of the track (about a pixel). Tasks shorter than
 /// [`TINY_PARTS`] of these, less than one apart, cannot be told apart and are drawn as one mark,
 /// which ends once it is [`RUN_PARTS`] wide (a target a pointer can hit, wider than a bar's
@@ -234,6 +273,30 @@ pub fn thin_steps(steps: &[(i64, usize)], origin: i64, width_ns: i64) -> Vec<(i6
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_the_lanes_near_the_scrolled_window_are_rendered() {
+        // 1,000 runners of one row (41 px), one of three rows in the middle.
+        let slots = (0..1000).map(|i| if i == 500 { 3 } else { 1 });
+        let (tops, total) = lane_tops(slots);
+        assert_eq!(lane_height(1), 41);
+        assert_eq!(lane_height(3), 77);
+        assert_eq!(total, 999 * 41 + 77);
+        assert_eq!((tops[1], tops[501]), (41, 500 * 41 + 77));
+        // At the top, 900 px high: the lanes down to 1,500 px, 37 of them.
+        assert_eq!(lanes_in_view(&tops, 0.0, 900.0), 0..37);
+        // Scrolled to the middle: from 600 px above to 600 px below, the tall lane included.
+        let middle = lanes_in_view(&tops, 20_000.0, 900.0);
+        assert!(middle.contains(&500), "{middle:?}");
+        let (first, last) = (middle.start, middle.end - 1);
+        assert!(tops[first] as f64 <= 19_400.0 && tops[first + 1] as f64 > 19_400.0);
+        assert!((tops[last] as f64) < 21_500.0 && tops[last + 1] as f64 >= 21_500.0);
+        // At the bottom, and past it.
+        assert_eq!(lanes_in_view(&tops, total as f64 - 900.0, 900.0).end, 1000);
+        assert_eq!(lanes_in_view(&tops, 1e9, 900.0), 999..1000);
+        assert_eq!(lanes_in_view(&[], 0.0, 900.0), 0..0);
+    }
+
     use super::*;
     use crate::model::waterfall::fixtures::span;
 
