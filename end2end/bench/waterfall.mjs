@@ -276,10 +276,11 @@ async function measureLive(browser, total) {
       }
       return { seconds: (performance.now() - started) / 1000, times: times.sort((a, b) => a - b) };
     };
-    const scroller = document.querySelector('.waterfall__scroll') ?? document.scrollingElement;
     const resting = await record(5000, () => {});
     let down = true;
     const scrolling = await record(5000, () => {
+      // Looked up each frame: a reload rebuilds the box (it keeps its scroll position).
+      const scroller = document.querySelector('.waterfall__scroll') ?? document.scrollingElement;
       if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 240) down = false;
       if (scroller.scrollTop <= 0) down = true;
       scroller.scrollTop += down ? 240 : -240;

@@ -13,7 +13,7 @@
 //!
 //! Then the same with a log line per span (a log request after each span request).
 //!
-//! Then PostgreSQL (`BENCH_BACKENDS`, default `sqlite,postgres`; `BENCH_POSTGRES_URL`): the
+//! And PostgreSQL, run first (`BENCH_BACKENDS`, default `sqlite,postgres`; `BENCH_POSTGRES_URL`): the
 //! store's write path against a raw `COPY` of the same converted rows, into bare tables and into
 //! a database with the store's schema, spans alone and with a log line per span.
 //!

@@ -276,6 +276,8 @@ pub fn RunnerLanes(
             range.collect::<Vec<usize>>()
         })
     };
+    // Where the lanes were scrolled before a live reload rebuilt them.
+    let memory = crate::components::use_scroll_memory().map(|m| m.lanes);
     let on_scroll = move |ev: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
         {
@@ -284,18 +286,26 @@ pub fn RunnerLanes(
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             {
-                scroll_top.set(f64::from(el.scroll_top()));
+                let top = f64::from(el.scroll_top());
+                scroll_top.set(top);
                 viewport.set(f64::from(el.client_height()));
+                if let Some(memory) = memory {
+                    memory.set_value(top);
+                }
             }
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
+        let _ = (ev, memory);
     };
     let scroller = NodeRef::<leptos::html::Div>::new();
     // Once in the browser, the box's real height.
     Effect::new(move |_| {
         if let Some(el) = scroller.get() {
             viewport.set(f64::from(el.client_height()).max(1.0));
+            #[cfg(feature = "hydrate")]
+            scroll_top.set(crate::components::scroll_memory::restore_scroll(
+                &el, memory,
+            ));
         }
     });
     let lane_rows = view! {

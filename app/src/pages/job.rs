@@ -20,7 +20,8 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::jobs::get_job_trace;
 use crate::components::{
-    ErrorNotice, FailureBanner, JobHeader, JobProgressBars, QueryWriter, TaskTable, TraceView,
+    ErrorNotice, FailureBanner, JobHeader, JobProgressBars, QueryWriter, ScrollMemory, TaskTable,
+    TraceView,
 };
 use crate::error::AppError;
 use crate::model::waterfall::PreparedTrace;
@@ -48,9 +49,13 @@ pub fn JobPage() -> impl IntoView {
     // What the last Retry or Cancel did, shown across the reload it causes; another job's page
     // (the router keeps this page when only the id changes) starts without it.
     let notice = RwSignal::new(None::<String>);
+    // Where the rows and lanes were scrolled, kept across live reloads; another job's page
+    // starts at the top.
+    let scroll = ScrollMemory::provide();
     Effect::new(move |_| {
         id();
         notice.set(None);
+        scroll.forget();
     });
     let after_action = Callback::new(move |text: String| {
         notice.set(Some(text));

@@ -23,6 +23,8 @@ pub struct RowWindow {
     pub rows: Memo<Vec<(usize, TreeRow)>>,
     /// Whether the page runs in the browser (hydrated).
     pub mounted: RwSignal<bool>,
+    /// Where the rows were scrolled before a live reload rebuilt them.
+    memory: Option<StoredValue<f64>>,
 }
 
 impl RowWindow {
@@ -33,10 +35,14 @@ impl RowWindow {
         // JavaScript), the first screenful of a bigger one; the browser starts the same and
         // narrows to the window once it runs.
         let running = RwSignal::new(false);
+        let memory = crate::components::use_scroll_memory().map(|m| m.rows);
         Effect::new(move |_| {
             #[cfg(feature = "hydrate")]
             if let Some(scroller) = document().get_element_by_id(SCROLLER_ID) {
                 viewport.set(f64::from(scroller.client_height()).max(ROW_PX));
+                scroll_top.set(crate::components::scroll_memory::restore_scroll(
+                    &scroller, memory,
+                ));
             }
             running.set(true);
         });
@@ -59,6 +65,7 @@ impl RowWindow {
             viewport,
             rows: window,
             mounted,
+            memory,
         }
     }
 
@@ -80,13 +87,17 @@ impl RowWindow {
                 .target()
                 .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             {
-                self.scroll_top.set(f64::from(el.scroll_top()));
+                let top = f64::from(el.scroll_top());
+                self.scroll_top.set(top);
                 self.viewport.set(f64::from(el.client_height()));
+                if let Some(memory) = self.memory {
+                    memory.set_value(top);
+                }
             }
         }
         // Without the browser there is no scrolling.
         #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, self.scroll_top, self.viewport);
+        let _ = (ev, self.scroll_top, self.viewport, self.memory);
     }
 }
 

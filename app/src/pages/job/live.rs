@@ -1,5 +1,5 @@
 //! The browser side of live updates: an EventSource per open job page, reloading its trace
-//! when the job changed, paced by what the last reload cost (`model::live_pace`).
+//! when the job changed, paced by what the last reload cost the page (`model::live_pace`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,6 +26,9 @@ struct Follow {
     scheduled: bool,
     /// The page is gone: a scheduled reload must not touch its disposed trace.
     stopped: bool,
+    /// Counts the reloads asked for: the first of a frame and a timer to see one's answer ends
+    /// it, the other then finds it ended (or a newer reload) and leaves it.
+    reloads: u64,
 }
 
 fn now() -> f64 {
@@ -36,7 +39,7 @@ fn now() -> f64 {
 /// it does.
 fn consider(state: &Rc<RefCell<Follow>>, trace: Trace) {
     let mut follow = state.borrow_mut();
-    if follow.stopped || follow.pace.busy() || follow.scheduled || follow.announced.is_none() {
+    if follow.stopped || follow.pace.busy(now()) || follow.scheduled || follow.announced.is_none() {
         return;
     }
     let shown = trace.with_untracked(|t| match t {
@@ -49,6 +52,7 @@ fn consider(state: &Rc<RefCell<Follow>>, trace: Trace) {
     let wait = follow.pace.wait(now());
     if wait <= 0.0 {
         follow.pace.begin(now());
+        follow.reloads += 1;
         drop(follow);
         trace.refetch();
         return;
@@ -85,21 +89,32 @@ pub fn follow(id: String, trace: Trace) {
             consider(&state, trace);
         })
     };
-    // A reload ends when its trace is shown: the frame after the new value. Then what was
-    // announced meanwhile is considered.
+    // A reload ends when its trace is shown: the frame after the new value arrived, or, where no
+    // frame comes (a hidden tab), a quarter second after. Then what was announced meanwhile is
+    // considered.
     let shown = SendWrapper::new(Rc::clone(&state));
     Effect::new(move |_| {
         trace.track();
         let follow = shown.borrow();
-        if follow.stopped || !follow.pace.busy() {
+        if follow.stopped || !follow.pace.busy(now()) {
             return;
         }
+        let (reload, arrived) = (follow.reloads, now());
         drop(follow);
-        let state = Rc::clone(&shown);
-        request_animation_frame(move || {
-            state.borrow_mut().pace.end(now());
-            consider(&state, trace);
-        });
+        let end = {
+            let state = Rc::clone(&shown);
+            move || {
+                let mut follow = state.borrow_mut();
+                if follow.reloads != reload || !follow.pace.busy(now()) {
+                    return;
+                }
+                follow.pace.end(arrived, now());
+                drop(follow);
+                consider(&state, trace);
+            }
+        };
+        request_animation_frame(end.clone());
+        set_timeout(end, Duration::from_millis(250));
     });
     let closing = source.clone();
     // Finished: no more events; closing stops EventSource from reconnecting.
