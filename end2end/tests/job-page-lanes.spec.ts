@@ -162,9 +162,15 @@ test('a job run by hundreds of runners keeps only the lanes in view in the page,
   await box.evaluate((el) => { el.scrollTop = el.scrollHeight; });
   const last = page.locator('.lanes__lane[data-runner="runner-399"]');
   await expect(last).toBeVisible();
+  // At its place: inside the scrolled box, at its bottom.
+  const [laneBox, boxBox] = [await last.boundingBox(), await box.boundingBox()];
+  expect(laneBox!.y).toBeGreaterThanOrEqual(boxBox!.y);
+  expect(laneBox!.y + laneBox!.height).toBeLessThanOrEqual(boxBox!.y + boxBox!.height + 1);
+  expect(laneBox!.y + laneBox!.height).toBeGreaterThan(boxBox!.y + boxBox!.height - 60);
   await expect(page.locator('.lanes__lane[data-runner="runner-000"]')).toHaveCount(0);
   expect(await lanes.count()).toBeLessThan(80);
-  await last.locator('.lanes__bar').click();
   await expect(last.locator('.lanes__bar')).toHaveClass(/waterfall__bar--error/);
+  await last.locator('.lanes__bar').click();
+  await expect(last.locator('.lanes__bar')).toHaveClass(/lanes__bar--selected/);
   await expect(new JobPage(page).panel.getByText(tasks[399].id)).toBeVisible();
 });
