@@ -23,6 +23,8 @@ test('the tasks page counts runs per task and links a slow run to its span', asy
   await page.getByRole('link', { name: '7 days' }).click();
   await expect(page).toHaveURL(/\/tasks\?days=7$/);
   await expect(row).toBeVisible();
+  // The rows of the new window are in (the old ones stay while it loads, their links to 14 days).
+  await expect(row.getByRole('link', { name: 'DownloadTile' })).toHaveAttribute('href', /days=7$/);
 
   await row.getByRole('link', { name: 'DownloadTile' }).click();
   await expect(page).toHaveURL(/\/tasks\/DownloadTile\?days=7$/);
