@@ -5,6 +5,7 @@
 //
 // Needs a running jobtrace with the trace (e.g. one seeded by bench/waterfall.mjs's `seed`).
 import { chromium } from 'playwright';
+import { printProfile } from './cpu-profile.mjs';
 
 const [base, trace] = process.argv.slice(2);
 if (!base || !trace) {
@@ -30,16 +31,5 @@ await page.evaluate(async () => {
   }
 });
 const { profile } = await cdp.send('Profiler.stop');
-const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-const selfTime = new Map();
-profile.samples.forEach((id, i) => {
-  const frame = nodes.get(id).callFrame;
-  const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop()}`;
-  selfTime.set(key, (selfTime.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
-});
-const total = [...selfTime.values()].reduce((a, b) => a + b, 0);
-console.log(`sampled ${(total / 1000).toFixed(0)} ms; self time by function:`);
-for (const [key, us] of [...selfTime].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
-  console.log(`${(us / 1000).toFixed(1).padStart(9)} ms  ${key}`);
-}
+printProfile(profile);
 await browser.close();

@@ -17,6 +17,7 @@
 // shows the job, first resting, then scrolling 240 px a frame; every animation frame's interval is
 // recorded: frames per second, p50 / p95 / max, and frames later than 25 ms (a vsync missed).
 import { chromium } from 'playwright';
+import { printProfile } from './cpu-profile.mjs';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -231,21 +232,6 @@ async function seedLive(total) {
   };
 }
 
-function printProfile(profile) {
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfTime = new Map();
-  profile.samples.forEach((id, i) => {
-    const frame = nodes.get(id).callFrame;
-    const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop()}`;
-    selfTime.set(key, (selfTime.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  });
-  const total = [...selfTime.values()].reduce((a, b) => a + b, 0);
-  console.log(`profile: sampled ${(total / 1000).toFixed(0)} ms; self time by function:`);
-  for (const [key, us] of [...selfTime].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
-    console.log(`${(us / 1000).toFixed(1).padStart(9)} ms  ${key}`);
-  }
-}
-
 async function measureLive(browser, total) {
   const feed = await seedLive(total);
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -288,7 +274,7 @@ async function measureLive(browser, total) {
     return { resting, scrolling };
   });
   const sent = feed.stop();
-  if (cdp) printProfile((await cdp.send('Profiler.stop')).profile);
+  if (cdp) printProfile((await cdp.send('Profiler.stop')).profile, { label: 'profile: ', top: 30 });
   // The page followed: the tree grows by the spans sent (28 px a row), within how long of the
   // last one sent (live updates are paced; 20 s at most).
   const stopped = Date.now();
