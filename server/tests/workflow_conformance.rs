@@ -944,6 +944,89 @@ async fn concurrent_claims_never_share_a_task(store: SharedStore) {
     assert_eq!(distinct.len(), 12, "no task claimed twice");
 }
 
+/// Task runners and span ingest share SQLite's one writer (the report-and-claim cycle runs on
+/// the span writer's thread since issue 14; PostgreSQL runs both side by side): 8 runners
+/// report and claim 200 tasks while 40 requests of 250 spans arrive. Every task is computed
+/// once, every span is stored, and no call waits long.
+async fn runners_keep_claiming_while_spans_pour_in(store: SharedStore) {
+    const TRACE: &str = "3bf7651916cd43dd8448eb211c80319d";
+    let tasks: Vec<TaskSpec> = (0..200).map(|_| task("Tile", "v0.0", vec![])).collect();
+    let submitted = store.submit_job(job("busy", tasks), T0).await.unwrap();
+    let ingest = async {
+        for request in 0..40_u64 {
+            let ids: Vec<String> = (0..250_u64)
+                .map(|i| format!("{:016x}", request * 1000 + i + 1))
+                .collect();
+            let seeds: Vec<common::SpanSeed<'_>> = ids
+                .iter()
+                .map(|id| (id.as_str(), None, "work", 0, 1, 0))
+                .collect();
+            let request = common::trace_request(&common::trace_json(TRACE, "svc", &seeds));
+            store
+                .write_spans(jobtrace::ingest::spans_from_request(&request).batch)
+                .await
+                .unwrap();
+        }
+    };
+    let runners = futures::future::join_all((0..8).map(|r| {
+        let store = store.clone();
+        async move {
+            let name = format!("runner-{r}");
+            let request = ClaimRequest {
+                runner: name.clone(),
+                ..runner(&[("Tile", "v0.0")])
+            };
+            let mut computed: Option<ComputedTask> = None;
+            let mut ran = Vec::new();
+            let mut slowest = std::time::Duration::ZERO;
+            loop {
+                let asked = std::time::Instant::now();
+                let next = store
+                    .next_task(computed.take(), Some(&request), T0 + 1)
+                    .await
+                    .unwrap();
+                slowest = slowest.max(asked.elapsed());
+                let Some(task) = next else {
+                    break;
+                };
+                ran.push(task.id);
+                computed = Some(ComputedTask {
+                    reporter: Reporter::new(name.clone(), Some(task.attempt)),
+                    ..report(&task, vec![])
+                });
+            }
+            (ran, slowest)
+        }
+    }));
+    let ((), results) = tokio::join!(ingest, runners);
+    let ran: Vec<uuid::Uuid> = results.iter().flat_map(|(ran, _)| ran.clone()).collect();
+    let distinct: HashSet<_> = ran.iter().collect();
+    assert_eq!(
+        (ran.len(), distinct.len()),
+        (200, 200),
+        "each task ran once"
+    );
+    let slowest = results.iter().map(|(_, slowest)| *slowest).max().unwrap();
+    assert!(
+        slowest < std::time::Duration::from_secs(5),
+        "a call took {slowest:?}"
+    );
+    let done = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.counts.computed),
+        (JobState::Completed, 200)
+    );
+    let every_span = jobtrace::store::SpanPageQuery {
+        limit: 20_000,
+        ..Default::default()
+    };
+    let stored = store
+        .span_page(Some(trace_id(TRACE)), &every_span)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 10_000, "every span stored");
+}
+
 async fn clusters_separate_queues(store: SharedStore) {
     let default = store.cluster("").await.unwrap().unwrap();
     assert!(default.is_default);
@@ -2189,6 +2272,7 @@ both_backends!(
     progress_is_summed_per_label_over_tasks_and_attempts,
     calls_dropped_midway_leave_the_store_usable,
     concurrent_claims_never_share_a_task,
+    runners_keep_claiming_while_spans_pour_in,
     clusters_separate_queues,
     bad_submissions_are_rejected_and_store_nothing,
     prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest,

@@ -52,9 +52,21 @@ struct Command {
     reply: oneshot::Sender<Result<WriteSummary, StoreError>>,
 }
 
+/// Work of the workflow store run on the writer's connection, in a transaction of its own
+/// (`SqliteWriter::transaction`).
+type Work = Box<dyn FnOnce(&Connection) + Send>;
+
+/// What the writer thread is asked to do, in the order asked.
+enum Order {
+    /// Spans or logs: requests queued together are committed together.
+    Write(Command),
+    /// A workflow transaction: alone, between groups.
+    Work(Work),
+}
+
 /// Handle to the writer thread; dropping the last one stops it.
 pub(super) struct SqliteWriter {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Order>,
 }
 
 impl SqliteWriter {
@@ -86,7 +98,27 @@ impl SqliteWriter {
     async fn submit(&self, payload: Payload) -> Result<WriteSummary, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command { payload, reply })
+            .send(Order::Write(Command { payload, reply }))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Runs `work` on the writer's connection in a transaction of its own (`BEGIN IMMEDIATE`),
+    /// committed if it succeeds, rolled back if it fails. Statements run back to back on the
+    /// writer's thread: a task claim's dozen statements cross threads once, not a dozen times
+    /// (sqlx's SQLite worker). Once sent, the work runs to its end even if the caller stops
+    /// waiting, as every store write does (`store::to_the_end`).
+    pub(super) async fn transaction<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let order = Order::Work(Box::new(move |conn: &Connection| {
+            let _ = reply.send(in_transaction(conn, work));
+        }));
+        self.commands
+            .send(order)
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
@@ -106,12 +138,17 @@ impl SqliteWriter {
     }
 }
 
-fn run(
-    conn: Connection,
-    mut commands: mpsc::Receiver<Command>,
-    workflow_waiting: Arc<AtomicUsize>,
-) {
-    while let Some(first) = commands.blocking_recv() {
+fn run(conn: Connection, mut commands: mpsc::Receiver<Order>, workflow_waiting: Arc<AtomicUsize>) {
+    // An order that ended the last group: the next to carry out.
+    let mut next: Option<Order> = None;
+    while let Some(order) = next.take().or_else(|| commands.blocking_recv()) {
+        let first = match order {
+            Order::Work(work) => {
+                work(&conn);
+                continue;
+            }
+            Order::Write(first) => first,
+        };
         // Let a waiting workflow transaction (task claim, completion) take the lock first.
         let deadline = Instant::now() + YIELD_AT_MOST;
         while workflow_waiting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -121,15 +158,50 @@ fn run(
         let mut group = vec![first];
         while rows < GROUP_ROWS {
             match commands.try_recv() {
-                Ok(command) => {
+                Ok(Order::Write(command)) => {
                     rows += command.payload.rows();
                     group.push(command);
+                }
+                Ok(work) => {
+                    // Right after this group: a workflow order waits for one group at most.
+                    next = Some(work);
+                    break;
                 }
                 Err(_) => break,
             }
         }
         commit_group(&conn, group);
     }
+}
+
+/// `work` in a transaction that takes the write lock up front; committed if it succeeds, else
+/// rolled back.
+fn in_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    // A transaction left open by an earlier failure would make every BEGIN fail.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(StoreError::from_rusqlite)?;
+    let outcome = work(conn);
+    if conn.is_autocommit() {
+        // SQLite rolled the transaction back itself (I/O error, disk full).
+        return outcome.and(Err(StoreError::Shared(
+            "the transaction was rolled back".to_owned(),
+        )));
+    }
+    let committed = outcome.and_then(|value| {
+        conn.execute_batch("COMMIT")
+            .map(|()| value)
+            .map_err(StoreError::from_rusqlite)
+    });
+    if committed.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    committed
 }
 
 /// One transaction for the group; replies only once it committed.

@@ -10,6 +10,7 @@ mod holder;
 mod jobs;
 mod progress;
 mod rows;
+mod sqlite_cycle;
 mod storage;
 mod summary;
 mod tasks;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use app::model::JobState;
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::Database;
 use uuid::Uuid;
 
 use super::backend::WriteTurn;
@@ -20,9 +20,9 @@ use crate::store::{PostgresStore, SqliteStore, StoreError};
 /// Candidates fetched per claim before version filtering.
 const CLAIM_CANDIDATES: i64 = 64;
 /// Pages of candidates a claim looks through before telling the runner to idle.
-const CLAIM_PAGES: usize = 16;
+pub(super) const CLAIM_PAGES: usize = 16;
 /// Task names whose candidates one statement reads.
-const NAMES_PER_STATEMENT: usize = 100;
+pub(super) const NAMES_PER_STATEMENT: usize = 100;
 
 /// The queue side of the workflow store.
 #[async_trait::async_trait]
@@ -48,52 +48,105 @@ pub trait TaskQueue: Send + Sync + 'static {
 }
 
 /// A claim candidate: task id, job id, identifier name and version, submitted at.
-type Candidate = (Vec<u8>, Vec<u8>, String, String, i64);
+pub(super) type Candidate = (Vec<u8>, Vec<u8>, String, String, i64);
 
 /// What a claimed task's row gives back: attempts, display, input, parent id, retry count.
-type ClaimedRow = (i64, String, Vec<u8>, Option<Vec<u8>>, i64);
+pub(super) type ClaimedRow = (i64, String, Vec<u8>, Option<Vec<u8>>, i64);
 
 /// The task names a runner can run, each once.
-fn claim_names(claim: &ClaimRequest) -> Vec<&str> {
+pub(super) fn claim_names(claim: &ClaimRequest) -> Vec<&str> {
     let mut names: Vec<&str> = claim.identifiers.iter().map(|(n, _)| n.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     names
 }
 
-/// Runnable tasks named `name` on the claim's cluster in submission order, after `after`
-/// (`(submitted_ns, task id)`), one page. One name at a time: the queue index
-/// (`tasks_queued`: cluster, name, submitted_ns, id) then yields the page in order without
-/// sorting; an `IN` list of names made PostgreSQL and SQLite read and sort every queued task
-/// (34 ms a claim with 10,000 queued).
-fn push_candidates<'a, DB>(
-    select: &mut QueryBuilder<'a, DB>,
-    claim: &ClaimRequest,
-    name: &str,
-    after: Option<&(i64, Vec<u8>)>,
-) where
-    DB: Database,
-    i32: Encode<'a, DB> + Type<DB>,
-    i64: Encode<'a, DB> + Type<DB>,
-    String: Encode<'a, DB> + Type<DB>,
-    Vec<u8>: Encode<'a, DB> + Type<DB>,
-{
-    select.push_bind(JobState::Failed.code());
-    select
-        .push(" AND t.cluster_slug = ")
-        .push_bind(claim.cluster_slug.clone());
-    select
-        .push(" AND t.identifier_name = ")
-        .push_bind(name.to_owned());
-    if let Some((submitted_ns, id)) = after {
-        select
-            .push(" AND (t.submitted_ns, t.id) > (")
-            .push_bind(*submitted_ns);
-        select.push(", ").push_bind(id.clone()).push(")");
+/// Runnable tasks of `names` (one per name) on the claim's cluster in submission order, after
+/// `(submitted_ns, task id)` when `after`, a page per name, one `UNION ALL` member per name.
+/// Parameters: `$1` the failed job state, `$2` the cluster, then (`after`) `$3` submitted and
+/// `$4` the task id, then the names. One name per member: the queue index (`tasks_queued`:
+/// cluster, name, submitted_ns, id) then yields its page in order without sorting; an `IN`
+/// list of names made PostgreSQL and SQLite read and sort every queued task (34 ms a claim
+/// with 10,000 queued).
+pub(super) fn candidates_sql(names: usize, after: bool) -> String {
+    let first_name = if after { 5 } else { 3 };
+    let mut sql = String::new();
+    for index in 0..names {
+        if index > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        sql.push_str(
+            "SELECT * FROM (SELECT t.id, t.job_id, t.identifier_name, t.identifier_version, \
+             t.submitted_ns FROM tasks t JOIN jobs j ON j.id = t.job_id \
+             WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 AND j.state <> $1 \
+             AND t.cluster_slug = $2",
+        );
+        sql.push_str(&format!(" AND t.identifier_name = ${}", first_name + index));
+        if after {
+            sql.push_str(" AND (t.submitted_ns, t.id) > ($3, $4)");
+        }
+        sql.push_str(&format!(
+            " ORDER BY t.submitted_ns, t.id LIMIT {CLAIM_CANDIDATES}) AS page{index}"
+        ));
     }
-    select
-        .push(" ORDER BY t.submitted_ns, t.id LIMIT ")
-        .push_bind(CLAIM_CANDIDATES);
+    sql
+}
+
+/// The candidates of one page read name by name ([`candidates_sql`]): merged in submission
+/// order and cut to a page. Also whether a next page may hold more (some name's page was full).
+pub(super) fn merge_page(names: &[&str], mut candidates: Vec<Candidate>) -> (Vec<Candidate>, bool) {
+    let full_page = names.iter().any(|name| {
+        let page = candidates.iter().filter(|c| c.2 == *name).count();
+        page as i64 == CLAIM_CANDIDATES
+    }) || candidates.len() as i64 > CLAIM_CANDIDATES;
+    candidates.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
+    candidates.truncate(CLAIM_CANDIDATES as usize);
+    (candidates, full_page)
+}
+
+/// Claims task `$1` at `$2` for runner `$4` until `$3`, if it is still runnable; returns a
+/// [`ClaimedRow`].
+pub(super) const CLAIM_TASK: &str = "UPDATE tasks SET state = 2, started_ns = $2, \
+    stopped_ns = NULL, lease_expires_ns = $3, runner = $4, attempts = attempts + 1 \
+    WHERE id = $1 AND state = 1 AND pending_deps = 0 \
+    RETURNING attempts, display, input, parent_id, retry_count";
+
+/// Attempt `$2` of task `$1` started on runner `$3` at `$4`.
+pub(super) const START_ATTEMPT: &str = "INSERT INTO task_attempts (task_id, attempt, runner, \
+    started_ns, stopped_ns, outcome, error) VALUES ($1, $2, $3, $4, NULL, 0, '')";
+
+/// The tasks task `$1` depends on.
+pub(super) const TASK_DEPENDS_ON: &str =
+    "SELECT depends_on FROM task_dependencies WHERE task_id = $1";
+
+/// The task a claim hands out, from its job, its claimed row and its dependencies.
+pub(super) fn claimed_task(
+    job: &JobFacts,
+    task_id: &[u8],
+    identifier: (String, String),
+    row: ClaimedRow,
+    depends_on: &[Vec<u8>],
+    lease_ns: i64,
+) -> Result<ClaimedTask, StoreError> {
+    let (attempts, display, input, parent_id, retry_count) = row;
+    Ok(ClaimedTask {
+        id: uuid_of(task_id)?,
+        job_id: uuid_of(&job.id)?,
+        job_name: job.name.clone(),
+        job_trace_parent: job.trace_parent.clone().unwrap_or_default(),
+        identifier,
+        display,
+        input,
+        parent_id: parent_id.as_deref().map(uuid_of).transpose()?,
+        depends_on: depends_on
+            .iter()
+            .map(|d| uuid_of(d))
+            .collect::<Result<_, _>>()?,
+        retry_count,
+        lease_ns,
+        attempt: attempts,
+        automation_id: job.automation_id.as_deref().map(uuid_of).transpose()?,
+    })
 }
 
 /// How many of the oldest candidates concurrent claims spread over.
@@ -105,7 +158,7 @@ const SPREAD: usize = 16;
 /// starts at a random one of the oldest [`SPREAD`] instead and goes round. A lone claim (one
 /// runner, or runners taking turns) takes the oldest task: the queue is strictly oldest first
 /// whenever that costs nothing, and a test or a user can rely on it.
-fn spread<T>(candidates: &mut [T], concurrent: bool) {
+pub(super) fn spread<T>(candidates: &mut [T], concurrent: bool) {
     let within = candidates.len().min(SPREAD);
     if concurrent && within > 1 {
         let start = usize::from(uuid::Uuid::new_v4().as_bytes()[0]) % within;
@@ -114,11 +167,11 @@ fn spread<T>(candidates: &mut [T], concurrent: bool) {
 }
 
 /// Counts a claim in flight for as long as it lives.
-struct InFlight<'a>(&'a AtomicUsize);
+pub(super) struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {
     /// Enters; also says whether another claim was already in flight.
-    fn enter(counter: &'a AtomicUsize) -> (Self, bool) {
+    pub(super) fn enter(counter: &'a AtomicUsize) -> (Self, bool) {
         let before = counter.fetch_add(1, Ordering::AcqRel);
         (InFlight(counter), before > 0)
     }
@@ -172,7 +225,7 @@ struct Held<DB: Database> {
 
 /// The runner looks tasks up by exact (name, version): the identifier to hand the task out
 /// under is the runner's compatible version, if it has one.
-fn runner_identifier<'c>(
+pub(super) fn runner_identifier<'c>(
     claim: &'c ClaimRequest,
     name: &str,
     version: &str,
@@ -276,33 +329,22 @@ macro_rules! impl_task_queue {
                     // compound SELECT).
                     let mut candidates: Vec<Candidate> = Vec::new();
                     for chunk in names.chunks(NAMES_PER_STATEMENT) {
-                        let mut select = sqlx::QueryBuilder::<$db>::new("");
-                        for (index, name) in chunk.iter().enumerate() {
-                            if index > 0 {
-                                select.push(" UNION ALL ");
-                            }
-                            select.push(
-                                "SELECT * FROM (SELECT t.id, t.job_id, t.identifier_name, \
-                                 t.identifier_version, t.submitted_ns FROM tasks t \
-                                 JOIN jobs j ON j.id = t.job_id \
-                                 WHERE t.state = 1 AND t.pending_deps = 0 AND j.canceled = 0 \
-                                 AND j.state <> ",
-                            );
-                            push_candidates(&mut select, claim, name, after.as_ref());
-                            select.push(") AS page").push(index);
+                        let sql = candidates_sql(chunk.len(), after.is_some());
+                        let mut query = sqlx::query_as::<_, Candidate>(&sql)
+                            .bind(JobState::Failed.code())
+                            .bind(claim.cluster_slug.as_str());
+                        if let Some((submitted_ns, id)) = &after {
+                            query = query.bind(*submitted_ns).bind(id.as_slice());
                         }
-                        let query = select.build_query_as::<Candidate>();
+                        for name in chunk {
+                            query = query.bind(*name);
+                        }
                         candidates.extend(match held.as_mut() {
                             Some(held) => query.fetch_all(&mut *held.tx).await?,
                             None => query.fetch_all(&self.write).await?,
                         });
                     }
-                    let full_page = names.iter().any(|name| {
-                        let page = candidates.iter().filter(|c| c.2 == *name).count();
-                        page as i64 == CLAIM_CANDIDATES
-                    }) || candidates.len() as i64 > CLAIM_CANDIDATES;
-                    candidates.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
-                    candidates.truncate(CLAIM_CANDIDATES as usize);
+                    let (mut candidates, full_page) = merge_page(&names, candidates);
                     let Some(last) = candidates.last() else {
                         break;
                     };
@@ -383,77 +425,44 @@ macro_rules! impl_task_queue {
                 if job.canceled != 0 || job.state == JobState::Failed.code() {
                     return Ok(None);
                 }
-                let claimed: Option<ClaimedRow> = sqlx::query_as(
-                    "UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, \
-                     lease_expires_ns = $3, runner = $4, attempts = attempts + 1 \
-                     WHERE id = $1 AND state = 1 AND pending_deps = 0 \
-                     RETURNING attempts, display, input, parent_id, retry_count",
-                )
-                .bind(task_id)
-                .bind(now_ns)
-                .bind(now_ns.saturating_add(claim.lease_ns))
-                .bind(claim.runner.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-                let Some((attempts, display, input, parent_id, retry_count)) = claimed else {
+                let claimed: Option<ClaimedRow> = sqlx::query_as(CLAIM_TASK)
+                    .bind(task_id)
+                    .bind(now_ns)
+                    .bind(now_ns.saturating_add(claim.lease_ns))
+                    .bind(claim.runner.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let Some(row) = claimed else {
                     return Ok(None);
                 };
-                sqlx::query(
-                    "INSERT INTO task_attempts (task_id, attempt, runner, started_ns, stopped_ns, \
-                     outcome, error) VALUES ($1, $2, $3, $4, NULL, 0, '')",
-                )
-                .bind(task_id)
-                .bind(attempts)
-                .bind(claim.runner.as_str())
-                .bind(now_ns)
-                .execute(&mut **tx)
-                .await?;
-                let depends_on: Vec<Vec<u8>> = sqlx::query_scalar(
-                    "SELECT depends_on FROM task_dependencies WHERE task_id = $1",
-                )
-                .bind(task_id)
-                .fetch_all(&mut **tx)
-                .await?;
+                sqlx::query(START_ATTEMPT)
+                    .bind(task_id)
+                    .bind(row.0)
+                    .bind(claim.runner.as_str())
+                    .bind(now_ns)
+                    .execute(&mut **tx)
+                    .await?;
+                let depends_on: Vec<Vec<u8>> = sqlx::query_scalar(TASK_DEPENDS_ON)
+                    .bind(task_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
                 Self::mark_running(tx, job, now_ns).await?;
-                Ok(Some(ClaimedTask {
-                    id: uuid_of(task_id)?,
-                    job_id: uuid_of(&job.id)?,
-                    job_name: job.name.clone(),
-                    job_trace_parent: job.trace_parent.clone().unwrap_or_default(),
-                    identifier,
-                    display,
-                    input,
-                    parent_id: parent_id.as_deref().map(uuid_of).transpose()?,
-                    depends_on: depends_on
-                        .iter()
-                        .map(|d| uuid_of(d))
-                        .collect::<Result<_, _>>()?,
-                    retry_count,
-                    lease_ns: claim.lease_ns,
-                    attempt: attempts,
-                    automation_id: job.automation_id.as_deref().map(uuid_of).transpose()?,
-                }))
+                claimed_task(job, task_id, identifier, row, &depends_on, claim.lease_ns).map(Some)
             }
         }
 
-        #[async_trait::async_trait]
-        impl TaskQueue for $store {
-            async fn next_task(
+        impl $store {
+            /// Reports `computed` and claims the next task through sqlx: the completion's
+            /// transaction stays open for the claim (`claim`). Should the claim fail while it
+            /// is open, the completion is rolled back with it and the runner told so: a report
+            /// is acknowledged only once it is committed (a report committed before a failing
+            /// claim of another job is ignored when repeated).
+            async fn report_and_claim_sqlx(
                 &self,
                 computed: Option<ComputedTask>,
                 claim: Option<&ClaimRequest>,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
-                // Leases that ran out go back to the queue first, each job in a transaction
-                // of its own (before this cycle's: SQLite has one write connection).
-                if claim.is_some() && self.requeue.due(now_ns) {
-                    let reported = computed.as_ref().map(|c| c.task_id.as_bytes().as_slice());
-                    self.requeue_expired(now_ns, reported).await?;
-                }
-                // The completion's transaction stays open for the claim (`claim`). Should the
-                // claim fail while it is open, the completion is rolled back with it and the
-                // runner told so: a report is acknowledged only once it is committed (a report
-                // committed before a failing claim of another job is ignored when repeated).
                 let held = match &computed {
                     Some(computed) => {
                         let (mut tx, turn) = self.write_tx().await?;
@@ -474,6 +483,24 @@ macro_rules! impl_task_queue {
                         Ok(None)
                     }
                 }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl TaskQueue for $store {
+            async fn next_task(
+                &self,
+                computed: Option<ComputedTask>,
+                claim: Option<&ClaimRequest>,
+                now_ns: i64,
+            ) -> Result<Option<ClaimedTask>, StoreError> {
+                // Leases that ran out go back to the queue first, each job in a transaction
+                // of its own (before this cycle's: SQLite has one write connection).
+                if claim.is_some() && self.requeue.due(now_ns) {
+                    let reported = computed.as_ref().map(|c| c.task_id.as_bytes().as_slice());
+                    self.requeue_expired(now_ns, reported).await?;
+                }
+                self.report_and_claim(computed, claim, now_ns).await
             }
 
             async fn extend_lease(
@@ -518,6 +545,35 @@ macro_rules! impl_task_queue {
 
 impl_task_queue!(SqliteStore, sqlx::Sqlite);
 impl_task_queue!(PostgresStore, sqlx::Postgres);
+
+impl PostgresStore {
+    async fn report_and_claim(
+        &self,
+        computed: Option<ComputedTask>,
+        claim: Option<&ClaimRequest>,
+        now_ns: i64,
+    ) -> Result<Option<ClaimedTask>, StoreError> {
+        self.report_and_claim_sqlx(computed, claim, now_ns).await
+    }
+}
+
+impl SqliteStore {
+    /// The cycle runs on the SQLite writer thread (`sqlite_cycle.rs`: one thread crossing
+    /// instead of one per statement) unless the report submits subtasks, which take the sqlx
+    /// path (their insert is not written twice).
+    async fn report_and_claim(
+        &self,
+        computed: Option<ComputedTask>,
+        claim: Option<&ClaimRequest>,
+        now_ns: i64,
+    ) -> Result<Option<ClaimedTask>, StoreError> {
+        if computed.as_ref().is_some_and(|c| !c.subtasks.is_empty()) {
+            return self.report_and_claim_sqlx(computed, claim, now_ns).await;
+        }
+        self.report_and_claim_on_writer(computed, claim.cloned(), now_ns)
+            .await
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,16 @@ use crate::store::{PostgresStore, SqliteStore, StoreError};
 /// this is treated as if it had no optional ancestor above that depth).
 const MAX_DEPTH: usize = 10_000;
 
+/// Task `$1` is complete at `$2` (unless it was already); returns its parent id.
+pub(super) const MARK_COMPLETE: &str = "UPDATE tasks SET completed_ns = $2 \
+    WHERE id = $1 AND completed_ns IS NULL RETURNING parent_id";
+
+/// A row (the `state`, INTEGER on both backends) if task `$1` is not complete yet: not computed,
+/// or a subtask of it is not complete.
+pub(super) const OPEN_PARENT: &str = "SELECT p.state FROM tasks p WHERE p.id = $1 \
+    AND (p.state <> 3 OR EXISTS (SELECT 1 FROM tasks c WHERE c.parent_id = p.id \
+    AND c.completed_ns IS NULL))";
+
 macro_rules! impl_task_completion {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -33,14 +43,11 @@ macro_rules! impl_task_completion {
             ) -> Result<(), StoreError> {
                 let mut current = task_id.to_vec();
                 loop {
-                    let parent: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-                        "UPDATE tasks SET completed_ns = $2 \
-                         WHERE id = $1 AND completed_ns IS NULL RETURNING parent_id",
-                    )
-                    .bind(current.as_slice())
-                    .bind(now_ns)
-                    .fetch_optional(&mut **tx)
-                    .await?;
+                    let parent: Option<Option<Vec<u8>>> = sqlx::query_scalar(MARK_COMPLETE)
+                        .bind(current.as_slice())
+                        .bind(now_ns)
+                        .fetch_optional(&mut **tx)
+                        .await?;
                     let Some(parent) = parent else {
                         return Ok(());
                     };
@@ -48,16 +55,10 @@ macro_rules! impl_task_completion {
                     let Some(parent) = parent else {
                         return Ok(());
                     };
-                    // `state` (INTEGER on both backends): a row means the parent is not
-                    // complete yet.
-                    let open: Option<i32> = sqlx::query_scalar(
-                        "SELECT p.state FROM tasks p WHERE p.id = $1 AND (p.state <> 3 OR EXISTS \
-                         (SELECT 1 FROM tasks c WHERE c.parent_id = p.id \
-                         AND c.completed_ns IS NULL))",
-                    )
-                    .bind(parent.as_slice())
-                    .fetch_optional(&mut **tx)
-                    .await?;
+                    let open: Option<i32> = sqlx::query_scalar(OPEN_PARENT)
+                        .bind(parent.as_slice())
+                        .fetch_optional(&mut **tx)
+                        .await?;
                     if open.is_some() {
                         return Ok(());
                     }

@@ -86,6 +86,19 @@ fn push_job_query<'a, DB>(
         .push_bind(i64::from(query.limit.clamp(1, 1000)));
 }
 
+/// Job `$1`'s task counts by state (`state`, `n`), kept by triggers on `tasks` (migration
+/// 0007): no scan of the job's tasks.
+pub(super) const JOB_TASK_COUNTS: &str =
+    "SELECT state, n FROM job_task_counts WHERE job_id = $1 AND n > 0";
+
+/// Selects the [`JobFacts`] of job `$1`, locked with `row_lock` (the backend's `ROW_LOCK`).
+pub(super) fn job_by_id(row_lock: &str) -> String {
+    format!("{JOB_FACTS} AND id = $1{row_lock}")
+}
+
+/// Job `$1` is in state `$2` and ends no earlier than `$3`.
+pub(super) const SET_JOB_STATE: &str = "UPDATE jobs SET state = $2, end_ns = $3 WHERE id = $1";
+
 macro_rules! impl_workflow_jobs {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -107,7 +120,7 @@ macro_rules! impl_workflow_jobs {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 job_id: &[u8],
             ) -> Result<JobFacts, StoreError> {
-                sqlx::query_as::<_, JobFacts>(&format!("{JOB_FACTS} AND id = $1{}", Self::ROW_LOCK))
+                sqlx::query_as::<_, JobFacts>(&job_by_id(Self::ROW_LOCK))
                     .bind(job_id)
                     .fetch_optional(&mut **tx)
                     .await?
@@ -118,10 +131,7 @@ macro_rules! impl_workflow_jobs {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 job_id: &[u8],
             ) -> Result<TaskCounts, StoreError> {
-                let rows: Vec<(i32, i64)> = sqlx::query_as(
-                    // Kept by triggers on `tasks` (migration 0007): no scan of the job's tasks.
-                    "SELECT state, n FROM job_task_counts WHERE job_id = $1 AND n > 0",
-                )
+                let rows: Vec<(i32, i64)> = sqlx::query_as(JOB_TASK_COUNTS)
                 .bind(job_id)
                 .fetch_all(&mut *conn)
                 .await?;
@@ -140,7 +150,7 @@ macro_rules! impl_workflow_jobs {
             ) -> Result<JobState, StoreError> {
                 let counts = Self::task_counts(&mut **tx, &job.id).await?;
                 let state = workflow_job_state(job.canceled != 0, &counts);
-                sqlx::query("UPDATE jobs SET state = $2, end_ns = $3 WHERE id = $1")
+                sqlx::query(SET_JOB_STATE)
                     .bind(&job.id)
                     .bind(state.code())
                     .bind(job.end_ns.max(now_ns))
@@ -157,7 +167,7 @@ macro_rules! impl_workflow_jobs {
                 job: &JobFacts,
                 now_ns: i64,
             ) -> Result<(), StoreError> {
-                sqlx::query("UPDATE jobs SET state = $2, end_ns = $3 WHERE id = $1")
+                sqlx::query(SET_JOB_STATE)
                     .bind(&job.id)
                     .bind(JobState::Running.code())
                     .bind(job.end_ns.max(now_ns))

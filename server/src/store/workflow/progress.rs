@@ -31,6 +31,11 @@ pub(super) fn validate_progress(progress: &[Progress]) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Adds `$3` to the total and `$4` to the done count of job `$1`'s indicator `$2`.
+pub(super) const ADD_PROGRESS: &str = "INSERT INTO job_progress (job_id, label, total, done) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (job_id, label) DO UPDATE SET \
+    total = job_progress.total + excluded.total, done = job_progress.done + excluded.done";
+
 macro_rules! impl_job_progress {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -41,18 +46,13 @@ macro_rules! impl_job_progress {
                 progress: &[Progress],
             ) -> Result<(), StoreError> {
                 for indicator in progress {
-                    sqlx::query(
-                        "INSERT INTO job_progress (job_id, label, total, done) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (job_id, label) DO UPDATE SET \
-                         total = job_progress.total + excluded.total, \
-                         done = job_progress.done + excluded.done",
-                    )
-                    .bind(job_id)
-                    .bind(indicator.label.as_str())
-                    .bind(indicator.total)
-                    .bind(indicator.done)
-                    .execute(&mut **tx)
-                    .await?;
+                    sqlx::query(ADD_PROGRESS)
+                        .bind(job_id)
+                        .bind(indicator.label.as_str())
+                        .bind(indicator.total)
+                        .bind(indicator.done)
+                        .execute(&mut **tx)
+                        .await?;
                 }
                 Ok(())
             }

@@ -42,6 +42,30 @@ pub trait WorkflowTasks: Send + Sync + 'static {
     async fn job_tasks(&self, id: Uuid) -> Result<Vec<TaskRecord>, StoreError>;
 }
 
+/// A task is complete: the tasks depending on `$1` wait for one task less.
+pub(super) const RELEASE_DEPENDENTS: &str = "UPDATE tasks SET pending_deps = pending_deps - 1 \
+    WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on = $1)";
+
+/// Selects the [`JobFacts`] of the job of task `$1`, locked with `row_lock` (the backend's
+/// `ROW_LOCK`).
+pub(super) fn job_of_task(row_lock: &str) -> String {
+    format!("{JOB_FACTS} AND id = (SELECT job_id FROM tasks WHERE id = $1){row_lock}")
+}
+
+/// Whether runner `$2` ran an attempt of task `$1` before its current attempt `$3`.
+pub(super) const EARLIER_ATTEMPT: &str = "SELECT attempt FROM task_attempts \
+    WHERE task_id = $1 AND runner = $2 AND attempt < $3 LIMIT 1";
+
+/// Task `$1` is computed (state `$2`) at `$3`, with the label `$4` it set (empty: unchanged).
+pub(super) const MARK_COMPUTED: &str = "UPDATE tasks SET state = $2, stopped_ns = $3, \
+    lease_expires_ns = NULL, display = COALESCE(NULLIF($4, ''), display) \
+    WHERE id = $1 AND state IN (1, 2)";
+
+/// Attempt `$2` of task `$1` computed it (outcome `$3`) at `$4`, if it was running (`$5`) or
+/// its lease had been declared expired (`$6`).
+pub(super) const END_COMPUTED_ATTEMPT: &str = "UPDATE task_attempts SET outcome = $3, \
+    error = '', stopped_ns = $4 WHERE task_id = $1 AND attempt = $2 AND outcome IN ($5, $6)";
+
 /// Each task's dependencies, sorted: a dependency listed twice is one edge and one wait.
 fn distinct_dependencies(tasks: &[TaskSpec]) -> Vec<Vec<usize>> {
     tasks
@@ -159,10 +183,7 @@ macro_rules! impl_workflow_tasks {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &[u8],
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE tasks SET pending_deps = pending_deps - 1 WHERE id IN \
-                     (SELECT task_id FROM task_dependencies WHERE depends_on = $1)",
-                )
+                sqlx::query(RELEASE_DEPENDENTS)
                 .bind(task_id)
                 .execute(&mut **tx)
                 .await?;
@@ -191,10 +212,7 @@ macro_rules! impl_workflow_tasks {
             ) -> Result<(JobFacts, TaskFacts), StoreError> {
                 // The task's job never changes: lock it straight from the task id, then read
                 // the task under that lock (two statements; a claim cycle is latency-bound).
-                let select = format!(
-                    "{JOB_FACTS} AND id = (SELECT job_id FROM tasks WHERE id = $1){}",
-                    Self::ROW_LOCK
-                );
+                let select = job_of_task(Self::ROW_LOCK);
                 let job: Option<JobFacts> = sqlx::query_as(&select)
                     .bind(task_id)
                     .fetch_optional(&mut **tx)
@@ -219,10 +237,7 @@ macro_rules! impl_workflow_tasks {
                 let ran_earlier = if reporter.attempt.is_none()
                     && current != Some(reporter.runner.as_str())
                 {
-                    let earlier: Option<i64> = sqlx::query_scalar(
-                        "SELECT attempt FROM task_attempts WHERE task_id = $1 AND runner = $2 \
-                         AND attempt < $3 LIMIT 1",
-                    )
+                    let earlier: Option<i64> = sqlx::query_scalar(EARLIER_ATTEMPT)
                     .bind(task_id)
                     .bind(reporter.runner.as_str())
                     .bind(facts.attempts)
@@ -287,10 +302,7 @@ macro_rules! impl_workflow_tasks {
                     );
                     return Ok((job, false));
                 }
-                sqlx::query(
-                    "UPDATE tasks SET state = $2, stopped_ns = $3, lease_expires_ns = NULL, \
-                     display = COALESCE(NULLIF($4, ''), display) WHERE id = $1 AND state IN (1, 2)",
-                )
+                sqlx::query(MARK_COMPUTED)
                 .bind(task_id)
                 .bind(TaskState::Computed.code())
                 .bind(now_ns)
@@ -299,10 +311,7 @@ macro_rules! impl_workflow_tasks {
                 .await?;
                 // The attempt that computed it, also when its lease had been declared expired
                 // (the case above): a computed task always has its computed attempt.
-                sqlx::query(
-                    "UPDATE task_attempts SET outcome = $3, error = '', stopped_ns = $4 \
-                     WHERE task_id = $1 AND attempt = $2 AND outcome IN ($5, $6)",
-                )
+                sqlx::query(END_COMPUTED_ATTEMPT)
                 .bind(task_id)
                 .bind(facts.attempts)
                 .bind(AttemptOutcome::Computed as i32)
