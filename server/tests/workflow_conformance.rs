@@ -1027,6 +1027,37 @@ async fn runners_keep_claiming_while_spans_pour_in(store: SharedStore) {
     assert_eq!(stored.len(), 10_000, "every span stored");
 }
 
+/// Claims stretch a running job's end (its duration in the job list) to within a second: a
+/// claim less than a second after the last stretch leaves the job row alone (on a busy job
+/// every claim rewrote it, which held PostgreSQL's claims back; docs/BENCHMARKS.md).
+async fn a_running_jobs_end_follows_its_claims_within_a_second(store: SharedStore) {
+    let tasks = (0..3).map(|_| task("Tile", "v0.0", vec![])).collect();
+    store.submit_job(job("stretch", tasks), T0).await.unwrap();
+    let r = runner(&[("Tile", "v0.0")]);
+    let end = |store: SharedStore| async move {
+        let query = JobListQuery {
+            limit: 10,
+            ..JobListQuery::default()
+        };
+        let list = store.list_jobs(&query).await.unwrap();
+        let job = list.jobs.into_iter().find(|j| j.name == "stretch").unwrap();
+        (job.state, job.end_ns)
+    };
+    claim(&store, &r, T0 + SECOND).await.unwrap();
+    assert_eq!(end(store.clone()).await, (JobState::Running, T0 + SECOND));
+    claim(&store, &r, T0 + SECOND + SECOND / 2).await.unwrap();
+    assert_eq!(
+        end(store.clone()).await,
+        (JobState::Running, T0 + SECOND),
+        "half a second later: not rewritten"
+    );
+    claim(&store, &r, T0 + 3 * SECOND).await.unwrap();
+    assert_eq!(
+        end(store.clone()).await,
+        (JobState::Running, T0 + 3 * SECOND)
+    );
+}
+
 async fn clusters_separate_queues(store: SharedStore) {
     let default = store.cluster("").await.unwrap().unwrap();
     assert!(default.is_default);
@@ -2273,6 +2304,7 @@ both_backends!(
     calls_dropped_midway_leave_the_store_usable,
     concurrent_claims_never_share_a_task,
     runners_keep_claiming_while_spans_pour_in,
+    a_running_jobs_end_follows_its_claims_within_a_second,
     clusters_separate_queues,
     bad_submissions_are_rejected_and_store_nothing,
     prune_deletes_jobs_that_are_over_whole_and_keeps_the_rest,

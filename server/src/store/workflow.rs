@@ -6,6 +6,7 @@ mod backend;
 mod claims;
 mod clusters;
 mod completion;
+mod cycle_statements;
 mod holder;
 mod jobs;
 mod progress;

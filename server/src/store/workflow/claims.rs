@@ -425,28 +425,10 @@ macro_rules! impl_task_queue {
                 if job.canceled != 0 || job.state == JobState::Failed.code() {
                     return Ok(None);
                 }
-                let claimed: Option<ClaimedRow> = sqlx::query_as(CLAIM_TASK)
-                    .bind(task_id)
-                    .bind(now_ns)
-                    .bind(now_ns.saturating_add(claim.lease_ns))
-                    .bind(claim.runner.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let Some(row) = claimed else {
+                let claimed = Self::claim_row(tx, job, task_id, claim, now_ns).await?;
+                let Some((row, depends_on)) = claimed else {
                     return Ok(None);
                 };
-                sqlx::query(START_ATTEMPT)
-                    .bind(task_id)
-                    .bind(row.0)
-                    .bind(claim.runner.as_str())
-                    .bind(now_ns)
-                    .execute(&mut **tx)
-                    .await?;
-                let depends_on: Vec<Vec<u8>> = sqlx::query_scalar(TASK_DEPENDS_ON)
-                    .bind(task_id)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                Self::mark_running(tx, job, now_ns).await?;
                 claimed_task(job, task_id, identifier, row, &depends_on, claim.lease_ns).map(Some)
             }
         }

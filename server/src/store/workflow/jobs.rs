@@ -99,6 +99,18 @@ pub(super) fn job_by_id(row_lock: &str) -> String {
 /// Job `$1` is in state `$2` and ends no earlier than `$3`.
 pub(super) const SET_JOB_STATE: &str = "UPDATE jobs SET state = $2, end_ns = $3 WHERE id = $1";
 
+/// A task of job `$1` was just claimed at `$3`: `refresh_job` without counting the tasks, as
+/// the outcome is known (a claimed task is running, and claims never happen on a canceled or
+/// failed job, so the job is running). A job already running whose end was stretched at or
+/// after `$4` ([`END_LAG_NS`] before the claim) is left as it is: on a busy job every claim
+/// rewrote the job row (and its list rows, by trigger) for a few microseconds of end.
+pub(super) const MARK_RUNNING: &str = "UPDATE jobs SET state = $2, end_ns = $3 \
+    WHERE id = $1 AND NOT (state = $2 AND end_ns >= $4)";
+
+/// How far a running job's stored end may lag behind its last claim (the job list's duration
+/// of a running job; every report and span that changes the job stretches it as before).
+pub(super) const END_LAG_NS: i64 = 1_000_000_000;
+
 macro_rules! impl_workflow_jobs {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -157,23 +169,6 @@ macro_rules! impl_workflow_jobs {
                     .execute(&mut **tx)
                     .await?;
                 Ok(state)
-            }
-
-            /// A task of the job was just claimed: [`Self::refresh_job`] without counting the
-            /// tasks, since the outcome is known. A claimed task is running, and claims never
-            /// happen on a canceled or failed job, so the job is running.
-            pub(super) async fn mark_running(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                job: &JobFacts,
-                now_ns: i64,
-            ) -> Result<(), StoreError> {
-                sqlx::query(SET_JOB_STATE)
-                    .bind(&job.id)
-                    .bind(JobState::Running.code())
-                    .bind(job.end_ns.max(now_ns))
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
             }
 
             pub(super) async fn load_workflow_job(

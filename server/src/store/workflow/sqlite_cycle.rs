@@ -25,7 +25,7 @@ use super::claims::{
 };
 use super::completion::{MARK_COMPLETE, OPEN_PARENT};
 use super::holder::standing;
-use super::jobs::{JOB_TASK_COUNTS, SET_JOB_STATE, job_by_id};
+use super::jobs::{END_LAG_NS, JOB_TASK_COUNTS, MARK_RUNNING, SET_JOB_STATE, job_by_id};
 use super::progress::{ADD_PROGRESS, validate_progress};
 use super::rows::{JobFacts, TASK_FACTS, TaskFacts};
 use super::tasks::{
@@ -372,8 +372,13 @@ fn claim_task(
         .map_err(sql_error)?;
     execute(
         conn,
-        SET_JOB_STATE,
-        &[&job.id, &JobState::Running.code(), &job.end_ns.max(now_ns)],
+        MARK_RUNNING,
+        &[
+            &job.id,
+            &JobState::Running.code(),
+            &job.end_ns.max(now_ns),
+            &now_ns.saturating_sub(END_LAG_NS),
+        ],
     )?;
     claimed_task(job, task_id, identifier, row, &depends_on, claim.lease_ns).map(Some)
 }

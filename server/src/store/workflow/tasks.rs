@@ -272,9 +272,28 @@ macro_rules! impl_workflow_tasks {
                 Ok(())
             }
 
+            /// The attempt that computed a task ended (`END_COMPUTED_ATTEMPT`).
+            pub(super) async fn end_computed_attempt(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &[u8],
+                attempt: i64,
+                now_ns: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(END_COMPUTED_ATTEMPT)
+                    .bind(task_id)
+                    .bind(attempt)
+                    .bind(AttemptOutcome::Computed as i32)
+                    .bind(now_ns)
+                    .bind(AttemptOutcome::Running as i32)
+                    .bind(AttemptOutcome::LeaseExpired as i32)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             /// Marks a task computed, stores its subtasks and releases its dependents. Returns
             /// the job it locked and whether the report changed it; the caller brings the
-            /// job's state up to date (`refresh_job`, or `mark_running` when it claims a task
+            /// job's state up to date (`refresh_job`, or the claim's own update when it claims a task
             /// of the job in the same transaction).
             pub(super) async fn complete_task(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -302,33 +321,28 @@ macro_rules! impl_workflow_tasks {
                     );
                     return Ok((job, false));
                 }
+                let subtasks = &computed.subtasks;
+                if subtasks.is_empty() {
+                    // Computed and complete at once (`cycle_statements.rs`).
+                    Self::compute_leaf(tx, task_id, facts.attempts, &display, now_ns).await?;
+                    Self::add_progress(tx, &facts.job_id, &computed.progress).await?;
+                    return Ok((job, true));
+                }
                 sqlx::query(MARK_COMPUTED)
-                .bind(task_id)
-                .bind(TaskState::Computed.code())
-                .bind(now_ns)
-                .bind(display.as_str())
-                .execute(&mut **tx)
-                .await?;
+                    .bind(task_id)
+                    .bind(TaskState::Computed.code())
+                    .bind(now_ns)
+                    .bind(display.as_str())
+                    .execute(&mut **tx)
+                    .await?;
                 // The attempt that computed it, also when its lease had been declared expired
                 // (the case above): a computed task always has its computed attempt.
-                sqlx::query(END_COMPUTED_ATTEMPT)
-                .bind(task_id)
-                .bind(facts.attempts)
-                .bind(AttemptOutcome::Computed as i32)
-                .bind(now_ns)
-                .bind(AttemptOutcome::Running as i32)
-                .bind(AttemptOutcome::LeaseExpired as i32)
-                .execute(&mut **tx)
-                .await?;
-                let subtasks = &computed.subtasks;
+                Self::end_computed_attempt(tx, task_id, facts.attempts, now_ns).await?;
                 let cluster = &facts.cluster_slug;
                 Self::insert_tasks(tx, &facts.job_id, Some(task_id), cluster, subtasks, now_ns)
                     .await?;
                 Self::add_progress(tx, &facts.job_id, &computed.progress).await?;
-                if subtasks.is_empty() {
-                    // Complete now; with subtasks, once they all are (`completion.rs`).
-                    Self::complete_subtree(tx, task_id, now_ns).await?;
-                }
+                // Complete once all its subtasks are (`completion.rs`).
                 Ok((job, true))
             }
         }
