@@ -92,16 +92,26 @@ pub(super) fn candidates_sql(names: usize, after: bool) -> String {
     sql
 }
 
-/// The candidates of one page read name by name ([`candidates_sql`]): merged in submission
-/// order and cut to a page. Also whether a next page may hold more (some name's page was full).
-pub(super) fn merge_page(names: &[&str], mut candidates: Vec<Candidate>) -> (Vec<Candidate>, bool) {
+/// The candidates of one page read name by name ([`candidates_sql`]) in the order to try them:
+/// merged in submission order, cut to a page, spread when other claims are in flight; `after`
+/// moves past the page. Also whether a next page may hold more (some name's page was full).
+/// `None` when there is no candidate.
+pub(super) fn page_to_try(
+    names: &[&str],
+    mut candidates: Vec<Candidate>,
+    concurrent: bool,
+    after: &mut Option<(i64, Vec<u8>)>,
+) -> Option<(Vec<Candidate>, bool)> {
     let full_page = names.iter().any(|name| {
         let page = candidates.iter().filter(|c| c.2 == *name).count();
         page as i64 == CLAIM_CANDIDATES
     }) || candidates.len() as i64 > CLAIM_CANDIDATES;
     candidates.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
     candidates.truncate(CLAIM_CANDIDATES as usize);
-    (candidates, full_page)
+    let last = candidates.last()?;
+    *after = Some((last.4, last.0.clone()));
+    spread(&mut candidates, concurrent);
+    Some((candidates, full_page))
 }
 
 /// Claims task `$1` at `$2` for runner `$4` until `$3`, if it is still runnable; returns a
@@ -158,7 +168,7 @@ const SPREAD: usize = 16;
 /// starts at a random one of the oldest [`SPREAD`] instead and goes round. A lone claim (one
 /// runner, or runners taking turns) takes the oldest task: the queue is strictly oldest first
 /// whenever that costs nothing, and a test or a user can rely on it.
-pub(super) fn spread<T>(candidates: &mut [T], concurrent: bool) {
+fn spread<T>(candidates: &mut [T], concurrent: bool) {
     let within = candidates.len().min(SPREAD);
     if concurrent && within > 1 {
         let start = usize::from(uuid::Uuid::new_v4().as_bytes()[0]) % within;
@@ -344,12 +354,11 @@ macro_rules! impl_task_queue {
                             None => query.fetch_all(&self.write).await?,
                         });
                     }
-                    let (mut candidates, full_page) = merge_page(&names, candidates);
-                    let Some(last) = candidates.last() else {
+                    let Some((candidates, full_page)) =
+                        page_to_try(&names, candidates, concurrent, &mut after)
+                    else {
                         break;
                     };
-                    after = Some((last.4, last.0.clone()));
-                    spread(&mut candidates, concurrent);
                     for (task_id, job_id, name, version, _) in candidates {
                         let Some(identifier) = runner_identifier(claim, &name, &version) else {
                             continue;

@@ -20,8 +20,7 @@ use app::model::JobState;
 
 use super::claims::{
     CLAIM_PAGES, CLAIM_TASK, Candidate, ClaimedRow, InFlight, NAMES_PER_STATEMENT, START_ATTEMPT,
-    TASK_DEPENDS_ON, candidates_sql, claim_names, claimed_task, merge_page, runner_identifier,
-    spread,
+    TASK_DEPENDS_ON, candidates_sql, claim_names, claimed_task, page_to_try, runner_identifier,
 };
 use super::completion::{MARK_COMPLETE, OPEN_PARENT};
 use super::holder::standing;
@@ -299,12 +298,10 @@ fn claim_next(
                 candidates.push(row.map_err(sql_error)?);
             }
         }
-        let (mut candidates, full_page) = merge_page(&names, candidates);
-        let Some(last) = candidates.last() else {
+        let Some((candidates, full_page)) = page_to_try(&names, candidates, concurrent, &mut after)
+        else {
             break;
         };
-        after = Some((last.4, last.0.clone()));
-        spread(&mut candidates, concurrent);
         for (task_id, job_id, name, version, _) in candidates {
             let Some(identifier) = runner_identifier(claim, &name, &version) else {
                 continue;
