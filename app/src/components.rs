@@ -29,7 +29,7 @@ pub use job_table::{JobTable, SortLinks};
 pub use log_list::{LogLine, LogList};
 pub use log_panel::{LOG_FLOORS, LogFilters, LogPanel, PanelLog};
 pub use runner_lanes::RunnerLanes;
-pub use scroll_memory::{ScrollMemory, use_scroll_memory};
+pub use scroll_memory::{ScrollBox, ScrollMemory, use_scroll_memory};
 pub use sign_out::{SignOut, signed_in};
 pub use span_panel::SpanPanel;
 pub use status_badge::{JobStateBadge, SpanStatusBadge, TaskStateBadge};

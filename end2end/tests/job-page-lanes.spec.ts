@@ -174,3 +174,36 @@ test('a job run by hundreds of runners keeps only the lanes in view in the page,
   await expect(last.locator('.lanes__bar')).toHaveClass(/lanes__bar--selected/);
   await expect(new JobPage(page).panel.getByText(tasks[399].id)).toBeVisible();
 });
+
+test('a window made taller shows the rows and lanes that now fit, without a scroll first', async ({ page, request }) => {
+  await page.setViewportSize({ width: 1280, height: 500 });
+  const job = hex(8);
+  const tasks = Array.from({ length: 400 }, (_, i) => ({
+    id: hex(8), parent: job, name: 'task/Tile', startMs: i * 10, endMs: i * 10 + 500,
+    runner: `runner-${String(i).padStart(3, '0')}`, status: 0,
+  }));
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/resize-${Date.now()}`, startMs: 0, endMs: 5000 },
+    ...tasks,
+  ]);
+  // Whether what is rendered in the box reaches down to the bottom of its visible part.
+  const filled = (box: string, item: string) => page.locator(box).evaluate((el, item) => {
+    const bottom = el.getBoundingClientRect().bottom;
+    const items = [...el.querySelectorAll(item)].map((i) => i.getBoundingClientRect().bottom);
+    return items.length > 0 && Math.max(...items) >= bottom - 1;
+  }, item);
+  for (const [view, box, item] of [
+    ['', '.waterfall__scroll', '.waterfall__row'],
+    ['?view=lanes', '.lanes__scroll', '.lanes__lane'],
+  ]) {
+    await page.setViewportSize({ width: 1280, height: 500 });
+    await page.goto(`/jobs/${traceId}${view}`);
+    await hydrated(page);
+    await expect(page.locator(item).first()).toBeVisible();
+    expect(await filled(box, item), `${box} at 500 px`).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 2400 });
+    const height = await page.locator(box).evaluate((el) => el.clientHeight);
+    expect(height, `${box} grew with the window`).toBeGreaterThan(1500);
+    await expect.poll(() => filled(box, item), { message: `${box} at 2,400 px` }).toBe(true);
+  }
+});

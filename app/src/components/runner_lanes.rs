@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use crate::components::ScrollBox;
 use crate::components::TimeAxis;
 use crate::model::waterfall::{SLOT_PX, lane_height, lane_tops, lanes_in_view};
 use crate::model::{
@@ -266,50 +267,29 @@ pub fn RunnerLanes(
     // thousands of runners); the box keeps the whole height, the lanes sit at their tops.
     let (tops, total) = lane_tops(lanes.iter().map(|lane| lane.slot_count));
     let lanes = Arc::new(lanes);
-    let scroll_top = RwSignal::new(0.0_f64);
-    let viewport = RwSignal::new(FIRST_VIEWPORT_PX);
+    // Where the lanes were scrolled before a live reload rebuilt them.
+    let memory = crate::components::use_scroll_memory().map(|m| m.lanes);
+    let scroll = ScrollBox::new(FIRST_VIEWPORT_PX, memory);
     let tops = Arc::new(tops);
     let in_view = {
         let tops = tops.clone();
         Memo::new(move |_| {
-            let range = lanes_in_view(&tops, scroll_top.get(), viewport.get());
+            let range = lanes_in_view(&tops, scroll.top.get(), scroll.height.get());
             range.collect::<Vec<usize>>()
         })
-    };
-    // Where the lanes were scrolled before a live reload rebuilt them.
-    let memory = crate::components::use_scroll_memory().map(|m| m.lanes);
-    let on_scroll = move |ev: leptos::ev::Event| {
-        #[cfg(feature = "hydrate")]
-        {
-            use leptos::wasm_bindgen::JsCast;
-            if let Some(el) = ev
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            {
-                let top = f64::from(el.scroll_top());
-                scroll_top.set(top);
-                viewport.set(f64::from(el.client_height()));
-                if let Some(memory) = memory {
-                    memory.set_value(top);
-                }
-            }
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, memory);
     };
     let scroller = NodeRef::<leptos::html::Div>::new();
     // Once in the browser, the box's real height.
     Effect::new(move |_| {
         if let Some(el) = scroller.get() {
-            viewport.set(f64::from(el.client_height()).max(1.0));
             #[cfg(feature = "hydrate")]
-            scroll_top.set(crate::components::scroll_memory::restore_scroll(
-                &el, memory,
-            ));
+            scroll.mounted(el.into(), 1.0);
+            #[cfg(not(feature = "hydrate"))]
+            let _ = el;
         }
     });
     let lane_rows = view! {
-        <div class="lanes__scroll" node_ref=scroller on:scroll=on_scroll>
+        <div class="lanes__scroll" node_ref=scroller on:scroll=move |ev| scroll.on_scroll(ev)>
             <div class="lanes__lanes" style=format!("height: {total}px")>
                 <For
                     each=move || in_view.get()

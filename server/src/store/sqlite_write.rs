@@ -25,8 +25,11 @@ use super::{LogBatch, NewResource, NewSpan, SpanBatch, SpanId, StoreError, Trace
 /// Requests waiting beyond this many rows go into the next transaction.
 const GROUP_ROWS: usize = 20_000;
 
-/// Longest the writer holds back for waiting workflow transactions before each group.
+/// Longest the writer holds back for waiting sqlx workflow transactions before each of its own.
 const YIELD_AT_MOST: Duration = Duration::from_millis(50);
+
+/// Prepared statements the writer's connection keeps (rusqlite's default is 16).
+const STATEMENT_CACHE: usize = 64;
 
 enum Payload {
     Spans(SpanBatch),
@@ -56,17 +59,11 @@ struct Command {
 /// (`SqliteWriter::transaction`).
 type Work = Box<dyn FnOnce(&Connection) + Send>;
 
-/// What the writer thread is asked to do, in the order asked.
-enum Order {
-    /// Spans or logs: requests queued together are committed together.
-    Write(Command),
-    /// A workflow transaction: alone, between groups.
-    Work(Work),
-}
-
 /// Handle to the writer thread; dropping the last one stops it.
 pub(super) struct SqliteWriter {
-    commands: mpsc::Sender<Order>,
+    commands: mpsc::Sender<Command>,
+    /// Workflow transactions (task claims): served before the span requests that queued.
+    works: mpsc::Sender<Work>,
 }
 
 impl SqliteWriter {
@@ -87,18 +84,25 @@ impl SqliteWriter {
              PRAGMA cache_size = -65536;"
         ))
         .map_err(StoreError::from_rusqlite)?;
+        // The span writes' statements and a claim cycle's (about 15) stay prepared.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (commands, receiver) = mpsc::channel(256);
+        let (works, work_receiver) = mpsc::channel(256);
+        let queues = Queues {
+            commands: receiver,
+            works: work_receiver,
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || run(conn, receiver, workflow_waiting))
+            .spawn(move || run(conn, queues, workflow_waiting))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(SqliteWriter { commands })
+        Ok(SqliteWriter { commands, works })
     }
 
     async fn submit(&self, payload: Payload) -> Result<WriteSummary, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Order::Write(Command { payload, reply }))
+            .send(Command { payload, reply })
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
@@ -114,10 +118,23 @@ impl SqliteWriter {
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let order = Order::Work(Box::new(move |conn: &Connection| {
-            let _ = reply.send(in_transaction(conn, work));
-        }));
-        self.commands
+        let order: Work = Box::new(move |conn: &Connection| {
+            // A bug that panics in the work must not stop the writer (and with it all ingest).
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                in_transaction(conn, work)
+            }))
+            .unwrap_or_else(|_| {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(StoreError::Shared(
+                    "the workflow transaction failed (a panic); nothing of it was stored"
+                        .to_owned(),
+                ))
+            });
+            let _ = reply.send(outcome);
+        });
+        self.works
             .send(order)
             .await
             .map_err(|_| StoreError::WriterStopped)?;
@@ -126,7 +143,7 @@ impl SqliteWriter {
 
     /// Whether the writer thread still takes commands (it stops only if it panicked).
     pub(super) fn is_running(&self) -> bool {
-        !self.commands.is_closed()
+        !self.commands.is_closed() && !self.works.is_closed()
     }
 
     pub(super) async fn write_spans(&self, batch: SpanBatch) -> Result<WriteSummary, StoreError> {
@@ -138,10 +155,53 @@ impl SqliteWriter {
     }
 }
 
-fn run(conn: Connection, mut commands: mpsc::Receiver<Order>, workflow_waiting: Arc<AtomicUsize>) {
-    // An order that ended the last group: the next to carry out.
-    let mut next: Option<Order> = None;
-    while let Some(order) = next.take().or_else(|| commands.blocking_recv()) {
+/// What the writer thread is asked to do.
+struct Queues {
+    /// Span and log requests.
+    commands: mpsc::Receiver<Command>,
+    /// Workflow transactions.
+    works: mpsc::Receiver<Work>,
+}
+
+/// What the writer thread does next.
+enum Order {
+    Write(Command),
+    Work(Work),
+}
+
+impl Queues {
+    /// The next order, a workflow transaction first: a task claim waits for the span group
+    /// being committed at most, never for the span requests queued behind it. `None` once both
+    /// queues are closed.
+    fn next(&mut self) -> Option<Order> {
+        if let Ok(work) = self.works.try_recv() {
+            return Some(Order::Work(work));
+        }
+        futures::executor::block_on(async {
+            tokio::select! {
+                biased;
+                Some(work) = self.works.recv() => Some(Order::Work(work)),
+                Some(command) = self.commands.recv() => Some(Order::Write(command)),
+                else => None,
+            }
+        })
+    }
+}
+
+/// Holds back while a workflow transaction on sqlx's write connection waits for the write lock
+/// (at most [`YIELD_AT_MOST`]): SQLite's busy handler is not fair, and back-to-back
+/// transactions here would keep it from ever getting the lock (a lease extension that never
+/// lands loses its task).
+fn yield_to_sqlx(workflow_waiting: &AtomicUsize) {
+    let deadline = Instant::now() + YIELD_AT_MOST;
+    while workflow_waiting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn run(conn: Connection, mut queues: Queues, workflow_waiting: Arc<AtomicUsize>) {
+    while let Some(order) = queues.next() {
+        yield_to_sqlx(&workflow_waiting);
         let first = match order {
             Order::Work(work) => {
                 work(&conn);
@@ -149,23 +209,14 @@ fn run(conn: Connection, mut commands: mpsc::Receiver<Order>, workflow_waiting: 
             }
             Order::Write(first) => first,
         };
-        // Let a waiting workflow transaction (task claim, completion) take the lock first.
-        let deadline = Instant::now() + YIELD_AT_MOST;
-        while workflow_waiting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(500));
-        }
         let mut rows = first.payload.rows();
         let mut group = vec![first];
-        while rows < GROUP_ROWS {
-            match commands.try_recv() {
-                Ok(Order::Write(command)) => {
+        // The requests queued meanwhile join the group, unless a workflow transaction waits.
+        while rows < GROUP_ROWS && queues.works.is_empty() {
+            match queues.commands.try_recv() {
+                Ok(command) => {
                     rows += command.payload.rows();
                     group.push(command);
-                }
-                Ok(work) => {
-                    // Right after this group: a workflow order waits for one group at most.
-                    next = Some(work);
-                    break;
                 }
                 Err(_) => break,
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::{DependencyEdges, FoldRow, RowData, SpanRow, ViewState};
+use crate::components::ScrollBox;
 use crate::model::waterfall::{
     FIRST_ROWS, PreparedTrace, ROW_PX, renders_all, row_top, rows_height, window_range,
 };
@@ -17,37 +18,30 @@ pub const SCROLLER_ID: &str = "waterfall-scroll";
 /// Where the rows box is scrolled, and the rows rendered there.
 #[derive(Clone, Copy)]
 pub struct RowWindow {
-    scroll_top: RwSignal<f64>,
-    viewport: RwSignal<f64>,
+    scroll: ScrollBox,
     /// The rendered rows with their positions among all shown rows.
     pub rows: Memo<Vec<(usize, TreeRow)>>,
     /// Whether the page runs in the browser (hydrated).
     pub mounted: RwSignal<bool>,
-    /// Where the rows were scrolled before a live reload rebuilt them.
-    memory: Option<StoredValue<f64>>,
 }
 
 impl RowWindow {
     pub fn new(rows: Memo<Vec<TreeRow>>) -> Self {
-        let scroll_top = RwSignal::new(0.0_f64);
-        let viewport = RwSignal::new(FIRST_ROWS as f64 * ROW_PX);
+        let memory = crate::components::use_scroll_memory().map(|m| m.rows);
+        let scroll = ScrollBox::new(FIRST_ROWS as f64 * ROW_PX, memory);
         // The server renders every row of a trace up to SERVER_ROWS (readable without
         // JavaScript), the first screenful of a bigger one; the browser starts the same and
         // narrows to the window once it runs.
         let running = RwSignal::new(false);
-        let memory = crate::components::use_scroll_memory().map(|m| m.rows);
         Effect::new(move |_| {
             #[cfg(feature = "hydrate")]
             if let Some(scroller) = document().get_element_by_id(SCROLLER_ID) {
-                viewport.set(f64::from(scroller.client_height()).max(ROW_PX));
-                scroll_top.set(crate::components::scroll_memory::restore_scroll(
-                    &scroller, memory,
-                ));
+                scroll.mounted(scroller, ROW_PX);
             }
             running.set(true);
         });
         let window = Memo::new(move |_| {
-            let (top, height) = (scroll_top.get(), viewport.get());
+            let (top, height) = (scroll.top.get(), scroll.height.get());
             let count = rows.with(Vec::len);
             let (start, end) = window_range(top, height, count, renders_all(running.get(), count));
             rows.with(|rows| {
@@ -61,11 +55,9 @@ impl RowWindow {
         let mounted = RwSignal::new(false);
         Effect::new(move |_| mounted.set(true));
         RowWindow {
-            scroll_top,
-            viewport,
+            scroll,
             rows: window,
             mounted,
-            memory,
         }
     }
 
@@ -77,27 +69,6 @@ impl RowWindow {
                 w.last().map_or(0, |(at, _)| *at),
             )
         })
-    }
-
-    fn on_scroll(self, ev: leptos::ev::Event) {
-        #[cfg(feature = "hydrate")]
-        {
-            use leptos::wasm_bindgen::JsCast;
-            if let Some(el) = ev
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            {
-                let top = f64::from(el.scroll_top());
-                self.scroll_top.set(top);
-                self.viewport.set(f64::from(el.client_height()));
-                if let Some(memory) = self.memory {
-                    memory.set_value(top);
-                }
-            }
-        }
-        // Without the browser there is no scrolling.
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, self.scroll_top, self.viewport, self.memory);
     }
 }
 
@@ -128,7 +99,7 @@ pub fn Rows(trace: Arc<PreparedTrace>, state: ViewState, window: RowWindow) -> i
         }
     };
     view! {
-        <div class="waterfall__scroll" id=SCROLLER_ID on:scroll=move |ev| window.on_scroll(ev)>
+        <div class="waterfall__scroll" id=SCROLLER_ID on:scroll=move |ev| window.scroll.on_scroll(ev)>
             <div
                 class="waterfall__rows"
                 style=move || format!("height: {}px", rows_height(rows.with(Vec::len)))

@@ -107,8 +107,9 @@ pub(super) const SET_JOB_STATE: &str = "UPDATE jobs SET state = $2, end_ns = $3 
 pub(super) const MARK_RUNNING: &str = "UPDATE jobs SET state = $2, end_ns = $3 \
     WHERE id = $1 AND NOT (state = $2 AND end_ns >= $4)";
 
-/// How far a running job's stored end may lag behind its last claim (the job list's duration
-/// of a running job; every report and span that changes the job stretches it as before).
+/// How far a running job's stored end may lag behind its last claim or report (the job list's
+/// duration of a running job): a report whose call also claims a task of its job leaves the job
+/// to the claim. A report without such a claim, a job's end and every span stretch it as before.
 pub(super) const END_LAG_NS: i64 = 1_000_000_000;
 
 macro_rules! impl_workflow_jobs {

@@ -47,6 +47,9 @@ impl SqliteStore {
         claim: Option<ClaimRequest>,
         now_ns: i64,
     ) -> Result<Option<ClaimedTask>, StoreError> {
+        if computed.is_none() && claim.is_none() {
+            return Ok(None);
+        }
         if let Some(computed) = &computed {
             validate_progress(&computed.progress)?;
             debug_assert!(computed.subtasks.is_empty(), "subtasks take the sqlx path");
