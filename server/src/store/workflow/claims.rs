@@ -431,7 +431,7 @@ macro_rules! impl_task_queue {
                 claim: &ClaimRequest,
                 now_ns: i64,
             ) -> Result<Option<ClaimedTask>, StoreError> {
-                if job.canceled != 0 || job.state == JobState::Failed.code() {
+                if !job.takes_claims() {
                     return Ok(None);
                 }
                 let claimed = Self::claim_row(tx, job, task_id, claim, now_ns).await?;

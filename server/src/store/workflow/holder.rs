@@ -43,6 +43,16 @@ impl Standing {
     }
 }
 
+/// Whether [`standing`] needs to know if the reporter ran an earlier attempt of the task (a
+/// read of its attempts): only for a report that names no attempt and comes from another
+/// runner than the current attempt's.
+pub(super) fn asks_about_earlier_attempts(
+    reporter: &Reporter,
+    current_runner: Option<&str>,
+) -> bool {
+    reporter.attempt.is_none() && current_runner != Some(reporter.runner.as_str())
+}
+
 /// The rule. `current_attempt` is the task's attempt counter, `current_runner` the runner of
 /// that attempt, `ran_earlier` whether the reporter ran one of the task's earlier attempts.
 pub(super) fn standing(

@@ -27,6 +27,14 @@ pub(super) struct JobFacts {
     pub trigger_ns: Option<i64>,
 }
 
+impl JobFacts {
+    /// Whether its tasks may be claimed: not canceled, not failed (the candidates' query says
+    /// the same in SQL).
+    pub fn takes_claims(&self) -> bool {
+        self.canceled == 0 && self.state != app::model::JobState::Failed.code()
+    }
+}
+
 /// Selects the [`TaskFacts`] of one task; `$1` its id.
 pub(super) const TASK_FACTS: &str = "SELECT job_id, state, attempts, retry_count, max_retries, \
     optional, cluster_slug, runner FROM tasks WHERE id = $1";

@@ -23,7 +23,7 @@ use super::claims::{
     TASK_DEPENDS_ON, candidates_sql, claim_names, claimed_task, page_to_try, runner_identifier,
 };
 use super::completion::{MARK_COMPLETE, OPEN_PARENT};
-use super::holder::standing;
+use super::holder::{asks_about_earlier_attempts, standing};
 use super::jobs::{END_LAG_NS, JOB_TASK_COUNTS, MARK_RUNNING, SET_JOB_STATE, job_by_id};
 use super::progress::{ADD_PROGRESS, validate_progress};
 use super::rows::{JobFacts, TASK_FACTS, TaskFacts};
@@ -170,8 +170,7 @@ fn report(
     }
     let reporter = &computed.reporter;
     let current = facts.runner.as_deref();
-    let ran_earlier = reporter.attempt.is_none()
-        && current != Some(reporter.runner.as_str())
+    let ran_earlier = asks_about_earlier_attempts(reporter, current)
         && query_row(
             conn,
             EARLIER_ATTEMPT,
@@ -338,7 +337,7 @@ fn claim_task(
     claim: &ClaimRequest,
     now_ns: i64,
 ) -> Result<Option<ClaimedTask>, StoreError> {
-    if job.canceled != 0 || job.state == JobState::Failed.code() {
+    if !job.takes_claims() {
         return Ok(None);
     }
     let lease_expires_ns = now_ns.saturating_add(claim.lease_ns);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use super::holder::{Standing, standing};
+use super::holder::{Standing, asks_about_earlier_attempts, standing};
 use super::progress::validate_progress;
 use super::rows::{
     AttemptRow, JOB_ATTEMPTS, JOB_FACTS, JOB_TASKS, JobFacts, TASK_FACTS, TaskFacts, TaskRow,
@@ -234,9 +234,7 @@ macro_rules! impl_workflow_tasks {
                 reporter: &Reporter,
             ) -> Result<Standing, StoreError> {
                 let current = facts.runner.as_deref();
-                let ran_earlier = if reporter.attempt.is_none()
-                    && current != Some(reporter.runner.as_str())
-                {
+                let ran_earlier = if asks_about_earlier_attempts(reporter, current) {
                     let earlier: Option<i64> = sqlx::query_scalar(EARLIER_ATTEMPT)
                     .bind(task_id)
                     .bind(reporter.runner.as_str())
