@@ -1349,6 +1349,72 @@ async fn reporting_and_claiming_in_one_call_keeps_every_jobs_state(store: Shared
     assert_eq!(done.last_stopped_ns, Some(T0 + 5));
 }
 
+/// The runners of one job report at once and ask for their next task (on PostgreSQL such
+/// cycles run together in one transaction of the job: `pg_batch.rs`): every runner gets a task
+/// of its own, also one that only those reports released; every report counts once, also one
+/// sent several times at once; the job's state and counts follow.
+async fn runners_reporting_at_once_each_get_a_task_and_each_report_counts_once(store: SharedStore) {
+    // Eight tiles; eight merges, the i-th waiting for the i-th tile.
+    let mut tasks: Vec<TaskSpec> = (0..8).map(|_| task("Tile", "v0.0", vec![])).collect();
+    tasks.extend((0..8).map(|i| task("Merge", "v0.0", vec![i])));
+    let submitted = store.submit_job(job("at once", tasks), T0).await.unwrap();
+    let r = runner(&[("Tile", "v0.0"), ("Merge", "v0.0")]);
+    let mut tiles = Vec::new();
+    for i in 0..8 {
+        tiles.push(claim(&store, &r, T0 + i).await.unwrap());
+    }
+    assert!(tiles.iter().all(|t| t.identifier.0 == "Tile"));
+    assert!(
+        claim(&store, &r, T0 + 9).await.is_none(),
+        "merges wait for their tiles"
+    );
+    let next = futures::future::join_all(tiles.iter().map(|tile| {
+        let mut computed = report(tile, vec![]);
+        computed.progress = progress(&[("tiles", 1, 1)]);
+        let (store, r) = (store.clone(), r.clone());
+        async move { store.next_task(Some(computed), Some(&r), T0 + 10).await }
+    }))
+    .await;
+    let merges: Vec<ClaimedTask> = next
+        .into_iter()
+        .map(|claimed| claimed.unwrap().expect("a merge for every runner"))
+        .collect();
+    assert!(merges.iter().all(|m| m.identifier.0 == "Merge"));
+    let distinct: HashSet<_> = merges.iter().map(|m| m.id).collect();
+    assert_eq!(distinct.len(), 8, "no merge handed out twice");
+    let running = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!(running.progress, progress(&[("tiles", 8, 8)]));
+    assert_eq!((running.counts.computed, running.counts.running), (8, 8));
+    assert_eq!(listed_state(&store, "at once").await, JobState::Running);
+
+    // One merge's report sent five times at once (a client retrying), the others once each.
+    let reports = merges.iter().enumerate().flat_map(|(i, merge)| {
+        let times = if i == 0 { 5 } else { 1 };
+        (0..times).map(move |_| {
+            let mut computed = report(merge, vec![]);
+            computed.progress = progress(&[("merges", 1, 1)]);
+            computed
+        })
+    });
+    let answers = futures::future::join_all(reports.map(|computed| {
+        let (store, r) = (store.clone(), r.clone());
+        async move { store.next_task(Some(computed), Some(&r), T0 + 11).await }
+    }))
+    .await;
+    for answer in answers {
+        assert!(answer.unwrap().is_none(), "nothing is left to run");
+    }
+    let done = store.workflow_job(submitted.id).await.unwrap().unwrap();
+    assert_eq!(
+        done.progress,
+        progress(&[("merges", 8, 8), ("tiles", 8, 8)])
+    );
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.counts.computed, 16);
+    assert_eq!(listed_state(&store, "at once").await, JobState::Completed);
+    assert_counts_match_tasks(&store, submitted.id).await;
+}
+
 /// A late report (its lease ran out, nobody took the task again) and a claim of a task of the
 /// same job in the same call: the job is stored running, though the report alone would have
 /// left it with nothing running.
@@ -2321,6 +2387,7 @@ fn decode_automation_input(input: &[u8]) -> (uuid::Uuid, String) {
 
 both_backends!(
     a_new_object_fires_its_storage_triggers_once,
+    runners_reporting_at_once_each_get_a_task_and_each_report_counts_once,
     task_analytics_count_each_ended_attempt_once_with_its_wait_and_duration,
     an_expired_attempt_is_counted_once_it_is_final,
     concurrent_roll_ups_count_each_attempt_once,

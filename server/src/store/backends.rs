@@ -141,9 +141,11 @@ pub struct PostgresStore {
     /// and live streams can hold all of (under 200 renders and 300 streams it waited 3.3 s).
     health: PgPool,
     /// Claims being made right now by this server (`workflow/claims.rs`).
-    pub(super) claims_in_flight: std::sync::atomic::AtomicUsize,
+    pub(super) claims_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// When this server last looked for expired leases (`workflow/claims.rs`).
     pub(super) requeue: super::workflow::RequeueSchedule,
+    /// `NextTask` cycles waiting for their job's batch (`workflow/pg_batch.rs`).
+    pub(super) cycles: std::sync::Arc<super::workflow::CycleBatches>,
 }
 
 impl PostgresStore {
@@ -163,8 +165,9 @@ impl PostgresStore {
             write: pool.clone(),
             read: pool,
             health,
-            claims_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            claims_in_flight: std::sync::Arc::default(),
             requeue: super::workflow::RequeueSchedule::default(),
+            cycles: std::sync::Arc::default(),
         })
     }
 

@@ -9,6 +9,7 @@ mod completion;
 mod cycle_statements;
 mod holder;
 mod jobs;
+mod pg_batch;
 mod progress;
 mod rows;
 mod sqlite_cycle;
@@ -30,6 +31,7 @@ pub use claims::TaskQueue;
 pub use clusters::WorkflowClusters;
 pub use holder::Reporter;
 pub use jobs::WorkflowJobs;
+pub(in crate::store) use pg_batch::CycleBatches;
 pub use storage::{
     EventJob, MAX_OBJECT_KEY_BYTES, NewStorageLocation, ObjectCreated, StorageEvent, StorageKind,
     StorageLocation, StorageSubscription, StorageTrigger, TriggeredJob, WatchedTrigger,

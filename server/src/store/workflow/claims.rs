@@ -225,7 +225,7 @@ impl RequeueSchedule {
 
 /// A workflow transaction a runner's completion left open, and the job it locked: the claim
 /// that follows takes a task of that job inside it.
-struct Held<DB: Database> {
+pub(super) struct Held<DB: Database> {
     tx: sqlx::Transaction<'static, DB>,
     _turn: WriteTurn,
     job: JobFacts,
@@ -320,7 +320,7 @@ macro_rules! impl_task_queue {
             /// one lock of the job per cycle. Any other candidate is tried in a transaction of
             /// its own that locks its job, after `held` is committed: a transaction locks one
             /// job, so no two can wait on each other's jobs, and a task goes to one runner.
-            async fn claim(
+            pub(super) async fn claim(
                 &self,
                 claim: &ClaimRequest,
                 mut held: Option<Held<$db>>,
@@ -334,26 +334,17 @@ macro_rules! impl_task_queue {
                 let (_in_flight, concurrent) = InFlight::enter(&self.claims_in_flight);
                 let mut after: Option<(i64, Vec<u8>)> = None;
                 for _page in 0..CLAIM_PAGES {
-                    // Each name's next page (its own index range), merged in submission order;
-                    // a statement per NAMES_PER_STATEMENT names (SQLite allows 500 terms in a
-                    // compound SELECT).
-                    let mut candidates: Vec<Candidate> = Vec::new();
-                    for chunk in names.chunks(NAMES_PER_STATEMENT) {
-                        let sql = candidates_sql(chunk.len(), after.is_some());
-                        let mut query = sqlx::query_as::<_, Candidate>(&sql)
-                            .bind(JobState::Failed.code())
-                            .bind(claim.cluster_slug.as_str());
-                        if let Some((submitted_ns, id)) = &after {
-                            query = query.bind(*submitted_ns).bind(id.as_slice());
+                    let candidates = match held.as_mut() {
+                        Some(held) => {
+                            Self::page_of_candidates(&mut held.tx, &names, claim, after.as_ref())
+                                .await?
                         }
-                        for name in chunk {
-                            query = query.bind(*name);
+                        None => {
+                            let mut conn = self.write.acquire().await?;
+                            Self::page_of_candidates(&mut conn, &names, claim, after.as_ref())
+                                .await?
                         }
-                        candidates.extend(match held.as_mut() {
-                            Some(held) => query.fetch_all(&mut *held.tx).await?,
-                            None => query.fetch_all(&self.write).await?,
-                        });
-                    }
+                    };
                     let Some((candidates, full_page)) =
                         page_to_try(&names, candidates, concurrent, &mut after)
                     else {
@@ -400,6 +391,33 @@ macro_rules! impl_task_queue {
                 Ok(None)
             }
 
+            /// The next page of candidates for `names` on the claim's cluster, after `after`:
+            /// each name's next page (its own index range), merged in submission order by
+            /// [`page_to_try`]; a statement per [`NAMES_PER_STATEMENT`] names (SQLite allows
+            /// 500 terms in a compound SELECT).
+            pub(super) async fn page_of_candidates(
+                conn: &mut <$db as Database>::Connection,
+                names: &[&str],
+                claim: &ClaimRequest,
+                after: Option<&(i64, Vec<u8>)>,
+            ) -> Result<Vec<Candidate>, StoreError> {
+                let mut candidates: Vec<Candidate> = Vec::new();
+                for chunk in names.chunks(NAMES_PER_STATEMENT) {
+                    let sql = candidates_sql(chunk.len(), after.is_some());
+                    let mut query = sqlx::query_as::<_, Candidate>(&sql)
+                        .bind(JobState::Failed.code())
+                        .bind(claim.cluster_slug.as_str());
+                    if let Some((submitted_ns, id)) = after {
+                        query = query.bind(*submitted_ns).bind(id.as_slice());
+                    }
+                    for name in chunk {
+                        query = query.bind(*name);
+                    }
+                    candidates.extend(query.fetch_all(&mut *conn).await?);
+                }
+                Ok(candidates)
+            }
+
             /// Claims `task_id` of `job_id` in a transaction of its own.
             async fn try_claim(
                 &self,
@@ -423,7 +441,7 @@ macro_rules! impl_task_queue {
             /// lock. Every change of a job's task states takes that lock first (a lease
             /// extension does not, and changes no state), so the conditional update below
             /// cannot race another claim of the task.
-            async fn claim_locked(
+            pub(super) async fn claim_locked(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 job: &JobFacts,
                 task_id: &[u8],
@@ -448,7 +466,7 @@ macro_rules! impl_task_queue {
             /// is open, the completion is rolled back with it and the runner told so: a report
             /// is acknowledged only once it is committed (a report committed before a failing
             /// claim of another job is ignored when repeated).
-            async fn report_and_claim_sqlx(
+            pub(super) async fn report_and_claim_sqlx(
                 &self,
                 computed: Option<ComputedTask>,
                 claim: Option<&ClaimRequest>,
@@ -536,17 +554,6 @@ macro_rules! impl_task_queue {
 
 impl_task_queue!(SqliteStore, sqlx::Sqlite);
 impl_task_queue!(PostgresStore, sqlx::Postgres);
-
-impl PostgresStore {
-    async fn report_and_claim(
-        &self,
-        computed: Option<ComputedTask>,
-        claim: Option<&ClaimRequest>,
-        now_ns: i64,
-    ) -> Result<Option<ClaimedTask>, StoreError> {
-        self.report_and_claim_sqlx(computed, claim, now_ns).await
-    }
-}
 
 impl SqliteStore {
     /// The cycle runs on the SQLite writer thread (`sqlite_cycle.rs`: one thread crossing

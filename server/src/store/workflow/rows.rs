@@ -35,9 +35,26 @@ impl JobFacts {
     }
 }
 
+/// The columns of [`TaskFacts`].
+macro_rules! task_facts_columns {
+    () => {
+        "job_id, state, attempts, retry_count, max_retries, optional, cluster_slug, runner"
+    };
+}
+
 /// Selects the [`TaskFacts`] of one task; `$1` its id.
-pub(super) const TASK_FACTS: &str = "SELECT job_id, state, attempts, retry_count, max_retries, \
-    optional, cluster_slug, runner FROM tasks WHERE id = $1";
+pub(super) const TASK_FACTS: &str = concat!(
+    "SELECT ",
+    task_facts_columns!(),
+    " FROM tasks WHERE id = $1"
+);
+
+/// Selects the [`TaskFacts`] of several tasks, each after its `id`; `$1` the ids (PostgreSQL).
+pub(super) const TASKS_FACTS: &str = concat!(
+    "SELECT id, ",
+    task_facts_columns!(),
+    " FROM tasks WHERE id = ANY($1)"
+);
 
 /// What changing a task needs to know of it.
 #[derive(sqlx::FromRow)]

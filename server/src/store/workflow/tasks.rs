@@ -298,33 +298,46 @@ macro_rules! impl_workflow_tasks {
                 computed: &ComputedTask,
                 now_ns: i64,
             ) -> Result<(JobFacts, bool), StoreError> {
-                let task_id = computed.task_id.as_bytes().as_slice();
                 validate_progress(&computed.progress)?;
+                let task_id = computed.task_id.as_bytes().as_slice();
+                let (job, facts) = Self::lock_task(tx, task_id).await?;
+                let changed = Self::apply_report(tx, computed, &facts, now_ns).await?;
+                Ok((job, changed))
+            }
+
+            /// [`Self::complete_task`] once its job is locked and the task's `facts` read under
+            /// that lock (progress validated): whether the report changed the task.
+            pub(super) async fn apply_report(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                computed: &ComputedTask,
+                facts: &TaskFacts,
+                now_ns: i64,
+            ) -> Result<bool, StoreError> {
+                let task_id = computed.task_id.as_bytes().as_slice();
                 // The label is the task's own text: cleaned and cut, never a refused result.
                 let display = fitted_text(&computed.display, MAX_TEXT_BYTES);
-                let (job, facts) = Self::lock_task(tx, task_id).await?;
                 // A task re-queued after its lease expired still counts as computed by the
                 // runner of that attempt while nobody claimed it again; reports for finished
                 // tasks, and from a runner another attempt replaced, change nothing.
                 let state = task_state_of(facts.state)?;
                 if !matches!(state, TaskState::Running | TaskState::Queued) {
-                    return Ok((job, false));
+                    return Ok(false);
                 }
-                let standing = Self::standing_of(tx, task_id, &facts, &computed.reporter).await?;
+                let standing = Self::standing_of(tx, task_id, facts, &computed.reporter).await?;
                 if !standing.counts() {
                     tracing::warn!(
                         task = %computed.task_id,
                         runner = %computed.reporter.runner,
                         "ignored a computed report from a runner that no longer holds the task"
                     );
-                    return Ok((job, false));
+                    return Ok(false);
                 }
                 let subtasks = &computed.subtasks;
                 if subtasks.is_empty() {
                     // Computed and complete at once (`cycle_statements.rs`).
                     Self::compute_leaf(tx, task_id, facts.attempts, &display, now_ns).await?;
                     Self::add_progress(tx, &facts.job_id, &computed.progress).await?;
-                    return Ok((job, true));
+                    return Ok(true);
                 }
                 sqlx::query(MARK_COMPUTED)
                     .bind(task_id)
@@ -341,7 +354,7 @@ macro_rules! impl_workflow_tasks {
                     .await?;
                 Self::add_progress(tx, &facts.job_id, &computed.progress).await?;
                 // Complete once all its subtasks are (`completion.rs`).
-                Ok((job, true))
+                Ok(true)
             }
         }
 
