@@ -3,9 +3,10 @@
 //! A cycle (report a task, claim the next) holds its job's row lock from its first statement to
 //! its commit, and the runners of one job queue on that lock: with 8 runners a cycle's round
 //! trips and its commit, one after the other, set the pace (docs/BENCHMARKS.md). Here a cycle
-//! that reports a task joins the queue of the task's job instead, and one leader per job (a
-//! task of its own, so a runner that goes away cannot cancel a batch others wait for) takes
-//! everything queued and runs it in one transaction:
+//! that reports a task computed without subtasks (nearly every report) joins the queue of the
+//! task's job instead, and one leader per job (a task of its own, so a runner that goes away
+//! cannot cancel a batch others wait for) takes what is queued, up to [`MAX_BATCH`] cycles,
+//! and runs it in one transaction:
 //!
 //! 1. lock the job once, and read every reported task in one statement;
 //! 2. apply each report as a cycle alone would (`apply_report`: the holder rule, the leaf or
@@ -37,6 +38,9 @@ use super::rows::{TASKS_FACTS, TaskFacts};
 use super::{ClaimRequest, ClaimedTask, ComputedTask};
 use crate::store::{PostgresStore, StoreError};
 
+/// Cycles one batch runs at most: a cycle waits for its whole batch and its commit.
+const MAX_BATCH: usize = 64;
+
 /// Tasks whose job this server remembers (those it handed out and has not been told of yet);
 /// beyond this many they are forgotten at once, and looked up again.
 const REMEMBERED_TASKS: usize = 65_536;
@@ -56,13 +60,6 @@ enum Answer {
     /// Its report is committed; its claim is to be made alone.
     ClaimAlone,
     /// Nothing of it was committed: the cycle runs alone.
-    Alone(ComputedTask),
-}
-
-/// A batch's decision before its commit.
-enum Verdict {
-    Claimed(Option<Box<ClaimedTask>>),
-    ClaimAlone,
     Alone,
 }
 
@@ -99,12 +96,13 @@ impl CycleBatches {
         !leading
     }
 
-    /// The cycles of `job` to run next, at most one per task (the others stay queued, in
-    /// order); none when nothing is queued, and the leader is then gone.
+    /// The cycles of `job` to run next, in order: at most [`MAX_BATCH`], at most one per task
+    /// (the others stay queued, in order, for a batch that sees the first); none when nothing
+    /// is queued, and the leader is then gone.
     fn next_batch(&self, job: &[u8]) -> Option<Vec<Pending>> {
         let mut waiting = lock(&self.waiting);
         let queued = waiting.get_mut(job)?;
-        // A caller that went away (its runner hung up) is not served: nothing of it happens.
+        // A caller that went away (its call was dropped) is not served: nothing of it happens.
         queued.retain(|pending| !pending.answer.is_closed());
         if queued.is_empty() {
             waiting.remove(job);
@@ -113,25 +111,26 @@ impl CycleBatches {
         let mut tasks = HashSet::new();
         let (batch, later): (Vec<_>, Vec<_>) = std::mem::take(queued)
             .into_iter()
-            .partition(|pending| tasks.insert(pending.computed.task_id));
+            .partition(|pending| tasks.len() < MAX_BATCH && tasks.insert(pending.computed.task_id));
         *queued = later;
         Some(batch)
     }
 }
 
-/// Should a leader stop before its queue is empty (it panicked, or the runtime shut down), its
-/// job's queue goes with it: the cycles waiting there are told to report again instead of
-/// waiting for ever, and the next cycle of the job starts a new leader.
-struct Gone<'a> {
-    batches: &'a CycleBatches,
-    job: &'a [u8],
+/// A job's leader, from the moment it is decided on. Should it stop before its queue is empty
+/// (it panicked, or it never ran as the runtime shut down), the job's queue goes with it: the
+/// cycles waiting there run alone instead of waiting for ever, and the job's next cycle starts
+/// a new leader.
+struct Gone {
+    batches: Arc<CycleBatches>,
+    job: Vec<u8>,
     finished: bool,
 }
 
-impl Drop for Gone<'_> {
+impl Drop for Gone {
     fn drop(&mut self) {
         if !self.finished {
-            lock(&self.batches.waiting).remove(self.job);
+            lock(&self.batches.waiting).remove(&self.job);
         }
     }
 }
@@ -139,41 +138,34 @@ impl Drop for Gone<'_> {
 /// What a job's leader needs, owned: it outlives the request that started it.
 struct Leader {
     pool: PgPool,
-    batches: Arc<CycleBatches>,
     claims_in_flight: Arc<AtomicUsize>,
+    job: Gone,
 }
 
 impl Leader {
     /// Runs the job's batches until none is queued.
-    async fn run(self, job: Vec<u8>) {
-        let mut gone = Gone {
-            batches: &self.batches,
-            job: &job,
-            finished: false,
-        };
-        while let Some(batch) = self.batches.next_batch(&job) {
-            let verdicts = match self.run_batch(&job, &batch).await {
-                Ok(verdicts) => verdicts,
+    async fn run(mut self) {
+        while let Some(batch) = self.job.batches.next_batch(&self.job.job) {
+            let answers = match self.run_batch(&self.job.job, &batch).await {
+                Ok(answers) => answers,
                 Err(error) => {
-                    tracing::debug!(%error, cycles = batch.len(), "a batch of cycles failed; each runs alone");
-                    batch.iter().map(|_| Verdict::Alone).collect()
+                    // Rolled back. Should PostgreSQL have committed and only its answer been
+                    // lost, the reports, repeated alone, are ignored (their tasks are computed)
+                    // and the batch's claims wait out their lease: no task runs twice.
+                    tracing::warn!(%error, cycles = batch.len(), "a batch of NextTask cycles failed; each runs alone");
+                    batch.iter().map(|_| Answer::Alone).collect()
                 }
             };
-            for (pending, verdict) in batch.into_iter().zip(verdicts) {
-                let answer = match verdict {
-                    Verdict::Claimed(claimed) => Answer::Done(claimed),
-                    Verdict::ClaimAlone => Answer::ClaimAlone,
-                    Verdict::Alone => Answer::Alone(pending.computed),
-                };
+            for (pending, answer) in batch.into_iter().zip(answers) {
                 // A caller that went away meanwhile: its claim's lease runs out.
                 let _ = pending.answer.send(answer);
             }
         }
-        gone.finished = true;
+        self.job.finished = true;
     }
 
-    /// One transaction for the batch (the module's steps); a verdict per cycle, in order.
-    async fn run_batch(&self, job: &[u8], batch: &[Pending]) -> Result<Vec<Verdict>, StoreError> {
+    /// One transaction for the batch (the module's steps); an answer per cycle, in order.
+    async fn run_batch(&self, job: &[u8], batch: &[Pending]) -> Result<Vec<Answer>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let job_facts = PostgresStore::lock_job(&mut tx, job).await?;
         let ids: Vec<Vec<u8>> = batch
@@ -187,37 +179,41 @@ impl Leader {
         let mut facts: HashMap<Vec<u8>, TaskFacts> =
             rows.into_iter().map(|row| (row.id, row.facts)).collect();
 
-        let mut verdicts: Vec<Option<Verdict>> = Vec::with_capacity(batch.len());
-        let mut reported = false;
-        let mut latest_ns = i64::MIN;
+        let mut answers: Vec<Option<Answer>> = Vec::with_capacity(batch.len());
+        // When the latest report that changed a task was made, if one did.
+        let mut reported_ns: Option<i64> = None;
         for (pending, id) in batch.iter().zip(&ids) {
-            latest_ns = latest_ns.max(pending.now_ns);
             let Some(task) = facts.remove(id).filter(|task| task.job_id == job) else {
-                verdicts.push(Some(Verdict::Alone));
+                answers.push(Some(Answer::Alone));
                 continue;
             };
             let computed = &pending.computed;
-            reported |=
-                PostgresStore::apply_report(&mut tx, computed, &task, pending.now_ns).await?;
-            verdicts.push(None);
+            if PostgresStore::apply_report(&mut tx, computed, &task, pending.now_ns).await? {
+                reported_ns = reported_ns.max(Some(pending.now_ns));
+            }
+            answers.push(None);
         }
 
+        // The batch's claims are tried one after the other, each candidate once: they need
+        // spreading only while claims outside the batch are in flight too (`claims.rs`).
         let claims = batch
             .iter()
-            .zip(&verdicts)
-            .filter(|(pending, verdict)| verdict.is_none() && pending.claim.is_some())
+            .zip(&answers)
+            .filter(|(pending, answer)| answer.is_none() && pending.claim.is_some())
             .count();
-        let (_in_flight, others) = InFlight::enter(&self.claims_in_flight);
-        let concurrent = others || claims > 1;
+        let in_flight = (claims > 0).then(|| InFlight::enter(&self.claims_in_flight));
+        let concurrent = in_flight.as_ref().is_some_and(|(_, others)| *others);
         let mut pages: HashMap<(String, Vec<String>), (Vec<Candidate>, bool)> = HashMap::new();
         let mut tried: HashSet<Vec<u8>> = HashSet::new();
         let mut claimed_any = false;
-        for (pending, verdict) in batch.iter().zip(verdicts.iter_mut()) {
-            if verdict.is_some() {
+        for (pending, answer) in batch.iter().zip(answers.iter_mut()) {
+            if answer.is_some() {
                 continue;
             }
-            let Some(claim) = &pending.claim else {
-                *verdict = Some(Verdict::Claimed(None));
+            let wanted = pending.claim.as_ref();
+            let Some(claim) = wanted.filter(|_| !pending.answer.is_closed()) else {
+                // No claim asked for, or nobody left to hand a task to.
+                *answer = Some(Answer::Done(None));
                 continue;
             };
             let names = claim_names(claim);
@@ -241,9 +237,9 @@ impl Leader {
                 .map_or((&[][..], false), |(c, f)| (c.as_slice(), *f));
             // Past this page, only a claim alone looks further (as a cycle alone would).
             let mut outcome = if full_page {
-                Verdict::ClaimAlone
+                Answer::ClaimAlone
             } else {
-                Verdict::Claimed(None)
+                Answer::Done(None)
             };
             for (task_id, job_id, name, version, _) in candidates {
                 if tried.contains(task_id) {
@@ -255,7 +251,7 @@ impl Leader {
                 if job_id.as_slice() != job {
                     // The oldest task it may run is of another job: claimed alone, with that
                     // job's lock.
-                    outcome = Verdict::ClaimAlone;
+                    outcome = Answer::ClaimAlone;
                     break;
                 }
                 tried.insert(task_id.clone());
@@ -270,20 +266,22 @@ impl Leader {
                 .await?;
                 if claimed.is_some() {
                     claimed_any = true;
-                    outcome = Verdict::Claimed(claimed.map(Box::new));
+                    outcome = Answer::Done(claimed.map(Box::new));
                     break;
                 }
             }
-            *verdict = Some(outcome);
+            *answer = Some(outcome);
         }
-        // A claim marked the job running; without one, the reports may have changed its state.
-        if reported && !claimed_any {
-            PostgresStore::refresh_job(&mut tx, &job_facts, latest_ns).await?;
+        // A claim marked the job running (its end stretched as a claim does, `MARK_RUNNING`:
+        // up to a second behind while it runs); without one, the reports may have changed its
+        // state, and its end is where the latest of them left it.
+        if let Some(reported_ns) = reported_ns.filter(|_| !claimed_any) {
+            PostgresStore::refresh_job(&mut tx, &job_facts, reported_ns).await?;
         }
         tx.commit().await?;
-        Ok(verdicts
+        Ok(answers
             .into_iter()
-            .map(|verdict| verdict.unwrap_or(Verdict::Claimed(None)))
+            .map(|answer| answer.unwrap_or(Answer::Done(None)))
             .collect())
     }
 }
@@ -298,7 +296,8 @@ struct FactsOf {
 
 impl PostgresStore {
     /// Reports `computed` and claims the next task: in its job's batch when it reports a task
-    /// (this module), else alone.
+    /// computed without subtasks (this module), else alone. A report with subtasks, rarer and
+    /// larger, and refused whole when one of them is invalid, does not hold a batch up.
     pub(super) async fn report_and_claim(
         &self,
         computed: Option<ComputedTask>,
@@ -306,8 +305,10 @@ impl PostgresStore {
         now_ns: i64,
     ) -> Result<Option<ClaimedTask>, StoreError> {
         let claimed = match computed {
-            Some(computed) => self.cycle_in_batch(computed, claim, now_ns).await?,
-            None => self.report_and_claim_sqlx(None, claim, now_ns).await?,
+            Some(computed) if computed.subtasks.is_empty() => {
+                self.cycle_in_batch(computed, claim, now_ns).await?
+            }
+            computed => self.report_and_claim_sqlx(computed, claim, now_ns).await?,
         };
         if let Some(task) = &claimed {
             self.cycles.remember(task);
@@ -339,18 +340,23 @@ impl PostgresStore {
         };
         let (answer, answered) = oneshot::channel();
         let pending = Pending {
-            computed,
+            computed: computed.clone(),
             claim: claim.cloned(),
             now_ns,
             answer,
         };
         if self.cycles.enqueue(job.clone(), pending) {
+            // The guard exists before the task does: a leader that never runs lets go too.
             let leader = Leader {
                 pool: self.write.clone(),
-                batches: Arc::clone(&self.cycles),
                 claims_in_flight: Arc::clone(&self.claims_in_flight),
+                job: Gone {
+                    batches: Arc::clone(&self.cycles),
+                    job,
+                    finished: false,
+                },
             };
-            tokio::spawn(leader.run(job));
+            tokio::spawn(leader.run());
         }
         match answered.await {
             Ok(Answer::Done(claimed)) => Ok(claimed.map(|task| *task)),
@@ -358,15 +364,129 @@ impl PostgresStore {
                 Some(claim) => self.claim(claim, None, now_ns).await,
                 None => Ok(None),
             },
-            Ok(Answer::Alone(computed)) => {
+            // Not run in a batch, or its leader stopped before answering (`Gone`): alone.
+            Ok(Answer::Alone) | Err(_) => {
                 self.report_and_claim_sqlx(Some(computed), claim, now_ns)
                     .await
             }
-            // The leader panicked: whether the batch committed is unknown, and a repeated
-            // report is harmless.
-            Err(_) => Err(StoreError::Shared(
-                "the task's job could not be updated; report again".to_owned(),
-            )),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::workflow::Reporter;
+
+    fn pending(task: Uuid) -> (Pending, oneshot::Receiver<Answer>) {
+        let (answer, answered) = oneshot::channel();
+        let computed = ComputedTask {
+            task_id: task,
+            reporter: Reporter::new("runner", Some(1)),
+            progress: vec![],
+            subtasks: vec![],
+            display: String::new(),
+        };
+        let pending = Pending {
+            computed,
+            claim: None,
+            now_ns: 0,
+            answer,
+        };
+        (pending, answered)
+    }
+
+    fn tasks_of(batch: &[Pending]) -> Vec<Uuid> {
+        batch.iter().map(|p| p.computed.task_id).collect()
+    }
+
+    #[test]
+    fn a_batch_takes_one_report_per_task_and_the_repeats_wait_in_order() {
+        let batches = CycleBatches::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let job = b"job".to_vec();
+        let mut receivers = Vec::new();
+        for (i, task) in [a, a, b, a].into_iter().enumerate() {
+            let (cycle, answered) = pending(task);
+            receivers.push(answered);
+            assert_eq!(batches.enqueue(job.clone(), cycle), i == 0, "one leader");
+        }
+        assert_eq!(tasks_of(&batches.next_batch(&job).unwrap()), [a, b]);
+        assert_eq!(tasks_of(&batches.next_batch(&job).unwrap()), [a]);
+        assert_eq!(tasks_of(&batches.next_batch(&job).unwrap()), [a]);
+        assert!(
+            batches.next_batch(&job).is_none(),
+            "nothing left: the leader is gone"
+        );
+        let (cycle, _answered) = pending(b);
+        assert!(
+            batches.enqueue(job, cycle),
+            "the next cycle starts a leader"
+        );
+    }
+
+    #[test]
+    fn a_cycle_whose_caller_went_away_is_not_run() {
+        let batches = CycleBatches::default();
+        let job = b"job".to_vec();
+        let (gone, answered) = pending(Uuid::new_v4());
+        drop(answered);
+        let (kept, _answered) = pending(Uuid::new_v4());
+        let kept_task = kept.computed.task_id;
+        batches.enqueue(job.clone(), gone);
+        batches.enqueue(job.clone(), kept);
+        assert_eq!(tasks_of(&batches.next_batch(&job).unwrap()), [kept_task]);
+    }
+
+    #[test]
+    fn a_leader_that_stops_early_lets_its_waiting_cycles_go() {
+        let batches = Arc::new(CycleBatches::default());
+        let job = b"job".to_vec();
+        let (cycle, mut answered) = pending(Uuid::new_v4());
+        batches.enqueue(job.clone(), cycle);
+        drop(Gone {
+            batches: Arc::clone(&batches),
+            job: job.clone(),
+            finished: false,
+        });
+        let told = answered.try_recv();
+        assert!(
+            matches!(told, Err(oneshot::error::TryRecvError::Closed)),
+            "told to run alone, not left waiting"
+        );
+        let (cycle, _answered) = pending(Uuid::new_v4());
+        assert!(
+            batches.enqueue(job, cycle),
+            "the next cycle starts a leader"
+        );
+    }
+
+    #[test]
+    fn remembered_jobs_are_bounded_and_forgotten_once_told() {
+        let batches = CycleBatches::default();
+        let task = |id: Uuid| ClaimedTask {
+            id,
+            job_id: Uuid::nil(),
+            job_name: String::new(),
+            job_trace_parent: String::new(),
+            identifier: (String::new(), String::new()),
+            display: String::new(),
+            input: vec![],
+            parent_id: None,
+            depends_on: vec![],
+            retry_count: 0,
+            lease_ns: 0,
+            attempt: 1,
+            automation_id: None,
+        };
+        let first = Uuid::new_v4();
+        batches.remember(&task(first));
+        assert_eq!(batches.recall(first), Some(Uuid::nil().as_bytes().to_vec()));
+        assert_eq!(batches.recall(first), None, "a report is looked up once");
+        for _ in 0..REMEMBERED_TASKS + 10 {
+            batches.remember(&task(Uuid::new_v4()));
+        }
+        assert!(lock(&batches.task_jobs).len() <= REMEMBERED_TASKS);
     }
 }
