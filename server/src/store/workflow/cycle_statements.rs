@@ -18,22 +18,36 @@ use super::{AttemptOutcome, ClaimRequest, TaskState};
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
 /// A claimed row and the tasks the claimed task depends on.
-type Claimed = (ClaimedRow, Vec<Vec<u8>>);
+pub(super) type Claimed = (ClaimedRow, Vec<Vec<u8>>);
 
 /// [`CLAIM_TASK`], [`START_ATTEMPT`], [`MARK_RUNNING`] (`$5` the job, `$6` the running state,
-/// `$7` its end, `$8` its lag) and [`TASK_DEPENDS_ON`], in one statement. The sub-statements change
-/// different tables; the attempt and the job change only if the task was claimed.
-const CLAIM_TASK_AT_ONCE: &str = "WITH claimed AS (\
-    UPDATE tasks SET state = 2, started_ns = $2, stopped_ns = NULL, lease_expires_ns = $3, \
-    runner = $4, attempts = attempts + 1 WHERE id = $1 AND state = 1 AND pending_deps = 0 \
-    RETURNING attempts, display, input, parent_id, retry_count), \
+/// `$7` its end, `$8` its lag) and [`TASK_DEPENDS_ON`] for several tasks of one job at once (a
+/// batch's claims: `pg_batch.rs`), in one statement: task `$1[i]` for runner `$2[i]` at `$3[i]`
+/// until `$4[i]` (distinct tasks). The sub-statements change different tables; the attempts
+/// and the job change only for the tasks claimed. Returns a row per task claimed, with its id.
+const CLAIM_TASKS_AT_ONCE: &str = "WITH wanted AS (\
+    SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], $4::int8[]) \
+    AS w(id, runner, started_ns, lease_expires_ns)), \
+    claimed AS (UPDATE tasks t SET state = 2, started_ns = w.started_ns, stopped_ns = NULL, \
+    lease_expires_ns = w.lease_expires_ns, runner = w.runner, attempts = t.attempts + 1 \
+    FROM wanted w WHERE t.id = ANY($1) AND t.id = w.id AND t.state = 1 AND t.pending_deps = 0 \
+    RETURNING t.id, t.attempts, t.display, t.input, t.parent_id, t.retry_count, w.runner, \
+    w.started_ns), \
     attempt AS (INSERT INTO task_attempts (task_id, attempt, runner, started_ns, stopped_ns, \
-    outcome, error) SELECT $1, attempts, $4, $2, NULL, 0, '' FROM claimed), \
+    outcome, error) SELECT id, attempts, runner, started_ns, NULL, 0, '' FROM claimed), \
     running AS (UPDATE jobs SET state = $6, end_ns = $7 \
     WHERE id = $5 AND NOT (state = $6 AND end_ns >= $8) AND EXISTS (SELECT 1 FROM claimed)) \
-    SELECT attempts, display, input, parent_id, retry_count, \
-    ARRAY(SELECT depends_on FROM task_dependencies WHERE task_id = $1) AS depends_on \
-    FROM claimed";
+    SELECT id, attempts, display, input, parent_id, retry_count, \
+    ARRAY(SELECT depends_on FROM task_dependencies d WHERE d.task_id = claimed.id) \
+    AS depends_on FROM claimed";
+
+/// A task a batch wants to claim: its id, for which runner, at what time, for how long.
+pub(super) struct Wanted<'a> {
+    pub task_id: &'a [u8],
+    pub runner: &'a str,
+    pub now_ns: i64,
+    pub lease_ns: i64,
+}
 
 /// [`MARK_COMPUTED`] with the task complete too (`$2` computed, at `$3`, label `$4`), its
 /// attempt `$5` ended (outcome `$6` from `$7` or `$8`, as `END_COMPUTED_ATTEMPT`), its dependents
@@ -66,26 +80,60 @@ impl PostgresStore {
         claim: &ClaimRequest,
         now_ns: i64,
     ) -> Result<Option<Claimed>, StoreError> {
-        type Row = (i64, String, Vec<u8>, Option<Vec<u8>>, i64, Vec<Vec<u8>>);
-        let row: Option<Row> = sqlx::query_as(CLAIM_TASK_AT_ONCE)
-            .bind(task_id)
-            .bind(now_ns)
-            .bind(now_ns.saturating_add(claim.lease_ns))
-            .bind(claim.runner.as_str())
+        let wanted = Wanted {
+            task_id,
+            runner: &claim.runner,
+            now_ns,
+            lease_ns: claim.lease_ns,
+        };
+        Ok(Self::claim_rows(tx, job, &[wanted])
+            .await?
+            .pop()
+            .map(|(_, claimed)| claimed))
+    }
+
+    /// Claims each of `wanted` (distinct tasks of `job`, locked) that is still runnable: the
+    /// tasks claimed, by id.
+    pub(super) async fn claim_rows(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        job: &JobFacts,
+        wanted: &[Wanted<'_>],
+    ) -> Result<Vec<(Vec<u8>, Claimed)>, StoreError> {
+        type Row = (
+            Vec<u8>,
+            i64,
+            String,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            i64,
+            Vec<Vec<u8>>,
+        );
+        let latest_ns = wanted.iter().map(|w| w.now_ns).max().unwrap_or(i64::MIN);
+        let rows: Vec<Row> = sqlx::query_as(CLAIM_TASKS_AT_ONCE)
+            .bind(wanted.iter().map(|w| w.task_id).collect::<Vec<_>>())
+            .bind(wanted.iter().map(|w| w.runner).collect::<Vec<_>>())
+            .bind(wanted.iter().map(|w| w.now_ns).collect::<Vec<_>>())
+            .bind(
+                wanted
+                    .iter()
+                    .map(|w| w.now_ns.saturating_add(w.lease_ns))
+                    .collect::<Vec<_>>(),
+            )
             .bind(&job.id)
             .bind(JobState::Running.code())
-            .bind(job.end_ns.max(now_ns))
-            .bind(now_ns.saturating_sub(END_LAG_NS))
-            .fetch_optional(&mut **tx)
+            .bind(job.end_ns.max(latest_ns))
+            .bind(latest_ns.saturating_sub(END_LAG_NS))
+            .fetch_all(&mut **tx)
             .await?;
-        Ok(row.map(
-            |(attempts, display, input, parent_id, retry_count, depends_on)| {
-                (
-                    (attempts, display, input, parent_id, retry_count),
-                    depends_on,
-                )
-            },
-        ))
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, attempts, display, input, parent_id, retry_count, depends_on)| {
+                    let row = (attempts, display, input, parent_id, retry_count);
+                    (id, (row, depends_on))
+                },
+            )
+            .collect())
     }
 
     /// Task `task_id` (queued or running, its job locked) is computed without subtasks, and

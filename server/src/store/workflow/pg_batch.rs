@@ -13,7 +13,8 @@
 //!    subtask path, progress);
 //! 3. read the candidates once per kind of claim (cluster and task names), after every report,
 //!    so a task a report released is a candidate;
-//! 4. claim a task of the job for each cycle, each candidate tried once;
+//! 4. pick a task of the job for each cycle, each candidate once, and claim them all in one
+//!    statement;
 //! 5. bring the job's state up to date if no claim did, and commit once.
 //!
 //! Each caller is answered after that commit: a report is acknowledged only once committed.
@@ -32,7 +33,10 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::claims::{Candidate, InFlight, claim_names, page_to_try, runner_identifier};
+use super::claims::{
+    Candidate, InFlight, claim_names, claimed_task, page_to_try, runner_identifier,
+};
+use super::cycle_statements::Wanted;
 use super::progress::validate_progress;
 use super::rows::{TASKS_FACTS, TaskFacts};
 use super::{ClaimRequest, ClaimedTask, ComputedTask};
@@ -194,8 +198,8 @@ impl Leader {
             answers.push(None);
         }
 
-        // The batch's claims are tried one after the other, each candidate once: they need
-        // spreading only while claims outside the batch are in flight too (`claims.rs`).
+        // The batch's claims take distinct candidates: they need spreading only while claims
+        // outside the batch are in flight too (`claims.rs`).
         let claims = batch
             .iter()
             .zip(&answers)
@@ -204,15 +208,20 @@ impl Leader {
         let in_flight = (claims > 0).then(|| InFlight::enter(&self.claims_in_flight));
         let concurrent = in_flight.as_ref().is_some_and(|(_, others)| *others);
         let mut pages: HashMap<(String, Vec<String>), (Vec<Candidate>, bool)> = HashMap::new();
-        let mut tried: HashSet<Vec<u8>> = HashSet::new();
-        let mut claimed_any = false;
-        for (pending, answer) in batch.iter().zip(answers.iter_mut()) {
+        // Which cycle takes which task: each cycle the oldest (or, spread, any of the oldest)
+        // of its candidates no earlier cycle of the batch took, as cycles one after the other
+        // would; then all of them in one statement.
+        let mut assigned: HashSet<Vec<u8>> = HashSet::new();
+        let mut picks: Vec<Pick<'_>> = Vec::new();
+        for (index, (pending, answer)) in batch.iter().zip(answers.iter_mut()).enumerate() {
             if answer.is_some() {
                 continue;
             }
-            let wanted = pending.claim.as_ref();
-            let Some(claim) = wanted.filter(|_| !pending.answer.is_closed()) else {
-                // No claim asked for, or nobody left to hand a task to.
+            let asked = pending.claim.as_ref();
+            let Some(claim) =
+                asked.filter(|_| !pending.answer.is_closed() && job_facts.takes_claims())
+            else {
+                // No claim asked for, nobody left to hand a task to, or a job that takes none.
                 *answer = Some(Answer::Done(None));
                 continue;
             };
@@ -236,13 +245,13 @@ impl Leader {
                 .get(&kind)
                 .map_or((&[][..], false), |(c, f)| (c.as_slice(), *f));
             // Past this page, only a claim alone looks further (as a cycle alone would).
-            let mut outcome = if full_page {
+            *answer = Some(if full_page {
                 Answer::ClaimAlone
             } else {
                 Answer::Done(None)
-            };
+            });
             for (task_id, job_id, name, version, _) in candidates {
-                if tried.contains(task_id) {
+                if assigned.contains(task_id) {
                     continue;
                 }
                 let Some(identifier) = runner_identifier(claim, name, version) else {
@@ -251,26 +260,40 @@ impl Leader {
                 if job_id.as_slice() != job {
                     // The oldest task it may run is of another job: claimed alone, with that
                     // job's lock.
-                    outcome = Answer::ClaimAlone;
+                    *answer = Some(Answer::ClaimAlone);
                     break;
                 }
-                tried.insert(task_id.clone());
-                let claimed = PostgresStore::claim_locked(
-                    &mut tx,
-                    &job_facts,
-                    task_id,
-                    identifier.clone(),
-                    claim,
-                    pending.now_ns,
-                )
-                .await?;
-                if claimed.is_some() {
-                    claimed_any = true;
-                    outcome = Answer::Done(claimed.map(Box::new));
-                    break;
-                }
+                assigned.insert(task_id.clone());
+                picks.push((index, task_id.clone(), identifier.clone(), claim));
+                *answer = None;
+                break;
             }
-            *answer = Some(outcome);
+        }
+        let wanted: Vec<Wanted<'_>> = picks
+            .iter()
+            .map(|(index, task_id, _, claim)| Wanted {
+                task_id,
+                runner: &claim.runner,
+                now_ns: batch[*index].now_ns,
+                lease_ns: claim.lease_ns,
+            })
+            .collect();
+        let mut claimed: HashMap<Vec<u8>, _> = HashMap::new();
+        if !wanted.is_empty() {
+            claimed.extend(PostgresStore::claim_rows(&mut tx, &job_facts, &wanted).await?);
+        }
+        let claimed_any = !claimed.is_empty();
+        for (index, task_id, identifier, claim) in picks {
+            answers[index] = Some(match claimed.remove(&task_id) {
+                Some((row, depends_on)) => {
+                    let lease_ns = claim.lease_ns;
+                    let task =
+                        claimed_task(&job_facts, &task_id, identifier, row, &depends_on, lease_ns)?;
+                    Answer::Done(Some(Box::new(task)))
+                }
+                // Not runnable after all (it cannot be, under the job's lock): alone.
+                None => Answer::ClaimAlone,
+            });
         }
         // A claim marked the job running (its end stretched as a claim does, `MARK_RUNNING`:
         // up to a second behind while it runs); without one, the reports may have changed its
@@ -285,6 +308,9 @@ impl Leader {
             .collect())
     }
 }
+
+/// A batch's cycle (its index) picked a task (its id) under the runner's identifier.
+type Pick<'a> = (usize, Vec<u8>, (String, String), &'a ClaimRequest);
 
 /// A task's facts with its id.
 #[derive(sqlx::FromRow)]
