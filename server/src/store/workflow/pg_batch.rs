@@ -45,6 +45,9 @@ use crate::store::{PostgresStore, StoreError};
 /// Cycles one batch runs at most: a cycle waits for its whole batch and its commit.
 const MAX_BATCH: usize = 64;
 
+/// How often a leader lets other tasks run before it takes its next batch.
+const YIELDS_BEFORE_NEXT_BATCH: usize = 2;
+
 /// Tasks whose job this server remembers (those it handed out and has not been told of yet);
 /// beyond this many they are forgotten at once, and looked up again.
 const REMEMBERED_TASKS: usize = 65_536;
@@ -163,6 +166,12 @@ impl Leader {
             for (pending, answer) in batch.into_iter().zip(answers) {
                 // A caller that went away meanwhile: its claim's lease runs out.
                 let _ = pending.answer.send(answer);
+            }
+            // The callers just answered may be ready to report again at once (runners in this
+            // process, or on a fast network): let them queue before the next batch is taken,
+            // so it holds them too (a commit's WAL flush is the costliest step of a batch).
+            for _ in 0..YIELDS_BEFORE_NEXT_BATCH {
+                tokio::task::yield_now().await;
             }
         }
         self.job.finished = true;
