@@ -627,6 +627,81 @@ async fn spans_are_queried_across_traces_by_attribute_and_service(store: SharedS
     assert_eq!(count(query(&[("missing", "x")], None)).await, 0);
 }
 
+/// A page of spans across traces without a time bound (PostgreSQL reads it in growing windows
+/// of time: `PostgresStore::select_span_rows`) holds the same spans, in the same order, as one
+/// read would: spans minutes, days and months apart, followed page by page through the cursor,
+/// with a name filter, and with only an upper bound.
+async fn spans_across_traces_without_a_time_bound_page_in_order(store: SharedStore) {
+    const HOUR_MS: u64 = 3_600_000;
+    let traces = [
+        "0af7651916cd43dd8448eb211c80319c",
+        "1af7651916cd43dd8448eb211c80319c",
+        "2af7651916cd43dd8448eb211c80319c",
+    ];
+    // (hours after the first span, name): past the windows' 63 hours too.
+    let at: [(u64, &str); 9] = [
+        (0, "tile-a"),
+        (0, "other"),
+        (1, "other"),
+        (5, "tile-b"),
+        (30, "other"),
+        (62, "tile-c"),
+        (100, "other"),
+        (400, "tile-d"),
+        (2_000, "other"),
+    ];
+    let ids: Vec<String> = (0..at.len()).map(|i| format!("{:016x}", i + 1)).collect();
+    for (i, (hours, name)) in at.iter().enumerate() {
+        let start = hours * HOUR_MS + i as u64;
+        let seed: common::SpanSeed<'_> = (ids[i].as_str(), None, name, start, start + 1, 1);
+        write(&store, trace_json(traces[i % 3], "svc", &[seed])).await;
+    }
+    let page_through = |query: jobtrace::store::SpanPageQuery| {
+        let store = store.clone();
+        async move {
+            let mut names = Vec::new();
+            let mut query = query;
+            loop {
+                let page = store.span_page(None, &query).await.unwrap();
+                names.extend(page.iter().map(|span| span.name.clone()));
+                let Some(last) = page.last().filter(|_| page.len() == query.limit as usize) else {
+                    return names;
+                };
+                let id = jobtrace::store::SpanId::parse_hex(&last.span_id).unwrap();
+                query.after = Some((last.start_ns, id));
+            }
+        }
+    };
+    let every = jobtrace::store::SpanPageQuery {
+        limit: 2,
+        ..Default::default()
+    };
+    let names: Vec<&str> = at.iter().map(|(_, name)| *name).collect();
+    assert_eq!(page_through(every.clone()).await, names);
+    let tiles = jobtrace::store::SpanPageQuery {
+        name: Some("TILE".into()),
+        ..every.clone()
+    };
+    assert_eq!(
+        page_through(tiles.clone()).await,
+        ["tile-a", "tile-b", "tile-c", "tile-d"]
+    );
+    let one_page = jobtrace::store::SpanPageQuery {
+        limit: 100,
+        ..tiles.clone()
+    };
+    assert_eq!(store.span_page(None, &one_page).await.unwrap().len(), 4);
+    let base: i64 = 1_700_000_000_000_000_000;
+    let before_day_three = jobtrace::store::SpanPageQuery {
+        to_ns: Some(base + 48 * 3_600_000_000_000),
+        ..every
+    };
+    assert_eq!(
+        page_through(before_day_three).await,
+        ["tile-a", "other", "other", "tile-b", "other"]
+    );
+}
+
 async fn span_and_log_pages_filter_by_name_status_time_severity_and_text(store: SharedStore) {
     let spans: Vec<(String, String)> = (0..12u64)
         .map(|i| {
@@ -1344,6 +1419,7 @@ both_backends!(
     concurrent_overlapping_requests_store_each_span_once,
     job_list_filters_each_narrow_the_list,
     spans_are_queried_across_traces_by_attribute_and_service,
+    spans_across_traces_without_a_time_bound_page_in_order,
     span_and_log_pages_filter_by_name_status_time_severity_and_text,
     job_list_pages_by_duration_without_gaps,
     job_is_named_by_root_span_once_it_arrives,

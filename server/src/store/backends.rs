@@ -133,6 +133,12 @@ impl SqliteStore {
     }
 }
 
+/// The first window of a page of spans across traces without a lower time bound: an hour;
+/// each next one twice as long.
+const FIRST_WINDOW_NS: i64 = 3_600_000_000_000;
+/// Windows read before the rest of such a page is read at once (1 + 2 + … + 32 hours).
+const WINDOW_PROBES: usize = 6;
+
 /// PostgreSQL: one pool for reads and writes, and a connection of its own for health checks.
 pub struct PostgresStore {
     pub(super) write: PgPool,
@@ -181,7 +187,60 @@ impl PostgresStore {
             .await?)
     }
 
+    /// A page of spans. One across traces without a lower time bound is read in growing
+    /// windows of time from the first span (or the cursor) on, each a bounded range of the
+    /// spans' time index: without a bound PostgreSQL's planner, taking a `LIKE '%…%'` for rare,
+    /// scanned every span and sorted (2.8 s for a name on 10,000,000 spans: docs/BENCHMARKS.md).
+    /// Past [`WINDOW_PROBES`] windows the rest is one query as before, so a filter nothing
+    /// matches costs a few index ranges more than it did.
     pub(super) async fn select_span_rows(
+        &self,
+        trace_id: Option<TraceId>,
+        query: &super::SpanPageQuery,
+    ) -> Result<Vec<super::SpanRow>, StoreError> {
+        if trace_id.is_some() || query.from_ns.is_some() {
+            return self.span_rows_at_once(trace_id, query).await;
+        }
+        let first: Option<i64> = match &query.after {
+            Some((start_ns, _)) => Some(*start_ns),
+            None => {
+                sqlx::query_scalar("SELECT min(start_ns) FROM spans")
+                    .fetch_one(&self.read)
+                    .await?
+            }
+        };
+        let Some(mut from_ns) = first else {
+            return Ok(Vec::new());
+        };
+        let limit = query.limit.clamp(1, super::span_query::MAX_PAGE_ROWS);
+        let mut rows = Vec::new();
+        let mut width = FIRST_WINDOW_NS;
+        for _ in 0..WINDOW_PROBES {
+            let until = from_ns.saturating_add(width);
+            let window = super::SpanPageQuery {
+                from_ns: Some(from_ns),
+                to_ns: Some(query.to_ns.map_or(until, |to_ns| to_ns.min(until))),
+                limit: limit - rows.len() as u32,
+                ..query.clone()
+            };
+            rows.extend(self.span_rows_at_once(None, &window).await?);
+            let past_the_end = query.to_ns.is_some_and(|to_ns| to_ns <= until);
+            if rows.len() as u32 >= limit || past_the_end || until == i64::MAX {
+                return Ok(rows);
+            }
+            from_ns = until;
+            width = width.saturating_mul(2);
+        }
+        let rest = super::SpanPageQuery {
+            from_ns: Some(from_ns),
+            limit: limit - rows.len() as u32,
+            ..query.clone()
+        };
+        rows.extend(self.span_rows_at_once(None, &rest).await?);
+        Ok(rows)
+    }
+
+    async fn span_rows_at_once(
         &self,
         trace_id: Option<TraceId>,
         query: &super::SpanPageQuery,
