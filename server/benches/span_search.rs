@@ -121,6 +121,13 @@ async fn queries(store: &SharedStore, spans: usize) -> Vec<(String, Duration, us
             },
         ),
         (
+            "spans: a name no span has, no time bound (none)",
+            SpanPageQuery {
+                name: Some("no-such-task".into()),
+                ..SpanPageQuery::default()
+            },
+        ),
+        (
             "spans: name contains \"processtile3\", no time bound",
             SpanPageQuery {
                 name: Some("processtile3".into()),

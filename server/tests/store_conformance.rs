@@ -638,7 +638,7 @@ async fn spans_across_traces_without_a_time_bound_page_in_order(store: SharedSto
         "1af7651916cd43dd8448eb211c80319c",
         "2af7651916cd43dd8448eb211c80319c",
     ];
-    // (hours after the first span, name): past the windows' 63 hours too.
+    // (hours after the first span, name): within the first windows and far past them.
     let at: [(u64, &str); 9] = [
         (0, "tile-a"),
         (0, "other"),

@@ -136,8 +136,9 @@ impl SqliteStore {
 /// The first window of a page of spans across traces without a lower time bound: an hour;
 /// each next one twice as long.
 const FIRST_WINDOW_NS: i64 = 3_600_000_000_000;
-/// Windows read before the rest of such a page is read at once (1 + 2 + … + 32 hours).
-const WINDOW_PROBES: usize = 6;
+/// Windows read before such a page is read at once (1 + 2 + 4 hours): each costs an index range
+/// when nothing in it matches, which a filter nothing matches pays on top of the one query.
+const WINDOW_PROBES: usize = 3;
 
 /// PostgreSQL: one pool for reads and writes, and a connection of its own for health checks.
 pub struct PostgresStore {
@@ -191,7 +192,7 @@ impl PostgresStore {
     /// windows of time from the first span (or the cursor) on, each a bounded range of the
     /// spans' time index: without a bound PostgreSQL's planner, taking a `LIKE '%…%'` for rare,
     /// scanned every span and sorted (2.8 s for a name on 10,000,000 spans: docs/BENCHMARKS.md).
-    /// Past [`WINDOW_PROBES`] windows the rest is one query as before, so a filter nothing
+    /// Past [`WINDOW_PROBES`] windows the page is one query as before, so a filter nothing
     /// matches costs a few index ranges more than it did.
     pub(super) async fn select_span_rows(
         &self,
@@ -231,13 +232,10 @@ impl PostgresStore {
             from_ns = until;
             width = width.saturating_mul(2);
         }
-        let rest = super::SpanPageQuery {
-            from_ns: Some(from_ns),
-            limit: limit - rows.len() as u32,
-            ..query.clone()
-        };
-        rows.extend(self.span_rows_at_once(None, &rest).await?);
-        Ok(rows)
+        // The windows' rows begin the page; the rest is read as before, in one query without
+        // a bound (with `start_ns >= …` the planner walked the whole index, twice as slow as
+        // its scan when nothing matched: docs/BENCHMARKS.md).
+        self.span_rows_at_once(None, query).await
     }
 
     async fn span_rows_at_once(
