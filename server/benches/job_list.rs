@@ -241,6 +241,21 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
         "first page, a 10-minute start window",
         time(9, || page(&store, &range, JobSort::Newest, None).map_unit()).await,
     );
+    // The time windows the page offers (`range=1h|24h` resolve to `from` only, the newest job
+    // starts 10,000 s after the oldest) and the errors filter, alone and with a window.
+    let errors = filter(&[("errors", "yes")]);
+    let range_errors = filter(&[
+        ("from", "1700000000000000000"),
+        ("to", "1700000600000000000"),
+        ("errors", "yes"),
+    ]);
+    let last_hour = filter(&[("from", "1700006400000000000")]);
+    let last_day = filter(&[("from", "1699923600000000000")]);
+    let long = filter(&[("min_duration", "3000")]);
+    report(
+        "first page, longer than 50 minutes",
+        time(5, || page(&store, &long, JobSort::Newest, None).map_unit()).await,
+    );
     // The chips count every state of the filtered set, on the first page of each filter.
     for (what, chips) in [
         ("state counts (chips), no filter", &all),
@@ -252,6 +267,20 @@ async fn run(backend: &str, url: &str, jobs: usize, offset_sql: &str) {
             &service_window,
         ),
         ("state counts (chips), a 10-minute start window", &range),
+        ("state counts (chips), errors", &errors),
+        (
+            "state counts (chips), a 10-minute window and errors",
+            &range_errors,
+        ),
+        (
+            "state counts (chips), the last hour (360,000 jobs)",
+            &last_hour,
+        ),
+        (
+            "state counts (chips), the last 24 hours (every job)",
+            &last_day,
+        ),
+        ("state counts (chips), longer than 50 minutes (1/6)", &long),
     ] {
         report(
             what,

@@ -18,6 +18,7 @@ mod span_write;
 mod sql;
 mod sqlite_read;
 mod sqlite_write;
+mod start_buckets;
 pub mod workflow;
 
 use std::sync::Arc;

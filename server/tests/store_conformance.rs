@@ -1162,11 +1162,28 @@ async fn spans_match_text_in_attribute_values(store: SharedStore) {
     assert!(found("nul\0").await.is_empty());
 }
 
-/// Every state's count, by counting the jobs (a filter that keeps them all takes that path).
+/// Every state's count among the jobs the list finds for `params` (the state filter left out,
+/// as the chips leave it), counted here from the listed jobs.
+async fn counted_in_list(store: &SharedStore, params: &[(&str, &str)]) -> Vec<(JobState, i64)> {
+    let params: Vec<(&str, &str)> = params
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "state")
+        .collect();
+    let mut counts: Vec<(JobState, i64)> = Vec::new();
+    for job in listed_in_pages(store, &params, app::model::JobSort::Newest, 100).await {
+        match counts.iter_mut().find(|(state, _)| *state == job.state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((job.state, 1)),
+        }
+    }
+    counts.sort_by_key(|(state, _)| state.code());
+    counts
+}
+
+/// Every state's count, from the listed jobs.
 async fn counted(store: &SharedStore) -> Vec<(JobState, i64)> {
-    let everything = app::model::JobFilter::from_params([("from", "0")]).unwrap();
-    let counts = store.job_state_counts(&everything).await.unwrap();
-    counts.iter().map(|c| (c.state, c.count)).collect()
+    counted_in_list(store, &[]).await
 }
 
 /// The chips of the unfiltered list, from the counts the triggers keep.
@@ -1410,7 +1427,148 @@ async fn service_filter_follows_every_change(store: SharedStore) {
     }
 }
 
+/// The chips of every window whose ends lie on, next to and between minute and hour boundaries
+/// (open ends too), alone and with each errors filter, equal a count of the listed jobs.
+async fn check_window_chips(store: &SharedStore, when: &str) {
+    let base: i64 = 1_700_000_000_000_000_000; // a minute starts 40 s later, an hour 2,800 s
+    let ms = |offset: i64| (base + offset * 1_000_000).to_string();
+    let mut points: Vec<Option<String>> = [
+        0, 39_999, 40_000, 2_700_000, 2_800_000, 6_400_001, 86_400_000,
+    ]
+    .into_iter()
+    .map(|offset| Some(ms(offset)))
+    .collect();
+    points.push(Some((base + 40_000_000_001).to_string()));
+    points.push(Some("0".to_owned()));
+    points.push(None);
+    for from in &points {
+        for to in &points {
+            for errors in [None, Some("yes"), Some("no")] {
+                let mut params: Vec<(&str, &str)> = Vec::new();
+                if let Some(from) = from {
+                    params.push(("from", from));
+                }
+                if let Some(to) = to {
+                    params.push(("to", to));
+                }
+                if let Some(errors) = errors {
+                    params.push(("errors", errors));
+                }
+                params.push(("state", "failed")); // the chips count every state regardless
+                let filter = app::model::JobFilter::from_params(params.iter().copied()).unwrap();
+                let chips: Vec<(JobState, i64)> = store
+                    .job_state_counts(&filter)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|c| (c.state, c.count))
+                    .collect();
+                assert_eq!(
+                    chips,
+                    counted_in_list(store, &params).await,
+                    "{when}: {params:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The chips of a time window (kept per minute and hour of the jobs' starts, migration 0015)
+/// follow jobs that start earlier across a minute and an hour boundary, gain an error, finish
+/// and are deleted; on PostgreSQL before and after the deltas are folded.
+async fn window_chips_follow_every_change(store: SharedStore) {
+    // (start offset in ms, root status or none: running, a failed child)
+    let jobs: [(u64, Option<i32>, bool); 9] = [
+        (0, Some(1), false),
+        (39_999, Some(1), false),
+        (40_000, Some(2), false),
+        (100_000, Some(1), true),
+        (2_799_999, Some(1), false),
+        (2_800_000, Some(1), true),
+        (2_800_001, Some(1), false),
+        (6_400_000, None, false),
+        (90_000_000, Some(1), false),
+    ];
+    let trace = |i: usize| format!("{:032x}", i + 300);
+    for (i, (start, root, failed_child)) in jobs.iter().enumerate() {
+        let mut spans = vec![(
+            "00000000000000a2",
+            Some("00000000000000a1"),
+            "child",
+            *start,
+            start + 5,
+            if *failed_child { 2 } else { 1 },
+        )];
+        if let Some(status) = root {
+            spans.push((
+                "00000000000000a1",
+                None,
+                "job/windowed",
+                *start,
+                start + 10,
+                *status,
+            ));
+        }
+        write(&store, trace_json(&trace(i), "svc", &spans)).await;
+    }
+    check_window_chips(&store, "seeded").await;
+    store.fold_job_state_counts().await.unwrap();
+    check_window_chips(&store, "seeded, folded").await;
+
+    // Earlier spans: job 2 into the minute before, job 5 into the hour before; job 0 fails.
+    let early = |start: u64| {
+        (
+            "00000000000000b1",
+            Some("00000000000000a1"),
+            "early",
+            start,
+            start + 1,
+            1,
+        )
+    };
+    write(&store, trace_json(&trace(2), "svc", &[early(39_000)])).await;
+    write(&store, trace_json(&trace(5), "svc", &[early(2_700_000)])).await;
+    let broken = (
+        "00000000000000b2",
+        Some("00000000000000a1"),
+        "broken",
+        1,
+        2,
+        2,
+    );
+    write(&store, trace_json(&trace(0), "svc", &[broken])).await;
+    check_window_chips(&store, "earlier starts, an error").await;
+    store.fold_job_state_counts().await.unwrap();
+    check_window_chips(&store, "earlier starts, an error, folded").await;
+
+    // The running job's root completes it.
+    let root = (
+        "00000000000000a1",
+        None,
+        "job/windowed",
+        6_400_000,
+        6_400_010,
+        1,
+    );
+    write(&store, trace_json(&trace(7), "svc", &[root])).await;
+    check_window_chips(&store, "completed").await;
+
+    // Retention deletes every job: every window is empty, the folded counts too.
+    while store.prune_step(i64::MAX, 1000).await.unwrap().is_some() {}
+    check_window_chips(&store, "deleted").await;
+    store.fold_job_state_counts().await.unwrap();
+    let everything = app::model::JobFilter::from_params([("from", "0")]).unwrap();
+    assert!(
+        store
+            .job_state_counts(&everything)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 both_backends!(
+    window_chips_follow_every_change,
     service_filter_follows_every_change,
     kept_state_counts_and_name_search_follow_every_change,
     spans_match_text_in_attribute_values,

@@ -86,6 +86,15 @@ macro_rules! impl_job_reads {
                     )
                     .fetch_all(&self.read)
                     .await?
+                } else if super::start_buckets::answers(filter) {
+                    // A time window and the errors filter: the kept per-minute and per-hour
+                    // counts plus the window's ends, in one statement (one snapshot).
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT state, CAST(sum(n) AS BIGINT) FROM (",
+                    );
+                    super::start_buckets::push_counts(&mut select, filter, Self::START_DELTAS);
+                    select.push(") c GROUP BY state HAVING sum(n) > 0");
+                    select.build_query_as().fetch_all(&self.read).await?
                 } else {
                     // Grouped by `+state`, an expression: SQLite would otherwise walk the
                     // state index to skip the grouping sort, one row lookup per job (3x the
@@ -244,6 +253,8 @@ impl_job_reads!(PostgresStore, sqlx::Postgres);
 
 impl SqliteStore {
     const NAME_SEARCH: NameSearch = NameSearch::Trigrams;
+    /// The triggers keep `job_start_counts` themselves.
+    const START_DELTAS: bool = false;
 
     /// SQLite's triggers keep `job_state_counts` directly (one writer): nothing to fold.
     pub(super) async fn fold_state_deltas(&self) -> Result<u64, StoreError> {
@@ -253,6 +264,8 @@ impl SqliteStore {
 
 impl PostgresStore {
     const NAME_SEARCH: NameSearch = NameSearch::Like;
+    /// Readers add `job_start_deltas` not folded yet.
+    const START_DELTAS: bool = true;
 
     /// Moves the deltas the triggers appended into `job_state_counts`, in one statement: each
     /// delta row is deleted by one fold (a concurrent fold waits for the rows this one
@@ -260,6 +273,11 @@ impl PostgresStore {
     /// of one large burst could still deadlock on the delta rows; PostgreSQL then fails one,
     /// which is logged and folds again a second later.
     pub(super) async fn fold_state_deltas(&self) -> Result<u64, StoreError> {
+        let moved = self.fold_total_deltas().await? + self.fold_start_deltas().await?;
+        Ok(u64::try_from(moved).unwrap_or_default())
+    }
+
+    async fn fold_total_deltas(&self) -> Result<i64, StoreError> {
         let moved: i64 = sqlx::query_scalar(
             "WITH moved AS (DELETE FROM job_state_deltas RETURNING state, n), \
              folded AS (INSERT INTO job_state_counts (state, n) \
@@ -277,7 +295,55 @@ impl PostgresStore {
                 .execute(&self.write)
                 .await?;
         }
-        Ok(u64::try_from(moved).unwrap_or_default())
+        Ok(moved)
+    }
+
+    /// The same for the per-minute and per-hour counts of `job_start_counts`, then deletes the
+    /// buckets the fold brought to zero (a concurrent fold may have raised one again since:
+    /// `n = 0` is checked again on the row the delete finds).
+    async fn fold_start_deltas(&self) -> Result<i64, StoreError> {
+        // The number of deltas moved, and the keys of the buckets now at zero.
+        let (moved, widths, buckets, states, errored): (
+            i64,
+            Vec<i32>,
+            Vec<i64>,
+            Vec<i32>,
+            Vec<i32>,
+        ) = sqlx::query_as(
+            "WITH moved AS (DELETE FROM job_start_deltas \
+                 RETURNING width_s, bucket, state, errored, n), \
+                 folded AS (INSERT INTO job_start_counts (width_s, bucket, state, errored, n) \
+                 SELECT width_s, bucket, state, errored, sum(n) FROM moved \
+                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 \
+                 ON CONFLICT (width_s, bucket, state, errored) \
+                 DO UPDATE SET n = job_start_counts.n + excluded.n \
+                 RETURNING width_s, bucket, state, errored, n) \
+                 SELECT (SELECT count(*) FROM moved), \
+                 coalesce(array_agg(width_s), '{}'), coalesce(array_agg(bucket), '{}'), \
+                 coalesce(array_agg(state), '{}'), coalesce(array_agg(errored), '{}') \
+                 FROM folded WHERE n = 0",
+        )
+        .fetch_one(&self.write)
+        .await?;
+        if !widths.is_empty() {
+            sqlx::query(
+                "DELETE FROM job_start_counts WHERE n = 0 \
+                 AND (width_s, bucket, state, errored) IN \
+                 (SELECT * FROM unnest($1::INTEGER[], $2::BIGINT[], $3::INTEGER[], $4::INTEGER[]))",
+            )
+            .bind(widths)
+            .bind(buckets)
+            .bind(states)
+            .bind(errored)
+            .execute(&self.write)
+            .await?;
+        }
+        if moved >= 10_000 {
+            sqlx::query("VACUUM job_start_deltas")
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(moved)
     }
 }
 
