@@ -299,9 +299,11 @@ impl PostgresStore {
     }
 
     /// The same for the per-minute and per-hour counts of `job_start_counts`, then deletes the
-    /// buckets the fold brought to zero (a concurrent fold may have raised one again since:
-    /// `n = 0` is checked again on the row the delete finds).
+    /// buckets the fold brought to zero, in the same transaction: the fold's upsert locked
+    /// those rows (in key order, as a concurrent fold does), so the delete waits for no one
+    /// and cannot deadlock with another server's fold, and no bucket stays behind at zero.
     async fn fold_start_deltas(&self) -> Result<i64, StoreError> {
+        let mut tx = self.write.begin().await?;
         // The number of deltas moved, and the keys of the buckets now at zero.
         let (moved, widths, buckets, states, errored): (
             i64,
@@ -323,7 +325,7 @@ impl PostgresStore {
                  coalesce(array_agg(state), '{}'), coalesce(array_agg(errored), '{}') \
                  FROM folded WHERE n = 0",
         )
-        .fetch_one(&self.write)
+        .fetch_one(&mut *tx)
         .await?;
         if !widths.is_empty() {
             sqlx::query(
@@ -335,9 +337,10 @@ impl PostgresStore {
             .bind(buckets)
             .bind(states)
             .bind(errored)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
         if moved >= 10_000 {
             sqlx::query("VACUUM job_start_deltas")
                 .execute(&self.write)

@@ -9,7 +9,7 @@ use app::model::JobFilter;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// Bucket widths in seconds, coarsest first (the `width_s` column).
-const WIDTHS_S: [i64; 2] = [3600, 60];
+const WIDTHS_S: [i32; 2] = [3600, 60];
 
 /// Whether the chips of `filter` can be read from the buckets: it narrows by start time and
 /// errors only (the chips ignore the state filter; `within_ns` was resolved into `from_ns`).
@@ -39,7 +39,7 @@ pub(super) fn answers(filter: &JobFilter) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Buckets {
-        width_s: i64,
+        width_s: i32,
         from: i64,
         to: Option<i64>,
     },
@@ -58,12 +58,12 @@ fn parts(from_ns: Option<i64>, to_ns: Option<i64>) -> Vec<Part> {
     parts
 }
 
-fn cover(from_ns: Option<i64>, to_ns: Option<i64>, widths: &[i64], parts: &mut Vec<Part>) {
+fn cover(from_ns: Option<i64>, to_ns: Option<i64>, widths: &[i32], parts: &mut Vec<Part>) {
     let Some((&width_s, finer)) = widths.split_first() else {
         parts.push(Part::Jobs { from_ns, to_ns });
         return;
     };
-    let width = width_s * 1_000_000_000;
+    let width = i64::from(width_s) * 1_000_000_000;
     // The first bucket starting at or after `from_ns`, the first ending after `to_ns`.
     let first = from_ns
         .map_or(1, |from| {
@@ -102,57 +102,97 @@ pub(super) fn push_counts<'a, DB>(
     i32: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
 {
-    let tables: &[&str] = if with_deltas {
-        &["job_start_counts", "job_start_deltas"]
-    } else {
-        &["job_start_counts"]
-    };
+    let parts = parts(filter.from_ns, filter.to_ns);
+    let errored = filter.has_errors.map(i32::from);
     let mut first = true;
     let mut union = |select: &mut QueryBuilder<'a, DB>| {
         if !std::mem::take(&mut first) {
             select.push(" UNION ALL ");
         }
     };
-    for part in parts(filter.from_ns, filter.to_ns) {
-        match part {
-            Part::Buckets { width_s, from, to } => {
-                for table in tables {
-                    union(select);
-                    select
-                        .push(format!("SELECT state, n FROM {table} WHERE width_s = "))
-                        .push_bind(width_s as i32)
-                        .push(" AND bucket >= ")
-                        .push_bind(from);
-                    if let Some(to) = to {
-                        select.push(" AND bucket < ").push_bind(to);
-                    }
-                    if let Some(errors) = filter.has_errors {
-                        select.push(" AND errored = ").push_bind(i32::from(errors));
-                    }
-                }
+    let buckets: Vec<(i32, i64, Option<i64>)> = parts
+        .iter()
+        .filter_map(|part| match *part {
+            Part::Buckets { width_s, from, to } => Some((width_s, from, to)),
+            Part::Jobs { .. } => None,
+        })
+        .collect();
+    for &(width_s, from, to) in &buckets {
+        union(select);
+        select.push("SELECT state, n FROM job_start_counts WHERE ");
+        push_bucket_range(select, width_s, from, to);
+        push_errored(select, errored);
+    }
+    // PostgreSQL's deltas not folded yet: one scan of that small, unindexed table.
+    if with_deltas && !buckets.is_empty() {
+        union(select);
+        select.push("SELECT state, n FROM job_start_deltas WHERE (");
+        for (at, &(width_s, from, to)) in buckets.iter().enumerate() {
+            if at > 0 {
+                select.push(" OR ");
             }
-            Part::Jobs { from_ns, to_ns } => {
-                union(select);
-                // `+state`: SQLite would otherwise walk the state index to skip the grouping.
-                select.push("SELECT +state AS state, count(*) AS n FROM jobs WHERE 1 = 1");
-                if let Some(from) = from_ns {
-                    select.push(" AND start_ns >= ").push_bind(from);
-                }
-                if let Some(to) = to_ns {
-                    select.push(" AND start_ns < ").push_bind(to);
-                }
-                match filter.has_errors {
-                    Some(true) => {
-                        select.push(" AND error_count > 0");
-                    }
-                    Some(false) => {
-                        select.push(" AND error_count = 0");
-                    }
-                    None => {}
-                }
-                select.push(" GROUP BY 1");
-            }
+            select.push("(");
+            push_bucket_range(select, width_s, from, to);
+            select.push(")");
         }
+        select.push(")");
+        push_errored(select, errored);
+    }
+    for part in parts {
+        let Part::Jobs { from_ns, to_ns } = part else {
+            continue;
+        };
+        union(select);
+        // `+state`: SQLite would otherwise walk the state index to skip the grouping.
+        select.push("SELECT +state AS state, count(*) AS n FROM jobs WHERE 1 = 1");
+        if let Some(from) = from_ns {
+            select.push(" AND start_ns >= ").push_bind(from);
+        }
+        if let Some(to) = to_ns {
+            select.push(" AND start_ns < ").push_bind(to);
+        }
+        match filter.has_errors {
+            Some(true) => {
+                select.push(" AND error_count > 0");
+            }
+            Some(false) => {
+                select.push(" AND error_count = 0");
+            }
+            None => {}
+        }
+        select.push(" GROUP BY 1");
+    }
+}
+
+/// `width_s = … AND bucket >= … [AND bucket < …]`.
+fn push_bucket_range<'a, DB>(
+    select: &mut QueryBuilder<'a, DB>,
+    width_s: i32,
+    from: i64,
+    to: Option<i64>,
+) where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    select
+        .push("width_s = ")
+        .push_bind(width_s)
+        .push(" AND bucket >= ")
+        .push_bind(from);
+    if let Some(to) = to {
+        select.push(" AND bucket < ").push_bind(to);
+    }
+}
+
+/// ` AND errored = …` for the errors filter (none: no condition).
+fn push_errored<'a, DB>(select: &mut QueryBuilder<'a, DB>, errored: Option<i32>)
+where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+{
+    if let Some(errored) = errored {
+        select.push(" AND errored = ").push_bind(errored);
     }
 }
 
@@ -167,7 +207,7 @@ mod tests {
     fn range(part: Part) -> (i64, i64) {
         match part {
             Part::Buckets { width_s, from, to } => {
-                let width = width_s * 1_000_000_000;
+                let width = i64::from(width_s) * 1_000_000_000;
                 (from * width, to.map_or(i64::MAX, |to| to * width))
             }
             Part::Jobs { from_ns, to_ns } => {

@@ -18,6 +18,8 @@ use tower::ServiceExt;
 /// A store on a fresh database, dropped by [`TestStore::teardown`].
 pub struct TestStore {
     pub store: SharedStore,
+    /// Where the store is, for a test that looks at its tables.
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -36,6 +38,7 @@ pub async fn sqlite_store() -> TestStore {
     let url = format!("sqlite:{}", dir.path().join("test.db").display());
     TestStore {
         store: store::open(&url).await.unwrap(),
+        url,
         cleanup: Cleanup::Dir(dir),
     }
 }
@@ -52,9 +55,11 @@ pub async fn postgres_store() -> TestStore {
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let store = store::open(&format!("{base}/{database}")).await.unwrap();
+    let url = format!("{base}/{database}");
+    let store = store::open(&url).await.unwrap();
     TestStore {
         store,
+        url,
         cleanup: Cleanup::Postgres {
             admin_url,
             database,
@@ -64,7 +69,7 @@ pub async fn postgres_store() -> TestStore {
 
 impl TestStore {
     pub async fn teardown(self) {
-        let TestStore { store, cleanup } = self;
+        let TestStore { store, cleanup, .. } = self;
         drop(store);
         if let Cleanup::Postgres {
             admin_url,
