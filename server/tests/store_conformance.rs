@@ -1162,6 +1162,26 @@ async fn spans_match_text_in_attribute_values(store: SharedStore) {
     assert!(found("nul\0").await.is_empty());
 }
 
+/// How many of `states` are each state, in state order.
+fn tally(states: impl IntoIterator<Item = JobState>) -> Vec<(JobState, i64)> {
+    let mut counts: Vec<(JobState, i64)> = Vec::new();
+    for job_state in states {
+        match counts.iter_mut().find(|(state, _)| *state == job_state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((job_state, 1)),
+        }
+    }
+    counts.sort_by_key(|(state, _)| state.code());
+    counts
+}
+
+/// The chips the store answers for `params`.
+async fn chips(store: &SharedStore, params: &[(&str, &str)]) -> Vec<(JobState, i64)> {
+    let filter = app::model::JobFilter::from_params(params.iter().copied()).unwrap();
+    let counts = store.job_state_counts(&filter).await.unwrap();
+    counts.iter().map(|c| (c.state, c.count)).collect()
+}
+
 /// Every state's count among the jobs the list finds for `params` (the state filter left out,
 /// as the chips leave it), counted here from the listed jobs.
 async fn counted_in_list(store: &SharedStore, params: &[(&str, &str)]) -> Vec<(JobState, i64)> {
@@ -1170,15 +1190,8 @@ async fn counted_in_list(store: &SharedStore, params: &[(&str, &str)]) -> Vec<(J
         .copied()
         .filter(|(k, _)| *k != "state")
         .collect();
-    let mut counts: Vec<(JobState, i64)> = Vec::new();
-    for job in listed_in_pages(store, &params, app::model::JobSort::Newest, 100).await {
-        match counts.iter_mut().find(|(state, _)| *state == job.state) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((job.state, 1)),
-        }
-    }
-    counts.sort_by_key(|(state, _)| state.code());
-    counts
+    let listed = listed_in_pages(store, &params, app::model::JobSort::Newest, 100).await;
+    tally(listed.into_iter().map(|job| job.state))
 }
 
 /// Every state's count, from the listed jobs.
@@ -1188,11 +1201,7 @@ async fn counted(store: &SharedStore) -> Vec<(JobState, i64)> {
 
 /// The chips of the unfiltered list, from the counts the triggers keep.
 async fn kept(store: &SharedStore) -> Vec<(JobState, i64)> {
-    let counts = store
-        .job_state_counts(&app::model::JobFilter::default())
-        .await
-        .unwrap();
-    counts.iter().map(|c| (c.state, c.count)).collect()
+    chips(store, &[]).await
 }
 
 /// The chips of the unfiltered list (counts kept by triggers, PostgreSQL's deltas folded or
@@ -1249,12 +1258,8 @@ async fn kept_state_counts_and_name_search_follow_every_change(store: SharedStor
         vec!["Weekly-Composite"],
         "the new one is, in any case"
     );
-    let chips = store
-        .job_state_counts(&app::model::JobFilter::from_params([("name", "composite")]).unwrap())
-        .await
-        .unwrap();
     assert_eq!(
-        chips.iter().map(|c| (c.state, c.count)).collect::<Vec<_>>(),
+        chips(&store, &[("name", "composite")]).await,
         vec![(JobState::Completed, 1)]
     );
 
@@ -1334,29 +1339,19 @@ async fn check_service_filters(store: &SharedStore, when: &str) {
                     .collect();
                 assert_eq!(found, expected, "{when}: {with_service:?}, {sort:?}");
             }
-            let mut expected: Vec<(JobState, i64)> = Vec::new();
             let chip_params: Vec<(&str, &str)> = params
                 .iter()
                 .copied()
                 .filter(|(k, _)| *k != "state")
                 .collect();
-            for job in listed_in_pages(store, &chip_params, Newest, 100).await {
-                if job.services.iter().any(|s| s == service) {
-                    match expected.iter_mut().find(|(state, _)| *state == job.state) {
-                        Some((_, n)) => *n += 1,
-                        None => expected.push((job.state, 1)),
-                    }
-                }
-            }
-            expected.sort_by_key(|(state, _)| state.code());
-            let filter = app::model::JobFilter::from_params(with_service.iter().copied()).unwrap();
-            let chips: Vec<(JobState, i64)> = store
-                .job_state_counts(&filter)
-                .await
-                .unwrap()
-                .iter()
-                .map(|c| (c.state, c.count))
-                .collect();
+            let listed = listed_in_pages(store, &chip_params, Newest, 100).await;
+            let expected = tally(
+                listed
+                    .into_iter()
+                    .filter(|job| job.services.iter().any(|s| s == service))
+                    .map(|job| job.state),
+            );
+            let chips = chips(store, &with_service).await;
             assert_eq!(chips, expected, "{when}: chips of {with_service:?}");
         }
     }
@@ -1455,14 +1450,7 @@ async fn check_window_chips(store: &SharedStore, when: &str) {
                     params.push(("errors", errors));
                 }
                 params.push(("state", "failed")); // the chips count every state regardless
-                let filter = app::model::JobFilter::from_params(params.iter().copied()).unwrap();
-                let chips: Vec<(JobState, i64)> = store
-                    .job_state_counts(&filter)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|c| (c.state, c.count))
-                    .collect();
+                let chips = chips(store, &params).await;
                 assert_eq!(
                     chips,
                     counted_in_list(store, &params).await,

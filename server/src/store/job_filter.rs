@@ -247,12 +247,21 @@ pub(super) fn push_job_filter<'a, DB>(
     if let Some(cluster) = &filter.cluster {
         push_in_clusters(select, std::slice::from_ref(cluster));
     }
-    match filter.has_errors {
+    push_has_errors(select, source.errors(), filter.has_errors);
+}
+
+/// ` AND` the job's error count in `column` is above zero (`Some(true)`) or zero (`Some(false)`).
+pub(super) fn push_has_errors<DB: Database>(
+    select: &mut QueryBuilder<'_, DB>,
+    column: &str,
+    has_errors: Option<bool>,
+) {
+    match has_errors {
         Some(true) => {
-            select.push(format!(" AND {} > 0", source.errors()));
+            select.push(format!(" AND {column} > 0"));
         }
         Some(false) => {
-            select.push(format!(" AND {} = 0", source.errors()));
+            select.push(format!(" AND {column} = 0"));
         }
         None => {}
     }

@@ -151,15 +151,7 @@ pub(super) fn push_counts<'a, DB>(
         if let Some(to) = to_ns {
             select.push(" AND start_ns < ").push_bind(to);
         }
-        match filter.has_errors {
-            Some(true) => {
-                select.push(" AND error_count > 0");
-            }
-            Some(false) => {
-                select.push(" AND error_count = 0");
-            }
-            None => {}
-        }
+        super::job_filter::push_has_errors(select, "error_count", filter.has_errors);
         select.push(" GROUP BY 1");
     }
 }
