@@ -3,10 +3,12 @@
 10,000-span job through `GET /api/v1/jobs/{id}/spans`, following `next_cursor` until it is null.
 
     .venv/bin/python scripts/bench_span_fetch.py --bin target/release/jobtrace [--baseline OLD_BINARY] \
-        [--backend sqlite|postgres] [--spans 10000] [--rounds 15]
+        [--backend sqlite|postgres] [--spans 10000] [--rounds 15] [--other-traces 0]
 
 Each binary gets a fresh store seeded through OTLP/JSON with the same trace: spans of Tilebox-like
 tasks (five attributes each, every tenth failed with an exception event, four runner processes).
+`--other-traces N` adds N more traces of as many spans, interleaved in time with the fetched one (as
+concurrent jobs are), before it; the fetched trace is then a share of the store, not all of it.
 Then, rounds alternating between the binaries, three ways to fetch the whole job:
   - `pages`: the default page size (1,000), following the cursor;
   - `one page`: `limit=10000`, the largest page (the issue allows a larger page size);
@@ -33,14 +35,14 @@ TRACE = "5b8efff798038103d269b633813fc60c"
 CURSOR = re.compile(rb'"next_cursor":\s*(null|"([^"]*)")')
 
 
-def seed_requests(spans: int, start_ns: int) -> list[dict]:
+def seed_requests(spans: int, start_ns: int, trace: str = TRACE) -> list[dict]:
     """The trace as OTLP/JSON requests of 1,000 spans: a job root, then task spans under it."""
     requests = []
     for first in range(0, spans, 1000):
         by_runner: dict[int, list] = {}
         for i in range(first, min(first + 1000, spans)):
             span = {
-                "traceId": TRACE,
+                "traceId": trace,
                 "spanId": f"{i + 1:016x}",
                 "name": "job/fetch-bench" if i == 0 else f"task/Process{i % 7}",
                 "kind": 1,
@@ -118,6 +120,7 @@ def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--spans", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--other-traces", type=int, default=0)
     args = parser.parse_args()
 
     binaries = {"new": args.bin}
@@ -134,7 +137,12 @@ def main() -> int:
             log = open(os.path.join(folder, f"{name}.log"), "w")
             servers[name] = start_server(binary, port, store.url, [], log)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for request in seed_requests(args.spans, start_ns):
+            others = [
+                request
+                for other in range(args.other_traces)
+                for request in seed_requests(args.spans, start_ns + (other + 1) * 100_000, f"{other + 1:032x}")
+            ]
+            for request in others + seed_requests(args.spans, start_ns):
                 conn.request("POST", "/v1/traces", json.dumps(request), {"Content-Type": "application/json"})
                 answer = conn.getresponse()
                 answer.read()
@@ -162,7 +170,7 @@ def main() -> int:
                     started = time.perf_counter()
                     fetch_all(conn, TRACE, limit, gzip_)
                     times[(name, mode)].append((time.perf_counter() - started) * 1000)
-        report = {"backend": args.backend, "spans": args.spans, "rounds": args.rounds, "ms": {}}
+        report = {"backend": args.backend, "spans": args.spans, "other_traces": args.other_traces, "rounds": args.rounds, "ms": {}}
         for (name, mode), samples in times.items():
             samples.sort()
             report["ms"][f"{name} {mode}"] = {

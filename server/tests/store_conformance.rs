@@ -1619,6 +1619,139 @@ async fn postgres_no_start_bucket_stays_at_zero() {
     no_start_bucket_stays_at_zero(common::postgres_store().await).await;
 }
 
+/// How often PostgreSQL has read `spans` whole and through each of its indexes, as its
+/// statistics have it: (whole table, `spans_by_trace_start`, `spans_by_start`, primary key).
+async fn span_scans(db: &mut sqlx::PgConnection) -> (i64, i64, i64, i64) {
+    let (seq,): (i64,) =
+        sqlx::query_as("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'spans'")
+            .fetch_one(&mut *db)
+            .await
+            .unwrap();
+    let index = |name: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1",
+        )
+        .bind(name)
+    };
+    (
+        seq,
+        index("spans_by_trace_start")
+            .fetch_one(&mut *db)
+            .await
+            .unwrap(),
+        index("spans_by_start").fetch_one(&mut *db).await.unwrap(),
+        index("spans_pkey").fetch_one(&mut *db).await.unwrap(),
+    )
+}
+
+/// PostgreSQL reads a trace's spans (a page of all of them, pages of 300 following the cursor,
+/// the outline) from the index `spans_by_trace_start` in its order and nothing else: not the
+/// whole table, not `spans_by_start` across other traces' spans, not the primary key and a
+/// sort. Among four other traces interleaved in time, with the store just filled (no
+/// statistics: the planner sorted the primary key's rows incrementally) and after `ANALYZE`;
+/// the cursor's statement runs eight times, past the five after which PostgreSQL may plan it
+/// generically. The counts come from PostgreSQL's statistics, which each connection sends
+/// within about a second of a read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_a_trace_through_its_index_only() {
+    use sqlx::Connection;
+    let test_store = common::postgres_store().await;
+    let store = test_store.store.clone();
+    let ids: Vec<String> = (1..=2_000).map(|i| format!("{i:016x}")).collect();
+    for trace in 0..5u64 {
+        let seeds: Vec<common::SpanSeed<'_>> = ids
+            .iter()
+            .zip(0u64..)
+            .map(|(id, i)| {
+                (
+                    id.as_str(),
+                    None,
+                    "work",
+                    i * 5 + trace,
+                    i * 5 + trace + 3,
+                    0,
+                )
+            })
+            .collect();
+        write(
+            &store,
+            trace_json(&format!("{:032x}", trace + 1), "svc", &seeds),
+        )
+        .await;
+    }
+    let mut db = sqlx::PgConnection::connect(&test_store.url).await.unwrap();
+    // Every write's statistics sent before the reads are counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (inserted,): (i64,) =
+            sqlx::query_as("SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'spans'")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        if inserted == 10_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{inserted} inserts counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let trace = TraceId::parse_hex(&format!("{:032x}", 3)).unwrap();
+    for analyzed in [false, true] {
+        if analyzed {
+            sqlx::query("ANALYZE spans").execute(&mut db).await.unwrap();
+        }
+        let before = span_scans(&mut db).await;
+        let whole = SpanPageQuery {
+            limit: 10_000,
+            ..SpanPageQuery::default()
+        };
+        let all = store.span_rows(Some(trace), &whole).await.unwrap();
+        assert_eq!(all.len(), 2_000);
+        let mut reads = 1;
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let query = SpanPageQuery {
+                limit: 300,
+                after,
+                ..SpanPageQuery::default()
+            };
+            let page = store.span_rows(Some(trace), &query).await.unwrap();
+            reads += 1;
+            let Some(last) = page.last() else { break };
+            after = Some((
+                last.start_ns,
+                SpanId(last.span_id.clone().try_into().unwrap()),
+            ));
+            paged.extend(page);
+        }
+        assert_eq!(
+            paged, all,
+            "the pages hold the trace's spans in order, once each"
+        );
+        let outline = store.trace_outline(trace).await.unwrap();
+        assert_eq!(outline.len(), 2_000);
+        reads += 1;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let now = loop {
+            let now = span_scans(&mut db).await;
+            if now.1 - before.1 >= reads || std::time::Instant::now() > deadline {
+                break now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let read = |at: (i64, i64, i64, i64)| (at.0, at.2, at.3);
+        assert!(
+            now.1 - before.1 >= reads && read(now) == read(before),
+            "analyzed: {analyzed}; {reads} reads; (table, trace index, start index, primary \
+             key) scans before {before:?}, after {now:?}"
+        );
+    }
+    test_store.teardown().await;
+}
+
 both_backends!(
     window_chips_follow_every_change,
     service_filter_follows_every_change,

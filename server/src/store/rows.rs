@@ -107,11 +107,27 @@ impl SpanRow {
     }
 }
 
-/// The skeleton of a trace's spans (an [`OutlineRow`] each; both backends read it), `$1` the trace id.
-pub(super) const OUTLINE_SELECT: &str = "SELECT span_id, parent_span_id, name, start_ns, end_ns, \
-    status_code, status_message, service_name, task_key, resource_id, \
-    CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events \
-    FROM spans WHERE trace_id = $1 ORDER BY start_ns, span_id";
+/// The skeleton columns of spans (an [`OutlineRow`] each).
+macro_rules! outline_columns {
+    () => {
+        "SELECT span_id, parent_span_id, name, start_ns, end_ns, \
+        status_code, status_message, service_name, task_key, resource_id, \
+        CASE WHEN events = '[]' THEN 0 ELSE 1 END AS has_events FROM spans "
+    };
+}
+
+/// The skeleton of a trace's spans, `$1` the trace id: SQLite's statement.
+pub(super) const OUTLINE_SELECT: &str = concat!(
+    outline_columns!(),
+    "WHERE trace_id = $1 ORDER BY start_ns, span_id"
+);
+
+/// The same for PostgreSQL, written so that only the index `spans_by_trace_start` gives the
+/// order without a sort (`span_query::in_trace_order` tells why; run with sorts off).
+pub(super) const PG_OUTLINE_SELECT: &str = concat!(
+    outline_columns!(),
+    "WHERE trace_id >= $1 AND trace_id <= $1 ORDER BY trace_id, start_ns, span_id"
+);
 
 /// A span's skeleton columns; its runner comes from its resource ([`OutlineRow::into_model`]).
 #[derive(Debug, sqlx::FromRow)]
