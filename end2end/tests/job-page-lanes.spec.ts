@@ -207,3 +207,22 @@ test('a window made taller shows the rows and lanes that now fit, without a scro
     await expect.poll(() => filled(box, item), { message: `${box} at 2,400 px` }).toBe(true);
   }
 });
+
+test('a task named with markup shows in its lane as text, never as HTML', async ({ page, request }) => {
+  const [job, task] = [hex(8), hex(8)];
+  const name = 'task/<img src=x onerror="window.__xss=1">';
+  const traceId = await seedTrace(request, [
+    { id: job, name: `job/lanes-xss-${Date.now()}`, startMs: 0, endMs: 1000 },
+    { id: task, parent: job, name, startMs: 0, endMs: 900, runner: 'runner-a' },
+  ]);
+  // Drawn by the server, then again in the browser after a switch of view.
+  await page.goto(`/jobs/${traceId}?view=lanes`);
+  await hydrated(page);
+  const bar = page.locator(`.lanes__bar[data-span-id="${task}"]`);
+  await expect(bar).toHaveAttribute('title', new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} · `));
+  await page.getByRole('button', { name: 'Waterfall' }).click();
+  await page.getByRole('button', { name: 'Runner lanes' }).click();
+  await expect(bar).toHaveAttribute('title', /onerror="window.__xss=1"> · /);
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+});
