@@ -1620,8 +1620,10 @@ async fn postgres_no_start_bucket_stays_at_zero() {
 }
 
 /// How often PostgreSQL has read `spans` whole and through each of its indexes, as its
-/// statistics have it: (whole table, `spans_by_trace_start`, `spans_by_start`, primary key).
-async fn span_scans(db: &mut sqlx::PgConnection) -> (i64, i64, i64, i64) {
+/// statistics have it: (whole table, `spans_by_trace_start`, `spans_by_start`, primary key,
+/// rows fetched by plain index scans of `spans_by_trace_start`: a bitmap scan, whose rows then
+/// need a sort, fetches none).
+async fn span_scans(db: &mut sqlx::PgConnection) -> (i64, i64, i64, i64, i64) {
     let (seq,): (i64,) =
         sqlx::query_as("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'spans'")
             .fetch_one(&mut *db)
@@ -1633,6 +1635,13 @@ async fn span_scans(db: &mut sqlx::PgConnection) -> (i64, i64, i64, i64) {
         )
         .bind(name)
     };
+    let (fetched,): (i64,) = sqlx::query_as(
+        "SELECT idx_tup_fetch FROM pg_stat_user_indexes \
+         WHERE indexrelname = 'spans_by_trace_start'",
+    )
+    .fetch_one(&mut *db)
+    .await
+    .unwrap();
     (
         seq,
         index("spans_by_trace_start")
@@ -1641,22 +1650,28 @@ async fn span_scans(db: &mut sqlx::PgConnection) -> (i64, i64, i64, i64) {
             .unwrap(),
         index("spans_by_start").fetch_one(&mut *db).await.unwrap(),
         index("spans_pkey").fetch_one(&mut *db).await.unwrap(),
+        fetched,
     )
 }
 
 /// PostgreSQL reads a trace's spans (a page of all of them, pages of 300 following the cursor,
 /// the outline) from the index `spans_by_trace_start` in its order and nothing else: not the
 /// whole table, not `spans_by_start` across other traces' spans, not the primary key and a
-/// sort. Among four other traces interleaved in time, with the store just filled (no
-/// statistics: the planner sorted the primary key's rows incrementally) and after `ANALYZE`;
-/// the cursor's statement runs eight times, past the five after which PostgreSQL may plan it
-/// generically. The counts come from PostgreSQL's statistics, which each connection sends
-/// within about a second of a read.
+/// sort, not a bitmap scan of it and a sort. Among four other traces interleaved in time,
+/// with the store just filled (no statistics, autovacuum kept off the table: the planner
+/// sorted the primary key's rows incrementally) and after `ANALYZE`; the cursor's statement
+/// runs eight times, past the five after which PostgreSQL may plan it generically. The counts
+/// come from PostgreSQL's statistics, which each connection sends within seconds of a read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_a_trace_through_its_index_only() {
     use sqlx::Connection;
     let test_store = common::postgres_store().await;
     let store = test_store.store.clone();
+    let mut db = sqlx::PgConnection::connect(&test_store.url).await.unwrap();
+    sqlx::query("ALTER TABLE spans SET (autovacuum_enabled = false)")
+        .execute(&mut db)
+        .await
+        .unwrap();
     let ids: Vec<String> = (1..=2_000).map(|i| format!("{i:016x}")).collect();
     for trace in 0..5u64 {
         let seeds: Vec<common::SpanSeed<'_>> = ids
@@ -1679,8 +1694,8 @@ async fn postgres_reads_a_trace_through_its_index_only() {
         )
         .await;
     }
-    let mut db = sqlx::PgConnection::connect(&test_store.url).await.unwrap();
-    // Every write's statistics sent before the reads are counted.
+    // Every write's statistics sent before the reads are counted: the rows inserted, then
+    // the scans' counts unchanged for two seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let (inserted,): (i64,) =
@@ -1696,6 +1711,19 @@ async fn postgres_reads_a_trace_through_its_index_only() {
             "{inserted} inserts counted"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mut settled = span_scans(&mut db).await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = span_scans(&mut db).await;
+        if now == settled {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scans' counts keep changing"
+        );
+        settled = now;
     }
     let trace = TraceId::parse_hex(&format!("{:032x}", 3)).unwrap();
     for analyzed in [false, true] {
@@ -1742,11 +1770,12 @@ async fn postgres_reads_a_trace_through_its_index_only() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         };
-        let read = |at: (i64, i64, i64, i64)| (at.0, at.2, at.3);
+        let others = |at: (i64, i64, i64, i64, i64)| (at.0, at.2, at.3);
+        // 2,000 rows for the whole page, as many over the pages, and the outline's 2,000.
         assert!(
-            now.1 - before.1 >= reads && read(now) == read(before),
+            now.1 - before.1 >= reads && others(now) == others(before) && now.4 - before.4 >= 6_000,
             "analyzed: {analyzed}; {reads} reads; (table, trace index, start index, primary \
-             key) scans before {before:?}, after {now:?}"
+             key scans, trace index rows fetched) before {before:?}, after {now:?}"
         );
     }
     test_store.teardown().await;
