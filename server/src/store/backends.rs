@@ -176,6 +176,12 @@ type PgSpanRow = (
     String,
 );
 
+/// Sorts off for a read written to be read in the order of `spans_by_trace_start`
+/// (`span_query::in_trace_order`). Both kinds: without statistics (a store just filled) the
+/// planner sorted the primary key's rows of the trace incrementally, 30 ms a page of 1,000.
+const SORTS_OFF: &str = "SELECT set_config('enable_sort', 'off', true), \
+    set_config('enable_incremental_sort', 'off', true)";
+
 impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -203,7 +209,7 @@ impl PostgresStore {
         &self,
         trace_id: TraceId,
     ) -> Result<Vec<OutlineRow>, StoreError> {
-        let mut tx = self.in_trace_order().await?;
+        let mut tx = self.read_with(SORTS_OFF).await?;
         let rows = sqlx::query_as(super::rows::PG_OUTLINE_SELECT)
             .bind(&trace_id.0[..])
             .fetch_all(&mut *tx)
@@ -212,20 +218,14 @@ impl PostgresStore {
         Ok(rows)
     }
 
-    /// A read transaction with sorts off (both kinds), for a statement written to be read in the order of
-    /// `spans_by_trace_start` (`span_query::in_trace_order`).
-    async fn in_trace_order(
+    /// A read transaction whose planner settings `settings` changes for it alone
+    /// (`SET LOCAL …` or `set_config(…, true)`).
+    pub(super) async fn read_with(
         &self,
+        settings: &'static str,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         let mut tx = self.read.begin().await?;
-        // Both kinds of sort: without statistics (a store just filled) the planner sorted
-        // the primary key's rows of the trace incrementally, 30 ms a page of 1,000.
-        sqlx::query(
-            "SELECT set_config('enable_sort', 'off', true), \
-             set_config('enable_incremental_sort', 'off', true)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(settings).execute(&mut *tx).await?;
         Ok(tx)
     }
 
@@ -286,7 +286,7 @@ impl PostgresStore {
     ) -> Result<Vec<super::SpanRow>, StoreError> {
         let select = super::span_query::span_page(Dialect::Postgres, trace_id, query);
         let rows: Vec<PgSpanRow> = if select.in_trace_order {
-            let mut tx = self.in_trace_order().await?;
+            let mut tx = self.read_with(SORTS_OFF).await?;
             let rows = super::span_query::sqlx_query_as(&select)
                 .fetch_all(&mut *tx)
                 .await?;

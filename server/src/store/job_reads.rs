@@ -281,9 +281,8 @@ impl PostgresStore {
         &self,
         select: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
     ) -> Result<Vec<(i32, i64)>, StoreError> {
-        let mut tx = self.read.begin().await?;
-        sqlx::query("SET LOCAL max_parallel_workers_per_gather = 0")
-            .execute(&mut *tx)
+        let mut tx = self
+            .read_with("SET LOCAL max_parallel_workers_per_gather = 0")
             .await?;
         let rows = select.build_query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
